@@ -1,0 +1,625 @@
+"""The domain's tables as typed SQLAlchemy 2 entities.
+
+Every row that belongs to an agency carries ``agency_id`` directly (even where
+it could be reached through a parent) so that tenant scoping is one ``WHERE``
+and one index, on every table. Personal values (names, contacts) are stored
+only encrypted (``*_enc``) plus, where matching is needed, a keyed blind index
+(``*_index``) -- never in plaintext.
+
+Times are UTC in the database (``UTCDateTime``); the UI shows Europe/Berlin.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.db import UTCDateTime, metadata, utcnow
+
+intpk = Annotated[int, mapped_column(primary_key=True)]
+str40 = Annotated[str, mapped_column(String(40))]
+str200 = Annotated[str, mapped_column(String(200))]
+sha256hex = Annotated[str, mapped_column(String(64))]
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads it as a class attribute
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+        list[int]: JSON(),
+        bytes: LargeBinary(),
+    }
+
+
+class Role(enum.StrEnum):
+    specialist = "specialist"
+    volunteer = "volunteer"
+    coordinator = "coordinator"
+    admin = "admin"
+
+
+class FieldOfAction(enum.StrEnum):
+    BE = "BE"
+    IKOE = "IKÖ"
+    SRO = "SRO"
+    ADA = "ADA"
+
+
+FIELD_LABELS = {
+    FieldOfAction.BE: "Bürgerschaftliches Engagement",
+    FieldOfAction.IKOE: "Interkulturelle Öffnung",
+    FieldOfAction.SRO: "Sozialraumorientierte Arbeit",
+    FieldOfAction.ADA: "Antidiskriminierungsarbeit",
+}
+
+
+class Indicator(enum.StrEnum):
+    participants = "participants"
+    distinct_persons = "distinct_persons"
+    occurrences = "occurrences"
+    volunteers = "volunteers"
+    volunteer_hours = "volunteer_hours"
+    partners = "partners"
+    manual = "manual"
+
+
+class AttendanceMode(enum.StrEnum):
+    named = "named"
+    anonymous = "anonymous"
+    card = "card"
+
+
+class AttendanceMethod(enum.StrEnum):
+    self_qr = "self_qr"
+    door_manual = "door_manual"
+    card_scan = "card_scan"
+    headcount = "headcount"
+    paper = "paper"
+
+
+class EvidenceKind(enum.StrEnum):
+    participant_list = "participant_list"
+    signed_list_scan = "signed_list_scan"
+    press_release = "press_release"
+    press_clipping = "press_clipping"
+    photo = "photo"
+    flyer = "flyer"
+    social_media = "social_media"
+    report = "report"
+    other = "other"
+
+
+class PlanStatus(enum.StrEnum):
+    draft = "draft"
+    submitted = "submitted"
+    approved = "approved"
+
+
+class OccurrenceStatus(enum.StrEnum):
+    scheduled = "scheduled"
+    cancelled = "cancelled"
+
+
+# -- installation ----------------------------------------------------------------------
+
+
+class Setting(Base):
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class DataKey(Base):
+    """A data key for personal fields, wrapped by the key ring (never stored plain).
+
+    One per agency: shredding it makes that agency's personal fields unreadable.
+    """
+
+    __tablename__ = "data_keys"
+    id: Mapped[intpk]
+    scope: Mapped[str] = mapped_column(String(80), unique=True)
+    kek_id: Mapped[str40]
+    wrapped_key: Mapped[bytes]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    shredded_at: Mapped[datetime | None]
+
+
+# -- agencies and people ---------------------------------------------------------------------
+
+
+class Agency(Base):
+    __tablename__ = "agencies"
+    id: Mapped[intpk]
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str200]
+    carrier: Mapped[str200]
+    city: Mapped[str] = mapped_column(String(100), default="")
+    fields: Mapped[list[str]] = mapped_column(default=list)
+    # Legal basis printed on notices: "DSGVO", "KDG" (catholic) or "DSG-EKD" (protestant).
+    privacy_law: Mapped[str] = mapped_column(String(20), default="DSGVO")
+    privacy_contact: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('specialist','volunteer','coordinator','admin')", name="role_known"
+        ),
+    )
+    id: Mapped[intpk]
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str200]
+    email: Mapped[str | None] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    password_changed_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agency: Mapped[Agency | None] = relationship(lazy="joined")
+
+
+class UserSession(Base):
+    """A login. The browser holds only a random token; we keep its hash."""
+
+    __tablename__ = "user_sessions"
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[sha256hex] = mapped_column(unique=True)
+    # One-time code that lets the browser fetch an HttpOnly cookie for this session.
+    handoff_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    handoff_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+# -- planning ----------------------------------------------------------------------------
+
+
+class TaskPlan(Base):
+    __tablename__ = "task_plans"
+    __table_args__ = (UniqueConstraint("agency_id", "funding_year"),)
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    funding_year: Mapped[int]
+    topic: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    goal: Mapped[str] = mapped_column(Text)
+    methods: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default=PlanStatus.draft)
+    version: Mapped[int] = mapped_column(default=1)
+    submitted_at: Mapped[datetime | None]
+    approved_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None] = mapped_column(String(80))
+    approved_version: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agency: Mapped[Agency] = relationship(lazy="joined")
+    subgoals: Mapped[list[SubGoal]] = relationship(
+        back_populates="task_plan", order_by="SubGoal.position"
+    )
+
+
+class TaskPlanVersion(Base):
+    """A frozen copy of a plan and its sub-goals: who changed it, when and why."""
+
+    __tablename__ = "task_plan_versions"
+    __table_args__ = (UniqueConstraint("task_plan_id", "version"),)
+    id: Mapped[intpk]
+    task_plan_id: Mapped[int] = mapped_column(ForeignKey("task_plans.id"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    version: Mapped[int]
+    snapshot: Mapped[dict[str, Any]]
+    changed_by: Mapped[str] = mapped_column(String(80))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+activity_subgoals = Table(
+    "activity_subgoals",
+    Base.metadata,
+    Column("activity_id", ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True),
+    Column("subgoal_id", ForeignKey("subgoals.id", ondelete="CASCADE"), primary_key=True),
+)
+
+evidence_subgoals = Table(
+    "evidence_subgoals",
+    Base.metadata,
+    Column("evidence_id", ForeignKey("evidence.id", ondelete="CASCADE"), primary_key=True),
+    Column("subgoal_id", ForeignKey("subgoals.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class SubGoal(Base):
+    __tablename__ = "subgoals"
+    __table_args__ = (
+        CheckConstraint(
+            "indicator IN ('participants','distinct_persons','occurrences','volunteers',"
+            "'volunteer_hours','partners','manual')",
+            name="indicator_known",
+        ),
+    )
+    id: Mapped[intpk]
+    task_plan_id: Mapped[int] = mapped_column(ForeignKey("task_plans.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    funding_year: Mapped[int]
+    position: Mapped[int] = mapped_column(default=0)
+    title: Mapped[str] = mapped_column(Text)
+    field: Mapped[str] = mapped_column(String(10))
+    indicator: Mapped[str] = mapped_column(String(30))
+    target: Mapped[float]
+    manual_actual: Mapped[float | None]
+    methods: Mapped[str] = mapped_column(Text, default="")
+
+    task_plan: Mapped[TaskPlan] = relationship(back_populates="subgoals")
+
+
+class Activity(Base):
+    __tablename__ = "activities"
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    funding_year: Mapped[int]
+    title: Mapped[str200]
+    type: Mapped[str] = mapped_column(String(80))
+    field: Mapped[str] = mapped_column(String(10))
+    place: Mapped[str] = mapped_column(Text, default="")
+    partners: Mapped[list[str]] = mapped_column(default=list)
+    attendance_mode: Mapped[str] = mapped_column(String(20), default=AttendanceMode.named)
+    count_categories: Mapped[list[str]] = mapped_column(default=list)
+    photographed: Mapped[bool] = mapped_column(default=False)
+    asks_age_band: Mapped[bool] = mapped_column(default=False)
+    # The series rule as entered (kind, interval, weekday, times, until, dates).
+    recurrence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    subgoals: Mapped[list[SubGoal]] = relationship(secondary=activity_subgoals)
+    agency: Mapped[Agency] = relationship(lazy="joined")
+
+
+class ClosurePeriod(Base):
+    """An agency's own closing days (summer break, Christmas); series skip them."""
+
+    __tablename__ = "closure_periods"
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
+    label: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Occurrence(Base):
+    __tablename__ = "occurrences"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_occurrences_agency_starts", "agency_id", "starts_at"),
+    )
+    id: Mapped[intpk]
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    funding_year: Mapped[int] = mapped_column(index=True)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    place: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=OccurrenceStatus.scheduled)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # Edited on its own: "edit all future" leaves it alone.
+    detached: Mapped[bool] = mapped_column(default=False)
+    # Bumped to revoke every check-in link issued so far.
+    token_generation: Mapped[int] = mapped_column(default=1)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    activity: Mapped[Activity] = relationship(lazy="joined")
+
+
+class CalendarFeed(Base):
+    __tablename__ = "calendar_feeds"
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"))
+    kind: Mapped[str] = mapped_column(String(20), default="occurrences")
+    token_hash: Mapped[sha256hex] = mapped_column(unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(80))
+    revoked_at: Mapped[datetime | None]
+
+
+class DeadlineStatus(Base):
+    """An agency's status for one computed deadline (the dates themselves are rules)."""
+
+    __tablename__ = "deadline_status"
+    __table_args__ = (UniqueConstraint("agency_id", "funding_year", "kind"),)
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    funding_year: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(60))
+    submitted_at: Mapped[datetime | None]
+    submitted_by: Mapped[str | None] = mapped_column(String(80))
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+# -- attendance ----------------------------------------------------------------------------
+
+
+class ParticipantCard(Base):
+    """A pseudonymous personal QR card for a recurring group; carries no name."""
+
+    __tablename__ = "participant_cards"
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class Attendance(Base):
+    __tablename__ = "attendance"
+    __table_args__ = (
+        CheckConstraint("count >= 1", name="count_positive"),
+        Index("ix_attendance_occurrence_valid", "occurrence_id", "undone_at"),
+        Index("ix_attendance_agency_year", "agency_id", "funding_year"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    occurrence_id: Mapped[int] = mapped_column(ForeignKey("occurrences.id"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    funding_year: Mapped[int]
+    method: Mapped[str] = mapped_column(String(20))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    count: Mapped[int] = mapped_column(default=1)
+    category: Mapped[str | None] = mapped_column(String(80))
+    name_enc: Mapped[bytes | None]
+    name_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("participant_cards.id"), index=True)
+    age_band: Mapped[str | None] = mapped_column(String(20))
+    photo_consent: Mapped[bool | None]
+    recorded_by: Mapped[str | None] = mapped_column(String(80))
+    undone_at: Mapped[datetime | None]
+    undone_by: Mapped[str | None] = mapped_column(String(80))
+    undo_reason: Mapped[str | None] = mapped_column(Text)
+    anonymised_at: Mapped[datetime | None]
+
+
+class Scan(Base):
+    """Every check-in attempt, successful or denied, with a stable reason code."""
+
+    __tablename__ = "scans"
+    __table_args__ = (Index("ix_scans_occurrence", "occurrence_id"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    occurrence_id: Mapped[int | None] = mapped_column(ForeignKey("occurrences.id"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    purpose: Mapped[str] = mapped_column(String(20))
+    method: Mapped[str] = mapped_column(String(20))
+    nonce: Mapped[str | None] = mapped_column(String(64), unique=True)
+    successful: Mapped[bool]
+    reason: Mapped[str] = mapped_column(String(40))
+    scanned_at: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attendance_id: Mapped[int | None] = mapped_column(ForeignKey("attendance.id"))
+
+
+# -- volunteers ----------------------------------------------------------------------------
+
+
+class Volunteer(Base):
+    __tablename__ = "volunteers"
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    name_enc: Mapped[bytes]
+    name_index: Mapped[str] = mapped_column(String(64), index=True)
+    contact_enc: Mapped[bytes | None]
+    languages: Mapped[list[str]] = mapped_column(default=list)
+    skills: Mapped[list[str]] = mapped_column(default=list)
+    availability: Mapped[str] = mapped_column(Text, default="")
+    consent_at: Mapped[date | None]
+    consent_version: Mapped[str | None] = mapped_column(String(40))
+    agreement_at: Mapped[date | None]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    anonymised_at: Mapped[datetime | None]
+
+
+class Qualification(Base):
+    """That a document was *inspected* (by whom, when, valid until) -- never the document."""
+
+    __tablename__ = "qualifications"
+    id: Mapped[intpk]
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    checked_on: Mapped[date]
+    checked_by: Mapped[str] = mapped_column(String(80))
+    valid_until: Mapped[date | None]
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Shift(Base):
+    __tablename__ = "shifts"
+    id: Mapped[intpk]
+    occurrence_id: Mapped[int] = mapped_column(ForeignKey("occurrences.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    role: Mapped[str] = mapped_column(String(100))
+    needed: Mapped[int] = mapped_column(default=1)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    required_qualifications: Mapped[list[str]] = mapped_column(default=list)
+
+
+class ShiftAssignment(Base):
+    __tablename__ = "shift_assignments"
+    __table_args__ = (UniqueConstraint("shift_id", "volunteer_id"),)
+    id: Mapped[intpk]
+    shift_id: Mapped[int] = mapped_column(ForeignKey("shifts.id"), index=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="signed_up")
+    checked_in_at: Mapped[datetime | None]
+    checked_out_at: Mapped[datetime | None]
+    hours_override: Mapped[float | None]
+    override_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class WorkLog(Base):
+    __tablename__ = "worklogs"
+    id: Mapped[intpk]
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    day: Mapped[date]
+    hours: Mapped[float] = mapped_column(Float)
+    description: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(80))
+
+
+# -- evidence archive ----------------------------------------------------------------------
+
+
+class Blob(Base):
+    """An encrypted file in the archive, unique per agency and content."""
+
+    __tablename__ = "blobs"
+    __table_args__ = (UniqueConstraint("agency_id", "sha256"),)
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256: Mapped[sha256hex]
+    size: Mapped[int] = mapped_column(BigInteger)
+    kek_id: Mapped[str40]
+    wrapped_key: Mapped[bytes | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    shredded_at: Mapped[datetime | None]
+
+
+class UploadJournal(Base):
+    """Written before a blob is moved into place; cleared when its record exists."""
+
+    __tablename__ = "upload_journal"
+    id: Mapped[intpk]
+    blob_name: Mapped[str] = mapped_column(String(64), index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))
+
+
+class Evidence(Base):
+    __tablename__ = "evidence"
+    __table_args__ = (Index("ix_evidence_agency_year", "agency_id", "funding_year"),)
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    funding_year: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(30))
+    title: Mapped[str] = mapped_column(Text)
+    doc_date: Mapped[date | None]
+    source: Mapped[str] = mapped_column(Text, default="")
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    blob_id: Mapped[int | None] = mapped_column(ForeignKey("blobs.id"), index=True)
+    sha256: Mapped[sha256hex]
+    size: Mapped[int] = mapped_column(BigInteger)
+    occurrence_id: Mapped[int | None] = mapped_column(ForeignKey("occurrences.id"), index=True)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"), index=True)
+    consent_ref: Mapped[str | None] = mapped_column(Text)
+    retention_until: Mapped[date]
+    retention_rule: Mapped[str] = mapped_column(String(80))
+    legal_hold: Mapped[bool] = mapped_column(default=False)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"))
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"))
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+    subgoals: Mapped[list[SubGoal]] = relationship(secondary=evidence_subgoals)
+
+
+class LegalHold(Base):
+    __tablename__ = "legal_holds"
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    scope: Mapped[str] = mapped_column(String(20))  # evidence|occurrence|subgoal|agency_year
+    scope_id: Mapped[int | None]
+    funding_year: Mapped[int | None]
+    reason: Mapped[str] = mapped_column(Text)
+    case_ref: Mapped[str | None] = mapped_column(String(200))
+    set_by: Mapped[str] = mapped_column(String(80))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_by: Mapped[str | None] = mapped_column(String(80))
+    approved_by: Mapped[str | None] = mapped_column(String(80))
+    released_at: Mapped[datetime | None]
+
+
+class DeletionRecord(Base):
+    """Kept for good: what was deleted, why, when, approved by whom."""
+
+    __tablename__ = "deletion_records"
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"))
+    object_type: Mapped[str] = mapped_column(String(40), default="evidence")
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(120))
+    deleted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    approved_by: Mapped[str] = mapped_column(String(80))
+
+
+class ActivityReport(Base):
+    """The Sachbericht text per agency and year; a submitted one is frozen as evidence."""
+
+    __tablename__ = "activity_reports"
+    __table_args__ = (UniqueConstraint("agency_id", "funding_year"),)
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    funding_year: Mapped[int]
+    sections: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    submitted_at: Mapped[datetime | None]
+    submitted_evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"))
+
+
+# -- audit ------------------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """One link of the hash chain. Carries ids and digests, never personal values."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    agency_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[sha256hex]
+    hash: Mapped[sha256hex]

@@ -1,0 +1,65 @@
+"""Personal values at rest: encrypted fields and keyed blind indexes.
+
+Names and contacts are sealed with AES-256-GCM under a data key per agency
+(``DataKey``, wrapped by the key ring); destroying that key shreds the
+agency's personal fields at once. To recognise the same person twice (e.g.
+"already checked in", distinct persons reached) we compare a keyed blind
+index of the normalised name, never plaintext.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ia_events.models import DataKey
+from storage.keys import KeyRing, open_sealed, seal
+
+_cache: dict[tuple[int, str], bytes] = {}
+
+
+def normalise_name(name: str) -> str:
+    text = unicodedata.normalize("NFKC", name or "").casefold()
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] not in ("C",))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _scope(agency_id: int) -> str:
+    return f"agency:{agency_id}"
+
+
+def data_key(session: Session, keys: KeyRing, agency_id: int) -> bytes:
+    row = session.scalar(select(DataKey).where(DataKey.scope == _scope(agency_id)))
+    if row is None:
+        dek = AESGCM.generate_key(bit_length=256)
+        kek_id, wrapped = keys.wrap(dek)
+        row = DataKey(scope=_scope(agency_id), kek_id=kek_id, wrapped_key=wrapped)
+        session.add(row)
+        session.flush()
+        return dek
+    cache_key = (row.id, row.kek_id)
+    if cache_key not in _cache:
+        _cache[cache_key] = keys.unwrap(row.kek_id, row.wrapped_key)
+    return _cache[cache_key]
+
+
+def seal_text(session: Session, keys: KeyRing, agency_id: int, value: str, purpose: str) -> bytes:
+    key = data_key(session, keys, agency_id)
+    return seal(key, value.encode(), f"{purpose}:{agency_id}".encode())
+
+
+def open_text(
+    session: Session, keys: KeyRing, agency_id: int, sealed: bytes | None, purpose: str
+) -> str:
+    if not sealed:
+        return ""
+    key = data_key(session, keys, agency_id)
+    return open_sealed(key, sealed, f"{purpose}:{agency_id}".encode()).decode()
+
+
+def blind_index(keys: KeyRing, agency_id: int, name: str) -> str:
+    return keys.keyed_hash("name-index", f"{agency_id}\0{normalise_name(name)}".encode())

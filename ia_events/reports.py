@@ -1,0 +1,271 @@
+"""Sub-goal progress: actual vs. target, computed live in SQL from real data.
+
+An indicator's actual value counts what happened in occurrences of the
+activities linked to the sub-goal, in the sub-goal's funding year:
+
+- ``participants``      sum of valid (not undone) attendance counts
+- ``distinct_persons``  distinct personal cards + distinct named persons (keyed blind index)
+- ``occurrences``       occurrences held (not cancelled, already begun)
+- ``volunteers``        distinct volunteers who worked a shift there
+- ``volunteer_hours``   hours of those shifts (actual times, or a staff override)
+- ``partners``          distinct cooperation partners of the linked activities
+- ``manual``            the figure the agency reports by hand
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, distinct, func, select
+from sqlalchemy.orm import Session
+
+from ia_events.access import Actor, Permission, require
+from ia_events.models import (
+    Activity,
+    Attendance,
+    Occurrence,
+    OccurrenceStatus,
+    Shift,
+    ShiftAssignment,
+    SubGoal,
+    activity_subgoals,
+)
+from ia_events.planning import agency_id_for
+from storage.db import utcnow
+
+INDICATOR_LABELS = {
+    "participants": "Teilnahmen",
+    "distinct_persons": "erreichte Personen",
+    "occurrences": "durchgeführte Termine",
+    "volunteers": "aktive Ehrenamtliche",
+    "volunteer_hours": "Ehrenamtsstunden",
+    "partners": "Kooperationspartner",
+    "manual": "manuell erfasst",
+}
+
+
+@dataclass(frozen=True)
+class SubGoalProgress:
+    id: int
+    title: str
+    field: str
+    indicator: str
+    target: float
+    actual: float
+
+    @property
+    def ratio(self) -> float:
+        return self.actual / self.target if self.target else 1.0
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "indicator": self.indicator,
+            "target": _num(self.target),
+            "actual": _num(self.actual),
+        }
+
+
+def _num(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else round(value, 2)
+
+
+def subgoal_progress(
+    session: Session, actor: Actor, agency_slug: str, year: int, now: datetime | None = None
+) -> list[SubGoalProgress]:
+    agency_id = agency_id_for(session, actor, agency_slug, Permission.agency_read)
+    return progress_for_agency(session, agency_id, year, now)
+
+
+def progress_for_agency(
+    session: Session, agency_id: int, year: int, now: datetime | None = None
+) -> list[SubGoalProgress]:
+    """Caller has checked permission. A handful of grouped queries, whatever the data size."""
+    now = now or utcnow()
+    goals = session.scalars(
+        select(SubGoal)
+        .where(SubGoal.agency_id == agency_id, SubGoal.funding_year == year)
+        .order_by(SubGoal.task_plan_id, SubGoal.position, SubGoal.id)
+    ).all()
+    if not goals:
+        return []
+    ids = [g.id for g in goals]
+    link = activity_subgoals
+    held = and_(
+        Occurrence.status == OccurrenceStatus.scheduled,
+        Occurrence.starts_at <= now,
+        Occurrence.funding_year == year,
+    )
+    valid = Attendance.undone_at.is_(None)
+
+    def grouped(expr):  # type: ignore[no-untyped-def]
+        return (
+            expr.join(link, link.c.activity_id == Occurrence.activity_id)
+            .where(link.c.subgoal_id.in_(ids))
+            .group_by(link.c.subgoal_id)
+        )
+
+    participants = dict(
+        session.execute(
+            grouped(
+                select(link.c.subgoal_id, func.coalesce(func.sum(Attendance.count), 0))
+                .select_from(Attendance)
+                .join(Occurrence, Occurrence.id == Attendance.occurrence_id)
+                .where(valid, held)
+            )
+        ).all()
+    )
+    cards = dict(
+        session.execute(
+            grouped(
+                select(link.c.subgoal_id, func.count(distinct(Attendance.card_id)))
+                .select_from(Attendance)
+                .join(Occurrence, Occurrence.id == Attendance.occurrence_id)
+                .where(valid, held, Attendance.card_id.is_not(None))
+            )
+        ).all()
+    )
+    names = dict(
+        session.execute(
+            grouped(
+                select(link.c.subgoal_id, func.count(distinct(Attendance.name_index)))
+                .select_from(Attendance)
+                .join(Occurrence, Occurrence.id == Attendance.occurrence_id)
+                .where(valid, held, Attendance.name_index.is_not(None))
+            )
+        ).all()
+    )
+    occurrences = dict(
+        session.execute(
+            grouped(
+                select(link.c.subgoal_id, func.count(distinct(Occurrence.id)))
+                .select_from(Occurrence)
+                .where(held)
+            )
+        ).all()
+    )
+    worked = and_(ShiftAssignment.status != "no_show", ShiftAssignment.checked_in_at.is_not(None))
+    volunteers = dict(
+        session.execute(
+            grouped(
+                select(link.c.subgoal_id, func.count(distinct(ShiftAssignment.volunteer_id)))
+                .select_from(ShiftAssignment)
+                .join(Shift, Shift.id == ShiftAssignment.shift_id)
+                .join(Occurrence, Occurrence.id == Shift.occurrence_id)
+                .where(held, worked)
+            )
+        ).all()
+    )
+    hours: dict[int, float] = defaultdict(float)
+    rows = session.execute(
+        grouped(
+            select(
+                link.c.subgoal_id,
+                ShiftAssignment.hours_override,
+                ShiftAssignment.checked_in_at,
+                ShiftAssignment.checked_out_at,
+                Shift.starts_at,
+                Shift.ends_at,
+            )
+            .select_from(ShiftAssignment)
+            .join(Shift, Shift.id == ShiftAssignment.shift_id)
+            .join(Occurrence, Occurrence.id == Shift.occurrence_id)
+            .where(held, worked)
+        ).group_by(None)
+    ).all()
+    for sid, override, cin, cout, s_start, s_end in rows:
+        if override is not None:
+            hours[sid] += override
+        elif cin and cout:
+            hours[sid] += max(0.0, (cout - cin).total_seconds() / 3600)
+        else:
+            hours[sid] += max(0.0, (s_end - s_start).total_seconds() / 3600)
+    partners: dict[int, set[str]] = defaultdict(set)
+    for sid, plist in session.execute(
+        select(link.c.subgoal_id, Activity.partners)
+        .join(Activity, Activity.id == link.c.activity_id)
+        .where(link.c.subgoal_id.in_(ids))
+    ).all():
+        partners[sid].update(p.strip().lower() for p in plist or [] if p.strip())
+
+    def actual(g: SubGoal) -> float:
+        match g.indicator:
+            case "participants":
+                return float(participants.get(g.id, 0))
+            case "distinct_persons":
+                return float(cards.get(g.id, 0) + names.get(g.id, 0))
+            case "occurrences":
+                return float(occurrences.get(g.id, 0))
+            case "volunteers":
+                return float(volunteers.get(g.id, 0))
+            case "volunteer_hours":
+                return round(hours.get(g.id, 0.0), 2)
+            case "partners":
+                return float(len(partners.get(g.id, set())))
+            case _:
+                return float(g.manual_actual or 0)
+
+    return [
+        SubGoalProgress(g.id, g.title, g.field, g.indicator, g.target, actual(g)) for g in goals
+    ]
+
+
+@dataclass(frozen=True)
+class AgencySummary:
+    slug: str
+    name: str
+    occurrences_held: int
+    participants: int
+    subgoals_total: int
+    subgoals_met: int
+
+
+def district_summary(
+    session: Session, actor: Actor, year: int, now: datetime | None = None
+) -> list[AgencySummary]:
+    """One row per agency the actor reaches: the year's key figures, aggregated in SQL."""
+    from ia_events.access import scope_filter
+    from ia_events.models import Agency
+
+    require(actor, Permission.agency_read)
+    now = now or utcnow()
+    agencies = session.execute(
+        select(Agency.id, Agency.slug, Agency.name)
+        .where(scope_filter(actor, Agency.id))
+        .order_by(Agency.name)
+    ).all()
+    held = and_(
+        Occurrence.status == OccurrenceStatus.scheduled,
+        Occurrence.starts_at <= now,
+        Occurrence.funding_year == year,
+    )
+    occ = dict(
+        session.execute(
+            select(Occurrence.agency_id, func.count()).where(held).group_by(Occurrence.agency_id)
+        ).all()
+    )
+    part = dict(
+        session.execute(
+            select(Attendance.agency_id, func.sum(Attendance.count))
+            .join(Occurrence, Occurrence.id == Attendance.occurrence_id)
+            .where(held, Attendance.undone_at.is_(None))
+            .group_by(Attendance.agency_id)
+        ).all()
+    )
+    out = []
+    for agency_id, slug, name in agencies:
+        progress = progress_for_agency(session, agency_id, year, now)
+        out.append(
+            AgencySummary(
+                slug,
+                name,
+                int(occ.get(agency_id, 0)),
+                int(part.get(agency_id, 0) or 0),
+                len(progress),
+                sum(1 for p in progress if p.actual >= p.target),
+            )
+        )
+    return out

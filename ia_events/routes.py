@@ -1,0 +1,69 @@
+"""Plain HTTP routes served beside Streamlit (``st.App(..., routes=routes())``).
+
+These are entry points like pages: parse the request, call a service, answer.
+They see no ``st.session_state`` and get no XSRF protection from Streamlit,
+so each protects itself; nothing is recorded on a bare GET.
+
+- ``GET /auth/session?code=``  trade a one-time login hand-off code for an
+  HttpOnly session cookie, then go to ``/`` (the code is single-use, 60 s).
+- ``GET /auth/logout``         clear the cookie (the session itself was
+  revoked by the page), then go to ``/``.
+- ``GET /healthz``             liveness for the reverse proxy.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ia_events import accounts
+from ia_events.installation import shared
+
+COOKIE = "ia_session"
+
+
+def _secure(request: Request) -> bool:
+    proto = request.headers.get("x-forwarded-proto") or request.url.scheme
+    return proto == "https"
+
+
+async def auth_session(request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    code = request.query_params.get("code", "")
+    token = await run_in_threadpool(accounts.redeem_handoff, shared(), code)
+    response = RedirectResponse("/", status_code=303)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    if token:
+        inst = shared()
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=int(inst.settings.session_max_days * 86400),
+            httponly=True,
+            samesite="lax",
+            secure=_secure(request),
+            path="/",
+        )
+    return response
+
+
+async def auth_logout(request: Request) -> Response:
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/auth/session", auth_session, methods=["GET"]),
+        Route("/auth/logout", auth_logout, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]

@@ -1,0 +1,78 @@
+"""Streamlit glue shared by the pages: the installation, the actor, errors.
+
+Pages stay thin: read widgets, call one ``ia_events`` service inside
+``guard()``, render. ``guard`` turns a domain error into a German sentence
+and anything unexpected into a calm message (the traceback goes to the
+server log, never to the user).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import streamlit as st
+from sqlalchemy.exc import OperationalError
+
+from ia_events.access import Actor
+from ia_events.errors import DomainError
+from ia_events.installation import Installation, shared
+from ia_events.messages import text
+from storage.db import utcnow
+
+log = logging.getLogger("ia_events.ui")
+
+
+def inst() -> Installation:
+    return shared()
+
+
+def actor() -> Actor:
+    value = st.session_state.get("actor")
+    if value is None:  # the shell never runs a page without one
+        st.stop()
+    return value
+
+
+def now() -> datetime:
+    return utcnow()
+
+
+class Failed(Exception):
+    """Raised by ``guard`` after showing the message, to stop the current action."""
+
+
+@contextmanager
+def guard(stop: bool = False) -> Iterator[None]:
+    """Show a German message for any error of the block; with ``stop`` end the run."""
+    try:
+        yield
+    except DomainError as exc:
+        st.error(exc.message())
+        if stop:
+            st.stop()
+    except OperationalError:
+        log.exception("database error")
+        st.error(text("database_unavailable"))
+        if stop:
+            st.stop()
+    except Exception:
+        log.exception("unexpected error in a page")
+        st.error(text("internal", at=utcnow().strftime("%d.%m.%Y %H:%M:%S")))
+        if stop:
+            st.stop()
+
+
+def redirect(url: str) -> None:
+    """Send the browser to ``url`` (a route on this server)."""
+    st.html(
+        f"<script>window.location.replace({url!r});</script>",
+        unsafe_allow_javascript=True,
+    )
+
+
+def percent_bar(label: str, actual: float, target: float) -> None:
+    ratio = min(actual / target, 1.0) if target else 1.0
+    st.progress(ratio, text=f"{label}: {actual:g} von {target:g}")

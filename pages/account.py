@@ -1,0 +1,49 @@
+"""Konto: who am I, change my password, log out (here or everywhere)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ia_events import accounts
+from pages._ui import actor, guard, inst, redirect
+
+ROLE_LABELS = {
+    "specialist": "Fachkraft",
+    "volunteer": "Ehrenamtliche*r",
+    "coordinator": "Koordination",
+    "admin": "Administration",
+}
+
+who = actor()
+st.title("Konto")
+st.write(
+    f"**{who.label}** · Benutzername `{who.name}` · Rolle: {ROLE_LABELS.get(who.role, who.role)}"
+)
+if accounts.must_change_password(inst(), who):
+    st.warning("Bitte vergeben Sie jetzt ein eigenes Passwort.")
+
+with st.form("account_password", clear_on_submit=True):
+    st.subheader("Passwort ändern")
+    old = st.text_input("Bisheriges Passwort", type="password")
+    new = st.text_input("Neues Passwort (mindestens 12 Zeichen)", type="password")
+    repeat = st.text_input("Neues Passwort wiederholen", type="password")
+    if st.form_submit_button("Passwort ändern"):
+        if new != repeat:
+            st.error("Die beiden neuen Passwörter stimmen nicht überein.")
+        else:
+            with guard(), inst().db.write() as s:
+                accounts.change_own_password(s, who, inst().settings, old, new)
+                st.success("Das Passwort wurde geändert.")
+
+st.subheader("Abmelden")
+left, right = st.columns(2)
+logout = left.button("Abmelden", type="primary", key="account_logout")
+everywhere = right.button("Auf allen Geräten abmelden", key="account_logout_all")
+if logout or everywhere:
+    with guard():
+        accounts.logout(inst(), st.session_state.get("auth_token"), everywhere=everywhere)
+    for key in ("auth_token", "actor"):
+        st.session_state.pop(key, None)
+    st.session_state["login_logged_out"] = True
+    st.info("Sie sind abgemeldet.")
+    redirect("/auth/logout")

@@ -1,0 +1,100 @@
+"""Anmelden -- and, on a fresh installation, the first start.
+
+Shows nothing of any agency before a login. On a fresh installation (no
+account yet) it explains how to create the first admin and offers the demo.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ia_events import accounts, demo
+from ia_events.access import Actor
+from ia_events.installation import is_demo
+from pages._ui import guard, inst, redirect
+
+
+def _first_start() -> None:
+    st.title("Willkommen bei ia-events")
+    st.write(
+        "Diese Installation ist neu: Es gibt noch kein Konto. Sie können die Demodaten "
+        "laden, um alles mit erfundenen Beispieldaten auszuprobieren, oder das erste "
+        "Administrator-Konto anlegen."
+    )
+    left, right = st.columns(2)
+    with left, st.container(border=True):
+        st.subheader("Ausprobieren")
+        st.write(
+            "13 Integrationsagenturen mit erfundenen Personen, Aufgabenplanungen, "
+            "Angeboten und Terminen. Die Anmeldedaten stehen danach hier."
+        )
+        if st.button("Demodaten laden", type="primary", key="login_load_demo"):
+            with guard(), st.spinner("Demodaten werden geladen …"):
+                summary = demo.load(inst(), Actor.cli("system:web-demo"))
+                st.session_state["login_demo_loaded"] = summary.occurrences
+                st.rerun()
+    with right, st.container(border=True):
+        st.subheader("Erstes Administrator-Konto")
+        # Printed on the server console and kept in a 0600 file, never shown here.
+        accounts.ensure_setup_token(inst())
+        st.write(
+            "Den Einrichtungs-Code hat der Server beim Start in der Konsole ausgegeben; "
+            f"er steht auch in der Datei `{accounts.setup_token_path(inst().settings)}`. "
+            "Alternativ auf dem Server: `ia-events user add NAME --role admin`."
+        )
+        with st.form("login_first_admin"):
+            code = st.text_input("Einrichtungs-Code")
+            username = st.text_input("Benutzername", placeholder="z. B. admin")
+            name = st.text_input("Anzeigename", placeholder="z. B. Maria Muster")
+            pw = st.text_input("Passwort (mindestens 12 Zeichen)", type="password")
+            if st.form_submit_button("Konto anlegen"):
+                with guard():
+                    accounts.create_first_admin(inst(), code, username, pw, name)
+                    st.success("Das Konto ist angelegt. Bitte melden Sie sich jetzt an.")
+                    st.rerun()
+
+
+def _demo_hint() -> None:
+    with st.expander("Demo-Zugänge (erfundene Daten)", expanded=True):
+        st.write(f"Passwort für alle: `{demo.DEMO_PASSWORD}`")
+        rows = [{"Benutzername": u, "Rolle": label} for u, label in demo.DEMO_USERS]
+        st.dataframe(rows, hide_index=True, width="stretch", height=230)
+
+
+def render() -> None:
+    installation = inst()
+    if not accounts.has_users(installation):
+        _first_start()
+        return
+    st.title("Anmelden")
+    st.caption("ia-events – Angebote, Teilnahme und Nachweise der Integrationsagenturen")
+    if st.session_state.pop("login_logged_out", False):
+        st.info("Sie sind abgemeldet.")
+    with installation.db.read() as s:
+        demo_mode = is_demo(s)
+    col, side = st.columns([1, 1])
+    with col, st.form("login_form"):
+        username = st.text_input("Benutzername", autocomplete="username")
+        password = st.text_input("Passwort", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Anmelden", type="primary")
+    if submitted:
+        with guard():
+            login = accounts.login(installation, username, password)
+            st.session_state["auth_token"] = login.token
+            code = accounts.create_handoff(installation, login.token)
+            # The browser fetches an HttpOnly cookie, so a reload keeps the login.
+            st.success(f"Willkommen, {login.actor.label}! Einen Moment …")
+            redirect(f"/auth/session?code={code}")
+    if _sso_configured():
+        with col:
+            st.button("Mit Single Sign-On anmelden", on_click=st.login)
+    if demo_mode:
+        with side:
+            _demo_hint()
+
+
+def _sso_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:
+        return False

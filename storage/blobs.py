@@ -1,0 +1,252 @@
+"""Content-addressed, encrypted, append-only file store.
+
+A blob is the plaintext's SHA-256 (kept in the database), encrypted with
+AES-256-GCM under its own data key; the data key is wrapped by the key ring's
+key-encryption key. On disk a blob is ``blobs/ab/cd/<name>`` where ``name`` is
+a keyed hash of (namespace, sha256): the file name reveals neither content
+nor hash, and the same content in two namespaces (agencies) is two blobs.
+
+Format (streamed, so memory stays flat and GCM runs on fast 1 MiB calls)::
+
+    b"IAB1" | chunk size (u32 BE) | nonce prefix (8 bytes)      -- header
+    chunk_0 ... chunk_n   each = ciphertext + 16-byte tag
+
+Chunk *i* uses nonce ``prefix || i`` and the header, *i* and a "last chunk"
+flag as associated data, so reordering, truncating or extending a blob fails
+authentication.
+
+Writes are atomic: temp file in ``tmp/``, fsync, rename, fsync of the folder.
+This module never deletes a blob on its own; ``shred`` is called by the
+service that removed the last reference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from storage.keys import KeyRing
+
+MAGIC = b"IAB1"
+CHUNK = 1024 * 1024
+HEADER_LEN = 4 + 4 + 8
+TAG = 16
+
+
+class BlobError(Exception):
+    """Base for blob store failures; ``code`` is stable."""
+
+    code = "blob_error"
+
+
+class BlobMissing(BlobError):
+    code = "blob_missing"
+
+
+class BlobCorrupt(BlobError):
+    code = "blob_corrupt"
+
+
+class StorageFull(BlobError):
+    code = "storage_full"
+
+
+@dataclass(frozen=True)
+class PendingBlob:
+    """An encrypted temp file, not yet in place."""
+
+    temp_path: Path
+    name: str
+    sha256: str
+    size: int
+    kek_id: str
+    wrapped_key: bytes
+
+
+def _aad(header: bytes, index: int, last: bool) -> bytes:
+    return header + struct.pack(">I?", index, last)
+
+
+def _chunks_of(source: BinaryIO | bytes | Iterable[bytes]) -> Iterator[bytes]:
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        for i in range(0, len(data), CHUNK):
+            yield data[i : i + CHUNK]
+        return
+    if hasattr(source, "read"):
+        while True:
+            block = source.read(CHUNK)  # type: ignore[union-attr]
+            if not block:
+                return
+            yield block
+        return
+    buf = b""
+    for part in source:  # type: ignore[union-attr]
+        buf += part
+        while len(buf) >= CHUNK:
+            yield buf[:CHUNK]
+            buf = buf[CHUNK:]
+    if buf:
+        yield buf
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlobStore:
+    def __init__(self, root: Path, keys: KeyRing) -> None:
+        self.root = root
+        self.keys = keys
+        (root / "blobs").mkdir(parents=True, exist_ok=True)
+        (root / "tmp").mkdir(parents=True, exist_ok=True)
+
+    # -- naming -----------------------------------------------------------------------
+
+    def name_for(self, namespace: str, sha256: str) -> str:
+        return self.keys.keyed_hash("blob-name", f"{namespace}\0{sha256}".encode())
+
+    def path_for(self, name: str) -> Path:
+        return self.root / "blobs" / name[:2] / name[2:4] / name
+
+    # -- writing ----------------------------------------------------------------------
+
+    def stage(self, source: BinaryIO | bytes | Iterable[bytes], namespace: str) -> PendingBlob:
+        """Encrypt ``source`` into a temp file while hashing the plaintext."""
+        dek = AESGCM.generate_key(bit_length=256)
+        aes = AESGCM(dek)
+        prefix = os.urandom(8)
+        header = MAGIC + struct.pack(">I", CHUNK) + prefix
+        digest = hashlib.sha256()
+        size = 0
+        temp = self.root / "tmp" / f"up-{os.urandom(12).hex()}"
+        try:
+            with open(temp, "wb", buffering=0) as out:
+                out.write(header)
+                index = 0
+                pending: bytes | None = None
+                for block in _chunks_of(source):
+                    if pending is not None:
+                        nonce = prefix + struct.pack(">I", index)
+                        out.write(aes.encrypt(nonce, pending, _aad(header, index, False)))
+                        index += 1
+                    digest.update(block)
+                    size += len(block)
+                    pending = block
+                nonce = prefix + struct.pack(">I", index)
+                out.write(aes.encrypt(nonce, pending or b"", _aad(header, index, True)))
+                os.fsync(out.fileno())
+        except OSError as exc:
+            temp.unlink(missing_ok=True)
+            if exc.errno == 28:  # ENOSPC
+                raise StorageFull("no space left in the archive") from exc
+            raise
+        sha = digest.hexdigest()
+        kek_id, wrapped = self.keys.wrap(dek)
+        return PendingBlob(temp, self.name_for(namespace, sha), sha, size, kek_id, wrapped)
+
+    def commit(self, pending: PendingBlob) -> Path:
+        """Move a staged blob into place (atomic; replaces an orphan of the same name)."""
+        target = self.path_for(pending.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(pending.temp_path, target)
+        _fsync_dir(target.parent)
+        return target
+
+    def discard(self, pending: PendingBlob) -> None:
+        pending.temp_path.unlink(missing_ok=True)
+
+    def clear_temp(self) -> int:
+        """Remove leftovers of interrupted writes; they are unknown by definition."""
+        count = 0
+        for path in (self.root / "tmp").glob("up-*"):
+            path.unlink(missing_ok=True)
+            count += 1
+        return count
+
+    # -- reading ----------------------------------------------------------------------
+
+    def exists(self, name: str) -> bool:
+        return self.path_for(name).exists()
+
+    def iter_plaintext(
+        self, name: str, kek_id: str, wrapped_key: bytes, sha256: str | None = None
+    ) -> Iterator[bytes]:
+        """Yield plaintext chunks, authenticating each; checks the SHA-256 at the end.
+
+        A consumer must read to the end: the final checks only run then.
+        """
+        path = self.path_for(name)
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - closed in finally below
+        except FileNotFoundError as exc:
+            raise BlobMissing(name) from exc
+        try:
+            aes = AESGCM(self.keys.unwrap(kek_id, wrapped_key))
+            header = handle.read(HEADER_LEN)
+            if len(header) != HEADER_LEN or header[:4] != MAGIC:
+                raise BlobCorrupt(f"{name}: bad header")
+            chunk_size = struct.unpack(">I", header[4:8])[0]
+            prefix = header[8:16]
+            digest = hashlib.sha256()
+            index = 0
+            current = handle.read(chunk_size + TAG)
+            while True:
+                following = handle.read(chunk_size + TAG)
+                last = not following
+                nonce = prefix + struct.pack(">I", index)
+                try:
+                    plain = aes.decrypt(nonce, current, _aad(header, index, last))
+                except InvalidTag as exc:
+                    raise BlobCorrupt(f"{name}: chunk {index} fails authentication") from exc
+                digest.update(plain)
+                yield plain
+                if last:
+                    break
+                current = following
+                index += 1
+            if sha256 is not None and digest.hexdigest() != sha256:
+                raise BlobCorrupt(f"{name}: SHA-256 differs from the record")
+        finally:
+            handle.close()
+
+    def read_bytes(self, name: str, kek_id: str, wrapped_key: bytes, sha256: str) -> bytes:
+        """The whole plaintext, only after every check passed (never half-served)."""
+        return b"".join(self.iter_plaintext(name, kek_id, wrapped_key, sha256))
+
+    def verify(self, name: str, kek_id: str, wrapped_key: bytes, sha256: str) -> str | None:
+        """None when intact, else a short description of the fault."""
+        try:
+            for _ in self.iter_plaintext(name, kek_id, wrapped_key, sha256):
+                pass
+        except BlobMissing:
+            return "missing"
+        except BlobCorrupt as exc:
+            return str(exc).split(": ", 1)[-1]
+        except Exception as exc:  # unreadable key, I/O error: report, don't crash verify
+            return f"unreadable ({type(exc).__name__})"
+        return None
+
+    def names_on_disk(self) -> Iterator[str]:
+        for path in (self.root / "blobs").glob("*/*/*"):
+            if path.is_file():
+                yield path.name
+
+    def shred(self, name: str) -> None:
+        """Remove the file; its wrapped key is destroyed by the caller (crypto-shred)."""
+        path = self.path_for(name)
+        path.unlink(missing_ok=True)
+        if path.parent.exists():
+            _fsync_dir(path.parent)

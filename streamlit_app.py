@@ -1,0 +1,87 @@
+"""ia-events web app: login, role-based navigation, and the plain HTTP routes.
+
+Started with ``streamlit run streamlit_app.py``. Streamlit finds ``app``
+below (an ``st.App`` with our routes) and serves it with uvicorn; the part
+under ``if __name__ == "__main__"`` is the script run for every browser
+session: it identifies the user and builds the navigation from the role.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ia_events.routes import routes
+
+app = st.App("streamlit_app.py", routes=routes())
+
+
+def _pages_for(role: str) -> dict[str, list[st.Page]]:
+    overview = st.Page("pages/overview.py", title="Übersicht", icon="🏠", default=True)
+    account = st.Page("pages/account.py", title="Konto", icon="👤")
+    if role == "admin":
+        return {
+            "": [overview],
+            "Verwaltung": [
+                st.Page("pages/users.py", title="Benutzer", icon="👥"),
+                st.Page("pages/system.py", title="System", icon="🛡️"),
+                st.Page("pages/audit_log.py", title="Audit-Log", icon="📜"),
+            ],
+            "Ich": [account],
+        }
+    if role == "coordinator":
+        return {
+            "": [overview],
+            "Koordination": [st.Page("pages/audit_log.py", title="Audit-Log", icon="📜")],
+            "Ich": [account],
+        }
+    return {"": [overview], "Ich": [account]}
+
+
+def _identify():  # type: ignore[no-untyped-def]
+    """The logged-in actor, from this browser session or the HttpOnly cookie."""
+    from ia_events import accounts
+    from pages._ui import inst
+
+    installation = inst()
+    for token in (st.session_state.get("auth_token"), st.context.cookies.get("ia_session")):
+        actor = accounts.resolve(installation, token)
+        if actor is not None:
+            st.session_state["auth_token"] = token
+            return actor
+    if _sso_configured() and getattr(st.user, "is_logged_in", False):
+        login = accounts.login_external(installation, str(st.user.get("email") or ""))
+        if login is not None:
+            st.session_state["auth_token"] = login.token
+            return login.actor
+    return None
+
+
+def _sso_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def main() -> None:
+    st.set_page_config(page_title="ia-events", page_icon="🤝", layout="wide")
+    from pages._ui import guard
+
+    with guard(stop=True):
+        actor = _identify()
+    if actor is None:
+        st.session_state.pop("actor", None)
+        from pages import login
+
+        st.navigation([st.Page(login.render, title="Anmelden", icon="🔑")], position="hidden").run()
+        return
+    st.session_state["actor"] = actor
+    with st.sidebar:
+        st.caption(f"Angemeldet als **{actor.label}**")
+    page = st.navigation(_pages_for(str(actor.role)))
+    with guard():
+        page.run()
+
+
+if __name__ == "__main__":
+    main()
