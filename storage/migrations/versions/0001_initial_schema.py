@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 13:44:32.803229
+Create Date: 2026-11-24 13:50:34.992677
 """
 
 from alembic import op

@@ -1,0 +1,139 @@
+"""Real-browser fixtures: ``streamlit run`` on a free port, Debian's Chromium via Playwright.
+
+- ``live_server``  the app serving a copy of the demo installation; yields its base URL
+- ``browser``      one headless Chromium per test session (``/usr/bin/chromium``)
+- ``page``         a fresh context and page per test (desktop size)
+- ``phone``        a fresh phone-sized context and page per test
+- ``wait_ready(page)`` waits until Streamlit finished its script run
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, skip_or_fail
+
+CHROMIUM = os.environ.get("IA_EVENTS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "IA_EVENTS_DATA": str(data_dir),
+           "IA_EVENTS_BASE_URL": f"http://127.0.0.1:{port}", **(extra_env or {})}
+    if "IA_EVENTS_DATABASE_URL" not in (extra_env or {}):
+        env.pop("IA_EVENTS_DATABASE_URL", None)
+    log = open(data_dir.parent / f"streamlit-{port}.log", "wb")  # noqa: SIM115 - lives with the server
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"server at {url} did not come up")
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, demo_template: Path) -> Iterator[str]:
+    data = tmp_path / "data"
+    shutil.copytree(demo_template, data)
+    port = free_port()
+    proc = start_server(data, port)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    if not Path(CHROMIUM).exists():
+        skip_or_fail("BROWSER", f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("BROWSER", "playwright is not installed")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE",
+                              timezone_id="Europe/Berlin")
+    p = ctx.new_page()
+    p.set_default_timeout(20_000)
+    yield p
+    ctx.close()
+
+
+@pytest.fixture
+def phone(browser):  # type: ignore[no-untyped-def]
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                              has_touch=True, device_scale_factor=2, locale="de-DE",
+                              timezone_id="Europe/Berlin")
+    p = ctx.new_page()
+    p.set_default_timeout(20_000)
+    yield p
+    ctx.close()
+
+
+def wait_ready(page, timeout: float = 20_000) -> None:  # type: ignore[no-untyped-def]
+    """Streamlit is connected and its script run has finished."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]',
+                           timeout=timeout)
+    page.wait_for_selector('[data-test-script-state="notRunning"]', timeout=timeout)
+    page.wait_for_timeout(150)
+    page.wait_for_selector('[data-test-script-state="notRunning"]', timeout=timeout)
+
+
+def ui_login(page, base: str, username: str, password: str = "Demo-Passwort-2026") -> None:  # type: ignore[no-untyped-def]
+    page.goto(base + "/")
+    wait_ready(page)
+    page.get_by_label("Benutzername").fill(username)
+    page.get_by_label("Passwort", exact=True).fill(password)
+    page.get_by_role("button", name="Anmelden").click()
