@@ -76,7 +76,9 @@ def pg_server_url() -> Iterator[str]:
 
     base = os.environ.get("IA_EVENTS_TEST_PG_URL", PG_DEFAULT)
     try:
-        admin = create_engine(base, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        admin = create_engine(
+            base, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # no server on a user's laptop

@@ -20,7 +20,17 @@ def login(at: AppTest, username: str, password: str = DEMO_PASSWORD) -> AppTest:
 def texts(at: AppTest) -> str:
     """Everything visible as text on the page, for assertions on what a user reads."""
     parts: list[str] = []
-    for kind in ("title", "header", "subheader", "markdown", "caption", "success", "info",
-                 "warning", "error", "text"):
+    for kind in (
+        "title",
+        "header",
+        "subheader",
+        "markdown",
+        "caption",
+        "success",
+        "info",
+        "warning",
+        "error",
+        "text",
+    ):
         parts.extend(str(e.value) for e in getattr(at, kind))
     return "\n".join(parts)

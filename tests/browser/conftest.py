@@ -44,17 +44,38 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "IA_EVENTS_DATA": str(data_dir),
-           "IA_EVENTS_BASE_URL": f"http://127.0.0.1:{port}", **(extra_env or {})}
+def start_server(
+    data_dir: Path, port: int, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "IA_EVENTS_DATA": str(data_dir),
+        "IA_EVENTS_BASE_URL": f"http://127.0.0.1:{port}",
+        **(extra_env or {}),
+    }
     if "IA_EVENTS_DATABASE_URL" not in (extra_env or {}):
         env.pop("IA_EVENTS_DATABASE_URL", None)
     log = open(data_dir.parent / f"streamlit-{port}.log", "wb")  # noqa: SIM115 - lives with the server
     return subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "streamlit_app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -103,8 +124,9 @@ def browser():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def page(browser):  # type: ignore[no-untyped-def]
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE",
-                              timezone_id="Europe/Berlin")
+    ctx = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="de-DE", timezone_id="Europe/Berlin"
+    )
     p = ctx.new_page()
     p.set_default_timeout(20_000)
     yield p
@@ -113,9 +135,14 @@ def page(browser):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def phone(browser):  # type: ignore[no-untyped-def]
-    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                              has_touch=True, device_scale_factor=2, locale="de-DE",
-                              timezone_id="Europe/Berlin")
+    ctx = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+        locale="de-DE",
+        timezone_id="Europe/Berlin",
+    )
     p = ctx.new_page()
     p.set_default_timeout(20_000)
     yield p
@@ -124,8 +151,9 @@ def phone(browser):  # type: ignore[no-untyped-def]
 
 def wait_ready(page, timeout: float = 20_000) -> None:  # type: ignore[no-untyped-def]
     """Streamlit is connected and its script run has finished."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]',
-                           timeout=timeout)
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=timeout
+    )
     page.wait_for_selector('[data-test-script-state="notRunning"]', timeout=timeout)
     page.wait_for_timeout(150)
     page.wait_for_selector('[data-test-script-state="notRunning"]', timeout=timeout)

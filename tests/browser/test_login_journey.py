@@ -15,7 +15,10 @@ def test_login_overview_reload_logout(page, live_server):  # type: ignore[no-unt
     page.goto(live_server + "/")
     wait_ready(page)
     # Nothing of any agency before a login.
-    assert "Integrationsagentur Essen" not in page.locator("section.main, [data-testid='stMain']").inner_text()
+    assert (
+        "Integrationsagentur Essen"
+        not in page.locator("section.main, [data-testid='stMain']").inner_text()
+    )
 
     ui_login(page, live_server, "fk-essen")
     page.get_by_role("heading", name=re.compile("Übersicht – Integrationsagentur Essen")).wait_for()
