@@ -19,8 +19,6 @@ st.title("Konto")
 st.write(
     f"**{who.label}** · Benutzername `{who.name}` · Rolle: {ROLE_LABELS.get(who.role, who.role)}"
 )
-if accounts.must_change_password(inst(), who):
-    st.warning("Bitte vergeben Sie jetzt ein eigenes Passwort.")
 
 with st.form("account_password", clear_on_submit=True):
     st.subheader("Passwort ändern")

@@ -31,7 +31,10 @@ PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("IA_EVENTS_DATA", str(ROOT / "data-test-unused"))
+    # Nothing a test does may touch ./data; fixtures point each test at its own dir.
+    import tempfile
+
+    os.environ["IA_EVENTS_DATA"] = tempfile.mkdtemp(prefix="ia-events-unused-")
 
 
 def _require(kind: str) -> bool:

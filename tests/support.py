@@ -7,14 +7,17 @@ from streamlit.testing.v1 import AppTest
 DEMO_PASSWORD = "Demo-Passwort-2026"
 
 
-def login(at: AppTest, username: str, password: str = DEMO_PASSWORD) -> AppTest:
-    """Fill the login form, submit, and run once more as the browser would after login."""
+def login(
+    at: AppTest, username: str, password: str = DEMO_PASSWORD, *, follow: bool = True
+) -> AppTest:
+    """Fill the login form and submit; with ``follow`` run once more, as the browser
+    does after a successful login."""
     at.run()
     fields = {t.label: t for t in at.text_input}
     fields["Benutzername"].input(username)
     fields["Passwort"].input(password)
     next(b for b in at.button if b.label == "Anmelden").click().run()
-    return at.run()
+    return at.run() if follow else at
 
 
 def texts(at: AppTest) -> str:

@@ -1,0 +1,208 @@
+"""The ``ia-events`` command as cron jobs and acceptance checks use it: a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+BIN = Path(sys.executable).with_name("ia-events")
+
+
+def ia(
+    data: Path, *args: str, stdin: str | None = None, url: str | None = None, check: int | None = 0
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "IA_EVENTS_DATA": str(data)}
+    env.pop("IA_EVENTS_DATABASE_URL", None)
+    if url:
+        env["IA_EVENTS_DATABASE_URL"] = url
+    proc = subprocess.run(
+        [str(BIN), *args], input=stdin, capture_output=True, text=True, env=env, timeout=120
+    )
+    assert "Traceback" not in proc.stderr + proc.stdout
+    if check is not None:
+        assert proc.returncode == check, proc.stderr + proc.stdout
+    return proc
+
+
+@pytest.fixture(scope="module")
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("cli") / "data"
+    ia(data, "init")
+    ia(data, "demo")
+    return data
+
+
+def test_init_twice_is_fine_and_demo_is_idempotent(demo_data: Path) -> None:
+    assert "Schon eingerichtet" in ia(demo_data, "init").stdout
+    assert "schon geladen" in ia(demo_data, "demo").stdout
+
+
+def test_list_agencies_json_has_the_thirteen_of_the_district(demo_data: Path) -> None:
+    rows = json.loads(ia(demo_data, "list", "agencies", "--json").stdout)
+    assert len(rows) == 13
+    assert set(rows[0]) == {"slug", "name", "carrier", "fields"}
+    assert {"essen", "kleve", "wuppertal-barmen"} <= {r["slug"] for r in rows}
+
+
+def test_every_agency_has_a_named_occurrence_open_now(demo_data: Path) -> None:
+    rows = json.loads(ia(demo_data, "list", "occurrences", "--json").stdout)
+    assert set(rows[0]) == {
+        "id",
+        "agency",
+        "activity",
+        "title",
+        "starts_at",
+        "ends_at",
+        "attendance_mode",
+    }
+    now = datetime.now().astimezone()
+    open_now = {
+        r["agency"]
+        for r in rows
+        if datetime.fromisoformat(r["starts_at"]) <= now <= datetime.fromisoformat(r["ends_at"])
+        and r["attendance_mode"] == "named"
+    }
+    assert len(open_now) == 13
+
+
+def test_list_subgoals_reports_target_and_actual(demo_data: Path) -> None:
+    year = str(datetime.now().year)
+    rows = json.loads(
+        ia(demo_data, "list", "subgoals", "--agency", "essen", "--year", year, "--json").stdout
+    )
+    assert rows and set(rows[0]) == {"id", "title", "indicator", "target", "actual"}
+    participants = next(r for r in rows if r["indicator"] == "participants")
+    assert participants["actual"] > 0
+
+
+def test_user_add_reads_the_password_from_stdin_and_records_the_actor(demo_data: Path) -> None:
+    out = ia(
+        demo_data,
+        "user",
+        "add",
+        "neu-fk",
+        "--role",
+        "specialist",
+        "--agency",
+        "kleve",
+        "--actor",
+        "alice",
+        stdin="ein-sehr-gutes-passwort\n",
+    )
+    assert "angelegt" in out.stdout
+    import sqlite3
+
+    db = sqlite3.connect(demo_data / "ia-events.sqlite3")
+    actor = db.execute(
+        "SELECT actor FROM audit_events WHERE action='user:add' ORDER BY seq DESC LIMIT 1"
+    ).fetchone()[0]
+    assert actor == "alice"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("frobnicate",),
+        ("list", "subgoals", "--agency", "essen"),
+        ("list", "subgoals", "--agency", "gibt-es-nicht", "--year", "2026"),
+        ("user", "add", "x", "--role", "kaiser"),
+        ("list", "occurrences", "--year", "zwanzig"),
+    ],
+)
+def test_bad_usage_exits_2_with_a_message_and_no_traceback(demo_data: Path, args) -> None:  # type: ignore[no-untyped-def]
+    proc = ia(demo_data, *args, check=2)
+    assert proc.stderr.strip()
+
+
+def test_weak_password_is_refused_and_nothing_is_created(demo_data: Path) -> None:
+    proc = ia(demo_data, "user", "add", "schwach", "--role", "coordinator", stdin="kurz\n", check=2)
+    assert "mindestens 12 Zeichen" in proc.stderr
+    users = json.loads(ia(demo_data, "user", "list", "--json").stdout)
+    assert "schwach" not in {u["username"] for u in users}
+
+
+def test_keys_public_prints_a_usable_ed25519_key(demo_data: Path) -> None:
+    pem = ia(demo_data, "keys", "public").stdout
+    assert pem.startswith("-----BEGIN PUBLIC KEY-----")
+    assert load_pem_public_key(pem.encode()).__class__.__name__.startswith("Ed25519")
+
+
+def test_verify_names_a_flipped_byte_and_exits_1(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    ia(data, "init")
+    ia(data, "demo")
+    doc = tmp_path / "presse.txt"
+    doc.write_bytes(b"Pressemeldung " * 1000)
+    added = json.loads(
+        ia(
+            data,
+            "evidence",
+            "add",
+            "--agency",
+            "essen",
+            "--year",
+            "2026",
+            "--kind",
+            "press_release",
+            "--json",
+            str(doc),
+        ).stdout
+    )
+    assert added[0]["sha256"] and set(added[0]) >= {
+        "id",
+        "kind",
+        "title",
+        "sha256",
+        "funding_year",
+        "retention_until",
+        "legal_hold",
+        "deleted",
+    }
+    assert ia(data, "verify").returncode == 0
+    blobs = [p for p in (data / "archive" / "blobs").rglob("*") if p.is_file()]
+    victim = max(blobs, key=lambda p: p.stat().st_mtime)
+    raw = bytearray(victim.read_bytes())
+    raw[100] ^= 1
+    victim.write_bytes(bytes(raw))
+    proc = ia(data, "verify", check=1)
+    assert "blob_changed" in proc.stdout
+
+
+def test_uninitialised_data_dir_gets_a_clear_message(tmp_path: Path) -> None:
+    proc = ia(tmp_path / "leer", "list", "agencies", "--json", check=2)
+    assert "ia-events init" in proc.stderr
+
+
+@pytest.mark.postgres
+def test_postgres_url_works_the_same_and_writes_no_sqlite(
+    tmp_path: Path, pg_server_url: str
+) -> None:
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(pg_server_url)
+    with eng.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    eng.dispose()
+    data = tmp_path / "data"
+    ia(data, "init", url=pg_server_url)
+    ia(
+        data,
+        "user",
+        "add",
+        "koord",
+        "--role",
+        "coordinator",
+        stdin="ein-sehr-gutes-passwort\n",
+        url=pg_server_url,
+    )
+    users = json.loads(ia(data, "user", "list", "--json", url=pg_server_url).stdout)
+    assert [u["username"] for u in users] == ["koord"]
+    assert ia(data, "verify", url=pg_server_url).returncode == 0
+    assert not list(data.rglob("*.sqlite3*"))
