@@ -78,7 +78,15 @@ def main() -> None:
     st.session_state["actor"] = actor
     with st.sidebar:
         st.caption(f"Angemeldet als **{actor.label}**")
-    page = st.navigation(_pages_for(str(actor.role)))
+    from ia_events import accounts
+    from pages._ui import inst
+
+    if accounts.must_change_password(inst(), actor):
+        # A temporary password set by an admin opens nothing but the Konto page.
+        st.warning("Bitte vergeben Sie zuerst ein eigenes Passwort.")
+        page = st.navigation([st.Page("pages/account.py", title="Konto", icon="👤")])
+    else:
+        page = st.navigation(_pages_for(str(actor.role)))
     with guard():
         page.run()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 
 import pytest
@@ -48,7 +49,7 @@ def test_every_change_is_chained_and_verify_passes(inst: Installation) -> None:
     with inst.db.read() as s:
         events = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
     assert [e.action for e in events][:3] == ["install:init", "agency:add", "agency:add"]
-    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
 
 
 def test_an_altered_audit_row_is_named_by_verify(inst: Installation) -> None:
