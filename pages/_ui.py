@@ -76,3 +76,11 @@ def redirect(url: str) -> None:
 def percent_bar(label: str, actual: float, target: float) -> None:
     ratio = min(actual / target, 1.0) if target else 1.0
     st.progress(ratio, text=f"{label}: {actual:g} von {target:g}")
+
+
+def sso_configured() -> bool:
+    """OIDC login (st.login) is offered when secrets.toml has an [auth] section."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False

@@ -11,7 +11,7 @@ import streamlit as st
 from ia_events import accounts, demo
 from ia_events.access import Actor
 from ia_events.installation import is_demo
-from pages._ui import guard, inst, redirect
+from pages._ui import guard, inst, redirect, sso_configured
 
 
 def _first_start() -> None:
@@ -85,16 +85,9 @@ def render() -> None:
             # The browser fetches an HttpOnly cookie, so a reload keeps the login.
             st.success(f"Willkommen, {login.actor.label}! Einen Moment …")
             redirect(f"/auth/session?code={code}")
-    if _sso_configured():
+    if sso_configured():
         with col:
             st.button("Mit Single Sign-On anmelden", on_click=st.login)
     if demo_mode:
         with side:
             _demo_hint()
-
-
-def _sso_configured() -> bool:
-    try:
-        return "auth" in st.secrets
-    except Exception:
-        return False
