@@ -24,6 +24,7 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
             "Verwaltung": [
                 st.Page("pages/users.py", title="Benutzer", icon="👥"),
                 st.Page("pages/system.py", title="System", icon="🛡️"),
+                st.Page("pages/retention.py", title="Aufbewahrung", icon="🗄️"),
                 st.Page("pages/audit_log.py", title="Audit-Log", icon="📜"),
             ],
             "Ich": [account],
@@ -31,16 +32,55 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
     if role == "coordinator":
         return {
             "": [overview],
-            "Koordination": [st.Page("pages/audit_log.py", title="Audit-Log", icon="📜")],
+            "Koordination": [
+                st.Page("pages/planning.py", title="Planung (Freigabe)", icon="🎯"),
+                st.Page("pages/deadlines.py", title="Fristen", icon="⏰"),
+                st.Page("pages/evidence.py", title="Nachweise", icon="🗂️"),
+                st.Page("pages/inspection.py", title="Prüfung", icon="🔎"),
+                st.Page("pages/reports.py", title="Berichte & Controlling", icon="📊"),
+                st.Page("pages/retention.py", title="Aufbewahrung", icon="🗄️"),
+                st.Page("pages/audit_log.py", title="Audit-Log", icon="📜"),
+            ],
             "Ich": [account],
         }
-    return {"": [overview], "Ich": [account]}
+    if role == "volunteer":  # phone first: own shifts, QR check-in, own hours
+        return {
+            "": [
+                st.Page("pages/my_shifts.py", title="Meine Einsätze", icon="🙋", default=True),
+                st.Page(
+                    "pages/volunteer_checkin.py",
+                    title="Check-in",
+                    icon="📲",
+                    url_path="volunteer_checkin",
+                ),
+                st.Page("pages/my_certificate.py", title="Mein Nachweis", icon="📄"),
+                account,
+            ]
+        }
+    door = st.Page("pages/checkin_door.py", title="Check-in", icon="📲", url_path="checkin_door")
+    plan_pages = {
+        "Planung": [
+            st.Page("pages/planning.py", title="Planung", icon="🎯"),
+            st.Page("pages/activities.py", title="Angebote & Termine", icon="📅"),
+            st.Page("pages/volunteers.py", title="Ehrenamt", icon="🤝"),
+            st.Page("pages/evidence.py", title="Nachweise", icon="🗂️"),
+            st.Page("pages/reports.py", title="Berichte", icon="📊"),
+            st.Page("pages/inspection.py", title="Prüfung", icon="🔎"),
+            st.Page("pages/deadlines.py", title="Fristen", icon="⏰"),
+        ]
+    }
+    return {
+        "": [overview],
+        **(plan_pages if role == "specialist" else {}),
+        "An der Tür": [door],
+        "Ich": [account],
+    }
 
 
 def _identify():  # type: ignore[no-untyped-def]
     """The logged-in actor, from this browser session or the HttpOnly cookie."""
     from ia_events import accounts
-    from pages._ui import inst
+    from pages._ui import inst, sso_configured
 
     installation = inst()
     for token in (st.session_state.get("auth_token"), st.context.cookies.get("ia_session")):
@@ -48,19 +88,12 @@ def _identify():  # type: ignore[no-untyped-def]
         if actor is not None:
             st.session_state["auth_token"] = token
             return actor
-    if _sso_configured() and getattr(st.user, "is_logged_in", False):
+    if sso_configured() and getattr(st.user, "is_logged_in", False):
         login = accounts.login_external(installation, str(st.user.get("email") or ""))
         if login is not None:
             st.session_state["auth_token"] = login.token
             return login.actor
     return None
-
-
-def _sso_configured() -> bool:
-    try:
-        return "auth" in st.secrets
-    except Exception:  # no secrets file at all
-        return False
 
 
 def main() -> None:
@@ -71,6 +104,8 @@ def main() -> None:
         actor = _identify()
     if actor is None:
         st.session_state.pop("actor", None)
+        if st.query_params.get("t"):  # a volunteer QR link opened before logging in
+            st.session_state["volunteer_checkin_token"] = st.query_params["t"]
         from pages import login
 
         st.navigation([st.Page(login.render, title="Anmelden", icon="🔑")], position="hidden").run()

@@ -17,7 +17,7 @@ import enum
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,16 +66,44 @@ class Action(enum.StrEnum):
     checkin_revoke = "checkin:revoke"
     attendance_add = "attendance:add"
     attendance_undo = "attendance:undo"
+    card_add = "card:add"
     evidence_add = "evidence:add"
     evidence_read = "evidence:read"
     evidence_supersede = "evidence:supersede"
     evidence_hold = "evidence:hold"
     evidence_release = "evidence:release"
     evidence_delete = "evidence:delete"
+    evidence_change = "evidence:change"
+    retention_run = "retention:run"
+    retention_anonymise = "retention:anonymise"
+    subject_access = "subject:access"
+    subject_erasure = "subject:erasure"
+    backup_create = "system:backup"
+    backup_restore = "system:restore"
     volunteer_add = "volunteer:add"
     volunteer_change = "volunteer:change"
+    volunteer_deactivate = "volunteer:deactivate"
+    volunteer_import = "volunteer:import"
+    volunteer_export = "volunteer:export"
+    volunteer_certificate = "volunteer:certificate"
+    qualification_add = "volunteer:qualification:add"
+    shift_add = "shift:add"
+    shift_signup = "shift:signup"
+    shift_assign = "shift:assign"
+    shift_withdraw = "shift:withdraw"
+    shift_no_show = "shift:no_show"
+    shift_checkin = "shift:checkin"
+    shift_checkout = "shift:checkout"
+    shift_hours_override = "shift:hours:override"
+    worklog_add = "volunteer:worklog:add"
+    setting_change = "setting:change"
     system_verify = "system:verify"
     audit_read = "audit:read"
+    bundle_export = "bundle:export"
+    report_change = "report:change"
+    report_submit = "report:submit"
+    report_export = "report:export"
+    controlling_export = "controlling:export"
 
 
 def _canonical(data: dict[str, Any]) -> bytes:
@@ -125,7 +153,8 @@ def record(
         select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-    at = (now or utcnow()).replace(microsecond=0)
+    # Hashed as stored: UTC (a Berlin-aware ``now`` would hash a different string).
+    at = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
     oid = None if object_id is None else str(object_id)
     clean = json.loads(_canonical(details))  # JSON-safe and exactly what gets hashed
     event = AuditEvent(

@@ -109,13 +109,14 @@ def demo_cmd(obj: Ctx, size: str) -> int:
     """Load fictional demo data (dates relative to today)."""
     from ia_events import demo
 
-    if size == "large":
-        raise click.UsageError(
-            "Die große Demo (--size large) ist in dieser Version noch nicht "
-            "enthalten; bitte --size small verwenden."
-        )
     inst, _ = initialise(obj.settings, obj.actor_name)
     obj._inst = inst
+    if size == "large":
+        from ia_events import demo_large
+
+        result = demo_large.load(inst, obj.actor, progress=lambda line: click.echo(line, err=True))
+        click.echo(result.describe())
+        return EXIT_OK
     summary = demo.load(inst, obj.actor)
     if summary.already_loaded:
         click.echo("Die Demodaten sind schon geladen.")
@@ -292,6 +293,71 @@ def list_evidence_cmd(obj: Ctx, agency_slug: str | None, year: int | None, as_js
     return EXIT_OK
 
 
+# -- volunteers (issue 6) ------------------------------------------------------------------------
+
+
+@command(list_group, "volunteers")
+@click.option("--agency", "agency_slug", metavar="SLUG")
+@click.option("--year", type=int, help="Jahr der Stunden (Standard: laufendes Jahr).")
+@click.option("--json", "as_json", is_flag=True)
+def list_volunteers_cmd(obj: Ctx, agency_slug: str | None, year: int | None, as_json: bool) -> int:
+    """Volunteers with their hours in the year: [{id, name, agency, hours}]."""
+    from ia_events.volunteer_hours import list_with_hours
+
+    inst = obj.inst()
+    with inst.db.read() as s:
+        rows = list_with_hours(s, inst.keys, obj.actor, agency_slug=agency_slug, year=year)
+    if as_json:
+        emit_json([r.as_json() for r in rows])
+    else:
+        for r in rows:
+            state = "" if r.active else " [deaktiviert]"
+            click.echo(f"{r.id:>5}  {r.agency:<20} {r.hours:>8.2f} h  {r.name}{state}")
+    return EXIT_OK
+
+
+@command(cli, "volunteer-certificate")
+@click.argument("volunteer_id", type=int)
+@click.option("--year", type=int, required=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
+def volunteer_certificate_cmd(obj: Ctx, volunteer_id: int, year: int, out: str) -> int:
+    """Write the Ehrenamtsnachweis (PDF) of VOLUNTEER_ID for YEAR to FILE."""
+    from pathlib import Path
+
+    from ia_events.pdf_certificates import volunteer_certificate
+
+    inst = obj.inst()
+    with inst.db.write() as s:
+        _name, pdf = volunteer_certificate(s, inst.keys, obj.actor, volunteer_id, year)
+    Path(out).write_bytes(pdf)
+    click.echo(f"Ehrenamtsnachweis {year} für Eintrag {volunteer_id} geschrieben: {out}")
+    return EXIT_OK
+
+
+@command(cli, "ehrenamtskarte-threshold")
+@click.option("--hours-year", type=float, help="Stunden pro Jahr (Standard 200).")
+@click.option("--hours-week", type=float, help="Stunden pro Woche (Standard 4).")
+def card_threshold_cmd(obj: Ctx, hours_year: float | None, hours_week: float | None) -> int:
+    """Show or set the Ehrenamtskarte NRW threshold (check the state's current rule)."""
+    from ia_events.volunteers import card_threshold, set_card_threshold
+
+    inst = obj.inst()
+    with inst.db.write() as s:
+        current = card_threshold(s)
+        if hours_year is not None or hours_week is not None:
+            current = set_card_threshold(
+                s,
+                obj.actor,
+                hours_per_year=hours_year if hours_year is not None else current.hours_per_year,
+                hours_per_week=hours_week if hours_week is not None else current.hours_per_week,
+            )
+    click.echo(
+        f"Ehrenamtskarte NRW: {current.hours_per_year:g} Stunden im Jahr "
+        f"oder {current.hours_per_week:g} Stunden pro Woche."
+    )
+    return EXIT_OK
+
+
 # -- evidence ------------------------------------------------------------------------------------
 
 evidence_group = click.Group("evidence", help="Nachweise archivieren.")
@@ -324,8 +390,12 @@ def evidence_add_cmd(
     from pathlib import Path
 
     from ia_events.evidence import add_evidence
+    from ia_events.filetypes import check
 
     inst = obj.inst()
+    for name in files:  # refuse the whole batch before storing anything
+        with open(name, "rb") as fh:
+            check(fh, Path(name).name, inst.settings.max_upload_bytes)
     out = []
     for name in files:
         path = Path(name)
@@ -343,6 +413,8 @@ def evidence_add_cmd(
                 subgoal_ids=list(subgoal_ids),
             )
         out.append(view)
+        for warning in view.warnings:
+            click.echo(f"Warnung ({path.name}): {warning}", err=True)
         if not as_json:
             click.echo(f"{view.id}  {view.sha256}  {path.name}")
     if as_json:
@@ -379,6 +451,155 @@ cli.add_command(keys_group)
 def keys_public_cmd(obj: Ctx) -> int:
     """Print the signing public key (PEM)."""
     click.echo(obj.inst().keys.public_pem(), nl=False)
+    return EXIT_OK
+
+
+# -- inspection (issue 7) -------------------------------------------------------------------------
+
+
+@command(cli, "export-bundle")
+@click.option("--agency", "agency_slug", metavar="SLUG", required=True)
+@click.option("--year", type=int, required=True)
+@click.option("--subgoal", "subgoal_id", type=int, default=None)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
+def export_bundle_cmd(
+    obj: Ctx, agency_slug: str, year: int, subgoal_id: int | None, out: str
+) -> int:
+    """Write the signed inspection bundle (BagIt in a ZIP) for an agency and year."""
+    from pathlib import Path
+
+    from ia_events.bundle import export_bundle
+
+    result = export_bundle(
+        obj.inst(), obj.actor, agency_slug, year, Path(out), subgoal_id=subgoal_id
+    )
+    click.echo(
+        f"{result.files} Dateien ({result.payload_bytes / 1024 / 1024:.1f} MiB), "
+        f"{result.findings} Hinweise zur Vollständigkeit."
+    )
+    click.echo(f"SHA-256 {result.sha256}")
+    click.echo(str(result.path))
+    return EXIT_OK
+
+
+@command(cli, "verify-bundle")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option(
+    "--public-key",
+    "public_key",
+    type=click.Path(exists=True, dir_okay=False, readable=True),
+    default=None,
+    help="PEM file of the signing key known to you (default: this installation's key).",
+)
+def verify_bundle_cmd(obj: Ctx, file: str, public_key: str | None) -> int:
+    """Check every checksum and the signature of a bundle; exit 1 naming each change."""
+    from pathlib import Path
+
+    from ia_events.bundle import load_public_key, verify_bundle
+
+    if public_key:
+        key = load_public_key(Path(public_key).read_bytes())
+    else:
+        key = obj.inst().keys.public_key
+    check = verify_bundle(Path(file), key)
+    for problem in check.problems:
+        click.echo(f"FEHLER {problem}")
+    click.echo(
+        f"{check.files_checked} Dateien geprüft; Signatur "
+        f"{'gültig' if check.signature_ok else 'UNGÜLTIG'} (Schlüssel {check.key_fingerprint})."
+    )
+    if check.ok:
+        click.echo("Das Prüfpaket ist vollständig und unverändert.")
+        return EXIT_OK
+    click.echo(f"Das Prüfpaket ist NICHT intakt: {len(check.problems)} Abweichung(en).")
+    return EXIT_PROBLEM
+
+
+# Archive commands (evidence hold/release, list deletions, retention, backup, keys rotate).
+from ia_events import cli_archive  # noqa: E402, F401
+
+# -- check-in (issue 4) -------------------------------------------------------------------------
+
+
+@command(cli, "checkin-link")
+@click.argument("occurrence_id", type=int)
+@click.option(
+    "--purpose", type=click.Choice(["participant", "volunteer"]), default="participant"
+)
+@click.option("--base-url", metavar="URL", help="Default: IA_EVENTS_BASE_URL.")
+def checkin_link_cmd(obj: Ctx, occurrence_id: int, purpose: str, base_url: str | None) -> int:
+    """Print the check-in URL of an occurrence (the URL is the last line)."""
+    from ia_events import checkin
+    from ia_events.messages import fmt_datetime
+
+    inst = obj.inst()
+    with inst.db.read() as s:
+        url = checkin.occurrence_link(
+            s, inst.keys, obj.actor, occurrence_id, base_url or inst.settings.base_url,
+            purpose=purpose,
+        )
+        target = checkin.resolve(s, inst.keys, url.rsplit("t=", 1)[1])
+    if target.starts_at:
+        click.echo(f"{target.title}, {fmt_datetime(target.starts_at)} – Zustand: {target.state}")
+    click.echo(url)
+    return EXIT_OK
+
+
+@command(list_group, "attendance")
+@click.option("--occurrence", "occurrence_id", type=int, required=True, metavar="ID")
+@click.option("--json", "as_json", is_flag=True)
+def list_attendance_cmd(obj: Ctx, occurrence_id: int, as_json: bool) -> int:
+    """Valid (not undone) attendances of an occurrence."""
+    from ia_events import attendance
+
+    with obj.inst().db.read() as s:
+        rows = attendance.list_attendance(s, None, obj.actor, occurrence_id)
+    if as_json:
+        emit_json([r.as_json() for r in rows])
+    else:
+        for r in rows:
+            click.echo(f"{r.id:>8}  {r.recorded_at.isoformat()}  {r.method:<12} {r.count}")
+    return EXIT_OK
+
+
+@command(list_group, "scans")
+@click.option("--occurrence", "occurrence_id", type=int, required=True, metavar="ID")
+@click.option("--json", "as_json", is_flag=True)
+def list_scans_cmd(obj: Ctx, occurrence_id: int, as_json: bool) -> int:
+    """Every check-in attempt of an occurrence, denied and undone ones included."""
+    from ia_events import attendance
+
+    with obj.inst().db.read() as s:
+        rows = attendance.list_scans(s, obj.actor, occurrence_id)
+    if as_json:
+        emit_json([r.as_json() for r in rows])
+    else:
+        for r in rows:
+            flag = " [rückgängig]" if r.undone else ""
+            click.echo(f"{r.id:>8}  {r.received_at.isoformat()}  {r.method:<12} {r.reason}{flag}")
+    return EXIT_OK
+
+
+@command(cli, "participant-list")
+@click.argument("occurrence_id", type=int)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), metavar="FILE.pdf")
+@click.option("--base-url", metavar="URL", help="For the QR code; default IA_EVENTS_BASE_URL.")
+def participant_list_cmd(obj: Ctx, occurrence_id: int, out: str, base_url: str | None) -> int:
+    """Write the participant list (PDF) of an occurrence."""
+    from pathlib import Path
+
+    from ia_events import pdf_lists
+
+    inst = obj.inst()
+    with inst.db.read() as s:
+        data = pdf_lists.participant_list(
+            s, inst.keys, obj.actor, occurrence_id, base_url or inst.settings.base_url
+        )
+    target = Path(out)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    click.echo(f"Teilnehmerliste geschrieben: {target} ({len(data) // 1024} KB)")
     return EXIT_OK
 
 

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, insert, select
 
-from ia_events import audit
+from ia_events import audit, checkin_demo, deadlines, evidence_demo, volunteer_demo
 from ia_events.access import Actor
 from ia_events.accounts import add_user
 from ia_events.errors import Conflict
@@ -24,6 +24,7 @@ from ia_events.models import (
     Activity,
     Agency,
     Attendance,
+    ClosurePeriod,
     Occurrence,
     ParticipantCard,
     Setting,
@@ -33,6 +34,7 @@ from ia_events.models import (
 )
 from ia_events.personal import blind_index, seal_text
 from ia_events.planning import snapshot
+from ia_events.recurrence import SeriesRule, expand
 from storage.db import utcnow
 
 DEMO_PASSWORD = "Demo-Passwort-2026"
@@ -194,6 +196,7 @@ def _users() -> list[tuple[str, str]]:
         (f"fk-{slug}", f"Fachkraft {name.removeprefix('Integrationsagentur ')}")
         for slug, name, *_ in AGENCIES
     ]
+    users += volunteer_demo.login_names([(slug, name) for slug, name, *_ in AGENCIES])
     return users
 
 
@@ -251,6 +254,8 @@ def load(
         s.flush()
         summary.agencies = len(agencies)
         for username, label in DEMO_USERS:
+            if username.startswith("ehrenamt-"):
+                continue  # created with their volunteer record (volunteer_demo)
             role, agency_slug = "specialist", username.removeprefix("fk-")
             if username == "admin":
                 role, agency_slug = "admin", None
@@ -269,6 +274,8 @@ def load(
             summary.users += 1
         for agency in agencies:
             _agency_demo(s, inst, agency, today, now, rng, summary)
+        summary.users += volunteer_demo.load_volunteers(s, inst, actor, today, now)
+        checkin_demo.load(s, inst.keys, actor, now)
         audit.record(
             s,
             actor.name,
@@ -278,6 +285,13 @@ def load(
             occurrences=summary.occurrences,
             attendance=summary.attendance,
         )
+    deadlines.load_demo(inst, actor, today)
+    evidence_demo.load_demo(inst, actor, today)
+    # Submitted Sachberichte for last year (frozen as evidence) for a few agencies.
+    from ia_events.activity_report import submit as submit_report
+
+    for slug in ("essen", "kleve", "duesseldorf"):
+        submit_report(inst, actor, slug, today.year - 1, now=now)
     return summary
 
 
@@ -298,6 +312,8 @@ def _agency_demo(
     ]
     s.add_all(cards)
     s.flush()
+    closures = _demo_closures(s, agency, today)
+    cancel_next: list[Occurrence] = []
     for year in (today.year - 1, today.year):
         plan = TaskPlan(
             agency_id=agency.id,
@@ -455,17 +471,20 @@ def _agency_demo(
             categories=["Erwachsene", "Kinder"],
         )
 
-        year_start = date(year, 1, 8)
-        year_end = min(date(year, 12, 18), today + timedelta(days=42))
-        # Weekly Nähcafé on Tuesdays, Fahrradwerkstatt every other Thursday.
-        day = year_start + timedelta(days=(1 - year_start.weekday()) % 7)
-        while day <= year_end:
-            _occ(s, inst, naeh, _at(day, 9, 30), _at(day, 12), now, rng, pool, cards, summary)
-            day += timedelta(days=7)
-        day = year_start + timedelta(days=(3 - year_start.weekday()) % 7)
-        while day <= year_end:
-            _occ(s, inst, rad, _at(day, 15), _at(day, 18), now, rng, pool, cards, summary)
-            day += timedelta(days=14)
+        # Weekly Nähcafé on Tuesdays, Fahrradwerkstatt every other Thursday: expanded by the
+        # series rules, so NRW holidays and the summer closure are skipped as in real use.
+        series_end = min(date(year, 12, 18), today + timedelta(days=42))
+        series_slots = []
+        for act, weekday in ((naeh, 1), (rad, 3)):
+            rule = _demo_rule(act.recurrence, year, weekday, series_end)
+            act.recurrence = rule.as_dict()
+            series_slots += [(act, slot) for slot in expand(rule, year, closures).slots]
+        series_slots.sort(key=lambda pair: pair[1].starts_at)
+        for act, slot in series_slots:
+            occ = _occ(s, inst, act, slot.starts_at, slot.ends_at, now, rng, pool, cards, summary)
+            if act is rad and slot.starts_at > now and not cancel_next:
+                cancel_next.append(occ)
+        year_end = series_end
         for month in (3, 5, 9, 11):
             d = date(year, month, 12)
             if d <= year_end:
@@ -492,6 +511,33 @@ def _agency_demo(
                 summary,
                 attendance=False,
             )
+
+    for occ in cancel_next:  # one cancelled date, kept in the record with its reason
+        occ.status = "cancelled"
+        occ.cancel_reason = "Die Werkstattleitung ist erkrankt; Ersatztermin folgt."
+
+
+def _demo_closures(s, agency: Agency, today: date) -> list[ClosurePeriod]:  # type: ignore[no-untyped-def]
+    """A summer closure per year (moved later when today falls in it, so today stays open)."""
+    periods = []
+    for year in (today.year - 1, today.year):
+        start, end = date(year, 7, 20), date(year, 8, 7)
+        if start <= today <= end:
+            start, end = today + timedelta(days=7), today + timedelta(days=25)
+        periods.append(
+            ClosurePeriod(agency_id=agency.id, starts_on=start, ends_on=end, label="Sommerpause")
+        )
+    s.add_all(periods)
+    s.flush()
+    return periods
+
+
+def _demo_rule(recurrence: dict[str, object], year: int, weekday: int, until: date) -> SeriesRule:
+    first = date(year, 1, 8)
+    first += timedelta(days=(weekday - first.weekday()) % 7)
+    return SeriesRule.from_dict(
+        {**recurrence, "first_day": first.isoformat(), "until": until.isoformat()}
+    )
 
 
 def _occ(

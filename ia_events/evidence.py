@@ -1,41 +1,50 @@
-"""Evidence items (Nachweise): adding, listing and reading archived files.
+"""Evidence items (Nachweise): adding, superseding, listing and reading archived files.
 
 An item links a stored blob to agency, funding year, occurrence/activity and
-sub-goals, with a retention end. Adding follows the upload journal protocol
-(DESIGN.md section 4): stage the encrypted temp file, commit a journal entry,
-move the blob into place, then commit blob row, evidence row, audit event and
-journal completion in one transaction. A crash at any point leaves either a
-complete record or a journal entry that ``integrity.recover_uploads`` clears.
+sub-goals, with a retention end from ``retention.retention_for``. Files are
+validated by content (``filetypes``) in the same pass that encrypts them.
 
-Every read of an item's content is audited.
+Adding follows the upload journal protocol (DESIGN.md section 4): stage the
+encrypted temp file, commit a journal entry, move the blob into place, then
+commit blob row, evidence row, audit event and journal completion in one
+transaction. A crash at any point leaves either a complete record or a
+journal entry that ``integrity.recover_uploads`` clears. The same content twice
+within one agency is one blob with two items; never shared across agencies.
+
+Items are never edited in place: ``supersede`` archives a corrected file as a
+new version; ``change_metadata`` keeps the previous metadata as a revision.
+Every read of an item's content is audited. Browsing lives in ``evidence_query``.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from dataclasses import dataclass
-from datetime import date
+import io
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ia_events import audit
-from ia_events.access import Actor, Permission, require, scope_filter
+from ia_events import audit, filetypes
+from ia_events.access import Actor, Permission, require
 from ia_events.audit import Action
-from ia_events.errors import InvalidInput, NotFound
+from ia_events.errors import Conflict, InvalidInput, NotFound
 from ia_events.installation import Installation
 from ia_events.models import (
     Agency,
     Blob,
     Evidence,
     EvidenceKind,
+    EvidenceRevision,
     Occurrence,
     SubGoal,
     UploadJournal,
 )
-from storage.blobs import BlobCorrupt, BlobMissing
+from ia_events.retention import refresh_hold_flags, retention_for
+from storage.blobs import BlobCorrupt, BlobMissing, StorageFull
 from storage.db import utcnow
 
 KIND_LABELS = {
@@ -49,6 +58,7 @@ KIND_LABELS = {
     EvidenceKind.report: "Bericht",
     EvidenceKind.other: "Sonstiges",
 }
+GATHERING = "Versammlung, keine Einwilligung nötig (§ 23 Abs. 1 Nr. 3 KUG)"
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,21 @@ class EvidenceView:
     legal_hold: bool
     deleted: bool
     occurrence_id: int | None
+    media_type: str = "application/octet-stream"
+    doc_date: date | None = None
+    source: str = ""
+    subgoal_ids: tuple[int, ...] = ()
+    consent_ref: str | None = None
+    retention_rule: str = ""
+    supersedes_id: int | None = None
+    superseded_by_id: int | None = None
+    created_by: str = ""
+    created_at: datetime | None = None
+    deleted_at: datetime | None = None
+    flags: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+    activity_id: int | None = None
+    revision: int = 1
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -86,27 +111,64 @@ def default_retention(funding_year: int) -> date:
 
 def safe_filename(name: str) -> str:
     """A file name that is safe on every system and still readable."""
-    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").split("/")[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
-    name = re.sub(r"[<>:\"|?*\u202a-\u202e\u2066-\u2069]", "_", name).strip(" .")
-    return (name or "datei")[:200]
+    return filetypes.safe_filename(name)
 
 
-def _view(e: Evidence, slug: str) -> EvidenceView:
+def _view(e: Evidence, slug: str, warnings: tuple[str, ...] = ()) -> EvidenceView:
     return EvidenceView(
-        e.id,
-        slug,
-        e.kind,
-        e.title,
-        e.filename,
-        e.sha256,
-        e.size,
-        e.funding_year,
-        e.retention_until,
-        e.legal_hold,
-        e.deleted_at is not None,
-        e.occurrence_id,
+        id=e.id,
+        agency_slug=slug,
+        kind=e.kind,
+        title=e.title,
+        filename=e.filename,
+        sha256=e.sha256,
+        size=e.size,
+        funding_year=e.funding_year,
+        retention_until=e.retention_until,
+        legal_hold=e.legal_hold,
+        deleted=e.deleted_at is not None,
+        occurrence_id=e.occurrence_id,
+        media_type=e.media_type,
+        doc_date=e.doc_date,
+        source=e.source,
+        subgoal_ids=tuple(sorted(g.id for g in e.subgoals)),
+        consent_ref=e.consent_ref,
+        retention_rule=e.retention_rule,
+        supersedes_id=e.supersedes_id,
+        superseded_by_id=e.superseded_by_id,
+        created_by=e.created_by,
+        created_at=e.created_at,
+        deleted_at=e.deleted_at,
+        flags=tuple(e.flags or ()),
+        warnings=warnings,
+        activity_id=e.activity_id,
+        revision=e.revision,
     )
+
+
+def _kind(kind: str) -> str:
+    try:
+        return EvidenceKind(kind).value
+    except ValueError as exc:
+        raise InvalidInput("evidence_kind_unknown", kind=kind) from exc
+
+
+def _seekable(content: bytes | BinaryIO | Iterable[bytes]) -> bytes | BinaryIO:
+    """Bytes or a seekable file; anything else is spooled (for the ZIP directory check)."""
+    if isinstance(content, bytes | bytearray | memoryview):
+        return bytes(content)
+    if filetypes.is_seekable(content):
+        return content  # type: ignore[return-value]
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - returned
+    source = content.read if hasattr(content, "read") else None  # type: ignore[union-attr]
+    if source is not None:
+        while block := source(1024 * 1024):
+            spool.write(block)
+    else:
+        for block in content:  # type: ignore[union-attr]
+            spool.write(block)
+    spool.seek(0)
+    return spool  # type: ignore[return-value]
 
 
 def add_evidence(
@@ -117,31 +179,61 @@ def add_evidence(
     funding_year: int,
     kind: str,
     filename: str,
-    content: bytes | BinaryIO,
+    content: bytes | BinaryIO | Iterable[bytes],
     title: str | None = None,
     occurrence_id: int | None = None,
+    activity_id: int | None = None,
     subgoal_ids: list[int] | None = None,
     doc_date: date | None = None,
     source: str = "",
     consent_ref: str | None = None,
-    media_type: str = "application/octet-stream",
+    media_type: str | None = None,
+    supersedes_id: int | None = None,
+    today: date | None = None,
 ) -> EvidenceView:
-    try:
-        EvidenceKind(kind)
-    except ValueError as exc:
-        raise InvalidInput(field="Art", reason=f"„{kind}“ ist keine bekannte Nachweisart.") from exc
+    """Validate, encrypt and archive one file; returns the new item (with any warnings).
+
+    ``media_type`` given by a browser is ignored: the type comes from the content.
+    """
+    kind = _kind(kind)
+    today = today or utcnow().date()
+    if not 2000 <= int(funding_year) <= today.year + 2:
+        raise InvalidInput(field="Förderjahr", reason=f"{funding_year} ist kein gültiges Jahr.")
     with inst.db.read() as s:
         agency = s.scalar(select(Agency).where(Agency.slug == agency_slug))
         if agency is None:
             raise NotFound(what=f"Die Integrationsagentur „{agency_slug}“")
         require(actor, Permission.evidence_add, agency.id)
         agency_id = agency.id
-        _check_links(s, agency_id, funding_year, occurrence_id, subgoal_ids or [])
+        activity_id = _check_links(
+            s, agency_id, funding_year, occurrence_id, activity_id, subgoal_ids or []
+        )
 
-    pending = inst.blobs.stage(content, namespace=f"agency:{agency_id}")
-    if pending.size > inst.settings.max_upload_bytes:
+    data = _seekable(content)
+    checked = filetypes.check(data, filename, inst.settings.max_upload_bytes)
+    scanner = filetypes.ContentScanner(checked)
+    try:
+        pending = inst.blobs.stage(data, namespace=f"agency:{agency_id}", observe=scanner.feed)
+    except StorageFull as exc:
+        raise Conflict("storage_full") from exc
+    try:
+        scanner.finish()
+    except BaseException:
         inst.blobs.discard(pending)
-        raise InvalidInput(field="Datei", reason="Die Datei ist größer als erlaubt.")
+        raise
+    until, rule = retention_for(kind, funding_year)
+    warnings: list[str] = []
+    if until < today:
+        warnings.append(
+            f"Die Aufbewahrungsfrist für das Förderjahr {funding_year} ist am "
+            f"{until.strftime('%d.%m.%Y')} abgelaufen; der Nachweis wird beim nächsten "
+            "Aufbewahrungslauf zur Löschung vorgeschlagen (nachträglich erfasst)."
+        )
+    if "pdf_javascript" in checked.flags:
+        warnings.append(
+            "Die PDF-Datei enthält JavaScript oder Startaktionen; sie ist markiert und "
+            "wird in der App nicht geöffnet."
+        )
     journal_id: int | None = None
     try:
         with inst.db.write() as s:
@@ -181,53 +273,121 @@ def add_evidence(
                 agency_id=agency_id,
                 funding_year=funding_year,
                 kind=kind,
-                title=(title or filename or "Nachweis").strip()[:500],
+                title=(title or checked.filename or "Nachweis").strip()[:500],
                 doc_date=doc_date,
-                source=source,
-                filename=safe_filename(filename),
-                media_type=media_type,
+                source=(source or "").strip()[:500],
+                filename=checked.filename,
+                media_type=checked.media_type,
                 blob_id=blob.id,
                 sha256=pending.sha256,
                 size=pending.size,
                 occurrence_id=occurrence_id,
-                consent_ref=consent_ref,
-                retention_until=default_retention(funding_year),
-                retention_rule="default:funding_year+10",
+                activity_id=activity_id,
+                consent_ref=(consent_ref or "").strip() or None,
+                retention_until=until,
+                retention_rule=rule,
                 created_by=actor.name,
+                flags=list(checked.flags),
+                supersedes_id=supersedes_id,
             )
             if subgoal_ids:
                 item.subgoals = list(s.scalars(select(SubGoal).where(SubGoal.id.in_(subgoal_ids))))
             s.add(item)
             s.flush()
+            if supersedes_id is not None:
+                old = s.get(Evidence, supersedes_id)
+                assert old is not None
+                if old.superseded_by_id is not None:
+                    raise Conflict("evidence_superseded", id=old.id, by=old.superseded_by_id)
+                old.superseded_by_id = item.id
             audit.record(
                 s,
                 actor.name,
-                Action.evidence_add,
+                Action.evidence_supersede if supersedes_id else Action.evidence_add,
                 "evidence",
                 item.id,
                 agency_id=agency_id,
                 sha256=pending.sha256,
                 blob=blob.id,
                 kind=kind,
+                media_type=checked.media_type,
+                flags=list(checked.flags),
+                supersedes=supersedes_id,
             )
             if journal_id is not None:
                 entry = s.get(UploadJournal, journal_id)
                 assert entry is not None
                 entry.finished_at = utcnow()
                 entry.outcome = "committed"
-            return _view(item, agency_slug)
+            refresh_hold_flags(s, agency_id, item.id)
+            item = s.get(Evidence, item.id)
+            assert item is not None
+            return _view(item, agency_slug, tuple(warnings))
     except BaseException:
         inst.blobs.discard(pending)
         raise
 
 
+def add_many(
+    inst: Installation,
+    actor: Actor,
+    files: list[tuple[str, bytes | BinaryIO]],
+    *,
+    kind: str,
+    require_consent: bool = False,
+    **meta: object,
+) -> list[EvidenceView]:
+    """Archive several files with the same metadata; a bad file refuses the whole batch."""
+    kind = _kind(kind)
+    if not files:
+        raise InvalidInput(field="Dateien", reason="Bitte mindestens eine Datei auswählen.")
+    if require_consent and kind == EvidenceKind.photo and not str(meta.get("consent_ref") or ""):
+        raise InvalidInput("photo_consent_missing")
+    for name, content in files:
+        data = _seekable(content)
+        filetypes.check(data, name, inst.settings.max_upload_bytes)
+    title = str(meta.pop("title", "") or "").strip()
+    out = []
+    for i, (name, content) in enumerate(files):
+        label = title if len(files) == 1 else (f"{title} ({i + 1})" if title else None)
+        out.append(
+            add_evidence(
+                inst,
+                actor,
+                kind=kind,
+                filename=name,
+                content=content,
+                title=label,
+                **meta,  # type: ignore[arg-type]
+            )
+        )
+    return out
+
+
 def _check_links(
-    s: Session, agency_id: int, year: int, occurrence_id: int | None, subgoal_ids: list[int]
-) -> None:
+    s: Session,
+    agency_id: int,
+    year: int,
+    occurrence_id: int | None,
+    activity_id: int | None,
+    subgoal_ids: list[int],
+) -> int | None:
+    """Links must be the agency's own (else ``NotFound``); returns the activity id."""
     if occurrence_id is not None:
-        occ_agency = s.scalar(select(Occurrence.agency_id).where(Occurrence.id == occurrence_id))
-        if occ_agency != agency_id:
+        row = s.execute(
+            select(Occurrence.agency_id, Occurrence.activity_id).where(
+                Occurrence.id == occurrence_id
+            )
+        ).first()
+        if row is None or row[0] != agency_id:
             raise NotFound(what=f"Der Termin {occurrence_id}")
+        activity_id = activity_id or row[1]
+    if activity_id is not None:
+        from ia_events.models import Activity
+
+        owner = s.scalar(select(Activity.agency_id).where(Activity.id == activity_id))
+        if owner != agency_id:
+            raise NotFound(what=f"Das Angebot {activity_id}")
     for sid in subgoal_ids:
         row = s.execute(
             select(SubGoal.agency_id, SubGoal.funding_year).where(SubGoal.id == sid)
@@ -238,29 +398,130 @@ def _check_links(
             raise InvalidInput(
                 field="Teilziel", reason=f"Teilziel {sid} gehört zum Förderjahr {row[1]}."
             )
+    return activity_id
 
 
-def list_evidence(
+def supersede(
+    inst: Installation,
+    actor: Actor,
+    evidence_id: int,
+    *,
+    filename: str,
+    content: bytes | BinaryIO,
+    reason: str = "",
+    title: str | None = None,
+) -> EvidenceView:
+    """Archive a corrected file as a new version; the old one stays, marked superseded."""
+    with inst.db.read() as s:
+        old = s.get(Evidence, evidence_id)
+        if old is None:
+            raise NotFound(what=f"Der Nachweis {evidence_id}")
+        require(actor, Permission.evidence_add, old.agency_id)
+        if old.deleted_at is not None:
+            raise Conflict("evidence_deleted", id=evidence_id)
+        if old.superseded_by_id is not None:
+            raise Conflict("evidence_superseded", id=evidence_id, by=old.superseded_by_id)
+        slug = s.scalar(select(Agency.slug).where(Agency.id == old.agency_id))
+        meta = {
+            "agency_slug": slug or "",
+            "funding_year": old.funding_year,
+            "kind": old.kind,
+            "title": title or old.title,
+            "occurrence_id": old.occurrence_id,
+            "activity_id": old.activity_id,
+            "subgoal_ids": [g.id for g in old.subgoals],
+            "doc_date": old.doc_date,
+            "source": old.source,
+            "consent_ref": old.consent_ref,
+        }
+    return add_evidence(
+        inst,
+        actor,
+        filename=filename,
+        content=content,
+        supersedes_id=evidence_id,
+        **meta,  # type: ignore[arg-type]
+    )
+
+
+def snapshot(e: Evidence) -> dict[str, object]:
+    return {
+        "revision": e.revision,
+        "title": e.title,
+        "doc_date": e.doc_date.isoformat() if e.doc_date else None,
+        "source": e.source,
+        "occurrence_id": e.occurrence_id,
+        "activity_id": e.activity_id,
+        "subgoal_ids": sorted(g.id for g in e.subgoals),
+        "consent_ref": e.consent_ref,
+    }
+
+
+def change_metadata(
     session: Session,
     actor: Actor,
-    agency_slug: str | None = None,
-    year: int | None = None,
-    limit: int | None = None,
-) -> list[EvidenceView]:
-    require(actor, Permission.evidence_read)
-    q = (
-        select(Evidence, Agency.slug)
-        .join(Agency, Agency.id == Evidence.agency_id)
-        .where(scope_filter(actor, Evidence.agency_id))
-        .order_by(Evidence.id)
+    evidence_id: int,
+    *,
+    reason: str,
+    title: str | None = None,
+    doc_date: date | None = None,
+    source: str | None = None,
+    subgoal_ids: list[int] | None = None,
+    consent_ref: str | None = None,
+) -> EvidenceView:
+    """Change descriptive metadata; the previous state is kept as a revision, audited."""
+    item = session.get(Evidence, evidence_id)
+    if item is None:
+        raise NotFound(what=f"Der Nachweis {evidence_id}")
+    require(actor, Permission.evidence_add, item.agency_id)
+    if item.deleted_at is not None:
+        raise Conflict("evidence_deleted", id=evidence_id)
+    if not (reason or "").strip():
+        raise InvalidInput(field="Grund", reason="Bitte angeben, warum geändert wird.")
+    if subgoal_ids is not None:
+        _check_links(session, item.agency_id, item.funding_year, None, None, subgoal_ids)
+    session.add(
+        EvidenceRevision(
+            evidence_id=item.id,
+            agency_id=item.agency_id,
+            revision=item.revision,
+            snapshot=snapshot(item),
+            changed_by=actor.name,
+            reason=reason.strip()[:2000],
+        )
     )
-    if agency_slug:
-        q = q.where(Agency.slug == agency_slug)
-    if year:
-        q = q.where(Evidence.funding_year == year)
-    if limit:
-        q = q.limit(limit)
-    return [_view(e, slug) for e, slug in session.execute(q).all()]
+    new_values = {
+        "title": title.strip()[:500] if title and title.strip() else None,
+        "doc_date": doc_date,
+        "source": source.strip()[:500] if source is not None else None,
+        "consent_ref": (consent_ref.strip() or None) if consent_ref is not None else None,
+    }
+    changed = []
+    for name, value in new_values.items():
+        given = value is not None or (name == "consent_ref" and consent_ref is not None)
+        if given and value != getattr(item, name):
+            setattr(item, name, value)
+            changed.append(name)
+    if subgoal_ids is not None and set(subgoal_ids) != {g.id for g in item.subgoals}:
+        item.subgoals = list(session.scalars(select(SubGoal).where(SubGoal.id.in_(subgoal_ids))))
+        changed.append("subgoals")
+    item.revision += 1
+    session.flush()
+    refresh_hold_flags(session, item.agency_id, item.id)
+    audit.record(
+        session,
+        actor.name,
+        Action.evidence_change,
+        "evidence",
+        item.id,
+        agency_id=item.agency_id,
+        revision=item.revision,
+        fields=changed,
+    )
+    item = session.get(Evidence, evidence_id)
+    assert item is not None
+    slug = session.scalar(select(Agency.slug).where(Agency.id == item.agency_id)) or ""
+    return _view(item, slug)
 
 
 def read_content(inst: Installation, actor: Actor, evidence_id: int) -> tuple[str, str, bytes]:
@@ -271,7 +532,7 @@ def read_content(inst: Installation, actor: Actor, evidence_id: int) -> tuple[st
             raise NotFound(what=f"Der Nachweis {evidence_id}")
         require(actor, Permission.evidence_read, item.agency_id)
         if item.deleted_at is not None or item.blob_id is None:
-            raise NotFound(what=f"Der Nachweis {evidence_id}")
+            raise Conflict("evidence_deleted", id=evidence_id)
         blob = s.get(Blob, item.blob_id)
         assert blob is not None
         name, kek, wrapped, sha = blob.name, blob.kek_id, blob.wrapped_key or b"", blob.sha256
@@ -279,8 +540,6 @@ def read_content(inst: Installation, actor: Actor, evidence_id: int) -> tuple[st
     try:
         data = inst.blobs.read_bytes(name, kek, wrapped, sha)
     except (BlobCorrupt, BlobMissing) as exc:
-        from ia_events.errors import Conflict
-
         raise Conflict(
             reason="Die Datei ist beschädigt oder fehlt; die Administration "
             "wurde über die Prüfung informiert."
@@ -296,3 +555,24 @@ def read_content(inst: Installation, actor: Actor, evidence_id: int) -> tuple[st
             sha256=sha,
         )
     return filename, media, data
+
+
+def open_content(inst: Installation, actor: Actor, evidence_id: int) -> io.BytesIO:
+    """``read_content`` as a file object (for deferred downloads)."""
+    return io.BytesIO(read_content(inst, actor, evidence_id)[2])
+
+
+# Browsing and listing live in evidence_query; re-exported for the CLI contract.
+from ia_events.evidence_query import list_evidence  # noqa: E402
+
+__all__ = [
+    "GATHERING",
+    "KIND_LABELS",
+    "EvidenceView",
+    "add_evidence",
+    "add_many",
+    "change_metadata",
+    "list_evidence",
+    "read_content",
+    "supersede",
+]

@@ -223,6 +223,10 @@ class TaskPlan(Base):
     approved_at: Mapped[datetime | None]
     approved_by: Mapped[str | None] = mapped_column(String(80))
     approved_version: Mapped[int | None]
+    # The coordinator's note when returning a plan for changes (shown to the agency).
+    review_note: Mapped[str] = mapped_column(Text, default="")
+    # The uploaded social-space analysis the reason refers to (an evidence item).
+    analysis_evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     agency: Mapped[Agency] = relationship(lazy="joined")
@@ -299,6 +303,8 @@ class Activity(Base):
     count_categories: Mapped[list[str]] = mapped_column(default=list)
     photographed: Mapped[bool] = mapped_column(default=False)
     asks_age_band: Mapped[bool] = mapped_column(default=False)
+    # Bumped to revoke the series poster's check-in link (resolves to the day's occurrence).
+    checkin_generation: Mapped[int] = mapped_column(default=1)
     # The series rule as entered (kind, interval, weekday, times, until, dates).
     recurrence: Mapped[dict[str, Any]] = mapped_column(default=dict)
     description: Mapped[str] = mapped_column(Text, default="")
@@ -409,6 +415,8 @@ class Attendance(Base):
     undone_by: Mapped[str | None] = mapped_column(String(80))
     undo_reason: Mapped[str | None] = mapped_column(Text)
     anonymised_at: Mapped[datetime | None]
+    # Art. 18 restriction after an erasure request that a retention duty still blocks.
+    restricted_at: Mapped[datetime | None]
 
 
 class Scan(Base):
@@ -448,6 +456,11 @@ class Volunteer(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     anonymised_at: Mapped[datetime | None]
+    restricted_at: Mapped[datetime | None]
+    # Keyed hash of name + contact, the same in every agency: finds the same person's
+    # overlapping shifts elsewhere without revealing anything about the other agency.
+    person_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    deactivated_at: Mapped[datetime | None]
 
 
 class Qualification(Base):
@@ -488,6 +501,8 @@ class ShiftAssignment(Base):
     checked_out_at: Mapped[datetime | None]
     hours_override: Mapped[float | None]
     override_by: Mapped[str | None] = mapped_column(String(80))
+    assigned_by: Mapped[str | None] = mapped_column(String(80))  # None: signed up themselves
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class WorkLog(Base):
@@ -499,6 +514,7 @@ class WorkLog(Base):
     hours: Mapped[float] = mapped_column(Float)
     description: Mapped[str] = mapped_column(Text, default="")
     recorded_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # -- evidence archive ----------------------------------------------------------------------
@@ -557,8 +573,27 @@ class Evidence(Base):
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None]
+    # Content findings of the upload check, e.g. "pdf_javascript".
+    flags: Mapped[list[str]] = mapped_column(default=list)
+    # Bumped by every audited metadata change (see EvidenceRevision).
+    revision: Mapped[int] = mapped_column(default=1)
 
     subgoals: Mapped[list[SubGoal]] = relationship(secondary=evidence_subgoals)
+
+
+class EvidenceRevision(Base):
+    """A frozen copy of an item's metadata before a change: who, when, why."""
+
+    __tablename__ = "evidence_revisions"
+    __table_args__ = (UniqueConstraint("evidence_id", "revision"),)
+    id: Mapped[intpk]
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    revision: Mapped[int]
+    snapshot: Mapped[dict[str, Any]]
+    changed_by: Mapped[str] = mapped_column(String(80))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class LegalHold(Base):
@@ -589,6 +624,29 @@ class DeletionRecord(Base):
     rule: Mapped[str] = mapped_column(String(120))
     deleted_at: Mapped[datetime] = mapped_column(default=utcnow)
     approved_by: Mapped[str] = mapped_column(String(80))
+    # For object types other than evidence (attendance, volunteer): their id.
+    object_id: Mapped[int | None]
+    count: Mapped[int] = mapped_column(default=1)
+
+
+class ErasureRequest(Base):
+    """A data subject's erasure request (Art. 17 DSGVO), found through the blind index.
+
+    While a retention duty runs, processing is restricted (Art. 18, 17(3)(b))
+    and the request stays ``restricted``; a retention run completes it when the
+    duty ends. Holds no name: only the keyed index of it.
+    """
+
+    __tablename__ = "erasure_requests"
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    subject_index: Mapped[str] = mapped_column(String(64), index=True)
+    case_ref: Mapped[str] = mapped_column(String(200), default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    received_by: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(20), default="restricted")  # restricted|done
+    duty_until: Mapped[date | None]
+    done_at: Mapped[datetime | None]
 
 
 class ActivityReport(Base):

@@ -19,11 +19,14 @@ from sqlalchemy.orm import Session
 from ia_events.models import DataKey
 from storage.keys import KeyRing, open_sealed, seal
 
-_cache: dict[tuple[int, str], bytes] = {}
+_cache: dict[tuple[int, str, bytes], bytes] = {}
 
 
 def normalise_name(name: str) -> str:
     text = unicodedata.normalize("NFKC", name or "").casefold()
+    # Turkish: "YILMAZ" casefolds to "yilmaz" but "Yılmaz" keeps its dotless ı, and
+    # "İ" becomes "i" + a combining dot -- fold both so the same name matches.
+    text = text.replace("ı", "i").replace("i\u0307", "i")
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] not in ("C",))
     return re.sub(r"\s+", " ", text).strip()
 
@@ -41,7 +44,9 @@ def data_key(session: Session, keys: KeyRing, agency_id: int) -> bytes:
         session.add(row)
         session.flush()
         return dek
-    cache_key = (row.id, row.kek_id)
+    # Keyed by the wrapped bytes too: two installations in one process (tests, restore)
+    # can both have data key 1 under a key-encryption key of the same id.
+    cache_key = (row.id, row.kek_id, bytes(row.wrapped_key))
     if cache_key not in _cache:
         _cache[cache_key] = keys.unwrap(row.kek_id, row.wrapped_key)
     return _cache[cache_key]

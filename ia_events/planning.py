@@ -11,8 +11,10 @@ and tenant scope itself.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +22,7 @@ from sqlalchemy.orm import Session
 from ia_events import audit
 from ia_events.access import Actor, Permission, require, scope_filter
 from ia_events.audit import Action
-from ia_events.errors import InvalidInput, NotFound
+from ia_events.errors import Conflict, InvalidInput, NotFound
 from ia_events.messages import berlin
 from ia_events.models import (
     Activity,
@@ -30,11 +32,15 @@ from ia_events.models import (
     Indicator,
     Occurrence,
     OccurrenceStatus,
+    PlanStatus,
     SubGoal,
     TaskPlan,
     TaskPlanVersion,
 )
 from storage.db import utcnow
+
+if TYPE_CHECKING:
+    from ia_events.installation import Installation
 
 ACTIVITY_TYPES = [
     "Nähcafé",
@@ -161,6 +167,64 @@ def create_task_plan(
     return plan
 
 
+def _goal_fields(field: str, indicator: str, target: float | str) -> float:
+    try:
+        FieldOfAction(field)
+    except ValueError as exc:
+        raise InvalidInput(field="Handlungsfeld", reason="BE, IKÖ, SRO oder ADA.") from exc
+    try:
+        Indicator(indicator)
+    except ValueError as exc:
+        raise InvalidInput(field="Messgröße", reason=f"„{indicator}“ ist unbekannt.") from exc
+    return _number(target, "Zielwert")
+
+
+def _number(value: float | str, field: str) -> float:
+    try:
+        number = float(str(value).strip().replace(",", "."))
+    except ValueError as exc:
+        raise InvalidInput(field=field, reason="Bitte eine Zahl eingeben.") from exc
+    if not math.isfinite(number) or number < 0 or number > 10_000_000:
+        raise InvalidInput(field=field, reason="Bitte eine Zahl ab 0 eingeben.")
+    return number
+
+
+def _plan_for_edit(session: Session, actor: Actor, plan_id: int) -> TaskPlan:
+    plan = session.get(TaskPlan, plan_id)
+    if plan is None:
+        raise NotFound(what="Die Aufgabenplanung")
+    require(actor, Permission.plan_edit, plan.agency_id)
+    return plan
+
+
+def _was_submitted(plan: TaskPlan) -> bool:
+    return plan.submitted_at is not None or plan.status != PlanStatus.draft
+
+
+def _why(plan: TaskPlan, why: str) -> str:
+    """Once a plan was submitted, every change needs a reason (it becomes a new version)."""
+    why = (why or "").strip()
+    if _was_submitted(plan) and not why:
+        raise InvalidInput(
+            field="Grund der Anpassung",
+            reason="Die Planung wurde schon eingereicht: Bitte begründen Sie die Änderung.",
+        )
+    return why[:2000]
+
+
+def _after_change(
+    session: Session, actor: Actor, plan: TaskPlan, why: str, now: datetime | None
+) -> None:
+    """A submitted or approved plan gets a new version and goes (back) to the coordinator."""
+    if not _was_submitted(plan):
+        return
+    plan.version += 1
+    if plan.status == PlanStatus.approved:
+        plan.status = PlanStatus.submitted
+        plan.submitted_at = now or utcnow()
+    record_version(session, actor, plan, why, now)
+
+
 def add_subgoal(
     session: Session,
     actor: Actor,
@@ -171,25 +235,12 @@ def add_subgoal(
     indicator: str,
     target: float | str,
     methods: str = "",
+    why: str = "",
+    now: datetime | None = None,
 ) -> SubGoal:
-    plan = session.get(TaskPlan, plan_id)
-    if plan is None:
-        raise NotFound(what="Die Aufgabenplanung")
-    require(actor, Permission.plan_edit, plan.agency_id)
-    try:
-        FieldOfAction(field)
-    except ValueError as exc:
-        raise InvalidInput(field="Handlungsfeld", reason="BE, IKÖ, SRO oder ADA.") from exc
-    try:
-        Indicator(indicator)
-    except ValueError as exc:
-        raise InvalidInput(field="Messgröße", reason=f"„{indicator}“ ist unbekannt.") from exc
-    try:
-        target_value = float(str(target).replace(",", "."))
-    except ValueError as exc:
-        raise InvalidInput(field="Zielwert", reason="Bitte eine Zahl eingeben.") from exc
-    if target_value < 0 or target_value > 10_000_000:
-        raise InvalidInput(field="Zielwert", reason="Bitte eine Zahl ab 0 eingeben.")
+    plan = _plan_for_edit(session, actor, plan_id)
+    target_value = _goal_fields(field, indicator, target)
+    why = _why(plan, why)
     goal = SubGoal(
         task_plan_id=plan.id,
         agency_id=plan.agency_id,
@@ -212,6 +263,7 @@ def add_subgoal(
         agency_id=plan.agency_id,
         plan=plan.id,
     )
+    _after_change(session, actor, plan, why, now)
     return goal
 
 
@@ -280,6 +332,10 @@ def create_activity(
         goals = list(session.scalars(select(SubGoal).where(SubGoal.id.in_(subgoal_ids))))
         if len(goals) != len(set(subgoal_ids)) or any(g.agency_id != agency_id for g in goals):
             raise NotFound(what="Ein Teilziel")
+        if any(g.funding_year != activity.funding_year for g in goals):
+            raise InvalidInput(
+                field="Teilziele", reason="Teilziele müssen zum Förderjahr des Angebots gehören."
+            )
         activity.subgoals = goals
     session.add(activity)
     session.flush()
@@ -402,3 +458,390 @@ def get_occurrence(session: Session, actor: Actor, occurrence_id: int) -> Occurr
         a.attendance_mode,
         occ.status,
     )
+
+
+# -- task plan lifecycle: change, submit, approve, return, history ---------------------------
+
+
+def update_plan(
+    session: Session,
+    actor: Actor,
+    plan_id: int,
+    *,
+    topic: str,
+    goal: str,
+    reason: str = "",
+    methods: str = "",
+    why: str = "",
+    now: datetime | None = None,
+) -> TaskPlan:
+    plan = _plan_for_edit(session, actor, plan_id)
+    why = _why(plan, why)
+    values = {
+        "topic": _text(topic, "Thema"),
+        "goal": _text(goal, "Ziel"),
+        "reason": _text(reason, "Begründung", required=False),
+        "methods": _text(methods, "Methoden", required=False),
+    }
+    changed = sorted(k for k, v in values.items() if getattr(plan, k) != v)
+    if not changed:
+        return plan
+    for key, value in values.items():
+        setattr(plan, key, value)
+    audit.record(
+        session,
+        actor.name,
+        Action.plan_change,
+        "task_plan",
+        plan.id,
+        agency_id=plan.agency_id,
+        fields=changed,
+    )
+    _after_change(session, actor, plan, why, now)
+    return plan
+
+
+def change_subgoal(
+    session: Session,
+    actor: Actor,
+    subgoal_id: int,
+    *,
+    title: str,
+    field: str,
+    indicator: str,
+    target: float | str,
+    methods: str = "",
+    why: str = "",
+    now: datetime | None = None,
+) -> SubGoal:
+    goal = session.get(SubGoal, subgoal_id)
+    if goal is None:
+        raise NotFound(what="Das Teilziel")
+    plan = _plan_for_edit(session, actor, goal.task_plan_id)
+    target_value = _goal_fields(field, indicator, target)
+    why = _why(plan, why)
+    values = {
+        "title": _text(title, "Teilziel", limit=500),
+        "field": field,
+        "indicator": indicator,
+        "target": target_value,
+        "methods": _text(methods, "Methoden", required=False),
+    }
+    changed = sorted(k for k, v in values.items() if getattr(goal, k) != v)
+    if not changed:
+        return goal
+    for key, value in values.items():
+        setattr(goal, key, value)
+    audit.record(
+        session,
+        actor.name,
+        Action.subgoal_change,
+        "subgoal",
+        goal.id,
+        agency_id=goal.agency_id,
+        fields=changed,
+    )
+    _after_change(session, actor, plan, why, now)
+    return goal
+
+
+def set_manual_actual(
+    session: Session, actor: Actor, subgoal_id: int, value: float | str
+) -> SubGoal:
+    """The figure an agency reports by hand for a ``manual`` sub-goal (not a plan change)."""
+    goal = session.get(SubGoal, subgoal_id)
+    if goal is None:
+        raise NotFound(what="Das Teilziel")
+    require(actor, Permission.plan_edit, goal.agency_id)
+    if goal.indicator != Indicator.manual:
+        raise Conflict(reason="Dieser Wert wird aus den erfassten Daten berechnet.")
+    goal.manual_actual = _number(value, "Erreichter Wert")
+    audit.record(
+        session,
+        actor.name,
+        Action.subgoal_change,
+        "subgoal",
+        goal.id,
+        agency_id=goal.agency_id,
+        fields=["manual_actual"],
+    )
+    return goal
+
+
+def submit_plan(
+    session: Session, actor: Actor, plan_id: int, now: datetime | None = None
+) -> TaskPlan:
+    """Draft → submitted (to the coordinator). Needs at least one sub-goal."""
+    plan = _plan_for_edit(session, actor, plan_id)
+    if plan.status != PlanStatus.draft:
+        raise Conflict(reason="Die Planung ist schon eingereicht.")
+    if not plan.subgoals:
+        raise Conflict(reason="Bitte legen Sie zuerst mindestens ein Teilziel an.")
+    now = now or utcnow()
+    plan.status = PlanStatus.submitted
+    plan.submitted_at = now
+    has_version = session.scalar(
+        select(TaskPlanVersion.id).where(
+            TaskPlanVersion.task_plan_id == plan.id, TaskPlanVersion.version == plan.version
+        )
+    )
+    if has_version is None:
+        record_version(session, actor, plan, "Eingereicht", now)
+    audit.record(
+        session,
+        actor.name,
+        Action.plan_submit,
+        "task_plan",
+        plan.id,
+        agency_id=plan.agency_id,
+        version=plan.version,
+    )
+    return plan
+
+
+def _plan_for_review(session: Session, actor: Actor, plan_id: int) -> TaskPlan:
+    plan = session.get(TaskPlan, plan_id)
+    if plan is None:
+        raise NotFound(what="Die Aufgabenplanung")
+    require(actor, Permission.plan_approve, plan.agency_id)
+    if plan.status != PlanStatus.submitted:
+        raise Conflict(reason="Nur eingereichte Planungen können geprüft werden.")
+    return plan
+
+
+def approve_plan(
+    session: Session, actor: Actor, plan_id: int, now: datetime | None = None
+) -> TaskPlan:
+    """The coordinator's Freigabe of the current version."""
+    plan = _plan_for_review(session, actor, plan_id)
+    plan.status = PlanStatus.approved
+    plan.approved_at = now or utcnow()
+    plan.approved_by = actor.name
+    plan.approved_version = plan.version
+    plan.review_note = ""
+    audit.record(
+        session,
+        actor.name,
+        Action.plan_approve,
+        "task_plan",
+        plan.id,
+        agency_id=plan.agency_id,
+        version=plan.version,
+    )
+    return plan
+
+
+def return_plan(session: Session, actor: Actor, plan_id: int, note: str) -> TaskPlan:
+    """Back to the agency as a draft, with the coordinator's note saying what to change."""
+    plan = _plan_for_review(session, actor, plan_id)
+    note = (note or "").strip()
+    if not note:
+        raise InvalidInput(field="Hinweis", reason="Bitte schreiben Sie, was zu ändern ist.")
+    plan.status = PlanStatus.draft
+    plan.review_note = note[:4000]
+    audit.record(
+        session,
+        actor.name,
+        Action.plan_return,
+        "task_plan",
+        plan.id,
+        agency_id=plan.agency_id,
+        version=plan.version,
+    )
+    return plan
+
+
+def attach_analysis(
+    inst: Installation,
+    actor: Actor,
+    plan_id: int,
+    *,
+    filename: str,
+    content: bytes,
+    media_type: str = "application/octet-stream",
+) -> int:
+    """Archive the social-space analysis as evidence and refer the plan's reason to it."""
+    from ia_events import evidence
+
+    with inst.db.read() as s:
+        plan = _plan_for_edit(s, actor, plan_id)
+        slug, year = plan.agency.slug, plan.funding_year
+    item = evidence.add_evidence(
+        inst,
+        actor,
+        agency_slug=slug,
+        funding_year=year,
+        kind="report",
+        filename=filename,
+        content=content,
+        title=f"Sozialraumanalyse {year}",
+        media_type=media_type,
+        source="Aufgabenplanung",
+    )
+    with inst.db.write() as s:
+        plan = _plan_for_edit(s, actor, plan_id)
+        plan.analysis_evidence_id = item.id
+        audit.record(
+            s,
+            actor.name,
+            Action.plan_change,
+            "task_plan",
+            plan.id,
+            agency_id=plan.agency_id,
+            fields=["analysis"],
+            evidence=item.id,
+            sha256=item.sha256,
+        )
+    return item.id
+
+
+@dataclass(frozen=True)
+class SubGoalView:
+    id: int
+    title: str
+    field: str
+    indicator: str
+    target: float
+    manual_actual: float | None
+    methods: str
+
+
+@dataclass(frozen=True)
+class PlanView:
+    id: int
+    agency_slug: str
+    agency_name: str
+    funding_year: int
+    topic: str
+    reason: str
+    goal: str
+    methods: str
+    status: str
+    version: int
+    submitted_at: datetime | None
+    approved_at: datetime | None
+    approved_by: str | None
+    approved_version: int | None
+    review_note: str
+    analysis_evidence_id: int | None
+    subgoals: list[SubGoalView]
+
+    @property
+    def changed_since_approval(self) -> bool:
+        return self.approved_version is not None and self.approved_version != self.version
+
+
+def _plan_view(plan: TaskPlan) -> PlanView:
+    return PlanView(
+        plan.id,
+        plan.agency.slug,
+        plan.agency.name,
+        plan.funding_year,
+        plan.topic,
+        plan.reason,
+        plan.goal,
+        plan.methods,
+        plan.status,
+        plan.version,
+        plan.submitted_at,
+        plan.approved_at,
+        plan.approved_by,
+        plan.approved_version,
+        plan.review_note,
+        plan.analysis_evidence_id,
+        [
+            SubGoalView(g.id, g.title, g.field, g.indicator, g.target, g.manual_actual, g.methods)
+            for g in plan.subgoals
+        ],
+    )
+
+
+def get_plan(session: Session, actor: Actor, agency_slug: str, year: int) -> PlanView | None:
+    agency_id = agency_id_for(session, actor, agency_slug, Permission.agency_read)
+    plan = session.scalar(
+        select(TaskPlan).where(TaskPlan.agency_id == agency_id, TaskPlan.funding_year == year)
+    )
+    return _plan_view(plan) if plan else None
+
+
+def list_plans(session: Session, actor: Actor, year: int) -> list[PlanView]:
+    """Every plan of the year the actor reaches (the coordinator's Freigabe list)."""
+    require(actor, Permission.agency_read)
+    plans = session.scalars(
+        select(TaskPlan)
+        .join(Agency, Agency.id == TaskPlan.agency_id)
+        .where(scope_filter(actor, TaskPlan.agency_id), TaskPlan.funding_year == year)
+        .order_by(Agency.name)
+    ).unique()
+    return [_plan_view(p) for p in plans]
+
+
+@dataclass(frozen=True)
+class VersionView:
+    version: int
+    changed_by: str
+    changed_at: datetime
+    reason: str
+    changes: list[str]  # German, against the version before
+
+
+def plan_history(session: Session, actor: Actor, plan_id: int) -> list[VersionView]:
+    """Every version with who/when/why and what changed, newest first."""
+    plan = session.get(TaskPlan, plan_id)
+    if plan is None:
+        raise NotFound(what="Die Aufgabenplanung")
+    require(actor, Permission.agency_read, plan.agency_id)
+    versions = session.scalars(
+        select(TaskPlanVersion)
+        .where(TaskPlanVersion.task_plan_id == plan_id)
+        .order_by(TaskPlanVersion.version)
+    ).all()
+    out: list[VersionView] = []
+    previous: dict[str, object] | None = None
+    for v in versions:
+        changes = describe_changes(previous, v.snapshot) if previous else ["Erste Fassung"]
+        out.append(VersionView(v.version, v.changed_by, v.changed_at, v.reason, changes))
+        previous = v.snapshot
+    return list(reversed(out))
+
+
+PLAN_FIELD_LABELS = {
+    "topic": "Thema",
+    "reason": "Begründung",
+    "goal": "Ziel",
+    "methods": "Methoden",
+}
+GOAL_FIELD_LABELS = {
+    "title": "Titel",
+    "field": "Handlungsfeld",
+    "indicator": "Messgröße",
+    "target": "Zielwert",
+}
+
+
+def describe_changes(old: dict[str, object], new: dict[str, object]) -> list[str]:
+    """What differs between two plan snapshots, in German (pure)."""
+    out = [
+        f"{label} geändert"
+        for key, label in PLAN_FIELD_LABELS.items()
+        if old.get(key) != new.get(key)
+    ]
+    old_goals = {g["id"]: g for g in old.get("subgoals", [])}  # type: ignore[attr-defined]
+    new_goals = {g["id"]: g for g in new.get("subgoals", [])}  # type: ignore[attr-defined]
+    for gid, g in new_goals.items():
+        before = old_goals.get(gid)
+        if before is None:
+            out.append(f"Teilziel „{g['title']}“ hinzugefügt")
+            continue
+        for key, label in GOAL_FIELD_LABELS.items():
+            if before.get(key) != g.get(key):
+                if key == "target":
+                    out.append(
+                        f"Teilziel „{g['title']}“: Zielwert {before.get(key):g} → {g.get(key):g}"
+                    )
+                else:
+                    out.append(f"Teilziel „{g['title']}“: {label} geändert")
+    for gid, g in old_goals.items():
+        if gid not in new_goals:
+            out.append(f"Teilziel „{g['title']}“ entfernt")
+    return out or ["Keine inhaltliche Änderung"]

@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import and_, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from ia_events.access import Actor, Permission, require
@@ -33,6 +33,7 @@ from ia_events.models import (
     activity_subgoals,
 )
 from ia_events.planning import agency_id_for
+from ia_events.volunteer_hours import agency_figures, assignment_hours
 from storage.db import utcnow
 
 INDICATOR_LABELS = {
@@ -147,7 +148,13 @@ def progress_for_agency(
             )
         ).all()
     )
-    worked = and_(ShiftAssignment.status != "no_show", ShiftAssignment.checked_in_at.is_not(None))
+    # Worked: checked in, or hours confirmed by staff (volunteer_hours.assignment_hours).
+    worked = and_(
+        ShiftAssignment.status.not_in(("no_show", "withdrawn")),
+        or_(
+            ShiftAssignment.checked_in_at.is_not(None), ShiftAssignment.hours_override.is_not(None)
+        ),
+    )
     volunteers = dict(
         session.execute(
             grouped(
@@ -164,6 +171,7 @@ def progress_for_agency(
         grouped(
             select(
                 link.c.subgoal_id,
+                ShiftAssignment.status,
                 ShiftAssignment.hours_override,
                 ShiftAssignment.checked_in_at,
                 ShiftAssignment.checked_out_at,
@@ -176,13 +184,8 @@ def progress_for_agency(
             .where(held, worked)
         ).group_by(None)
     ).all()
-    for sid, override, cin, cout, s_start, s_end in rows:
-        if override is not None:
-            hours[sid] += override
-        elif cin and cout:
-            hours[sid] += max(0.0, (cout - cin).total_seconds() / 3600)
-        else:
-            hours[sid] += max(0.0, (s_end - s_start).total_seconds() / 3600)
+    for sid, status, override, cin, cout, s_start, s_end in rows:
+        hours[sid] += assignment_hours(status, override, cin, cout, s_start, s_end)
     partners: dict[int, set[str]] = defaultdict(set)
     for sid, plist in session.execute(
         select(link.c.subgoal_id, Activity.partners)
@@ -221,6 +224,9 @@ class AgencySummary:
     participants: int
     subgoals_total: int
     subgoals_met: int
+    # Controlling figures: volunteers with hours in the year (shifts + worklogs), their hours.
+    volunteers: int = 0
+    volunteer_hours: float = 0.0
 
 
 def district_summary(
@@ -258,6 +264,7 @@ def district_summary(
     out = []
     for agency_id, slug, name in agencies:
         progress = progress_for_agency(session, agency_id, year, now)
+        people, hours = agency_figures(session, agency_id, year)
         out.append(
             AgencySummary(
                 slug,
@@ -266,6 +273,8 @@ def district_summary(
                 int(part.get(agency_id, 0) or 0),
                 len(progress),
                 sum(1 for p in progress if p.actual >= p.target),
+                people,
+                hours,
             )
         )
     return out

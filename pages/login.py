@@ -6,6 +6,8 @@ account yet) it explains how to create the first admin and offers the demo.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import streamlit as st
 
 from ia_events import accounts, demo
@@ -84,7 +86,11 @@ def render() -> None:
             code = accounts.create_handoff(installation, login.token)
             # The browser fetches an HttpOnly cookie, so a reload keeps the login.
             st.success(f"Willkommen, {login.actor.label}! Einen Moment …")
-            redirect(f"/auth/session?code={code}")
+            pending = st.session_state.get("volunteer_checkin_token")
+            after = ""
+            if pending and login.actor.role == "volunteer":  # back to the scanned QR link
+                after = "&next=" + quote(f"/volunteer_checkin?t={quote(pending)}", safe="")
+            redirect(f"/auth/session?code={code}{after}")
     if sso_configured():
         with col:
             st.button("Mit Single Sign-On anmelden", on_click=st.login)

@@ -67,6 +67,54 @@ def _progress(who: Actor, slug: str, year: int) -> None:
         st.progress(min(g.ratio, 1.0), text=f"{label}: {g.actual:g} von {g.target:g}")
 
 
+def _deadlines(who: Actor, slug: str | None) -> None:
+    """Open deadlines due soon or overdue (the agency's own, or all agencies' for coordinators)."""
+    from ia_events import deadlines
+
+    st.subheader("Fristen")
+    today = berlin(now()).date()
+    with inst().db.read() as s:
+        soon = deadlines.upcoming(s, who, slug, today=today, days=60)
+    rows = [r for r in soon if not r.submitted]
+    if not rows:
+        st.success("Keine offenen Fristen in den nächsten 60 Tagen.")
+        return
+    table = [
+        {
+            "Unterlage": r.deadline.title,
+            "fällig (Bezirksverband)": fmt_date(r.deadline.district_due),
+            "Status": "überfällig" if r.overdue(today) else "offen",
+        }
+        for r in rows
+    ]
+    if slug is None:
+        for row, r in zip(table, rows, strict=True):
+            row["Integrationsagentur"] = r.agency_name
+    st.dataframe(table[:50], hide_index=True, width="stretch")
+
+
+def _volunteer_notes(who: Actor) -> None:
+    """Ehrenamt: shifts of the next 3 days (whom to remind) and expiring qualifications."""
+    from ia_events.shifts import ACTIVE, overview_notes
+
+    with inst().db.read() as s:
+        notes = overview_notes(s, inst().keys, who, who.agency_id, now())
+    if notes.reminders:
+        st.subheader("Ehrenamt: Einsätze der nächsten 3 Tage")
+        for v in notes.reminders:
+            names = ", ".join(a.name for a in v.assignments if a.status in ACTIVE)
+            gap = f" · **noch {v.open_slots} offen**" if v.open_slots else ""
+            st.write(
+                f"{fmt_weekday_date(v.starts_at)}, {fmt_time(v.starts_at)} Uhr · {v.role} "
+                f"({v.activity_title}): {names or 'niemand eingeteilt'}{gap}"
+            )
+    if notes.expiring:
+        st.subheader("Ehrenamt: Nachweise laufen ab")
+        for q in notes.expiring:
+            state = "abgelaufen seit" if q.state == "expired" else "gültig bis"
+            st.write(f"⚠ {q.name}: {q.label} – {state} {fmt_date(q.valid_until)}")
+
+
 def _specialist(who: Actor) -> None:
     with inst().db.read() as s:
         own = [a for a in agencies.list_agencies(s, who) if a.id == who.agency_id]
@@ -77,7 +125,9 @@ def _specialist(who: Actor) -> None:
     st.title(f"Übersicht – {agency.name}")
     st.caption(f"Träger: {agency.carrier} · Stand {fmt_date(now())}")
     _upcoming(who, agency.slug)
+    _volunteer_notes(who)
     _progress(who, agency.slug, berlin(now()).year)
+    _deadlines(who, agency.slug)
 
 
 def _coordinator(who: Actor) -> None:
@@ -93,6 +143,8 @@ def _coordinator(who: Actor) -> None:
                 "Termine durchgeführt": r.occurrences_held,
                 "Teilnahmen": r.participants,
                 "Teilziele erreicht": f"{r.subgoals_met} von {r.subgoals_total}",
+                "Ehrenamtliche": r.volunteers,
+                "Ehrenamtsstunden": round(r.volunteer_hours, 1),
             }
             for r in rows
         ],
@@ -100,6 +152,7 @@ def _coordinator(who: Actor) -> None:
         width="stretch",
     )
     _upcoming(who, None)
+    _deadlines(who, None)
 
 
 def _admin(who: Actor) -> None:

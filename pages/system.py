@@ -37,6 +37,21 @@ if st.button("Jetzt prüfen", type="primary", key="system_verify"):
                 width="stretch",
             )
 
+st.subheader("Schlüssel und Sicherung")
+with guard():
+    from ia_events.backup import key_status
+
+    ks = key_status(inst(), who)
+    st.write(
+        f"Aktiver Schlüsselverschlüsselungsschlüssel: **{ks.current_kek}** · "
+        + " · ".join(f"KEK {k}: {ks.wrapped_by.get(k, 0)} Schlüssel" for k in ks.kek_ids)
+    )
+st.caption(
+    "Rotation (`ia-events keys rotate`) verpackt alle Datenschlüssel neu, ohne Dateien "
+    "anzufassen. Sicherung: `ia-events backup DIR` – die Schlüssel liegen dabei getrennt im "
+    "Ordner KEYS-SEPARATELY und gehören an einen anderen Ort (siehe docs/operations.md)."
+)
+
 st.subheader("Signaturschlüssel")
 st.write("Fingerabdruck (steht auf jedem Sachbericht und Prüfpaket):")
 st.code(inst().keys.fingerprint(), language=None)

@@ -22,10 +22,11 @@ service that removed the last reference.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -123,8 +124,17 @@ class BlobStore:
 
     # -- writing ----------------------------------------------------------------------
 
-    def stage(self, source: BinaryIO | bytes | Iterable[bytes], namespace: str) -> PendingBlob:
-        """Encrypt ``source`` into a temp file while hashing the plaintext."""
+    def stage(
+        self,
+        source: BinaryIO | bytes | Iterable[bytes],
+        namespace: str,
+        observe: Callable[[bytes], None] | None = None,
+    ) -> PendingBlob:
+        """Encrypt ``source`` into a temp file while hashing the plaintext.
+
+        ``observe`` sees every plaintext block (content checks in the same pass);
+        if it raises, the temp file is removed and the error propagates.
+        """
         dek = AESGCM.generate_key(bit_length=256)
         aes = AESGCM(dek)
         prefix = os.urandom(8)
@@ -143,6 +153,8 @@ class BlobStore:
                         out.write(aes.encrypt(nonce, pending, _aad(header, index, False)))
                         index += 1
                     digest.update(block)
+                    if observe is not None:
+                        observe(block)
                     size += len(block)
                     pending = block
                 nonce = prefix + struct.pack(">I", index)
@@ -150,8 +162,11 @@ class BlobStore:
                 os.fsync(out.fileno())
         except OSError as exc:
             temp.unlink(missing_ok=True)
-            if exc.errno == 28:  # ENOSPC
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
                 raise StorageFull("no space left in the archive") from exc
+            raise
+        except BaseException:
+            temp.unlink(missing_ok=True)
             raise
         sha = digest.hexdigest()
         kek_id, wrapped = self.keys.wrap(dek)

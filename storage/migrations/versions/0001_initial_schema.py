@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 13:50:34.992677
+Create Date: 2026-11-24 13:55:18.110559
 """
 
 from alembic import op
@@ -90,6 +90,7 @@ def upgrade() -> None:
     sa.Column('count_categories', sa.JSON(), nullable=False),
     sa.Column('photographed', sa.Boolean(), nullable=False),
     sa.Column('asks_age_band', sa.Boolean(), nullable=False),
+    sa.Column('checkin_generation', sa.Integer(), nullable=False),
     sa.Column('recurrence', sa.JSON(), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('created_at', storage.db.UTCDateTime(timezone=True), nullable=False),
@@ -126,6 +127,23 @@ def upgrade() -> None:
     with op.batch_alter_table('closure_periods', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_closure_periods_agency_id'), ['agency_id'], unique=False)
 
+    op.create_table('erasure_requests',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('agency_id', sa.Integer(), nullable=False),
+    sa.Column('subject_index', sa.String(length=64), nullable=False),
+    sa.Column('case_ref', sa.String(length=200), nullable=False),
+    sa.Column('received_at', storage.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_by', sa.String(length=80), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('duty_until', sa.Date(), nullable=True),
+    sa.Column('done_at', storage.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_erasure_requests_agency_id_agencies')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_erasure_requests'))
+    )
+    with op.batch_alter_table('erasure_requests', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_erasure_requests_agency_id'), ['agency_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_erasure_requests_subject_index'), ['subject_index'], unique=False)
+
     op.create_table('legal_holds',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('agency_id', sa.Integer(), nullable=False),
@@ -158,28 +176,6 @@ def upgrade() -> None:
     with op.batch_alter_table('participant_cards', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_participant_cards_agency_id'), ['agency_id'], unique=False)
 
-    op.create_table('task_plans',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('agency_id', sa.Integer(), nullable=False),
-    sa.Column('funding_year', sa.Integer(), nullable=False),
-    sa.Column('topic', sa.Text(), nullable=False),
-    sa.Column('reason', sa.Text(), nullable=False),
-    sa.Column('goal', sa.Text(), nullable=False),
-    sa.Column('methods', sa.Text(), nullable=False),
-    sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('submitted_at', storage.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('approved_at', storage.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('approved_by', sa.String(length=80), nullable=True),
-    sa.Column('approved_version', sa.Integer(), nullable=True),
-    sa.Column('created_at', storage.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_task_plans_agency_id_agencies')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_task_plans')),
-    sa.UniqueConstraint('agency_id', 'funding_year', name=op.f('uq_task_plans_agency_id_funding_year'))
-    )
-    with op.batch_alter_table('task_plans', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_task_plans_agency_id'), ['agency_id'], unique=False)
-
     op.create_table('volunteers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('agency_id', sa.Integer(), nullable=False),
@@ -195,12 +191,16 @@ def upgrade() -> None:
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('created_at', storage.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('anonymised_at', storage.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('restricted_at', storage.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('person_index', sa.String(length=64), nullable=True),
+    sa.Column('deactivated_at', storage.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_volunteers_agency_id_agencies')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_volunteers'))
     )
     with op.batch_alter_table('volunteers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_volunteers_agency_id'), ['agency_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_volunteers_name_index'), ['name_index'], unique=False)
+        batch_op.create_index(batch_op.f('ix_volunteers_person_index'), ['person_index'], unique=False)
 
     op.create_table('calendar_feeds',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -259,44 +259,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_qualifications_agency_id'), ['agency_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_qualifications_volunteer_id'), ['volunteer_id'], unique=False)
 
-    op.create_table('subgoals',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('task_plan_id', sa.Integer(), nullable=False),
-    sa.Column('agency_id', sa.Integer(), nullable=False),
-    sa.Column('funding_year', sa.Integer(), nullable=False),
-    sa.Column('position', sa.Integer(), nullable=False),
-    sa.Column('title', sa.Text(), nullable=False),
-    sa.Column('field', sa.String(length=10), nullable=False),
-    sa.Column('indicator', sa.String(length=30), nullable=False),
-    sa.Column('target', sa.Double(), nullable=False),
-    sa.Column('manual_actual', sa.Double(), nullable=True),
-    sa.Column('methods', sa.Text(), nullable=False),
-    sa.CheckConstraint("indicator IN ('participants','distinct_persons','occurrences','volunteers','volunteer_hours','partners','manual')", name=op.f('ck_subgoals_indicator_known')),
-    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_subgoals_agency_id_agencies')),
-    sa.ForeignKeyConstraint(['task_plan_id'], ['task_plans.id'], name=op.f('fk_subgoals_task_plan_id_task_plans')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_subgoals'))
-    )
-    with op.batch_alter_table('subgoals', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_subgoals_agency_id'), ['agency_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_subgoals_task_plan_id'), ['task_plan_id'], unique=False)
-
-    op.create_table('task_plan_versions',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('task_plan_id', sa.Integer(), nullable=False),
-    sa.Column('agency_id', sa.Integer(), nullable=False),
-    sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('snapshot', sa.JSON(), nullable=False),
-    sa.Column('changed_by', sa.String(length=80), nullable=False),
-    sa.Column('changed_at', storage.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('reason', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_task_plan_versions_agency_id_agencies')),
-    sa.ForeignKeyConstraint(['task_plan_id'], ['task_plans.id'], name=op.f('fk_task_plan_versions_task_plan_id_task_plans')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_task_plan_versions')),
-    sa.UniqueConstraint('task_plan_id', 'version', name=op.f('uq_task_plan_versions_task_plan_id_version'))
-    )
-    with op.batch_alter_table('task_plan_versions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_task_plan_versions_agency_id'), ['agency_id'], unique=False)
-
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=80), nullable=False),
@@ -331,6 +293,7 @@ def upgrade() -> None:
     sa.Column('hours', sa.Float(), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('recorded_by', sa.String(length=80), nullable=False),
+    sa.Column('created_at', storage.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_worklogs_agency_id_agencies')),
     sa.ForeignKeyConstraint(['volunteer_id'], ['volunteers.id'], name=op.f('fk_worklogs_volunteer_id_volunteers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_worklogs'))
@@ -339,13 +302,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_worklogs_agency_id'), ['agency_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_worklogs_volunteer_id'), ['volunteer_id'], unique=False)
 
-    op.create_table('activity_subgoals',
-    sa.Column('activity_id', sa.Integer(), nullable=False),
-    sa.Column('subgoal_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['activity_id'], ['activities.id'], name=op.f('fk_activity_subgoals_activity_id_activities'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['subgoal_id'], ['subgoals.id'], name=op.f('fk_activity_subgoals_subgoal_id_subgoals'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('activity_id', 'subgoal_id', name=op.f('pk_activity_subgoals'))
-    )
     op.create_table('attendance',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('occurrence_id', sa.Integer(), nullable=False),
@@ -365,6 +321,7 @@ def upgrade() -> None:
     sa.Column('undone_by', sa.String(length=80), nullable=True),
     sa.Column('undo_reason', sa.Text(), nullable=True),
     sa.Column('anonymised_at', storage.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('restricted_at', storage.db.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint('count >= 1', name=op.f('ck_attendance_count_positive')),
     sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_attendance_agency_id_agencies')),
     sa.ForeignKeyConstraint(['card_id'], ['participant_cards.id'], name=op.f('fk_attendance_card_id_participant_cards')),
@@ -401,6 +358,8 @@ def upgrade() -> None:
     sa.Column('created_by', sa.String(length=80), nullable=False),
     sa.Column('created_at', storage.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('deleted_at', storage.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('flags', sa.JSON(), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['activity_id'], ['activities.id'], name=op.f('fk_evidence_activity_id_activities')),
     sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_evidence_agency_id_agencies')),
     sa.ForeignKeyConstraint(['blob_id'], ['blobs.id'], name=op.f('fk_evidence_blob_id_blobs')),
@@ -489,6 +448,8 @@ def upgrade() -> None:
     sa.Column('rule', sa.String(length=120), nullable=False),
     sa.Column('deleted_at', storage.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('approved_by', sa.String(length=80), nullable=False),
+    sa.Column('object_id', sa.Integer(), nullable=True),
+    sa.Column('count', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_deletion_records_agency_id_agencies')),
     sa.ForeignKeyConstraint(['evidence_id'], ['evidence.id'], name=op.f('fk_deletion_records_evidence_id_evidence')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_deletion_records'))
@@ -496,13 +457,24 @@ def upgrade() -> None:
     with op.batch_alter_table('deletion_records', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_deletion_records_agency_id'), ['agency_id'], unique=False)
 
-    op.create_table('evidence_subgoals',
+    op.create_table('evidence_revisions',
+    sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('evidence_id', sa.Integer(), nullable=False),
-    sa.Column('subgoal_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['evidence_id'], ['evidence.id'], name=op.f('fk_evidence_subgoals_evidence_id_evidence'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['subgoal_id'], ['subgoals.id'], name=op.f('fk_evidence_subgoals_subgoal_id_subgoals'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('evidence_id', 'subgoal_id', name=op.f('pk_evidence_subgoals'))
+    sa.Column('agency_id', sa.Integer(), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
+    sa.Column('snapshot', sa.JSON(), nullable=False),
+    sa.Column('changed_by', sa.String(length=80), nullable=False),
+    sa.Column('changed_at', storage.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_evidence_revisions_agency_id_agencies')),
+    sa.ForeignKeyConstraint(['evidence_id'], ['evidence.id'], name=op.f('fk_evidence_revisions_evidence_id_evidence')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_evidence_revisions')),
+    sa.UniqueConstraint('evidence_id', 'revision', name=op.f('uq_evidence_revisions_evidence_id_revision'))
     )
+    with op.batch_alter_table('evidence_revisions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_evidence_revisions_agency_id'), ['agency_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_evidence_revisions_evidence_id'), ['evidence_id'], unique=False)
+
     op.create_table('scans',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('occurrence_id', sa.Integer(), nullable=True),
@@ -534,6 +506,8 @@ def upgrade() -> None:
     sa.Column('checked_out_at', storage.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('hours_override', sa.Double(), nullable=True),
     sa.Column('override_by', sa.String(length=80), nullable=True),
+    sa.Column('assigned_by', sa.String(length=80), nullable=True),
+    sa.Column('created_at', storage.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_shift_assignments_agency_id_agencies')),
     sa.ForeignKeyConstraint(['shift_id'], ['shifts.id'], name=op.f('fk_shift_assignments_shift_id_shifts')),
     sa.ForeignKeyConstraint(['volunteer_id'], ['volunteers.id'], name=op.f('fk_shift_assignments_volunteer_id_volunteers')),
@@ -545,11 +519,103 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_shift_assignments_shift_id'), ['shift_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_shift_assignments_volunteer_id'), ['volunteer_id'], unique=False)
 
+    op.create_table('task_plans',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('agency_id', sa.Integer(), nullable=False),
+    sa.Column('funding_year', sa.Integer(), nullable=False),
+    sa.Column('topic', sa.Text(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('goal', sa.Text(), nullable=False),
+    sa.Column('methods', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('submitted_at', storage.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('approved_at', storage.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('approved_by', sa.String(length=80), nullable=True),
+    sa.Column('approved_version', sa.Integer(), nullable=True),
+    sa.Column('review_note', sa.Text(), nullable=False),
+    sa.Column('analysis_evidence_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', storage.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_task_plans_agency_id_agencies')),
+    sa.ForeignKeyConstraint(['analysis_evidence_id'], ['evidence.id'], name=op.f('fk_task_plans_analysis_evidence_id_evidence')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_task_plans')),
+    sa.UniqueConstraint('agency_id', 'funding_year', name=op.f('uq_task_plans_agency_id_funding_year'))
+    )
+    with op.batch_alter_table('task_plans', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_task_plans_agency_id'), ['agency_id'], unique=False)
+
+    op.create_table('subgoals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('task_plan_id', sa.Integer(), nullable=False),
+    sa.Column('agency_id', sa.Integer(), nullable=False),
+    sa.Column('funding_year', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('title', sa.Text(), nullable=False),
+    sa.Column('field', sa.String(length=10), nullable=False),
+    sa.Column('indicator', sa.String(length=30), nullable=False),
+    sa.Column('target', sa.Double(), nullable=False),
+    sa.Column('manual_actual', sa.Double(), nullable=True),
+    sa.Column('methods', sa.Text(), nullable=False),
+    sa.CheckConstraint("indicator IN ('participants','distinct_persons','occurrences','volunteers','volunteer_hours','partners','manual')", name=op.f('ck_subgoals_indicator_known')),
+    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_subgoals_agency_id_agencies')),
+    sa.ForeignKeyConstraint(['task_plan_id'], ['task_plans.id'], name=op.f('fk_subgoals_task_plan_id_task_plans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_subgoals'))
+    )
+    with op.batch_alter_table('subgoals', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_subgoals_agency_id'), ['agency_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_subgoals_task_plan_id'), ['task_plan_id'], unique=False)
+
+    op.create_table('task_plan_versions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('task_plan_id', sa.Integer(), nullable=False),
+    sa.Column('agency_id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('snapshot', sa.JSON(), nullable=False),
+    sa.Column('changed_by', sa.String(length=80), nullable=False),
+    sa.Column('changed_at', storage.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_task_plan_versions_agency_id_agencies')),
+    sa.ForeignKeyConstraint(['task_plan_id'], ['task_plans.id'], name=op.f('fk_task_plan_versions_task_plan_id_task_plans')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_task_plan_versions')),
+    sa.UniqueConstraint('task_plan_id', 'version', name=op.f('uq_task_plan_versions_task_plan_id_version'))
+    )
+    with op.batch_alter_table('task_plan_versions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_task_plan_versions_agency_id'), ['agency_id'], unique=False)
+
+    op.create_table('activity_subgoals',
+    sa.Column('activity_id', sa.Integer(), nullable=False),
+    sa.Column('subgoal_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['activity_id'], ['activities.id'], name=op.f('fk_activity_subgoals_activity_id_activities'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['subgoal_id'], ['subgoals.id'], name=op.f('fk_activity_subgoals_subgoal_id_subgoals'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('activity_id', 'subgoal_id', name=op.f('pk_activity_subgoals'))
+    )
+    op.create_table('evidence_subgoals',
+    sa.Column('evidence_id', sa.Integer(), nullable=False),
+    sa.Column('subgoal_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['evidence_id'], ['evidence.id'], name=op.f('fk_evidence_subgoals_evidence_id_evidence'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['subgoal_id'], ['subgoals.id'], name=op.f('fk_evidence_subgoals_subgoal_id_subgoals'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('evidence_id', 'subgoal_id', name=op.f('pk_evidence_subgoals'))
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('evidence_subgoals')
+    op.drop_table('activity_subgoals')
+    with op.batch_alter_table('task_plan_versions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_task_plan_versions_agency_id'))
+
+    op.drop_table('task_plan_versions')
+    with op.batch_alter_table('subgoals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_subgoals_task_plan_id'))
+        batch_op.drop_index(batch_op.f('ix_subgoals_agency_id'))
+
+    op.drop_table('subgoals')
+    with op.batch_alter_table('task_plans', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_task_plans_agency_id'))
+
+    op.drop_table('task_plans')
     with op.batch_alter_table('shift_assignments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_shift_assignments_volunteer_id'))
         batch_op.drop_index(batch_op.f('ix_shift_assignments_shift_id'))
@@ -560,7 +626,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_scans_occurrence')
 
     op.drop_table('scans')
-    op.drop_table('evidence_subgoals')
+    with op.batch_alter_table('evidence_revisions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_evidence_revisions_evidence_id'))
+        batch_op.drop_index(batch_op.f('ix_evidence_revisions_agency_id'))
+
+    op.drop_table('evidence_revisions')
     with op.batch_alter_table('deletion_records', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deletion_records_agency_id'))
 
@@ -593,7 +663,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_attendance_agency_year')
 
     op.drop_table('attendance')
-    op.drop_table('activity_subgoals')
     with op.batch_alter_table('worklogs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_worklogs_volunteer_id'))
         batch_op.drop_index(batch_op.f('ix_worklogs_agency_id'))
@@ -603,15 +672,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_users_agency_id'))
 
     op.drop_table('users')
-    with op.batch_alter_table('task_plan_versions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_task_plan_versions_agency_id'))
-
-    op.drop_table('task_plan_versions')
-    with op.batch_alter_table('subgoals', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_subgoals_task_plan_id'))
-        batch_op.drop_index(batch_op.f('ix_subgoals_agency_id'))
-
-    op.drop_table('subgoals')
     with op.batch_alter_table('qualifications', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_qualifications_volunteer_id'))
         batch_op.drop_index(batch_op.f('ix_qualifications_agency_id'))
@@ -628,14 +688,11 @@ def downgrade() -> None:
 
     op.drop_table('calendar_feeds')
     with op.batch_alter_table('volunteers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_volunteers_person_index'))
         batch_op.drop_index(batch_op.f('ix_volunteers_name_index'))
         batch_op.drop_index(batch_op.f('ix_volunteers_agency_id'))
 
     op.drop_table('volunteers')
-    with op.batch_alter_table('task_plans', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_task_plans_agency_id'))
-
-    op.drop_table('task_plans')
     with op.batch_alter_table('participant_cards', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_participant_cards_agency_id'))
 
@@ -644,6 +701,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_legal_holds_agency_id'))
 
     op.drop_table('legal_holds')
+    with op.batch_alter_table('erasure_requests', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_erasure_requests_subject_index'))
+        batch_op.drop_index(batch_op.f('ix_erasure_requests_agency_id'))
+
+    op.drop_table('erasure_requests')
     with op.batch_alter_table('closure_periods', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_closure_periods_agency_id'))
 

@@ -1,0 +1,268 @@
+"""Benchmark: bundle export vs. `openssl dgst -sha256` + `cp` + `sync`; the index PDF.
+
+Run:  /work/venv/bin/python benchmarks/bundle.py [--files 100] [--mb 5] [--rounds 3]
+
+1. Archives FILES random (incompressible) evidence files of MB MiB each in a
+   fresh installation (setup, not timed), then per round measures
+     baseline: `openssl dgst -sha256` over the plaintext files, `cp` to a new
+               folder and `sync` (hash + copy + make durable, the least any
+               export must do), and
+     export:   `export_bundle` (decrypt, verify, hash, ZIP, sign, fsync, rename).
+   Prints the median times and their ratio (goal: export <= 1.5x baseline).
+2. Renders the index PDF of a bundle with 1,000 evidence items (goal < 5 s)
+   and times opening it: `pdfinfo` (parse) and `pdftoppm` of the first and
+   the last page (what a viewer does to show it; goal < 2 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ia_events.access import Actor
+from ia_events.bundle import export_bundle
+from ia_events.bundle_index import render_index
+from ia_events.evidence import add_evidence
+from ia_events.inspection import (
+    ActivityNode,
+    EvidenceNode,
+    InspectionTree,
+    OccurrenceNode,
+    findings,
+)
+from ia_events.installation import Settings, initialise
+from ia_events.models import Activity, Agency, Occurrence, SubGoal, TaskPlan
+from ia_events.reports import SubGoalProgress
+
+ACTOR = Actor.cli("bench")
+
+
+def setup(root: Path, files: int, mb: int) -> tuple[object, Path]:
+    data = root / "data"
+    inst, _ = initialise(Settings(data_dir=data, database_url=f"sqlite:///{data / 'db.sqlite3'}"))
+    with inst.db.write() as s:
+        agency = Agency(slug="bench", name="Integrationsagentur Benchmark", carrier="Träger e.V.")
+        s.add(agency)
+        s.flush()
+        plan = TaskPlan(agency_id=agency.id, funding_year=2025, topic="Thema", goal="Ziel")
+        s.add(plan)
+        s.flush()
+        goal = SubGoal(
+            task_plan_id=plan.id,
+            agency_id=agency.id,
+            funding_year=2025,
+            title="Teilziel",
+            field="BE",
+            indicator="occurrences",
+            target=10,
+        )
+        act = Activity(
+            agency_id=agency.id, funding_year=2025, title="Nähcafé", type="x", field="BE"
+        )
+        act.subgoals = [goal]
+        s.add_all([goal, act])
+        s.flush()
+        start = datetime(2025, 2, 4, 9, tzinfo=UTC)
+        occ_ids = []
+        for i in range(10):
+            occ = Occurrence(
+                activity_id=act.id,
+                agency_id=agency.id,
+                funding_year=2025,
+                starts_at=start + timedelta(days=7 * i),
+                ends_at=start + timedelta(days=7 * i, hours=2),
+            )
+            s.add(occ)
+            s.flush()
+            occ_ids.append(occ.id)
+    plain = root / "plain"
+    plain.mkdir()
+    for i in range(files):
+        # Incompressible like a scan; a PDF header so the upload check accepts it.
+        body = b"%PDF-1.7\n" + os.urandom(mb * 1024 * 1024 - 9).replace(b"/", b"_")
+        (plain / f"scan-{i:03d}.pdf").write_bytes(body)
+        add_evidence(
+            inst,
+            ACTOR,
+            agency_slug="bench",
+            funding_year=2025,
+            kind="signed_list_scan",
+            filename=f"scan-{i:03d}.pdf",
+            content=body,
+            occurrence_id=occ_ids[i % len(occ_ids)],
+        )
+    return inst, plain
+
+
+def baseline(plain: Path, target: Path) -> float:
+    files = sorted(str(p) for p in plain.iterdir())
+    t = time.perf_counter()
+    subprocess.run(["openssl", "dgst", "-sha256", *files], check=True, capture_output=True)
+    subprocess.run(["cp", "-r", str(plain), str(target)], check=True)
+    subprocess.run(["sync"], check=True)
+    return time.perf_counter() - t
+
+
+def export(inst, out: Path) -> float:  # type: ignore[no-untyped-def]
+    t = time.perf_counter()
+    export_bundle(inst, ACTOR, "bench", 2025, out)
+    return time.perf_counter() - t
+
+
+def index_tree(items: int) -> InspectionTree:
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    goals = [
+        SubGoalProgress(
+            i, f"Teilziel {i}: Begegnung im Quartier", "BE", "participants", 100, 80 + i
+        )
+        for i in range(1, 5)
+    ]
+    acts = {i: ActivityNode(i, f"Angebot {i}", "BE", "named", [1 + i % 4]) for i in range(1, 5)}
+    occs = {}
+    for i in range(1, 201):
+        start = now - timedelta(days=i)
+        occs[i] = OccurrenceNode(
+            i,
+            1 + i % 4,
+            start,
+            start + timedelta(hours=2),
+            "scheduled",
+            True,
+            12,
+            {"self_qr": 9, "door_manual": 3},
+        )
+        acts[1 + i % 4].occurrence_ids.append(i)
+    ev = {}
+    for i in range(1, items + 1):
+        ev[i] = EvidenceNode(
+            i,
+            "photo",
+            f"Foto Nähcafé {i}",
+            f"foto-{i}.jpg",
+            "image/jpeg",
+            os.urandom(32).hex(),
+            2_345_678,
+            date(2025, 5, 1),
+            1 + i % 200,
+            None,
+            (1 + i % 4,),
+            date(2035, 12, 31),
+            False,
+            None,
+            i,
+        )
+        occs[1 + i % 200].evidence_ids.append(i)
+    tree = InspectionTree(
+        1,
+        "bench",
+        "Integrationsagentur Benchmark",
+        "Träger e.V.",
+        2025,
+        None,
+        {
+            "id": 1,
+            "topic": "Thema",
+            "goal": "Ziel",
+            "methods": "",
+            "status": "approved",
+            "reason": "",
+            "version": 1,
+            "approved_version": 1,
+            "approved_by": "koordination",
+            "approved_at": now,
+        },
+        None,
+        None,
+        goals,
+        acts,
+        occs,
+        ev,
+        [],
+        now,
+    )
+    tree.findings = findings(tree, now)
+    return tree
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--files", type=int, default=100)
+    ap.add_argument("--mb", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--index-items", type=int, default=1000)
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="ia-bench-", dir=os.environ.get("BENCH_DIR")))
+    try:
+        inst, plain = setup(root, args.files, args.mb)
+        base_t, exp_t = [], []
+        for r in range(args.rounds):
+            base_t.append(baseline(plain, root / f"copy-{r}"))
+            exp_t.append(export(inst, root / f"bundle-{r}.zip"))
+            shutil.rmtree(root / f"copy-{r}")
+            (root / f"bundle-{r}.zip").unlink()
+        b, e = statistics.median(base_t), statistics.median(exp_t)
+        total = args.files * args.mb
+        print(f"bundle: {args.files} files x {args.mb} MiB = {total} MiB, {args.rounds} rounds")
+        print(f"  baseline openssl dgst -sha256 + cp + sync: {b:.2f} s (median of {base_t})")
+        print(
+            f"  export_bundle:                             {e:.2f} s "
+            f"(median of {[round(x, 2) for x in exp_t]})"
+        )
+        print(f"  ratio export/baseline: {e / b:.2f}x (goal <= 1.5x)")
+
+        tree = index_tree(args.index_items)
+        paths = {
+            i: f"data/03_Nachweise/01_Teilziel/2025-05-01_Angebot_T{i}/{i}_photo_foto-{i}.jpg"
+            for i in tree.evidence
+        }
+        t = time.perf_counter()
+        pdf = render_index(tree, paths, "ABCD:" * 7 + "ABCD", [])
+        pdf_t = time.perf_counter() - t
+        pdf_path = root / "index.pdf"
+        pdf_path.write_bytes(pdf)
+        info = subprocess.run(["pdfinfo", str(pdf_path)], capture_output=True, text=True).stdout
+        pages = int(next(x.split()[-1] for x in info.splitlines() if x.startswith("Pages:")))
+        t = time.perf_counter()
+        subprocess.run(
+            ["pdftoppm", "-r", "72", "-png", "-f", "1", "-l", "1", str(pdf_path), str(root / "p")],
+            check=True,
+        )
+        subprocess.run(
+            [
+                "pdftoppm",
+                "-r",
+                "72",
+                "-png",
+                "-f",
+                str(pages),
+                "-l",
+                str(pages),
+                str(pdf_path),
+                str(root / "q"),
+            ],
+            check=True,
+        )
+        open_t = time.perf_counter() - t
+        print(
+            f"index PDF: {args.index_items} evidence items, {pages} pages, "
+            f"{len(pdf) / 1024:.0f} KiB"
+        )
+        print(f"  written in {pdf_t:.2f} s (goal < 5 s)")
+        print(f"  opened (pdftoppm first + last page) in {open_t:.2f} s (goal < 2 s)")
+        inst.close()  # type: ignore[attr-defined]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

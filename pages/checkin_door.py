@@ -1,0 +1,287 @@
+"""Check-in an der Tür: today's occurrence, its big QR, a live counter, and the door's tools.
+
+Specialists and volunteers: add a person by hand, scan a personal QR card
+with the camera (decoded on the server, QR only), count heads per category,
+undo a wrong entry with a reason, download the participant list and the
+posters. The counter refreshes itself (``st.fragment(run_every=...)``)
+without rerunning the page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from ia_events import attendance, cards, checkin, pdf_lists
+from ia_events.access import Actor
+from ia_events.attendance import METHOD_LABELS
+from ia_events.messages import fmt_time, text
+from pages._ui import actor, guard, inst, now
+
+REFRESH = "5s"
+
+
+def _choose(who: Actor) -> int | None:
+    with inst().db.read() as s:
+        rows = attendance.today_occurrences(s, who, now())
+    if not rows:
+        st.info("Heute finden keine Termine Ihrer Integrationsagentur statt.")
+        return None
+    current = now()
+    running = [o.id for o in rows if o.starts_at <= current <= o.ends_at]
+    ids = [o.id for o in rows]
+    labels = {
+        o.id: f"{fmt_time(o.starts_at)}–{fmt_time(o.ends_at)} · {o.title}"
+        + (" (abgesagt)" if o.status == "cancelled" else "")
+        for o in rows
+    }
+    chosen = st.session_state.get("door_occ")
+    if chosen not in ids:
+        chosen = running[0] if running else ids[0]
+    return st.selectbox(
+        "Termin heute",
+        ids,
+        index=ids.index(chosen),
+        format_func=lambda i: labels[i],
+        key="door_occ",
+    )
+
+
+@st.fragment(run_every=REFRESH)
+def _live(occ_id: int) -> None:
+    who = actor()
+    with guard():
+        with inst().db.read() as s:
+            c = attendance.counter(s, who, occ_id)
+            rows = attendance.list_attendance(s, inst().keys, who, occ_id, names=True)
+        st.metric("Eingecheckt", c.total)
+        parts = [f"{METHOD_LABELS.get(m, m)}: {n}" for m, n in sorted(c.by_method.items())]
+        parts += [f"{k}: {n}" for k, n in sorted(c.by_category.items())]
+        if c.denied:
+            parts.append(f"abgewiesene Versuche: {c.denied}")
+        st.caption(" · ".join(parts) or "Noch niemand eingecheckt.")
+        if rows:
+            st.dataframe(
+                [
+                    {
+                        "Zeit": fmt_time(r.recorded_at),
+                        "Art": METHOD_LABELS.get(r.method, r.method),
+                        "Wer": r.name
+                        or (f"Karte {r.card_code}" if r.card_code else "")
+                        or (r.category or "–"),
+                        "Anzahl": r.count,
+                    }
+                    for r in reversed(rows[-30:])
+                ],
+                hide_index=True,
+                width="stretch",
+            )
+
+
+def _show(answer: checkin.Answer) -> None:
+    message = text(f"checkin_{answer.state}")
+    if answer.ok:
+        st.success(message)
+    elif answer.state == checkin.ALREADY:
+        st.warning(message)
+    else:
+        st.error(message)
+
+
+def _manual(who: Actor, info: attendance.DoorInfo) -> None:
+    named = info.occurrence.attendance_mode == "named"
+    with st.form("door_manual", clear_on_submit=True):
+        name = st.text_input("Name" if named else "Name (freiwillig)", max_chars=120)
+        other = st.checkbox("Eine andere Person mit gleichem Namen")
+        paper = st.checkbox("Aus der unterschriebenen Papierliste übertragen")
+        sent = st.form_submit_button("Eintragen", type="primary")
+    if sent:
+        with guard(), inst().db.write() as s:
+            answer = checkin.door_checkin(
+                s,
+                inst().keys,
+                who,
+                info.occurrence.id,
+                name=name,
+                method="paper" if paper else "door_manual",
+                other_person=other,
+                now=now(),
+            )
+            _show(answer)
+
+
+def _card(who: Actor, info: attendance.DoorInfo) -> None:
+    st.caption("Persönliche QR-Karte vor die Kamera halten und auslösen.")
+    photo = st.camera_input("Karte scannen", key=f"door_cam_{info.occurrence.id}")
+    with st.form("door_card_code", clear_on_submit=True):
+        typed = st.text_input("… oder Kartennummer eingeben", placeholder="K-XXXX-XXXX")
+        sent = st.form_submit_button("Karte prüfen")
+    if photo is not None:
+        with guard():
+            data = photo.getvalue()
+            codes = cards.decode_qr(data)
+            if not codes:
+                st.warning("Auf dem Foto ist kein QR-Code lesbar. Bitte näher heran und erneut.")
+            else:
+                # The photo stays in the widget across reruns: its hash is the nonce, so
+                # it is recorded once, however often the page reruns.
+                nonce = "cam-" + hashlib.sha256(data).hexdigest()[:40]
+                _scan_card(who, info, codes[0], nonce)
+    if sent and typed.strip():
+        with guard():
+            _scan_card(who, info, typed, None)
+
+
+def _scan_card(who: Actor, info: attendance.DoorInfo, code: str, nonce: str | None) -> None:
+    with inst().db.write() as s:
+        answer = checkin.card_checkin(
+            s, inst().keys, who, info.occurrence.id, code, nonce=nonce, now=now()
+        )
+    _show(answer)
+
+
+def _count(who: Actor, info: attendance.DoorInfo) -> None:
+    categories = info.categories or [None]
+    for category in categories:
+        label = category or "Personen"
+        cols = st.columns([3, 1, 1])
+        cols[0].markdown(f"**{label}**")
+        minus = cols[1].button("−", key=f"door_minus_{label}", width="stretch")
+        plus = cols[2].button("+", key=f"door_plus_{label}", width="stretch", type="primary")
+        if plus or minus:
+            with guard(), inst().db.write() as s:
+                total = attendance.headcount(
+                    s, who, info.occurrence.id, category, 1 if plus else -1, now=now()
+                )
+                st.toast(f"{label}: {total}")
+
+
+def _undo(who: Actor, info: attendance.DoorInfo) -> None:
+    with inst().db.read() as s:
+        rows = attendance.list_attendance(s, inst().keys, who, info.occurrence.id, names=True)
+    if not rows:
+        st.caption("Noch nichts zum Rückgängigmachen.")
+        return
+    labels = {
+        r.id: f"{fmt_time(r.recorded_at)} · {METHOD_LABELS.get(r.method, r.method)} · "
+        + (r.name or (f"Karte {r.card_code}" if r.card_code else (r.category or f"Nr. {r.id}")))
+        + (f" ({r.count})" if r.count > 1 else "")
+        for r in reversed(rows)
+    }
+    with st.form("door_undo"):
+        chosen = st.selectbox("Eintrag", list(labels), format_func=lambda i: labels[i])
+        reason = st.text_input("Grund", placeholder="z. B. doppelt erfasst")
+        sent = st.form_submit_button("Rückgängig machen")
+    if sent:
+        with guard(), inst().db.write() as s:
+            attendance.undo(s, who, int(chosen), reason, now=now())
+            st.success("Rückgängig gemacht (bleibt im Protokoll sichtbar).")
+
+
+def _downloads(who: Actor, info: attendance.DoorInfo) -> None:
+    occ_id, base = info.occurrence.id, inst().settings.base_url
+
+    def render(kind: str):  # type: ignore[no-untyped-def]
+        def make() -> bytes:
+            with inst().db.read() as s:
+                if kind == "list":
+                    return pdf_lists.participant_list(s, inst().keys, who, occ_id, base)
+                if kind == "poster":
+                    return pdf_lists.occurrence_poster(s, inst().keys, who, occ_id, base)
+                return pdf_lists.series_poster(s, inst().keys, who, info.activity_id, base)
+
+        return make
+
+    c1, c2, c3 = st.columns(3)
+    c1.download_button(
+        "Teilnehmerliste (PDF)",
+        render("list"),
+        file_name=f"teilnehmerliste-{occ_id}.pdf",
+        mime="application/pdf",
+        on_click="ignore",
+    )
+    c2.download_button(
+        "QR-Plakat für den Raum",
+        render("poster"),
+        file_name=f"qr-plakat-{occ_id}.pdf",
+        mime="application/pdf",
+        on_click="ignore",
+    )
+    c3.download_button(
+        "Plakat für die ganze Reihe",
+        render("series"),
+        file_name=f"qr-plakat-reihe-{info.activity_id}.pdf",
+        mime="application/pdf",
+        on_click="ignore",
+    )
+    if info.may_revoke and st.button("Check-in-Link erneuern (alte Links und Plakate ungültig)"):
+        with guard(), inst().db.write() as s:
+            checkin.revoke_links(s, who, occ_id, now=now())
+            st.success("Neuer Link erstellt. Bitte das Plakat neu drucken.")
+            st.rerun()
+
+
+def _cards(who: Actor) -> None:
+    with st.form("door_cards"):
+        count = st.number_input("Anzahl neuer Karten", 1, cards.MAX_CARDS, 8)
+        sent = st.form_submit_button("Karten erzeugen")
+    if sent and who.agency_id is not None:
+        with guard(), inst().db.write() as s:
+            issued = cards.issue_cards(s, who, who.agency_id, int(count), now=now())
+            pdf = cards.cards_pdf(s, who, who.agency_id, issued)
+        st.download_button(
+            f"{len(issued)} Karten herunterladen (PDF)",
+            pdf,
+            file_name="teilnahmekarten.pdf",
+            mime="application/pdf",
+            on_click="ignore",
+        )
+
+
+def _info(who: Actor) -> attendance.DoorInfo | None:
+    occ_id = _choose(who)
+    if occ_id is None:
+        return None
+    with inst().db.read() as s:
+        return attendance.door_info(s, inst().keys, who, occ_id, inst().settings.base_url, now())
+
+
+def render() -> None:
+    who = actor()
+    st.title("Check-in an der Tür")
+    info = None
+    with guard():
+        info = _info(who)
+    if info is None:
+        return
+    o, occ_id = info.occurrence, info.occurrence.id
+    if info.state == "cancelled":
+        st.error("Dieser Termin ist abgesagt – Check-in nicht möglich.")
+    elif info.state == "not_open":
+        st.info("Der Check-in öffnet eine Stunde vor Beginn.")
+    left, right = st.columns([2, 3])
+    with left:
+        st.image(cards.qr_png(info.participant_url, box=12), width="stretch")
+        st.caption(f"{o.title} · {o.place}")
+        st.code(info.participant_url, language=None)
+        with st.expander("QR für Ehrenamtliche (Schicht-Check-in)"):
+            st.image(cards.qr_png(info.volunteer_url, box=8), width=220)
+    tabs = st.tabs(["Von Hand", "Karte scannen", "Zählen", "Rückgängig", "Drucken", "Karten"])
+    with tabs[0], guard():
+        _manual(who, info)
+    with tabs[1], guard():
+        _card(who, info)
+    with tabs[2], guard():
+        _count(who, info)
+    with tabs[3], guard():
+        _undo(who, info)
+    with tabs[4], guard():
+        _downloads(who, info)
+    with tabs[5], guard():
+        _cards(who)
+    with right:  # filled last, so it already shows what the tabs above just recorded
+        _live(occ_id)
+
+
+render()

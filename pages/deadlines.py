@@ -1,0 +1,121 @@
+"""Fristen: the funding cycle's deadlines with each agency's status.
+
+Specialists see their agency's deadlines and mark one submitted by attaching
+the document (it is archived as evidence). Coordinators see every agency.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ia_events import deadlines
+from ia_events.access import Actor
+from ia_events.messages import berlin, fmt_date
+from pages._ui import actor, guard, inst, now
+
+ICONS = {"eingereicht": "✅ eingereicht", "offen": "⏳ offen", "überfällig": "⚠️ überfällig"}
+
+
+def _year() -> int:
+    this = berlin(now()).year
+    return int(st.selectbox("Förderjahr", [this - 1, this, this + 1], index=1, key="dl_year"))
+
+
+def _specialist(who: Actor) -> None:
+    today = berlin(now()).date()
+    year = _year()
+    with inst().db.read() as s:
+        rows = deadlines.for_year(s, who, year)
+    if not rows:
+        st.warning("Ihrem Konto ist keine aktive Integrationsagentur zugeordnet.")
+        return
+    slug = rows[0].agency_slug
+    st.dataframe(
+        [
+            {
+                "Unterlage": r.deadline.title,
+                "an Bezirksverband": fmt_date(r.deadline.district_due),
+                "an Land": fmt_date(r.deadline.state_due) if r.deadline.state_due else "–",
+                "Status": ICONS[r.state_label(today)],
+                "eingereicht am": fmt_date(r.submitted_at) if r.submitted_at else "",
+                "Nachweis": r.evidence_id or "",
+            }
+            for r in rows
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    st.subheader("Einreichung vermerken")
+    kinds = {r.deadline.kind.value: r for r in rows}
+    with st.form("dl_submit", clear_on_submit=True):
+        kind = st.selectbox(
+            "Unterlage",
+            list(kinds),
+            format_func=lambda k: (
+                kinds[k].deadline.title
+                + (" (schon eingereicht – neue Fassung)" if kinds[k].submitted else "")
+            ),
+        )
+        upload = st.file_uploader("Eingereichtes Dokument")
+        note = st.text_input("Bemerkung", placeholder="z. B. per Online-Controlling hochgeladen")
+        if st.form_submit_button("Als eingereicht vermerken", type="primary"):
+            with guard():
+                if upload is None:
+                    st.error("Bitte hängen Sie das eingereichte Dokument an.")
+                else:
+                    deadlines.submit(
+                        inst(),
+                        who,
+                        agency_slug=slug,
+                        funding_year=year,
+                        kind=kind,
+                        filename=upload.name,
+                        content=upload.getvalue(),
+                        media_type=upload.type or "application/octet-stream",
+                        note=note,
+                        now=now(),
+                    )
+                    st.success("Vermerkt; das Dokument liegt im Nachweis-Archiv.")
+    st.caption(
+        "Die Kalender-Abos für Fristen richten Sie unter *Angebote & Termine → Kalender-Abo* ein."
+    )
+
+
+def _coordinator(who: Actor) -> None:
+    today = berlin(now()).date()
+    year = _year()
+    with inst().db.read() as s:
+        rows = deadlines.for_year(s, who, year)
+        soon = deadlines.upcoming(s, who, today=today, days=60)
+    open_soon = [r for r in soon if not r.submitted]
+    if open_soon:
+        st.warning(
+            f"{len(open_soon)} offene Einreichungen sind überfällig oder in den nächsten "
+            "60 Tagen fällig."
+        )
+    titles = list(dict.fromkeys(r.deadline.title for r in rows))
+    matrix: dict[str, dict[str, str]] = {}
+    for r in rows:
+        matrix.setdefault(r.agency_name, {"Integrationsagentur": r.agency_name})[
+            r.deadline.title
+        ] = ICONS[r.state_label(today)]
+    st.dataframe(list(matrix.values()), hide_index=True, width="stretch")
+    st.caption(
+        " · ".join(
+            f"{t}: {fmt_date(next(r.deadline.district_due for r in rows if r.deadline.title == t))}"
+            for t in titles
+        )
+    )
+
+
+def render() -> None:
+    who = actor()
+    st.title("Fristen")
+    with guard():
+        if who.role == "coordinator" or who.agency_id is None:
+            _coordinator(who)
+        else:
+            _specialist(who)
+
+
+render()

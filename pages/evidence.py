@@ -1,0 +1,299 @@
+"""Nachweise: upload (several files at once), browse/filter/search, preview, download,
+supersede with a corrected version, legal holds (coordinator).
+
+``?occurrence=ID`` preselects an occurrence (the occurrence screen links
+"Unterschriebene Liste hochladen" here); it is copied into session state on
+the first run because query params vanish on page changes.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from ia_events import agencies, evidence, evidence_preview, evidence_query, retention
+from ia_events.access import Permission, can
+from ia_events.evidence import GATHERING, KIND_LABELS
+from ia_events.messages import fmt_date, fmt_datetime
+from pages._ui import actor, guard, inst
+
+who = actor()
+st.title("Nachweise")
+
+if "occurrence" in st.query_params and "ev_occurrence" not in st.session_state:
+    raw = st.query_params.get("occurrence", "")
+    st.session_state["ev_occurrence"] = int(raw) if str(raw).isdigit() else None
+
+with guard(stop=True), inst().db.read() as s:
+    agency_list = agencies.list_agencies(s, who)
+    preset = st.session_state.get("ev_occurrence")
+    preset_ctx = evidence_query.occurrence_context(s, who, preset) if preset else None
+slugs = [a.slug for a in agency_list]
+names = {a.slug: a.name for a in agency_list}
+this_year = date.today().year
+years = list(range(this_year + 1, this_year - 12, -1))
+
+left, right = st.columns(2)
+if len(slugs) == 1:
+    agency_slug = slugs[0]
+    left.markdown(f"**{names[agency_slug]}**")
+else:
+    default = slugs.index(preset_ctx[0]) if preset_ctx else 0
+    agency_slug = left.selectbox(
+        "Integrationsagentur", slugs, index=default, format_func=names.get, key="ev_agency"
+    )
+year_default = years.index(preset_ctx[1]) if preset_ctx and preset_ctx[1] in years else 1
+year = right.selectbox("Förderjahr", years, index=year_default, key="ev_year")
+
+with guard(stop=True), inst().db.read() as s:
+    links = evidence_query.link_options(s, who, agency_slug, year)
+occ_labels = dict(links.occurrences)
+goal_labels = dict(links.subgoals)
+kinds = list(KIND_LABELS)
+
+# -- upload ----------------------------------------------------------------------------------
+if can(who, Permission.evidence_add):
+    with st.expander("Nachweise hochladen", expanded=preset is not None):
+        if preset and preset in occ_labels:
+            st.info(f"Termin vorausgewählt: {occ_labels[preset]}")
+        with st.form("ev_upload", clear_on_submit=True):
+            files = st.file_uploader(
+                "Dateien (mehrere möglich, auch per Ziehen und Ablegen)",
+                accept_multiple_files=True,
+                key="ev_files",
+            )
+            c1, c2 = st.columns(2)
+            kind_default = kinds.index("signed_list_scan") if preset else kinds.index("other")
+            kind = c1.selectbox(
+                "Art", kinds, index=kind_default, format_func=lambda k: KIND_LABELS[k]
+            )
+            title = c2.text_input("Titel", placeholder="leer: Dateiname")
+            c3, c4 = st.columns(2)
+            doc_date = c3.date_input("Datum des Dokuments", value=None, format="DD.MM.YYYY")
+            source = c4.text_input("Quelle", placeholder="z. B. Name der Zeitung")
+            occ_ids = [None, *occ_labels]
+            occurrence = st.selectbox(
+                "Termin",
+                occ_ids,
+                index=occ_ids.index(preset) if preset in occ_ids else 0,
+                format_func=lambda i: "– kein Termin –" if i is None else occ_labels[i],
+            )
+            goals = st.multiselect(
+                "Teilziele", list(goal_labels), format_func=lambda i: goal_labels[i]
+            )
+            st.caption("Nur für Fotos: Rechtsgrundlage der Veröffentlichung (KUG)")
+            consent_mode = st.radio(
+                "Einwilligung",
+                ["Einwilligung liegt vor", GATHERING],
+                index=None,
+                label_visibility="collapsed",
+            )
+            consent_ref = st.text_input("Referenz der Einwilligung (z. B. Formular-Nr.)")
+            submitted = st.form_submit_button("Hochladen", type="primary")
+        if submitted:
+            consent = None
+            if consent_mode == GATHERING:
+                consent = GATHERING
+            elif consent_mode and consent_ref.strip():
+                consent = f"Einwilligung: {consent_ref.strip()}"
+            with guard():
+                added = evidence.add_many(
+                    inst(),
+                    who,
+                    [(f.name, f) for f in files or []],
+                    kind=kind,
+                    require_consent=True,
+                    agency_slug=agency_slug,
+                    funding_year=year,
+                    title=title,
+                    occurrence_id=occurrence,
+                    subgoal_ids=goals,
+                    doc_date=doc_date,
+                    source=source,
+                    consent_ref=consent,
+                )
+                st.success(
+                    f"{len(added)} Nachweis(e) archiviert: "
+                    + ", ".join(f"Nr. {v.id} „{v.filename}“" for v in added)
+                )
+                for v in added:
+                    for w in v.warnings:
+                        st.warning(f"Nr. {v.id}: {w}")
+
+# -- browse ----------------------------------------------------------------------------------
+st.subheader("Archiv")
+f1, f2, f3 = st.columns(3)
+goal_filter = f1.selectbox(
+    "Teilziel",
+    [None, *goal_labels],
+    format_func=lambda i: "alle" if i is None else goal_labels[i],
+    key="ev_f_goal",
+)
+kind_filter = f2.selectbox(
+    "Art",
+    [None, *kinds],
+    format_func=lambda k: "alle" if k is None else KIND_LABELS[k],
+    key="ev_f_kind",
+)
+text_filter = f3.text_input("Suche (Titel, Dateiname, Quelle)", key="ev_f_text")
+show_deleted = st.toggle("Gelöschte anzeigen (Löschnachweise)", key="ev_f_deleted")
+flt = evidence_query.EvidenceFilter(
+    agency_slug=agency_slug,
+    year=year,
+    subgoal_id=goal_filter,
+    kind=kind_filter,
+    text=text_filter,
+    include_deleted=show_deleted,
+    occurrence_id=preset if st.session_state.get("ev_only_preset") else None,
+)
+page_no = st.session_state.get("ev_page", 1)
+with guard(stop=True), inst().db.read() as s:
+    result = evidence_query.search_evidence(s, who, flt, page=page_no, page_size=20)
+
+if not result.items:
+    st.info("Keine Nachweise für diese Auswahl.")
+else:
+    st.caption(f"{result.total} Nachweise · Seite {result.page} von {result.pages}")
+    st.dataframe(
+        [
+            {
+                "Nr.": v.id,
+                "Titel": v.title,
+                "Art": KIND_LABELS.get(v.kind, v.kind),
+                "Datei": v.filename,
+                "Teilziele": ", ".join(goal_labels.get(g, str(g))[:30] for g in v.subgoal_ids),
+                "Aufbewahren bis": fmt_date(v.retention_until),
+                "Status": "gelöscht"
+                if v.deleted
+                else ("gesperrt" if v.legal_hold else ("ersetzt" if v.superseded_by_id else "")),
+            }
+            for v in result.items
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    p1, p2 = st.columns(2)
+    if result.page > 1 and p1.button("← Vorherige Seite", key="ev_prev"):
+        st.session_state["ev_page"] = result.page - 1
+        st.rerun()
+    if result.page < result.pages and p2.button("Nächste Seite →", key="ev_next"):
+        st.session_state["ev_page"] = result.page + 1
+        st.rerun()
+
+    ids = [v.id for v in result.items]
+    chosen = st.selectbox(
+        "Nachweis öffnen",
+        ids,
+        format_func=lambda i: next(f"Nr. {v.id}: {v.title}" for v in result.items if v.id == i),
+        key="ev_selected",
+    )
+    with guard(stop=True), inst().db.read() as s:
+        detail = evidence_query.get_detail(s, who, chosen)
+    v = detail.view
+    st.markdown(f"#### Nr. {v.id}: {v.title}")
+    meta = {
+        "Art": KIND_LABELS.get(v.kind, v.kind),
+        "Datei": f"{v.filename} ({v.media_type}, {v.size / 1024:.0f} KB)",
+        "SHA-256": v.sha256,
+        "Datum": fmt_date(v.doc_date) if v.doc_date else "–",
+        "Quelle": v.source or "–",
+        "Termin": detail.occurrence_label or "–",
+        "Teilziele": "; ".join(t for _, t in detail.subgoals) or "–",
+        "Einwilligung (KUG)": v.consent_ref or "–",
+        "Aufbewahren bis": f"{fmt_date(v.retention_until)} ({v.retention_rule})",
+        "Archiviert": f"{fmt_datetime(v.created_at)} von {v.created_by}" if v.created_at else "–",
+    }
+    if v.supersedes_id:
+        meta["Ersetzt"] = f"Nr. {v.supersedes_id} (frühere Fassungen: {detail.versions})"
+    if v.superseded_by_id:
+        meta["Ersetzt durch"] = f"Nr. {v.superseded_by_id}"
+    if v.deleted:
+        meta["Gelöscht"] = fmt_datetime(v.deleted_at) if v.deleted_at else "ja"
+    st.markdown("\n".join(f"- **{k}:** {val}" for k, val in meta.items()))
+    if "pdf_javascript" in v.flags:
+        st.warning("Diese PDF-Datei enthält JavaScript; sie wird hier nicht angezeigt.")
+    for h in detail.holds:
+        st.warning(
+            f"Gesperrt ({h.ref}, {h.scope}): {h.reason}"
+            + (f" – Aktenzeichen {h.case_ref}" if h.case_ref else "")
+            + f" – gesetzt von {h.set_by} am {fmt_date(h.set_at)}"
+        )
+
+    if not v.deleted:
+        b1, b2 = st.columns(2)
+        if b1.button("Vorschau anzeigen", key=f"ev_preview_{v.id}"):
+            with guard():
+                pv = evidence_preview.preview(inst(), who, v.id, v.flags)
+                for img in pv.images:
+                    st.image(img, width="stretch")
+                if pv.text:
+                    st.text(pv.text)
+                if pv.note:
+                    st.info(pv.note)
+        b2.download_button(
+            "Herunterladen",
+            data=lambda i=v.id: evidence.open_content(inst(), who, i),
+            file_name=v.filename,
+            mime=v.media_type,
+            key=f"ev_download_{v.id}",
+            on_click="ignore",
+        )
+
+        if can(who, Permission.evidence_add) and not v.superseded_by_id:
+            with st.expander("Korrigierte Fassung hochladen (ersetzt diesen Nachweis)"):
+                with st.form(f"ev_supersede_{v.id}", clear_on_submit=True):
+                    new_file = st.file_uploader("Korrigierte Datei", key=f"ev_new_{v.id}")
+                    go = st.form_submit_button("Als neue Fassung archivieren")
+                if go:
+                    with guard():
+                        if new_file is None:
+                            st.error("Bitte eine Datei auswählen.")
+                        else:
+                            nv = evidence.supersede(
+                                inst(), who, v.id, filename=new_file.name, content=new_file
+                            )
+                            st.success(f"Neue Fassung Nr. {nv.id} archiviert; Nr. {v.id} bleibt.")
+
+    if can(who, Permission.evidence_hold):
+        with st.expander("Rechtliche Sperre (Legal Hold)"):
+            with st.form(f"ev_hold_{v.id}", clear_on_submit=True):
+                scope = st.radio(
+                    "Bereich",
+                    ["evidence", "occurrence", "subgoal", "agency_year"],
+                    format_func={
+                        "evidence": "dieser Nachweis",
+                        "occurrence": "alle Nachweise des Termins",
+                        "subgoal": "alle Nachweise des (ersten) Teilziels",
+                        "agency_year": "die ganze Agentur im Förderjahr",
+                    }.get,
+                    horizontal=True,
+                )
+                reason = st.text_input("Grund")
+                case_ref = st.text_input("Aktenzeichen (optional)")
+                set_it = st.form_submit_button("Sperre setzen")
+            if set_it:
+                with guard(), inst().db.write() as s:
+                    scope_id = {
+                        "evidence": v.id,
+                        "occurrence": v.occurrence_id,
+                        "subgoal": v.subgoal_ids[0] if v.subgoal_ids else None,
+                    }.get(scope)
+                    hold = retention.set_hold(
+                        s,
+                        who,
+                        scope=scope,
+                        scope_id=scope_id,
+                        agency_slug=agency_slug if scope == "agency_year" else None,
+                        year=v.funding_year if scope == "agency_year" else None,
+                        reason=reason,
+                        case_ref=case_ref,
+                    )
+                    st.success(f"Sperre {hold.ref} gesetzt ({hold.items} Nachweise).")
+            for h in detail.holds:
+                if h.set_by != who.name and st.button(
+                    f"Sperre {h.ref} freigeben (als zweite Person)", key=f"ev_release_{h.id}"
+                ):
+                    with guard(), inst().db.write() as s:
+                        retention.release_hold(s, who, h.id, who.name)
+                        st.success(f"Sperre {h.ref} freigegeben.")

@@ -1,0 +1,67 @@
+"""Mein Nachweis (volunteer): own hours of a year and the certificate (PDF) to download."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ia_events.messages import berlin, fmt_date
+from ia_events.pdf_certificates import volunteer_certificate
+from ia_events.volunteer_hours import fmt_hours, own_year_summary
+from pages._ui import actor, guard, inst, now
+
+who = actor()
+st.title("Mein Nachweis")
+this_year = berlin(now()).year
+year = st.selectbox("Jahr", [this_year, this_year - 1, this_year - 2], key="mc_year")
+
+summary = None
+with guard(), inst().db.read() as s:
+    summary = own_year_summary(s, inst().keys, who, int(year))
+
+if summary is not None:
+    st.metric(f"Ihre Stunden {year}", f"{fmt_hours(summary.total)} Std.")
+    if summary.card_reached:
+        st.success(
+            "Sie erreichen die Schwelle für die Ehrenamtskarte NRW "
+            f"({summary.card_threshold.hours_per_year:g} Std. im Jahr oder "
+            f"{summary.card_threshold.hours_per_week:g} Std. pro Woche). "
+            "Fragen Sie Ihre Fachkraft nach dem Antrag bei Ihrer Stadt."
+        )
+    if summary.activities:
+        st.dataframe(
+            [
+                {
+                    "Angebot": a.activity,
+                    "Aufgabe": a.role,
+                    "Einsätze": a.shifts,
+                    "Stunden": fmt_hours(a.hours),
+                }
+                for a in summary.activities
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+    if summary.worklogs:
+        st.caption("Weitere Tätigkeiten (von der Fachkraft eingetragen)")
+        st.dataframe(
+            [
+                {"Datum": fmt_date(d), "Tätigkeit": t, "Stunden": fmt_hours(h)}
+                for d, h, t in summary.worklogs
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+    if not summary.activities and not summary.worklogs:
+        st.info(f"Für {year} sind noch keine Stunden erfasst.")
+    if st.button("Nachweis als PDF erstellen", key="mc_make"):
+        with guard(), inst().db.write() as s:
+            name, pdf = volunteer_certificate(s, inst().keys, who, summary.volunteer_id, int(year))
+            st.download_button(
+                "PDF herunterladen",
+                data=pdf,
+                file_name=name,
+                mime="application/pdf",
+                type="primary",
+                on_click="ignore",
+                key="mc_download",
+            )

@@ -1,0 +1,180 @@
+"""Berichte & Controlling: Sachbericht (edit, PDF/Word, submit), controlling figures, charts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ia_events import activity_report, agencies, controlling, reports
+from ia_events.messages import berlin
+from ia_events.reports import INDICATOR_LABELS
+from pages._ui import actor, guard, inst, now
+
+MONTHS = ["Jan", "Feb", "Mär", "Apr", "Mai", "Jun", "Jul", "Aug", "Sep", "Okt", "Nov", "Dez"]
+
+
+def _bytes(fn, *args):  # type: ignore[no-untyped-def]
+    """Deferred download: the service runs (and is audited) only when clicked."""
+    return lambda: fn(*args)[2]
+
+
+who = actor()
+is_coordinator = who.role == "coordinator"
+st.title("Berichte & Controlling" if is_coordinator else "Berichte")
+with guard(stop=True), inst().db.read() as s:
+    reachable = agencies.list_agencies(s, who)
+if not reachable:
+    st.info("Ihrem Konto ist keine Integrationsagentur zugeordnet.")
+    st.stop()
+this_year = berlin(now()).year
+c1, c2 = st.columns([3, 1])
+slug = c1.selectbox(
+    "Integrationsagentur",
+    [a.slug for a in reachable],
+    format_func={a.slug: a.name for a in reachable}.get,
+    key="rep_agency",
+)
+year = c2.selectbox(
+    "Förderjahr", list(range(this_year, this_year - 11, -1)), index=1, key="rep_year"
+)
+
+tab_report, tab_ctrl, tab_chart = st.tabs(["Sachbericht", "Controlling", "Verlauf"])
+
+with tab_report:
+    with guard(stop=True), inst().db.read() as s:
+        draft = activity_report.draft(s, who, slug, year, inst().keys.fingerprint(), now())
+    if draft.submitted:
+        st.success(
+            f"Eingereicht und eingefroren ({activity_report.status_line(draft)}); "
+            f"archiviert als Nachweis {draft.evidence_id}."
+        )
+    else:
+        st.info("Entwurf: Die Zahlen kommen aus den erfassten Terminen; die Texte schreiben Sie.")
+    st.caption(f"Fingerabdruck des Signaturschlüssels: `{draft.fingerprint}`")
+    editable = not draft.submitted and who.role == "specialist"
+    with st.form("rep_form"):
+        texts = {
+            "intro": st.text_area(
+                "Einleitung", draft.intro, disabled=not editable, key=f"rep_t_{slug}_{year}_intro"
+            )
+        }
+        for n, sec in enumerate(draft.sections, 1):
+            g = sec.goal
+            st.markdown(f"**{n}. {g.title}**")
+            st.caption(
+                f"{INDICATOR_LABELS.get(g.indicator, g.indicator)}: Soll {g.target:g}, "
+                f"Ist {g.actual:g} · Ehrenamtsstunden {sec.volunteer_hours:g} · "
+                f"Nachweise {sec.evidence_count} · "
+                + "; ".join(
+                    f"{a.title}: {len(a.dates)} Termine, {a.participants} Teilnahmen"
+                    for a in sec.activities
+                )
+            )
+            texts[sec.key] = st.text_area(
+                f"Text zu Teilziel {n}",
+                sec.text,
+                disabled=not editable,
+                key=f"rep_t_{slug}_{year}_{sec.key}",
+            )
+        texts["closing"] = st.text_area(
+            "Fazit", draft.closing, disabled=not editable, key=f"rep_t_{slug}_{year}_closing"
+        )
+        saved = st.form_submit_button("Entwurf speichern", disabled=not editable)
+    if saved:
+        with guard(), inst().db.write() as s:
+            activity_report.save_texts(s, who, slug, year, texts, now())
+            st.success("Entwurf gespeichert.")
+    d1, d2 = st.columns(2)
+    d1.download_button(
+        "Sachbericht als PDF",
+        data=_bytes(activity_report.export, inst(), who, slug, year, "pdf"),
+        file_name=f"Sachbericht_{year}_{slug}.pdf",
+        mime="application/pdf",
+        key="rep_pdf",
+        on_click="ignore",
+    )
+    d2.download_button(
+        "Sachbericht als Word (.docx)",
+        data=_bytes(activity_report.export, inst(), who, slug, year, "docx"),
+        file_name=f"Sachbericht_{year}_{slug}.docx",
+        mime=activity_report.DOCX_MIME,
+        key="rep_docx",
+        on_click="ignore",
+    )
+    if editable:
+        st.divider()
+        sure = st.checkbox(
+            "Der Sachbericht ist fertig. Nach dem Einreichen wird er eingefroren und archiviert.",
+            key="rep_sure",
+        )
+        if st.button("Sachbericht einreichen", disabled=not sure, type="primary", key="rep_submit"):
+            with guard():
+                with inst().db.write() as s:
+                    activity_report.save_texts(s, who, slug, year, texts, now())
+                evidence_id = activity_report.submit(inst(), who, slug, year)
+                st.success(f"Eingereicht und als Nachweis {evidence_id} archiviert.")
+                st.rerun()
+
+with tab_ctrl:
+    st.write(
+        "Zahlen für das Online-Controlling des Landes: Teilnahmen, erreichte Personen, Termine, "
+        "Ehrenamtliche und Stunden – gesamt, nach Handlungsfeld und nach Teilziel."
+    )
+    with guard(stop=True), inst().db.read() as s:
+        data = controlling.figures(s, who, year, slug, now())
+    if data:
+        st.dataframe(
+            pd.DataFrame([f.row() for f in data[0].rows], columns=controlling.HEADERS),
+            hide_index=True,
+            width="stretch",
+        )
+    e1, e2, e3 = st.columns(3)
+    e1.download_button(
+        "CSV",
+        data=_bytes(controlling.export, inst(), who, year, "csv", slug),
+        file_name=f"Controlling_{year}_{slug}.csv",
+        mime="text/csv",
+        key="rep_csv",
+        on_click="ignore",
+    )
+    e2.download_button(
+        "Excel (XLSX)",
+        data=_bytes(controlling.export, inst(), who, year, "xlsx", slug),
+        file_name=f"Controlling_{year}_{slug}.xlsx",
+        mime=controlling.XLSX_MIME,
+        key="rep_xlsx",
+        on_click="ignore",
+    )
+    if is_coordinator:
+        e3.download_button(
+            "Alle Agenturen (XLSX, ein Blatt je Agentur)",
+            data=_bytes(controlling.export, inst(), who, year, "xlsx", None),
+            file_name=f"Controlling_{year}_alle.xlsx",
+            mime=controlling.XLSX_MIME,
+            key="rep_xlsx_all",
+            on_click="ignore",
+        )
+
+with tab_chart:
+    with guard(stop=True), inst().db.read() as s:
+        goals = reports.subgoal_progress(s, who, slug, year, now=now())
+        months = controlling.attendance_by_month(s, who, slug, year, now())
+    st.subheader("Teilziele: erreicht in Prozent")
+    if goals:
+        st.bar_chart(
+            pd.DataFrame(
+                [{"Teilziel": g.title[:60], "Erreicht (%)": round(100 * g.ratio)} for g in goals]
+            ),
+            x="Teilziel",
+            y="Erreicht (%)",
+            horizontal=True,
+            height=60 + 45 * len(goals),
+        )
+    else:
+        st.info(f"Für {year} sind keine Teilziele angelegt.")
+    st.subheader("Teilnahmen und Termine je Monat")
+    frame = pd.DataFrame(months)
+    frame["Monat"] = pd.Categorical(
+        [MONTHS[m - 1] for m in frame["Monat"]], categories=MONTHS, ordered=True
+    )
+    st.line_chart(frame, x="Monat", y=["Teilnahmen", "Termine"])

@@ -1,0 +1,422 @@
+"""Ehrenamt (specialist): registry, import/export, qualifications, shifts and rosters, hours.
+
+Thin: every section reads widgets, calls one service of ``ia_events.volunteers``,
+``.shifts``, ``.volunteer_hours``, ``.volunteer_import`` or
+``.pdf_certificates`` inside ``guard()``, and renders the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+import streamlit as st
+from sqlalchemy.orm import Session
+
+from ia_events import planning, shifts, volunteers
+from ia_events.messages import BERLIN, berlin, fmt_date, fmt_datetime, fmt_time, fmt_weekday_date
+from ia_events.pdf_certificates import volunteer_certificate
+from ia_events.volunteer_hours import add_worklog, fmt_hours, list_with_hours
+from ia_events.volunteer_import import confirm, export_registry, preview
+from pages._ui import actor, guard, inst, now
+
+who = actor()
+agency_id = who.agency_id
+keys = inst().keys
+today = berlin(now()).date()
+st.title("Ehrenamt")
+flash = st.session_state.pop("vo_flash", None)
+if flash:
+    st.success(flash)
+
+
+@contextmanager
+def action() -> Iterator[Session]:
+    """One write transaction; a message put in ``s.info["flash"]`` is shown after the rerun.
+
+    The rerun happens only after the commit: ``st.rerun()`` inside the block would roll
+    the transaction back (it unwinds like an exception).
+    """
+    message = ""
+    with guard():
+        with inst().db.write() as s:
+            yield s
+            message = s.info.get("flash", "")
+        if message:
+            st.session_state["vo_flash"] = message
+            st.rerun()
+
+
+people: list[volunteers.VolunteerView] = []
+with guard(), inst().db.read() as s:
+    people = volunteers.list_volunteers(s, keys, who, agency_id, include_inactive=True, today=today)
+active = [p for p in people if p.active]
+names = {p.id: p.name for p in people}
+
+tab_reg, tab_import, tab_qual, tab_shifts, tab_hours = st.tabs(
+    ["Verzeichnis", "Import & Export", "Nachweise", "Einsätze & Dienstplan", "Stunden & Nachweis"]
+)
+
+# -- registry ---------------------------------------------------------------------------------
+with tab_reg:
+    show_inactive = st.toggle("Auch deaktivierte anzeigen", key="vo_inactive")
+    rows = [
+        {
+            "Name": p.name,
+            "Kontakt": p.contact,
+            "Sprachen": ", ".join(p.languages),
+            "Fähigkeiten": ", ".join(p.skills),
+            "Verfügbarkeit": p.availability,
+            "Einwilligung": f"{fmt_date(p.consent_at)} ({p.consent_version})"
+            if p.consent_at
+            else "–",
+            "Vereinbarung": fmt_date(p.agreement_at) if p.agreement_at else "–",
+            "Nachweise": ", ".join(
+                f"{q.label}{' ⚠' if q.state != 'valid' else ''}" for q in p.qualifications
+            ),
+            "Status": "aktiv" if p.active else "deaktiviert",
+        }
+        for p in people
+        if p.active or show_inactive
+    ]
+    if rows:
+        st.dataframe(rows, hide_index=True, width="stretch")
+    else:
+        st.info("Noch keine Ehrenamtlichen erfasst.")
+    with st.expander("Ehrenamtliche*n neu erfassen"), st.form("vo_add", clear_on_submit=True):
+        name = st.text_input("Name")
+        contact = st.text_input("Kontakt (E-Mail oder Telefon)")
+        langs = st.text_input("Sprachen (mit Komma getrennt)")
+        skills = st.text_input("Fähigkeiten (mit Komma getrennt)")
+        avail = st.text_input("Verfügbarkeit", placeholder="z. B. dienstags vormittags")
+        c1, c2, c3 = st.columns(3)
+        consent_at = c1.date_input("Einwilligung am", value=today, format="DD.MM.YYYY")
+        consent_version = c2.text_input(
+            "Fassung der Einwilligung", value=volunteers.CONSENT_VERSION
+        )
+        agreement_at = c3.date_input(
+            "Vereinbarung am", value=None, format="DD.MM.YYYY", key="vo_agreement"
+        )
+        if st.form_submit_button("Speichern", type="primary"):
+            with action() as s:
+                volunteers.add_volunteer(
+                    s, keys, who, agency_id, name=name, contact=contact, languages=langs,
+                    skills=skills, availability=avail, consent_at=consent_at,
+                    consent_version=consent_version, agreement_at=agreement_at, now=now(),
+                )  # fmt: skip
+                s.info["flash"] = f"„{name.strip()}“ wurde ins Verzeichnis aufgenommen."
+    if people:
+        with st.expander("Deaktivieren oder wieder aktivieren"):
+            pick = st.selectbox(
+                "Person", [p.id for p in people], format_func=names.get, key="vo_toggle_pick"
+            )
+            is_active = next(p.active for p in people if p.id == pick)
+            label = "Deaktivieren" if is_active else "Wieder aktivieren"
+            st.caption("Es wird nichts gelöscht: geleistete Stunden bleiben nachweisbar.")
+            if st.button(label, key="vo_toggle"):
+                with action() as s:
+                    volunteers.set_volunteer_active(s, who, pick, not is_active, now())
+                    s.info["flash"] = f"„{names[pick]}“: {label.lower()} – erledigt."
+
+# -- import / export --------------------------------------------------------------------------
+with tab_import:
+    st.write(
+        "Laden Sie Ihre bisherige Liste (CSV oder Excel) hoch. Sie sehen zuerst eine "
+        "Vorschau mit Hinweisen je Zeile; übernommen wird erst nach Ihrer Bestätigung."
+    )
+    upload = st.file_uploader("Liste", type=["csv", "xlsx"], key="vo_upload")
+    default_version = st.text_input(
+        "Fassung der Einwilligung, falls die Liste keine Spalte dafür hat", key="vo_imp_version"
+    )
+    if upload is not None:
+        content = upload.getvalue()
+        result = None
+        with guard(), inst().db.read() as s:
+            result = preview(s, keys, who, agency_id, upload.name, content,
+                             default_consent_version=default_version)  # fmt: skip
+        if result is not None:
+            st.dataframe(
+                [
+                    {
+                        "Zeile": r.line,
+                        "Name": r.name,
+                        "Einwilligung": fmt_date(r.consent_at) if r.consent_at else "",
+                        "Prüfung": "✓ wird übernommen" if r.ok else " ".join(r.errors),
+                    }
+                    for r in result.rows
+                ],
+                hide_index=True,
+                width="stretch",
+            )
+            st.write(f"{result.valid} Zeilen in Ordnung, {result.invalid} mit Fehlern.")
+            if result.valid and st.button(
+                f"{result.valid} Einträge übernehmen", type="primary", key="vo_imp_confirm"
+            ):
+                with action() as s:
+                    outcome = confirm(s, keys, who, agency_id, upload.name, content,
+                                      default_consent_version=default_version)  # fmt: skip
+                    s.info["flash"] = f"{outcome.valid} Ehrenamtliche übernommen."
+    st.divider()
+    st.write("Export des Verzeichnisses (Formeln werden in Text umgewandelt).")
+    fmt = st.radio("Format", ["xlsx", "csv"], horizontal=True, key="vo_exp_fmt")
+    if st.button("Export erstellen", key="vo_export"):
+        with action() as s:
+            data = export_registry(s, keys, who, agency_id, fmt)
+            st.download_button(
+                "Export herunterladen", data=data, file_name=f"ehrenamtliche.{fmt}",
+                on_click="ignore", key="vo_export_dl",
+            )  # fmt: skip
+
+# -- qualifications ---------------------------------------------------------------------------
+with tab_qual:
+    st.caption(
+        "Erfasst wird nur, dass ein Dokument eingesehen wurde (wann, von wem, gültig bis) – "
+        "nie das Dokument selbst. Das erweiterte Führungszeugnis gilt 5 Jahre."
+    )
+    warn = []
+    with guard(), inst().db.read() as s:
+        warn = volunteers.expiring_qualifications(s, keys, who, agency_id, today)
+    if warn:
+        st.dataframe(
+            [
+                {
+                    "Name": w.name,
+                    "Nachweis": w.label,
+                    "Gültig bis": fmt_date(w.valid_until),
+                    "Stand": "abgelaufen" if w.state == "expired" else "läuft bald ab",
+                }
+                for w in warn
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+    if active:
+        with st.form("vo_qual", clear_on_submit=True):
+            pid = st.selectbox("Person", [p.id for p in active], format_func=names.get)
+            kind = st.selectbox(
+                "Nachweis",
+                list(volunteers.QUALIFICATIONS),
+                format_func=volunteers.qualification_label,
+            )
+            c1, c2, c3 = st.columns(3)
+            checked_on = c1.date_input("Eingesehen am", value=today, format="DD.MM.YYYY")
+            checked_by = c2.text_input("Eingesehen von", value=who.label)
+            until = c3.date_input("Gültig bis (leer: Standard)", value=None, format="DD.MM.YYYY")
+            note = st.text_input("Bemerkung (keine Inhalte des Dokuments)")
+            if st.form_submit_button("Einsicht eintragen", type="primary"):
+                with action() as s:
+                    volunteers.add_qualification(
+                        s, who, pid, kind=kind, checked_on=checked_on, checked_by=checked_by,
+                        valid_until=until, note=note, today=today,
+                    )  # fmt: skip
+                    s.info["flash"] = (
+                        f"{volunteers.qualification_label(kind)} für „{names[pid]}“ eingetragen."
+                    )
+
+
+# -- shifts and rosters ---------------------------------------------------------------------------
+def _assignment_rows(view: shifts.ShiftView) -> list[dict[str, str]]:
+    return [
+        {
+            "Name": a.name,
+            "Status": shifts.STATUS_LABELS.get(a.status, a.status)
+            + (" (selbst)" if a.self_signed else ""),
+            "Check-in": fmt_time(a.checked_in_at) if a.checked_in_at else "–",
+            "Check-out": fmt_time(a.checked_out_at) if a.checked_out_at else "–",
+            "Stunden": fmt_hours(a.hours)
+            + (" (korrigiert)" if a.hours_override is not None else ""),
+        }
+        for a in view.assignments
+    ]
+
+
+with tab_shifts:
+    st.subheader("Erinnerungen: die nächsten 3 Tage")
+    upcoming = []
+    with guard(), inst().db.read() as s:
+        upcoming = shifts.reminders(s, keys, who, agency_id, now(), days=3)
+    if not upcoming:
+        st.info("In den nächsten 3 Tagen sind keine Einsätze geplant.")
+    for v in upcoming:
+        people_in = [a.name for a in v.assignments if a.status in shifts.ACTIVE]
+        missing = f" · **noch {v.open_slots} offen**" if v.open_slots else ""
+        st.write(
+            f"{fmt_weekday_date(v.starts_at)}, {fmt_time(v.starts_at)} Uhr · {v.role} "
+            f"({v.activity_title}): {', '.join(people_in) or 'niemand'}{missing}"
+        )
+
+    st.subheader("Einsätze je Termin")
+    occs = []
+    with guard(), inst().db.read() as s:
+        occs = planning.list_occurrences(
+            s, who, start=now() - timedelta(days=14), end=now() + timedelta(days=60),
+            include_cancelled=False, limit=300,
+        )  # fmt: skip
+    if not occs:
+        st.info("Keine Termine in den letzten 14 und den nächsten 60 Tagen.")
+    else:
+        labels = {o.id: f"{fmt_datetime(o.starts_at)} · {o.title}" for o in occs}
+        first_future = next((o.id for o in occs if o.ends_at >= now()), occs[-1].id)
+        occ_id = st.selectbox(
+            "Termin", list(labels), index=list(labels).index(first_future),
+            format_func=labels.get, key="vo_occ",
+        )  # fmt: skip
+        roster = []
+        with guard(), inst().db.read() as s:
+            roster = shifts.roster_for_occurrence(s, keys, who, occ_id)
+        for v in roster:
+            with st.container(border=True):
+                st.markdown(
+                    f"**{v.role}** · {fmt_time(v.starts_at)}–{fmt_time(v.ends_at)} Uhr · "
+                    f"{v.taken} von {v.needed} besetzt · Voraussetzung: {v.required_labels}"
+                )
+                if v.assignments:
+                    st.dataframe(_assignment_rows(v), hide_index=True, width="stretch")
+        occ = next(o for o in occs if o.id == occ_id)
+        with st.expander("Einsatz anlegen"), st.form("vo_shift_add"):
+            role = st.selectbox("Aufgabe", volunteers.SHIFT_ROLES, key="vo_role")
+            other = st.text_input("… oder andere Aufgabe")
+            c1, c2, c3 = st.columns(3)
+            needed = c1.number_input("Benötigt", min_value=1, max_value=50, value=1)
+            start_t = c2.time_input("Beginn", value=berlin(occ.starts_at).time(), step=900)
+            end_t = c3.time_input("Ende", value=berlin(occ.ends_at).time(), step=900)
+            required = st.multiselect(
+                "Erforderliche Nachweise", list(volunteers.QUALIFICATIONS),
+                default=volunteers.ROLE_QUALIFICATIONS.get(role, []),
+                format_func=volunteers.qualification_label,
+            )  # fmt: skip
+            series = st.checkbox("Auch für alle folgenden Termine dieser Reihe")
+            if st.form_submit_button("Anlegen", type="primary"):
+                day = berlin(occ.starts_at).date()
+                starts = datetime.combine(day, start_t, tzinfo=BERLIN)
+                ends = datetime.combine(day, end_t, tzinfo=BERLIN)
+                with action() as s:
+                    made = shifts.add_shift(
+                        s, who, occ_id, role=other.strip() or role, needed=int(needed),
+                        starts_at=starts, ends_at=ends, required=required, all_future=series,
+                        now=now(),
+                    )  # fmt: skip
+                    s.info["flash"] = f"{len(made)} Einsatz/Einsätze angelegt."
+        if roster and active:
+            with st.expander("Person einteilen"):
+                sid = st.selectbox(
+                    "Einsatz", [v.id for v in roster], key="vo_assign_shift",
+                    format_func=lambda i: next(f"{v.role} ({fmt_time(v.starts_at)})"
+                                               for v in roster if v.id == i),
+                )  # fmt: skip
+                pid = st.selectbox(
+                    "Person", [p.id for p in active], format_func=names.get, key="vo_assign_p"
+                )
+                if st.button("Einteilen", type="primary", key="vo_assign"):
+                    with action() as s:
+                        shifts.assign(s, who, sid, pid, now())
+                        s.info["flash"] = f"„{names[pid]}“ ist eingeteilt."
+        assignments = {a.id: (v, a) for v in roster for a in v.assignments}
+        if assignments:
+            with st.expander("Anwesenheit und Stunden korrigieren"):
+                aid = st.selectbox(
+                    "Einteilung", list(assignments), key="vo_fix_a",
+                    format_func=lambda i: f"{assignments[i][1].name} – {assignments[i][0].role}",
+                )  # fmt: skip
+                what = st.radio(
+                    "Was?",
+                    ["Nicht erschienen", "Geplante Zeiten bestätigen", "Stunden eintragen",
+                     "Korrektur entfernen", "Jetzt einchecken", "Jetzt auschecken"],
+                    key="vo_fix_action",
+                )  # fmt: skip
+                hours = st.number_input("Stunden", 0.0, 24.0, 2.0, step=0.25, key="vo_fix_h")
+                if st.button("Ausführen", key="vo_fix"):
+                    with action() as s:
+                        if what == "Nicht erschienen":
+                            shifts.mark_no_show(s, who, aid, now())
+                        elif what == "Geplante Zeiten bestätigen":
+                            shifts.set_hours(s, who, aid, planned=True)
+                        elif what == "Stunden eintragen":
+                            shifts.set_hours(s, who, aid, hours=hours)
+                        elif what == "Korrektur entfernen":
+                            shifts.set_hours(s, who, aid, hours=None)
+                        elif what == "Jetzt einchecken":
+                            shifts.check_in(s, who, aid, now(), method="staff")
+                        else:
+                            shifts.check_out(s, who, aid, now(), method="staff")
+                        s.info["flash"] = f"{what}: erledigt."
+
+    st.subheader("Dienstplan der Woche")
+    week_of = st.date_input("Woche mit dem Tag", value=today, format="DD.MM.YYYY", key="vo_week")
+    week = []
+    with guard(), inst().db.read() as s:
+        week = shifts.roster_for_week(s, keys, who, agency_id, week_of)
+    if not week:
+        st.info("In dieser Woche sind keine Einsätze angelegt.")
+    else:
+        st.dataframe(
+            [
+                {
+                    "Tag": fmt_weekday_date(v.starts_at),
+                    "Zeit": f"{fmt_time(v.starts_at)}–{fmt_time(v.ends_at)}",
+                    "Angebot": v.activity_title,
+                    "Aufgabe": v.role,
+                    "Besetzt": f"{v.taken}/{v.needed}",
+                    "Personen": ", ".join(
+                        a.name for a in v.assignments if a.status in shifts.ACTIVE
+                    ),
+                }
+                for v in week
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+
+# -- hours, worklog, certificate --------------------------------------------------------------
+with tab_hours:
+    year = st.selectbox("Jahr", [today.year, today.year - 1, today.year - 2], key="vo_year")
+    table = []
+    threshold = None
+    with guard(), inst().db.read() as s:
+        table = list_with_hours(s, keys, who, agency_id=agency_id, year=int(year), today=today)
+        threshold = volunteers.card_threshold(s)
+    if table:
+        st.dataframe(
+            [
+                {
+                    "Name": r.name,
+                    "Stunden": fmt_hours(r.hours),
+                    "Ehrenamtskarte NRW": "Schwelle erreicht" if r.card_reached else "",
+                    "Status": "aktiv" if r.active else "deaktiviert",
+                }
+                for r in table
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+    if threshold is not None:
+        st.caption(
+            f"Hinweis Ehrenamtskarte NRW ab {threshold.hours_per_year:g} Std. im Jahr oder "
+            f"{threshold.hours_per_week:g} Std. pro Woche (Einstellung der Installation; "
+            "bitte die aktuelle Regel des Landes prüfen)."
+        )
+    if active:
+        with (
+            st.expander("Weitere Tätigkeit eintragen (Stundenzettel)"),
+            st.form("vo_worklog", clear_on_submit=True),
+        ):
+            pid = st.selectbox("Person", [p.id for p in active], format_func=names.get)
+            c1, c2 = st.columns(2)
+            day = c1.date_input("Datum", value=today, format="DD.MM.YYYY")
+            hrs = c2.number_input("Stunden", 0.25, 24.0, 2.0, step=0.25)
+            desc = st.text_input("Tätigkeit")
+            if st.form_submit_button("Eintragen", type="primary"):
+                with action() as s:
+                    add_worklog(s, who, pid, day=day, hours=hrs, description=desc, today=today)
+                    s.info["flash"] = f"{fmt_hours(hrs)} Std. für „{names[pid]}“ eingetragen."
+    if people:
+        st.subheader("Ehrenamtsnachweis (PDF)")
+        pid = st.selectbox("Person", [p.id for p in people], format_func=names.get, key="vo_cert_p")
+        if st.button("Nachweis erstellen", key="vo_cert"):
+            with action() as s:
+                fname, pdf = volunteer_certificate(s, keys, who, pid, int(year), today)
+                st.download_button(
+                    "PDF herunterladen", data=pdf, file_name=fname, mime="application/pdf",
+                    type="primary", on_click="ignore", key="vo_cert_dl",
+                )  # fmt: skip

@@ -1,0 +1,100 @@
+"""The door screen (AppTest): today's Nähcafé, counter, by hand, card photo, count, undo."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import select
+
+from ia_events import cards
+from ia_events.installation import Installation
+from ia_events.models import Agency, ParticipantCard
+from tests.support import login, texts
+
+PAGE = "pages/checkin_door.py"
+
+
+@pytest.fixture
+def door(app, app_env: Installation):  # type: ignore[no-untyped-def]
+    at = login(app, "fk-essen")
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _count(at) -> int:  # type: ignore[no-untyped-def]
+    return int(next(m for m in at.metric if m.label == "Eingecheckt").value)
+
+
+def _essen_card(inst: Installation) -> str:
+    with inst.db.read() as s:
+        agency_id = s.scalar(select(Agency.id).where(Agency.slug == "essen"))
+        return s.scalars(
+            select(ParticipantCard.code).where(ParticipantCard.agency_id == agency_id)
+        ).first()  # type: ignore[return-value]
+
+
+def test_opens_on_the_running_naehcafe_with_its_qr_and_counter(door) -> None:  # type: ignore[no-untyped-def]
+    assert door.title[0].value == "Check-in an der Tür"
+    chosen = door.selectbox(key="door_occ")
+    assert "Nähcafé" in chosen.format_func(chosen.value)
+    # Demo: three self check-ins, one hand entry undone -> three count.
+    assert _count(door) == 3
+    assert "/checkin?t=" in door.code[0].value
+    assert "unerwarteter Fehler" not in texts(door)
+
+
+def test_add_by_hand_then_same_name_again_then_undo(door) -> None:  # type: ignore[no-untyped-def]
+    name_box = next(t for t in door.text_input if t.label == "Name")
+    name_box.input("Hanna Melnyk")
+    next(b for b in door.button if b.label == "Eintragen").click().run()
+    assert "Eingecheckt." in [s.value for s in door.success]
+    assert _count(door) == 4
+
+    next(t for t in door.text_input if t.label == "Name").input("hanna  melnyk")
+    next(b for b in door.button if b.label == "Eintragen").click().run()
+    assert any("schon eingecheckt" in w.value for w in door.warning)
+    assert _count(door) == 4
+
+    undo_box = next(s for s in door.selectbox if s.label == "Eintrag")
+    newest = undo_box.options[0]
+    assert "Hanna Melnyk" in newest
+    next(t for t in door.text_input if t.label == "Grund").input("falsch erfasst")
+    next(b for b in door.button if b.label == "Rückgängig machen").click().run()
+    assert any("Rückgängig gemacht" in s.value for s in door.success)
+    assert _count(door) == 3
+
+
+def test_undo_without_reason_changes_nothing(door) -> None:  # type: ignore[no-untyped-def]
+    next(b for b in door.button if b.label == "Rückgängig machen").click().run()
+    assert any("Grund" in e.value for e in door.error)
+    assert _count(door) == 3
+
+
+def test_card_photo_is_decoded_and_counted_once(door, app_env: Installation) -> None:  # type: ignore[no-untyped-def]
+    code = _essen_card(app_env)
+    image = cards.qr_image(cards.card_payload(code), box=8)
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=90)
+    door.camera_input[0].set_value(("card.jpg", buf.getvalue(), "image/jpeg")).run()
+    assert "Eingecheckt." in [s.value for s in door.success]
+    assert _count(door) == 4
+    door.run()  # the photo is still there on a rerun: same nonce, not counted twice
+    assert _count(door) == 4
+    door.camera_input[0].set_value(None)
+    next(t for t in door.text_input if "Kartennummer" in t.label).input(code)
+    next(b for b in door.button if b.label == "Karte prüfen").click().run()
+    assert any("schon eingecheckt" in w.value for w in door.warning)
+
+
+def test_headcount_plus_and_minus(door) -> None:  # type: ignore[no-untyped-def]
+    next(b for b in door.button if b.label == "+").click().run()
+    assert _count(door) == 4
+    next(b for b in door.button if b.label == "−").click().run()
+    assert _count(door) == 3
+
+
+def test_downloads_are_offered(door) -> None:  # type: ignore[no-untyped-def]
+    labels = [b.label for b in door.get("download_button")]
+    assert "Teilnehmerliste (PDF)" in labels and "QR-Plakat für den Raum" in labels

@@ -1,0 +1,63 @@
+"""Nachweise and Aufbewahrung pages in AppTest: what specialists, coordinators and admins see."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tests.support import login, texts
+
+
+def test_specialist_browses_own_archive_and_sees_no_other_agency(app) -> None:  # type: ignore[no-untyped-def]
+    at = login(app, "fk-essen")
+    at.switch_page("pages/evidence.py").run()
+    assert not at.exception
+    at.selectbox(key="ev_year").select(date.today().year - 1).run()
+    shown = texts(at)
+    assert "Nachweise" in shown and "Integrationsagentur Essen" in shown
+    assert "Nachweise · Seite 1" in shown
+    table = at.dataframe[0].value
+    assert "Unterschriebene Teilnehmerliste Nähcafé" in " ".join(table["Titel"])
+    assert not [s for s in at.selectbox if s.label == "Integrationsagentur"]
+    # Preview of the selected item: a read of the content, audited.
+    next(b for b in at.button if b.label == "Vorschau anzeigen").click().run()
+    assert not at.exception and not at.error
+
+
+def test_occurrence_preselected_from_query_param(app, app_env) -> None:  # type: ignore[no-untyped-def]
+    from ia_events.access import Actor
+    from ia_events.evidence_query import EvidenceFilter, search_evidence
+
+    with app_env.db.read() as s:
+        item = search_evidence(
+            s, Actor.cli(), EvidenceFilter(agency_slug="essen", kind="signed_list_scan")
+        ).items[0]
+    at = login(app, "fk-essen")
+    at.query_params["occurrence"] = str(item.occurrence_id)
+    at.switch_page("pages/evidence.py").run()
+    assert not at.exception
+    assert "Termin vorausgewählt" in texts(at)
+    assert at.session_state["ev_occurrence"] == item.occurrence_id
+
+
+def test_coordinator_sees_holds_and_all_agencies(app) -> None:  # type: ignore[no-untyped-def]
+    at = login(app, "koordination")
+    at.switch_page("pages/evidence.py").run()
+    assert not at.exception
+    assert any(s.label == "Integrationsagentur" for s in at.selectbox)
+    at.switch_page("pages/retention.py").run()
+    assert not at.exception
+    shown = texts(at)
+    assert "H1" in shown and "Prüfung vor Ort angekündigt" in shown
+    assert "Löschprotokoll" in shown
+    assert "Löschvorschlag" not in shown  # runs are the admin's
+
+
+def test_admin_creates_proposal_and_finds_nothing_due_today(app) -> None:  # type: ignore[no-untyped-def]
+    at = login(app, "admin")
+    at.switch_page("pages/retention.py").run()
+    assert not at.exception
+    next(b for b in at.button if b.label == "Vorschlag erstellen").click().run()
+    assert not at.exception
+    assert "Zum Stichtag ist nichts zu löschen." in texts(at)
+    at.switch_page("pages/system.py").run()
+    assert not at.exception and "Schlüssel und Sicherung" in texts(at)

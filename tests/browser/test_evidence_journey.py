@@ -1,0 +1,85 @@
+"""A specialist uploads the signed list scan of an occurrence, finds it under its sub-goal
+and downloads it again -- in a real Chromium against ``streamlit run``."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from ia_events.installation import Installation
+from ia_events.models import Activity, Agency, Occurrence, SubGoal
+from tests.browser.conftest import ui_login, wait_ready
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.browser
+
+SCAN = b"%PDF-1.4\n1 0 obj<<>>endobj\n% unterschriebene Liste, Browser-Test\n%%EOF\n"
+
+
+def _target(demo_template: Path) -> tuple[int, str]:
+    inst = Installation.open(make_settings(demo_template))
+    try:
+        with inst.db.read() as s:
+            year = date.today().year - 1
+            essen = s.scalar(select(Agency.id).where(Agency.slug == "essen"))
+            occ = s.scalars(
+                select(Occurrence.id)
+                .join(Activity, Activity.id == Occurrence.activity_id)
+                .where(
+                    Occurrence.agency_id == essen,
+                    Occurrence.funding_year == year,
+                    Activity.type == "Nähcafé",
+                )
+                .order_by(Occurrence.starts_at)
+            ).all()[3]
+            goal = s.scalar(
+                select(SubGoal.title).where(
+                    SubGoal.agency_id == essen, SubGoal.funding_year == year, SubGoal.position == 2
+                )
+            )
+        return occ, goal
+    finally:
+        inst.close()
+
+
+def test_upload_signed_list_find_under_subgoal_download(  # type: ignore[no-untyped-def]
+    page, live_server, demo_template, tmp_path
+) -> None:
+    occ, goal = _target(demo_template)
+    scan = tmp_path / "Liste unterschrieben.pdf"
+    scan.write_bytes(SCAN)
+    ui_login(page, live_server, "fk-essen")
+    page.get_by_role("heading", name=re.compile("Übersicht")).wait_for()
+    page.goto(f"{live_server}/evidence?occurrence={occ}")
+    wait_ready(page)
+    page.get_by_text("Termin vorausgewählt").wait_for()
+
+    form = page.locator('[data-testid="stForm"]').first
+    form.locator('input[type="file"]').set_input_files(str(scan))
+    page.get_by_text(re.compile(r"rieben\.pdf")).first.wait_for()
+    form.get_by_label("Titel").fill("Unterschriebene Liste Browser-Test")
+    form.locator('[data-testid="stMultiSelect"]').click()
+    page.get_by_role("option", name=goal).click()
+    page.keyboard.press("Escape")
+    form.get_by_role("button", name="Hochladen").click()
+    wait_ready(page)
+    page.get_by_text(re.compile(r"1 Nachweis\(e\) archiviert")).wait_for()
+
+    # Find it under its sub-goal.
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Teilziel").click()
+    page.get_by_role("option", name=goal).click()
+    wait_ready(page)
+    page.get_by_text("2 Nachweise · Seite 1 von 1").wait_for()  # ours and the report
+    page.wait_for_timeout(1000)
+    Path("/tmp/ev4.txt").write_text(page.locator('[data-testid="stMain"]').inner_text())
+    page.get_by_text(re.compile(r"Nr\. \d+: Unterschriebene Liste Browser-Test")).first.wait_for()
+
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Herunterladen").click()
+    download = info.value
+    assert download.suggested_filename == "Liste unterschrieben.pdf"
+    assert Path(download.path()).read_bytes() == SCAN

@@ -1,0 +1,169 @@
+"""The participant page over HTTP (Starlette test client, real database behind it)."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from starlette.applications import Starlette
+
+from ia_events import checkin_page
+from ia_events.installation import Installation, reset_shared
+from ia_events.models import Attendance, Scan
+from ia_events.routes import routes
+from ia_events.tokens import TokenInfo, make_token
+from tests.integration.checkin_support import make_occurrence
+
+with warnings.catch_warnings():
+    # Starlette asks for "httpx2"; the plain httpx client works the same for these tests.
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+
+@pytest.fixture
+def client(inst: Installation, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.setenv("IA_EVENTS_DATA", str(inst.settings.data_dir))
+    monkeypatch.setenv("IA_EVENTS_DATABASE_URL", inst.settings.database_url)
+    reset_shared()
+    checkin_page.limiter.reset()
+    with TestClient(Starlette(routes=routes()), base_url="http://testserver") as c:
+        yield c
+    reset_shared()
+
+
+def _rows(inst: Installation) -> tuple[int, int]:
+    with inst.db.read() as s:
+        return (
+            int(s.scalar(select(func.count()).select_from(Attendance)) or 0),
+            int(s.scalar(select(func.count()).select_from(Scan)) or 0),
+        )
+
+
+def _form(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+
+
+def _state(html: str) -> str:
+    found = re.search(r'data-state="([a-z_]+)"', html)
+    return found.group(1) if found else "form"
+
+
+def test_get_shows_the_form_and_records_nothing(client: TestClient, inst: Installation) -> None:
+    made = make_occurrence(inst, photographed=True, privacy_law="KDG")
+    for _ in range(3):  # messenger previews, reloads
+        page = client.get(f"/checkin?t={made.token}", headers={"accept-language": "de-DE"})
+        assert page.status_code == 200
+    assert _rows(inst) == (0, 0)
+    html = page.text
+    assert "Nähcafé" in html and "Stadtteilzentrum, Helenenstraße 12" in html
+    assert 'name="name"' in html and 'name="photo"' in html and 'name="age"' not in html
+    assert "§ 15 KDG" in html and "<details>" in html  # the full notice, one tap away
+    assert "<script" not in html
+    assert len(page.content) < 50_000
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_post_checks_in_once_and_a_repeat_is_already_checked_in(
+    client: TestClient, inst: Installation
+) -> None:
+    made = make_occurrence(inst)
+    form = _form(client.get(f"/checkin?t={made.token}").text)
+    answer = client.post("/checkin", data={**form, "name": "Olena Kovalenko"})
+    assert _state(answer.text) == "ok"
+    replay = client.post("/checkin", data={**form, "name": "Olena Kovalenko"})
+    assert _state(replay.text) == "ok"  # the same nonce: idempotent, not a second record
+    assert _rows(inst)[0] == 1
+    form2 = _form(client.get(f"/checkin?t={made.token}").text)
+    repeat = client.post("/checkin", data={**form2, "name": "olena kovalenko"})
+    assert _state(repeat.text) == "already_checked_in"
+    assert "Ich bin eine andere Person" in repeat.text
+    way_out = _form(repeat.text)
+    other = client.post("/checkin", data={**way_out, "other": "1", "name": "Olena Kovalenko"})
+    assert _state(other.text) == "ok"
+    assert _rows(inst)[0] == 2
+
+
+def test_missing_name_shows_the_form_again_and_records_nothing(
+    client: TestClient, inst: Installation
+) -> None:
+    made = make_occurrence(inst)
+    form = _form(client.get(f"/checkin?t={made.token}").text)
+    answer = client.post("/checkin", data={**form, "name": "  "})
+    assert "Bitte geben Sie Ihren Namen ein." in answer.text and 'name="name"' in answer.text
+    assert _rows(inst) == (0, 0)
+
+
+def test_anonymous_phone_is_remembered_by_cookie(client: TestClient, inst: Installation) -> None:
+    made = make_occurrence(inst, mode="anonymous")
+    page = client.get(f"/checkin?t={made.token}")
+    assert 'name="name"' not in page.text and "Ich bin da" in page.text
+    assert _state(client.post("/checkin", data=_form(page.text)).text) == "ok"
+    again = client.post("/checkin", data=_form(client.get(f"/checkin?t={made.token}").text))
+    assert _state(again.text) == "already_checked_in"
+    assert _rows(inst)[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("lang", "direction", "word"),
+    [
+        ("ar", "rtl", "تسجيل"),
+        ("fa", "rtl", "ثبت"),
+        ("uk", "ltr", "Реєстрація"),
+        ("tr", "ltr", "Adınız"),
+    ],
+)
+def test_languages_and_direction(
+    client: TestClient, inst: Installation, lang, direction, word
+) -> None:  # type: ignore[no-untyped-def]
+    made = make_occurrence(inst)
+    html = client.get(f"/checkin?t={made.token}&lang={lang}").text
+    assert f'<html lang="{lang}" dir="{direction}">' in html and word in html
+    by_header = client.get(f"/checkin?t={made.token}", headers={"accept-language": f"{lang};q=0.9"})
+    assert f'lang="{lang}"' in by_header.text
+
+
+def test_states_for_bad_links(client: TestClient, inst: Installation) -> None:
+    soon = make_occurrence(inst, starts_in=timedelta(hours=3))
+    past = make_occurrence(inst, starts_in=timedelta(hours=-6))
+    assert _state(client.get(f"/checkin?t={soon.token}").text) == "not_open"
+    assert _state(client.get(f"/checkin?t={past.token}").text) == "closed"
+    bad = client.get("/checkin?t=not-a-token")
+    assert bad.status_code == 404 and _state(bad.text) == "invalid"
+    assert _state(client.get("/checkin").text) == "invalid"
+    assert _rows(inst) == (0, 0)
+
+
+def test_volunteer_link_goes_to_the_volunteer_page(client: TestClient, inst: Installation) -> None:
+    made = make_occurrence(inst)
+    token = make_token(inst.keys, TokenInfo("volunteer", "occurrence", made.occurrence_id, 1))
+    answer = client.get(f"/checkin?t={token}", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/volunteer_checkin?t={token}"
+
+
+def test_cross_site_post_is_refused(client: TestClient, inst: Installation) -> None:
+    made = make_occurrence(inst)
+    form = _form(client.get(f"/checkin?t={made.token}").text)
+    answer = client.post(
+        "/checkin", data={**form, "name": "X Y"}, headers={"origin": "https://evil.example"}
+    )
+    assert answer.status_code == 403
+    assert _rows(inst) == (0, 0)
+    # A browser that hides its origin ("null") still checks in: the nonce binds the form.
+    hidden = client.post("/checkin", data={**form, "name": "X Y"}, headers={"origin": "null"})
+    assert _state(hidden.text) == "ok"
+
+
+def test_session_rate_limit_answers_calmly(client: TestClient, inst: Installation) -> None:
+    made = make_occurrence(inst)
+    page = client.get(f"/checkin?t={made.token}")
+    codes = []
+    for i in range(checkin_page.LIMITS["session"] + 2):
+        form = _form(client.get(f"/checkin?t={made.token}").text)
+        codes.append(client.post("/checkin", data={**form, "name": f"Person {i}"}).status_code)
+    assert codes[-1] == 429 and codes.count(200) == checkin_page.LIMITS["session"]
+    assert "Bitte warten Sie eine Minute" in client.post("/checkin", data=_form(page.text)).text

@@ -1,0 +1,202 @@
+"""Evidence archive: content-checked, encrypted, deduplicated per agency, immutable, audited."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from sqlalchemy import func, select
+
+from ia_events import integrity
+from ia_events.access import Actor
+from ia_events.errors import Conflict, DomainError, InvalidInput, NotFound
+from ia_events.evidence import add_evidence, add_many, change_metadata, read_content, supersede
+from ia_events.evidence_query import EvidenceFilter, search_evidence
+from ia_events.installation import Installation
+from ia_events.models import AuditEvent, Blob, Evidence, EvidenceRevision
+from tests.integration.archive_factory import PDF, PNG, build
+
+
+def _add(inst: Installation, actor: Actor, slug: str = "essen", **kw):  # type: ignore[no-untyped-def]
+    kw.setdefault("kind", "participant_list")
+    kw.setdefault("filename", "liste.pdf")
+    kw.setdefault("content", PDF)
+    return add_evidence(inst, actor, agency_slug=slug, funding_year=2025, **kw)
+
+
+def _blob_files(inst: Installation) -> list[str]:
+    return list(inst.blobs.names_on_disk())
+
+
+def test_same_file_twice_is_stored_once_per_agency_never_across(
+    inst: Installation, cli_actor: Actor
+) -> None:
+    w = build(inst)
+    a = _add(inst, w.fk_essen, subgoal_ids=w.subgoals[:1], occurrence_id=w.occurrence)
+    b = _add(inst, w.fk_essen, filename="kopie.pdf")
+    c = _add(inst, w.fk_kleve, slug="kleve")
+    assert a.sha256 == b.sha256 == c.sha256
+    with inst.db.read() as s:
+        blobs = s.execute(select(Blob.agency_id, func.count()).group_by(Blob.agency_id)).all()
+        ids = {e.id: e.blob_id for e in s.scalars(select(Evidence))}
+    assert sorted(n for _, n in blobs) == [1, 1]
+    assert ids[a.id] == ids[b.id] != ids[c.id]
+    assert len(_blob_files(inst)) == 2
+    # The file name on disk reveals nothing about the content hash.
+    assert all(a.sha256 not in n for n in _blob_files(inst))
+    assert integrity.verify(inst, cli_actor).ok
+
+
+def test_wrong_type_or_oversized_batch_stores_nothing(inst: Installation) -> None:
+    w = build(inst)
+    with pytest.raises(InvalidInput) as err:
+        add_many(
+            inst,
+            w.fk_essen,
+            [("ok.pdf", PDF), ("virus.pdf", b"MZ\x90\x00" + b"\x00" * 100)],
+            kind="other",
+            agency_slug="essen",
+            funding_year=2025,
+        )
+    assert err.value.code == "file_type_unsupported"
+    small = Installation(
+        inst.settings.__class__(**{**inst.settings.__dict__, "max_upload_bytes": 1000}),
+        inst.db,
+        inst.keys,
+        inst.blobs,
+    )
+    with pytest.raises(InvalidInput) as err:
+        _add(small, w.fk_essen, content=PDF + b"x" * 2000)
+    assert err.value.code == "file_too_large"
+    with inst.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Evidence)) == 0
+    assert _blob_files(inst) == []
+    assert list((inst.settings.archive_dir / "tmp").iterdir()) == []
+
+
+def test_photo_needs_consent_in_the_form(inst: Installation) -> None:
+    w = build(inst)
+    with pytest.raises(InvalidInput) as err:
+        add_many(
+            inst,
+            w.fk_essen,
+            [("f.png", PNG)],
+            kind="photo",
+            require_consent=True,
+            agency_slug="essen",
+            funding_year=2025,
+        )
+    assert err.value.code == "photo_consent_missing"
+    [v] = add_many(
+        inst,
+        w.fk_essen,
+        [("f.png", io.BytesIO(PNG))],
+        kind="photo",
+        require_consent=True,
+        agency_slug="essen",
+        funding_year=2025,
+        consent_ref="Versammlung",
+    )
+    assert v.media_type == "image/png" and v.consent_ref == "Versammlung"
+
+
+def test_other_agencies_links_and_items_read_as_unknown(inst: Installation) -> None:
+    w = build(inst)
+    with pytest.raises(NotFound):
+        _add(inst, w.fk_essen, occurrence_id=w.kleve_occurrence)
+    with pytest.raises(NotFound):
+        _add(inst, w.fk_essen, subgoal_ids=[w.kleve_subgoal])
+    with pytest.raises(NotFound):
+        _add(inst, w.fk_essen, slug="kleve")
+    item = _add(inst, w.fk_kleve, slug="kleve")
+    with pytest.raises(NotFound):
+        read_content(inst, w.fk_essen, item.id)
+    with pytest.raises(NotFound):
+        read_content(inst, w.fk_essen, 999999)
+
+
+def test_every_read_is_audited_and_returns_the_exact_bytes(inst: Installation) -> None:
+    w = build(inst)
+    item = _add(inst, w.fk_essen)
+    name, media, data = read_content(inst, w.coordinator, item.id)
+    assert (name, media, data) == ("liste.pdf", "application/pdf", PDF)
+    with inst.db.read() as s:
+        reads = s.scalars(select(AuditEvent).where(AuditEvent.action == "evidence:read")).all()
+    assert [(r.actor, r.object_id) for r in reads] == [("koordination", str(item.id))]
+    assert reads[0].details["sha256"] == item.sha256
+
+
+def test_correction_is_a_new_version_and_metadata_changes_are_revisions(
+    inst: Installation,
+) -> None:
+    w = build(inst)
+    old = _add(inst, w.fk_essen, subgoal_ids=w.subgoals[:1], occurrence_id=w.occurrence)
+    new = supersede(
+        inst, w.fk_essen, old.id, filename="liste-korrigiert.pdf", content=PDF + b"% korrigiert\n"
+    )
+    assert new.supersedes_id == old.id and new.subgoal_ids == old.subgoal_ids
+    assert new.occurrence_id == w.occurrence
+    with pytest.raises(Conflict) as err:
+        supersede(inst, w.fk_essen, old.id, filename="x.pdf", content=PDF + b"%2\n")
+    assert err.value.code == "evidence_superseded"
+    assert read_content(inst, w.fk_essen, old.id)[2] == PDF  # the old version stays
+    with inst.db.write() as s:
+        changed = change_metadata(
+            s, w.fk_essen, new.id, reason="Tippfehler", title="Liste 3.3.", subgoal_ids=w.subgoals
+        )
+    assert changed.title == "Liste 3.3." and changed.revision == 2
+    with inst.db.read() as s:
+        rev = s.scalar(select(EvidenceRevision).where(EvidenceRevision.evidence_id == new.id))
+        actions = s.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
+    assert rev is not None and rev.snapshot["title"] == "liste.pdf"
+    assert "evidence:supersede" in actions and "evidence:change" in actions
+
+
+def test_search_filters_by_subgoal_kind_and_text_with_pages(inst: Installation) -> None:
+    w = build(inst)
+    for i in range(5):
+        _add(
+            inst,
+            w.fk_essen,
+            kind="press_release",
+            filename=f"presse-{i}.txt",
+            content=f"Pressemeldung {i}".encode(),
+            subgoal_ids=w.subgoals[1:],
+        )
+    _add(inst, w.fk_essen, title="Liste Nähcafé", subgoal_ids=w.subgoals[:1])
+    _add(inst, w.fk_kleve, slug="kleve")
+    with inst.db.read() as s:
+        by_goal = search_evidence(
+            s, w.coordinator, EvidenceFilter(subgoal_id=w.subgoals[1]), page=1, page_size=2
+        )
+        text = search_evidence(s, w.fk_essen, EvidenceFilter(text="nähcafé"))
+        mine = search_evidence(s, w.fk_essen, EvidenceFilter(kind="participant_list"))
+    assert by_goal.total == 5 and by_goal.pages == 3 and len(by_goal.items) == 2
+    assert [v.title for v in text.items] == ["Liste Nähcafé"]
+    assert mine.total == 1  # Kleve's list is out of her reach
+
+
+def test_storage_full_is_a_clear_error(inst: Installation, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import errno
+
+    w = build(inst)
+
+    class Full(io.RawIOBase):
+        def __init__(self, *a, **k) -> None:  # type: ignore[no-untyped-def]
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    import builtins
+
+    real_open = builtins.open
+
+    def fake_open(path, mode="r", *a, **k):  # type: ignore[no-untyped-def]
+        if "wb" in mode and "/tmp/up-" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(path, mode, *a, **k)
+
+    monkeypatch.setattr("storage.blobs.open", fake_open, raising=False)
+    with pytest.raises(DomainError) as err:
+        _add(inst, w.fk_essen)
+    assert err.value.code == "storage_full"
+    with inst.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Evidence)) == 0

@@ -1,0 +1,185 @@
+"""Completeness flags, Sachbericht (draft, Word/PDF, submit) and controlling on demo data."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from docx import Document as Docx
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from ia_events import activity_report, controlling
+from ia_events.access import Actor
+from ia_events.bundle import export_bundle
+from ia_events.errors import Conflict, Forbidden, NotFound
+from ia_events.inspection import inspect
+from ia_events.installation import Installation
+from ia_events.messages import berlin
+from ia_events.models import (
+    ActivityReport,
+    Agency,
+    Attendance,
+    Evidence,
+    Occurrence,
+    Role,
+    SubGoal,
+)
+from storage.db import utcnow
+
+COORD = Actor(name="koordination", role=Role.coordinator)
+SYSTEM = Actor.cli("test:reports")
+
+
+def _year() -> int:
+    return berlin(utcnow()).year
+
+
+def _specialist(inst: Installation, slug: str) -> Actor:
+    with inst.db.read() as s:
+        agency_id = s.scalar(select(Agency.id).where(Agency.slug == slug))
+    return Actor(name=f"fk-{slug}", role=Role.specialist, agency_id=agency_id)
+
+
+def test_completeness_flags_on_demo_data(demo_inst: Installation) -> None:
+    year = _year() - 1
+    with demo_inst.db.write() as s:
+        agency_id = s.scalar(select(Agency.id).where(Agency.slug == "essen"))
+        items = s.scalars(
+            select(Evidence).where(Evidence.agency_id == agency_id, Evidence.funding_year == year)
+        ).all()
+        assert items, "the demo has evidence for last year"
+        items[0].legal_hold = True
+        items[-1].retention_until = date.today() + timedelta(days=30)
+        held_id, near_id = items[0].id, items[-1].id
+    with demo_inst.db.read() as s:
+        tree = inspect(s, COORD, "essen", year)
+    codes = {(f.code, f.object_id) for f in tree.findings}
+    kinds = {f.code for f in tree.findings}
+    assert ("legal_hold", held_id) in codes
+    assert ("retention_near", near_id) in codes
+    assert "occurrence_without_list" in kinds
+    held = [o for o in tree.occurrences.values() if o.held]
+    assert held and all(o.participants > 0 for o in held)
+    not_met = [g for g in tree.subgoals if g.actual < g.target]
+    assert {("target_not_met", g.id) for g in not_met} <= codes
+    assert tree.approved is not None and tree.approved["version"] == 1
+    # The demo submitted last year's Sachbericht for Essen: no flag for it.
+    assert "report_not_submitted" not in kinds
+    with demo_inst.db.read() as s:
+        this_year = inspect(s, COORD, "essen", _year())
+    assert "plan_not_approved" in {f.code for f in this_year.findings}
+    assert "report_not_submitted" in {f.code for f in this_year.findings}
+
+
+def test_specialist_sees_only_her_own_agency(demo_inst: Installation) -> None:
+    fk = _specialist(demo_inst, "essen")
+    with demo_inst.db.read() as s:
+        assert inspect(s, fk, "essen", _year()).agency_slug == "essen"
+        with pytest.raises(NotFound):
+            inspect(s, fk, "kleve", _year())
+        with pytest.raises(NotFound):
+            activity_report.draft(s, fk, "kleve", _year(), "fp")
+        with pytest.raises(NotFound):
+            controlling.figures(s, fk, _year(), "kleve")
+        assert [a.slug for a in controlling.figures(s, fk, _year())] == ["essen"]
+
+
+def test_sachbericht_edit_export_submit_and_freeze(demo_inst: Installation, tmp_path: Path) -> None:
+    year = _year()
+    fk = _specialist(demo_inst, "kleve")
+    fingerprint = demo_inst.keys.fingerprint()
+    with demo_inst.db.read() as s:
+        d = activity_report.draft(s, fk, "kleve", year, fingerprint)
+    assert len(d.sections) == 4 and not d.submitted
+    first = d.sections[0]
+    assert first.goal.target > 0 and first.activities and first.activities[0].dates
+    with demo_inst.db.write() as s:
+        activity_report.save_texts(
+            s, fk, "kleve", year, {"intro": "Unser Jahr im Quartier.", first.key: "Sehr gut."}
+        )
+    name, mime, body = activity_report.export(demo_inst, fk, "kleve", year, "docx")
+    assert name.endswith(".docx") and mime == activity_report.DOCX_MIME
+    text = "\n".join(p.text for p in Docx(io.BytesIO(body)).paragraphs)
+    assert "Unser Jahr im Quartier." in text and "Sehr gut." in text
+    assert fingerprint in text
+    _, _, pdf = activity_report.export(demo_inst, fk, "kleve", year, "pdf")
+    assert pdf.startswith(b"%PDF")
+    with pytest.raises(Forbidden), demo_inst.db.write() as s:  # the coordinator only reads
+        activity_report.save_texts(s, COORD, "kleve", year, {"intro": "x"})
+
+    evidence_id = activity_report.submit(demo_inst, fk, "kleve", year)
+    with demo_inst.db.read() as s:
+        item = s.get(Evidence, evidence_id)
+        assert item is not None and item.kind == "report"
+        row = s.scalar(
+            select(ActivityReport).where(ActivityReport.submitted_evidence_id == item.id)
+        )
+        assert row is not None and row.status == "submitted"
+        assert row.sections["_fingerprint"] == fingerprint
+    with pytest.raises(Conflict) as frozen, demo_inst.db.write() as s:
+        activity_report.save_texts(s, fk, "kleve", year, {"intro": "später geändert"})
+    assert frozen.value.code == "report_submitted"
+
+    # Live figures change after submission: the bundle lists the difference.
+    with demo_inst.db.write() as s:
+        occ = s.scalars(
+            select(Occurrence)
+            .where(Occurrence.agency_id == fk.agency_id, Occurrence.funding_year == year)
+            .where(Occurrence.starts_at <= utcnow())
+            .order_by(Occurrence.starts_at)
+        ).first()
+        assert occ is not None
+        s.add(
+            Attendance(
+                occurrence_id=occ.id,
+                agency_id=fk.agency_id,
+                funding_year=year,
+                method="headcount",
+                count=500,
+            )
+        )
+    out = tmp_path / "kleve.zip"
+    result = export_bundle(demo_inst, COORD, "kleve", year, out)
+    with zipfile.ZipFile(out) as zf:
+        names = zf.namelist()
+        assert any("/data/02_Sachbericht/" in n and n.endswith(".pdf") for n in names)
+        diffs = zf.read(f"{result.bag_name}/data/Abweichungen_zum_heutigen_Stand.txt").decode()
+    assert "im Sachbericht" in diffs and "heute" in diffs
+
+
+def test_controlling_workbook_has_a_sheet_per_agency(demo_inst: Installation) -> None:
+    year = _year() - 1
+    with demo_inst.db.write() as s:
+        agency_id = s.scalar(select(Agency.id).where(Agency.slug == "essen"))
+        goal = s.scalars(
+            select(SubGoal).where(SubGoal.agency_id == agency_id, SubGoal.funding_year == year)
+        ).first()
+        assert goal is not None
+        goal.title = '=HYPERLINK("http://evil.example","klick")'
+        slugs = list(s.scalars(select(Agency.slug).where(Agency.active)))
+    name, _, body = controlling.export(demo_inst, COORD, year, "xlsx")
+    assert name == f"Controlling_{year}_alle.xlsx"
+    wb = load_workbook(io.BytesIO(body))
+    assert sorted(wb.sheetnames) == sorted(slugs) and len(slugs) == 13
+    ws = wb["essen"]
+    values = [c.value for row in ws.iter_rows() for c in row]
+    assert '\'=HYPERLINK("http://evil.example","klick")' in values
+    assert not any(isinstance(v, str) and v.startswith("=") for v in values)
+    header = [c.value for c in ws[2]]
+    assert header[:8] == controlling.HEADERS[:8]
+    total = [c.value for c in ws[3]]
+    assert total[0] == "Gesamt" and total[3] > 0 and total[5] > 0  # participants, occurrences
+
+    _, mime, raw = controlling.export(
+        demo_inst, _specialist(demo_inst, "essen"), year, "csv", "essen"
+    )
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert mime == "text/csv" and {r[0] for r in rows[1:]} == {"essen"}
+    assert any(r[4].startswith("'=HYPERLINK") for r in rows[1:])
+    levels = {r[2] for r in rows[1:]}
+    assert levels == {"Gesamt", "Handlungsfeld", "Teilziel"}
