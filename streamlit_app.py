@@ -9,10 +9,17 @@ session: it identifies the user and builds the navigation from the role.
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from ia_events.routes import routes
 
 app = st.App("streamlit_app.py", routes=routes())
+
+# Until the first st.navigation call in a process, Streamlit 1.67 treats a folder
+# named pages/ as an old-style multipage app: a deep link (a volunteer's QR link)
+# as a fresh server's first request would show the raw file list and a blank page.
+# We navigate with st.navigation only, so switch that mode off from the start.
+PagesManager.uses_pages_directory = False
 
 
 def _pages_for(role: str) -> dict[str, list[st.Page]]:
@@ -77,6 +84,22 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
     }
 
 
+def _login_pages(render) -> list[st.Page]:  # type: ignore[no-untyped-def]
+    """Logged out, every page's address shows the login (a deep link such as a
+    volunteer's QR link keeps its address and query, and works after login)."""
+    paths = {
+        page.url_path
+        for role in ("specialist", "volunteer", "coordinator", "admin")
+        for section in _pages_for(role).values()
+        for page in section
+    }
+    aliases = [
+        st.Page(render, title="Anmelden", url_path=path, visibility="hidden")
+        for path in sorted(paths - {""})
+    ]
+    return [st.Page(render, title="Anmelden", icon="🔑", default=True), *aliases]
+
+
 def _identify():  # type: ignore[no-untyped-def]
     """The logged-in actor, from this browser session or the HttpOnly cookie."""
     from ia_events import accounts
@@ -108,7 +131,7 @@ def main() -> None:
             st.session_state["volunteer_checkin_token"] = st.query_params["t"]
         from pages import login
 
-        st.navigation([st.Page(login.render, title="Anmelden", icon="🔑")], position="hidden").run()
+        st.navigation(_login_pages(login.render), position="hidden").run()
         return
     st.session_state["actor"] = actor
     with st.sidebar:

@@ -36,6 +36,17 @@ def actor() -> Actor:
     return value
 
 
+def writing():  # type: ignore[no-untyped-def]
+    """A write transaction for pages: ``st.rerun()`` inside it commits first.
+
+    Streamlit's rerun unwinds the script with an exception; a plain transaction
+    would roll the change back. A stop (``st.stop()``) still rolls back.
+    """
+    from streamlit.runtime.scriptrunner_utils.exceptions import RerunException
+
+    return inst().db.write(commit_on=(RerunException,))
+
+
 def now() -> datetime:
     return utcnow()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ia_events import accounts
-from pages._ui import actor, guard, inst, redirect
+from pages._ui import actor, guard, inst, redirect, writing
 
 ROLE_LABELS = {
     "specialist": "Fachkraft",
@@ -29,7 +29,7 @@ with st.form("account_password", clear_on_submit=True):
         if new != repeat:
             st.error("Die beiden neuen Passwörter stimmen nicht überein.")
         else:
-            with guard(), inst().db.write() as s:
+            with guard(), writing() as s:
                 accounts.change_own_password(s, who, inst().settings, old, new)
                 st.success("Das Passwort wurde geändert.")
 

@@ -14,7 +14,7 @@ from ia_events.messages import berlin, fmt_date, fmt_datetime, fmt_time, fmt_wee
 from ia_events.models import FIELD_LABELS, AttendanceMode
 from ia_events.recurrence import WEEKDAYS, SeriesRule, local
 from ia_events.reports import INDICATOR_LABELS
-from pages._ui import actor, guard, inst, now
+from pages._ui import actor, guard, inst, now, writing
 
 MODES = {
     AttendanceMode.named: "namentlich (z. B. Nähcafé)",
@@ -176,7 +176,7 @@ def _new_activity(who: Actor, slug: str) -> None:
             skip_holidays=skip,
             skip_closures=skip,
         )
-        with inst().db.write() as s:
+        with writing() as s:
             result = schedule.create_series(
                 s,
                 who,
@@ -245,7 +245,7 @@ def _edit(who: Actor, slug: str) -> None:
         place = st.text_input("Ort", value=o.place)
         note = st.text_input("Hinweis")
         if st.form_submit_button("Termin ändern"):
-            with guard(), inst().db.write() as s:
+            with guard(), writing() as s:
                 schedule.edit_occurrence(
                     s,
                     who,
@@ -262,7 +262,7 @@ def _edit(who: Actor, slug: str) -> None:
         e_t = c2.time_input("Neues Ende", value=berlin(o.ends_at).time(), step=900)
         place = st.text_input("Ort (leer lassen: unverändert)")
         if st.form_submit_button("Diesen und alle folgenden ändern"):
-            with guard(), inst().db.write() as s:
+            with guard(), writing() as s:
                 ids = schedule.edit_future(
                     s, who, occ_id, start_time=s_t, end_time=e_t, place=place or None, now=now()
                 )
@@ -270,7 +270,7 @@ def _edit(who: Actor, slug: str) -> None:
     with cancel, st.form("act_cancel"):
         reason = st.text_input("Grund der Absage", placeholder="z. B. Kursleitung erkrankt")
         if st.form_submit_button("Termin absagen"):
-            with guard(), inst().db.write() as s:
+            with guard(), writing() as s:
                 schedule.cancel_occurrence(s, who, occ_id, reason)
                 st.success("Der Termin ist abgesagt; er bleibt mit dem Grund im Verlauf.")
 
@@ -298,7 +298,7 @@ def _closures(who: Actor, slug: str) -> None:
         label = st.text_input("Bezeichnung", placeholder="Sommerpause")
         cancel = st.checkbox("Geplante Termine in diesem Zeitraum absagen", value=True)
         if st.form_submit_button("Schließzeit eintragen"):
-            with guard(), inst().db.write() as s:
+            with guard(), writing() as s:
                 _, cancelled = schedule.add_closure(
                     s, who, slug, start, end, label, cancel_existing=cancel, now=now()
                 )
@@ -326,7 +326,7 @@ def _feeds(who: Actor, slug: str) -> None:
         state = f"widerrufen am {fmt_date(f.revoked_at)}" if f.revoked_at else "aktiv"
         c1.write(f"{f.label} · angelegt {fmt_date(f.created_at)} von {f.created_by} · {state}")
         if f.revoked_at is None and c2.button("Widerrufen", key=f"act_revoke_{f.id}"):
-            with guard(), inst().db.write() as s:
+            with guard(), writing() as s:
                 calendar_feeds.revoke_feed(s, who, f.id)
             st.rerun()
     with st.form("act_feed"):
@@ -340,7 +340,7 @@ def _feeds(who: Actor, slug: str) -> None:
             format_func=lambda i: names.get(i, "–"),
         )
         if st.form_submit_button("Kalender-Link erzeugen"):
-            with guard(), inst().db.write() as s:
+            with guard(), writing() as s:
                 feed = calendar_feeds.create_feed(s, who, slug, kind, activity_id)
                 st.session_state["act_feed_url"] = calendar_feeds.feed_url(
                     inst().settings.base_url, feed.token

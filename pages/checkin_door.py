@@ -17,7 +17,7 @@ from ia_events import attendance, cards, checkin, pdf_lists
 from ia_events.access import Actor
 from ia_events.attendance import METHOD_LABELS
 from ia_events.messages import fmt_time, text
-from pages._ui import actor, guard, inst, now
+from pages._ui import actor, guard, inst, now, writing
 
 REFRESH = "5s"
 
@@ -97,7 +97,7 @@ def _manual(who: Actor, info: attendance.DoorInfo) -> None:
         paper = st.checkbox("Aus der unterschriebenen Papierliste übertragen")
         sent = st.form_submit_button("Eintragen", type="primary")
     if sent:
-        with guard(), inst().db.write() as s:
+        with guard(), writing() as s:
             answer = checkin.door_checkin(
                 s,
                 inst().keys,
@@ -134,7 +134,7 @@ def _card(who: Actor, info: attendance.DoorInfo) -> None:
 
 
 def _scan_card(who: Actor, info: attendance.DoorInfo, code: str, nonce: str | None) -> None:
-    with inst().db.write() as s:
+    with writing() as s:
         answer = checkin.card_checkin(
             s, inst().keys, who, info.occurrence.id, code, nonce=nonce, now=now()
         )
@@ -150,7 +150,7 @@ def _count(who: Actor, info: attendance.DoorInfo) -> None:
         minus = cols[1].button("−", key=f"door_minus_{label}", width="stretch")
         plus = cols[2].button("+", key=f"door_plus_{label}", width="stretch", type="primary")
         if plus or minus:
-            with guard(), inst().db.write() as s:
+            with guard(), writing() as s:
                 total = attendance.headcount(
                     s, who, info.occurrence.id, category, 1 if plus else -1, now=now()
                 )
@@ -174,7 +174,7 @@ def _undo(who: Actor, info: attendance.DoorInfo) -> None:
         reason = st.text_input("Grund", placeholder="z. B. doppelt erfasst")
         sent = st.form_submit_button("Rückgängig machen")
     if sent:
-        with guard(), inst().db.write() as s:
+        with guard(), writing() as s:
             attendance.undo(s, who, int(chosen), reason, now=now())
             st.success("Rückgängig gemacht (bleibt im Protokoll sichtbar).")
 
@@ -216,7 +216,7 @@ def _downloads(who: Actor, info: attendance.DoorInfo) -> None:
         on_click="ignore",
     )
     if info.may_revoke and st.button("Check-in-Link erneuern (alte Links und Plakate ungültig)"):
-        with guard(), inst().db.write() as s:
+        with guard(), writing() as s:
             checkin.revoke_links(s, who, occ_id, now=now())
             st.success("Neuer Link erstellt. Bitte das Plakat neu drucken.")
             st.rerun()
@@ -227,7 +227,7 @@ def _cards(who: Actor) -> None:
         count = st.number_input("Anzahl neuer Karten", 1, cards.MAX_CARDS, 8)
         sent = st.form_submit_button("Karten erzeugen")
     if sent and who.agency_id is not None:
-        with guard(), inst().db.write() as s:
+        with guard(), writing() as s:
             issued = cards.issue_cards(s, who, who.agency_id, int(count), now=now())
             pdf = cards.cards_pdf(s, who, who.agency_id, issued)
         st.download_button(

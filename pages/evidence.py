@@ -16,7 +16,7 @@ from ia_events import agencies, evidence, evidence_preview, evidence_query, rete
 from ia_events.access import Permission, can
 from ia_events.evidence import GATHERING, KIND_LABELS
 from ia_events.messages import fmt_date, fmt_datetime
-from pages._ui import actor, guard, inst
+from pages._ui import actor, guard, inst, writing
 
 who = actor()
 st.title("Nachweise")
@@ -186,7 +186,8 @@ else:
         "Nachweis öffnen",
         ids,
         format_func=lambda i: next(f"Nr. {v.id}: {v.title}" for v in result.items if v.id == i),
-        key="ev_selected",
+        # A new filter or page starts at its newest item.
+        key=f"ev_selected_{agency_slug}_{year}_{goal_filter}_{kind_filter}_{text_filter}_{page_no}",
     )
     with guard(stop=True), inst().db.read() as s:
         detail = evidence_query.get_detail(s, who, chosen)
@@ -273,7 +274,7 @@ else:
                 case_ref = st.text_input("Aktenzeichen (optional)")
                 set_it = st.form_submit_button("Sperre setzen")
             if set_it:
-                with guard(), inst().db.write() as s:
+                with guard(), writing() as s:
                     scope_id = {
                         "evidence": v.id,
                         "occurrence": v.occurrence_id,
@@ -294,6 +295,6 @@ else:
                 if h.set_by != who.name and st.button(
                     f"Sperre {h.ref} freigeben (als zweite Person)", key=f"ev_release_{h.id}"
                 ):
-                    with guard(), inst().db.write() as s:
+                    with guard(), writing() as s:
                         retention.release_hold(s, who, h.id, who.name)
                         st.success(f"Sperre {h.ref} freigegeben.")

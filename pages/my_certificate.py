@@ -7,7 +7,7 @@ import streamlit as st
 from ia_events.messages import berlin, fmt_date
 from ia_events.pdf_certificates import volunteer_certificate
 from ia_events.volunteer_hours import fmt_hours, own_year_summary
-from pages._ui import actor, guard, inst, now
+from pages._ui import actor, guard, inst, now, writing
 
 who = actor()
 st.title("Mein Nachweis")
@@ -54,7 +54,7 @@ if summary is not None:
     if not summary.activities and not summary.worklogs:
         st.info(f"Für {year} sind noch keine Stunden erfasst.")
     if st.button("Nachweis als PDF erstellen", key="mc_make"):
-        with guard(), inst().db.write() as s:
+        with guard(), writing() as s:
             name, pdf = volunteer_certificate(s, inst().keys, who, summary.volunteer_id, int(year))
             st.download_button(
                 "PDF herunterladen",

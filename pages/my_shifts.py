@@ -11,7 +11,7 @@ import streamlit as st
 from ia_events import shifts
 from ia_events.messages import fmt_time, fmt_weekday_date
 from ia_events.volunteer_hours import fmt_hours
-from pages._ui import actor, guard, inst, now
+from pages._ui import actor, guard, inst, now, writing
 
 who = actor()
 st.title("Meine Einsätze")
@@ -23,7 +23,7 @@ if flash:
 def _act(label: str, fn, *args) -> None:  # type: ignore[no-untyped-def]
     done = False
     with guard():
-        with inst().db.write() as s:
+        with writing() as s:
             fn(s, who, *args, now())
         done = True  # committed; st.rerun() inside the block would roll it back
     if done:

@@ -15,7 +15,7 @@ from ia_events.access import Actor
 from ia_events.messages import berlin, fmt_date, fmt_datetime
 from ia_events.models import FIELD_LABELS, FieldOfAction, Indicator
 from ia_events.reports import INDICATOR_LABELS
-from pages._ui import actor, guard, inst, now
+from pages._ui import actor, guard, inst, now, writing
 
 STATUS = {"draft": "Entwurf", "submitted": "eingereicht", "approved": "freigegeben"}
 
@@ -94,7 +94,7 @@ def _plan_form(who: Actor, plan: planning.PlanView) -> None:
         methods = st.text_area("Methoden", value=plan.methods, height=80)
         why = st.text_input("Grund der Anpassung (nötig, sobald eingereicht)")
         if st.form_submit_button("Speichern"):
-            with guard(), inst().db.write() as s:
+            with guard(), writing() as s:
                 planning.update_plan(
                     s,
                     who,
@@ -123,7 +123,7 @@ def _subgoal_forms(who: Actor, plan: planning.PlanView) -> None:
         target = c3.text_input("Zielwert", placeholder="40")
         why = st.text_input("Grund der Anpassung (nötig, sobald eingereicht)", key="plan_sg_why")
         if st.form_submit_button("Teilziel hinzufügen"):
-            with guard(), inst().db.write() as s:
+            with guard(), writing() as s:
                 planning.add_subgoal(
                     s,
                     who,
@@ -158,7 +158,7 @@ def _subgoal_forms(who: Actor, plan: planning.PlanView) -> None:
         target = c3.text_input("Zielwert", value=f"{g.target:g}")
         why = st.text_input("Grund der Anpassung (nötig, sobald eingereicht)")
         if st.form_submit_button("Teilziel speichern"):
-            with guard(), inst().db.write() as s:
+            with guard(), writing() as s:
                 planning.change_subgoal(
                     s,
                     who,
@@ -175,7 +175,7 @@ def _subgoal_forms(who: Actor, plan: planning.PlanView) -> None:
         with st.form("plan_manual"):
             value = st.text_input("Erreichter Wert (manuell)", value=f"{g.manual_actual or 0:g}")
             if st.form_submit_button("Wert speichern"):
-                with guard(), inst().db.write() as s:
+                with guard(), writing() as s:
                     planning.set_manual_actual(s, who, gid, value)
                     st.success("Wert gespeichert.")
 
@@ -201,7 +201,7 @@ def _specialist(who: Actor) -> None:
             methods = st.text_area("Methoden")
             if st.form_submit_button("Aufgabenplanung anlegen", type="primary"):
                 with guard():
-                    with inst().db.write() as s:
+                    with writing() as s:
                         planning.create_task_plan(
                             s,
                             who,
@@ -220,7 +220,7 @@ def _specialist(who: Actor) -> None:
     _progress(who, slug, year)
     if plan.status == "draft" and st.button("Zur Freigabe einreichen", type="primary"):
         with guard():
-            with inst().db.write() as s:
+            with writing() as s:
                 planning.submit_plan(s, who, plan.id, now=now())
             st.rerun()
     with st.expander("Aufgabenplanung bearbeiten", expanded=False):
@@ -289,14 +289,14 @@ def _coordinator(who: Actor) -> None:
         c1, c2 = st.columns(2)
         if c1.button("Freigeben", type="primary", key="plan_approve"):
             with guard():
-                with inst().db.write() as s:
+                with writing() as s:
                     planning.approve_plan(s, who, plan.id, now=now())
                 st.rerun()
         with c2.form("plan_return"):
             note = st.text_input("Hinweis an die Agentur")
             if st.form_submit_button("Zur Überarbeitung zurückgeben"):
                 with guard():
-                    with inst().db.write() as s:
+                    with writing() as s:
                         planning.return_plan(s, who, plan.id, note)
                     st.rerun()
 

@@ -8,7 +8,7 @@ import streamlit as st
 from ia_events import activity_report, agencies, controlling, reports
 from ia_events.messages import berlin
 from ia_events.reports import INDICATOR_LABELS
-from pages._ui import actor, guard, inst, now
+from pages._ui import actor, guard, inst, now, writing
 
 MONTHS = ["Jan", "Feb", "Mär", "Apr", "Mai", "Jun", "Jul", "Aug", "Sep", "Okt", "Nov", "Dez"]
 
@@ -81,7 +81,7 @@ with tab_report:
         )
         saved = st.form_submit_button("Entwurf speichern", disabled=not editable)
     if saved:
-        with guard(), inst().db.write() as s:
+        with guard(), writing() as s:
             activity_report.save_texts(s, who, slug, year, texts, now())
             st.success("Entwurf gespeichert.")
     d1, d2 = st.columns(2)
@@ -109,7 +109,7 @@ with tab_report:
         )
         if st.button("Sachbericht einreichen", disabled=not sure, type="primary", key="rep_submit"):
             with guard():
-                with inst().db.write() as s:
+                with writing() as s:
                     activity_report.save_texts(s, who, slug, year, texts, now())
                 evidence_id = activity_report.submit(inst(), who, slug, year)
                 st.success(f"Eingereicht und als Nachweis {evidence_id} archiviert.")

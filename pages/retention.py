@@ -15,7 +15,7 @@ import streamlit as st
 from ia_events import retention, subjects
 from ia_events.access import Permission, can
 from ia_events.messages import fmt_date, fmt_datetime
-from pages._ui import actor, guard, inst
+from pages._ui import actor, guard, inst, writing
 
 who = actor()
 st.title("Aufbewahrung")
@@ -97,7 +97,7 @@ for h in holds:
     if may_release and st.button(
         f"{h.ref} freigeben (als zweite Person)", key=f"ret_release_{h.id}"
     ):
-        with guard(), inst().db.write() as s:
+        with guard(), writing() as s:
             retention.release_hold(s, who, h.id, who.name)
             st.success(f"Sperre {h.ref} freigegeben.")
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from ia_events import accounts, agencies
 from ia_events.messages import fmt_datetime
-from pages._ui import actor, guard, inst
+from pages._ui import actor, guard, inst, writing
 
 ROLES = {
     "specialist": "Fachkraft",
@@ -50,7 +50,7 @@ with st.expander("Neues Konto anlegen"), st.form("users_add", clear_on_submit=Tr
     )
     password = st.text_input("Vorläufiges Passwort (mindestens 12 Zeichen)", type="password")
     if st.form_submit_button("Konto anlegen", type="primary"):
-        with guard(), inst().db.write() as s:
+        with guard(), writing() as s:
             accounts.add_user(
                 s,
                 who,
@@ -75,18 +75,18 @@ if names:
     with left:
         if current.active:
             if st.button("Deaktivieren", key="users_deactivate"):
-                with guard(), inst().db.write() as s:
+                with guard(), writing() as s:
                     accounts.set_active(s, who, chosen, False)
                     st.success("Deaktiviert; alle Sitzungen des Kontos sind beendet.")
                     st.rerun()
         elif st.button("Wieder aktivieren", key="users_activate"):
-            with guard(), inst().db.write() as s:
+            with guard(), writing() as s:
                 accounts.set_active(s, who, chosen, True)
                 st.rerun()
     with right, st.form("users_reset", clear_on_submit=True):
         pw = st.text_input("Neues vorläufiges Passwort", type="password")
         if st.form_submit_button("Passwort zurücksetzen"):
-            with guard(), inst().db.write() as s:
+            with guard(), writing() as s:
                 accounts.reset_password(s, who, inst().settings, chosen, pw)
                 st.success(
                     "Zurückgesetzt; die Sperre ist aufgehoben. Beim nächsten Anmelden "

@@ -16,7 +16,7 @@ import streamlit as st
 from ia_events import shifts
 from ia_events.messages import fmt_time, fmt_weekday_date
 from ia_events.volunteer_hours import fmt_hours
-from pages._ui import actor, guard, inst, now
+from pages._ui import actor, guard, inst, now, writing
 
 TOKEN_KEY = "volunteer_checkin_token"
 
@@ -52,7 +52,7 @@ else:
         label = "Jetzt einchecken" if preview.action == "check_in" else "Jetzt auschecken"
         if st.button(label, type="primary", key="vc_confirm", width="stretch"):
             outcome = None
-            with guard(), inst().db.write() as s:
+            with guard(), writing() as s:
                 outcome = shifts.scan_token(s, inst().keys, who, token, now())
             if outcome is not None:  # committed: only now rerun (inside it would roll back)
                 if outcome.action == "checked_in":

@@ -19,7 +19,7 @@ from ia_events.messages import BERLIN, berlin, fmt_date, fmt_datetime, fmt_time,
 from ia_events.pdf_certificates import volunteer_certificate
 from ia_events.volunteer_hours import add_worklog, fmt_hours, list_with_hours
 from ia_events.volunteer_import import confirm, export_registry, preview
-from pages._ui import actor, guard, inst, now
+from pages._ui import actor, guard, inst, now, writing
 
 who = actor()
 agency_id = who.agency_id
@@ -40,7 +40,7 @@ def action() -> Iterator[Session]:
     """
     message = ""
     with guard():
-        with inst().db.write() as s:
+        with writing() as s:
             yield s
             message = s.info.get("flash", "")
         if message:

@@ -155,10 +155,23 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A transaction that commits on success and rolls back on any error."""
-        with self._write() as session, session.begin():
-            yield session
+    def write(self, commit_on: tuple[type[BaseException], ...] = ()) -> Iterator[Session]:
+        """A transaction that commits on success and rolls back on any error.
+
+        ``commit_on`` names exceptions that mean "done, go elsewhere" rather than
+        failure (a UI framework's rerun signal): they commit, then propagate.
+        """
+        with self._write() as session:
+            session.begin()
+            try:
+                yield session
+            except commit_on:
+                session.commit()
+                raise
+            except BaseException:
+                session.rollback()
+                raise
+            session.commit()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -107,3 +107,22 @@ def test_admin_creates_an_account_and_the_person_can_log_in(app):  # type: ignor
     assert "Das Passwort wurde geändert." in texts(at2)
     at2.switch_page("streamlit_app.py").run()
     assert at2.title[0].value == "Übersicht – Integrationsagentur Essen"
+
+
+def test_deactivating_an_account_survives_the_rerun(app, app_env):  # type: ignore[no-untyped-def]
+    """A page that reruns right after a change must not lose the change."""
+    from sqlalchemy import select
+
+    from ia_events.models import User
+
+    with app_env.db.read() as s:
+        uid = s.scalar(select(User.id).where(User.username == "fk-kleve"))
+    at = login(app, "admin")
+    at.switch_page("pages/users.py").run()
+    next(b for b in at.selectbox if b.label == "Konto").set_value(uid).run()
+    next(b for b in at.button if b.label == "Deaktivieren").click().run()
+    assert not at.exception
+    with app_env.db.read() as s:
+        assert s.scalar(select(User.active).where(User.id == uid)) is False
+    table = at.dataframe[0].value
+    assert table.loc[table["Benutzername"] == "fk-kleve", "Status"].item() == "deaktiviert"

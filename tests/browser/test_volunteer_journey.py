@@ -70,13 +70,6 @@ def test_volunteer_signs_up_checks_in_by_qr_and_out(phone, live_server, tmp_path
     ).last.wait_for()
 
 
-@pytest.mark.xfail(
-    reason="Known gap: a deep link (/volunteer_checkin, /checkin_door) opened while logged out "
-    "renders a blank page under streamlit run (the hidden login navigation is not shown), so the "
-    "login step never appears. The token hand-over itself (session state + login next=) is in "
-    "place; see the report of issue 6.",
-    strict=False,
-)
 def test_qr_link_opened_before_login_is_kept_through_the_login(page, live_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
     link = _qr_link(tmp_path / "data", live_server)
     page.goto(link)
