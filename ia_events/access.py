@@ -95,7 +95,9 @@ class Actor:
         return self.display_name or self.name
 
 
-def can(actor: Actor, permission: Permission) -> bool:
+def can(actor: Actor | None, permission: Permission) -> bool:
+    if actor is None:  # nobody logged in: a service asking ``can`` must not crash
+        return False
     if actor.system:
         return True
     return permission in ROLE_PERMISSIONS[actor.role]

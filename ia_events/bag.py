@@ -16,17 +16,17 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import BinaryIO
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ia_events.inspection import InspectionTree
 from ia_events.messages import berlin, fmt_date, fmt_datetime
-
-if TYPE_CHECKING:
-    from ia_events.bundle import BundleCheck
 
 TAGMANIFEST = "tagmanifest-sha256.txt"
 SIGNATURE = TAGMANIFEST + ".sig"
@@ -200,8 +200,6 @@ def _parse_manifest(data: bytes) -> list[tuple[str, str]]:
 
 
 def check_zip(zf: zipfile.ZipFile, public_key: Ed25519PublicKey, check: BundleCheck) -> None:
-    from ia_events.bundle import fingerprint_of, load_public_key
-
     members = [i for i in zf.infolist() if not i.is_dir()]
     roots = {m.filename.split("/", 1)[0] for m in members}
     if len(roots) != 1 or any("/" not in m.filename for m in members):
@@ -308,3 +306,54 @@ def _parse_info(data: bytes) -> dict[str, str]:
             key = key.strip()
             out.setdefault(key, value.strip())
     return out
+
+
+# -- verification ------------------------------------------------------------------------------
+
+
+@dataclass
+class BundleCheck:
+    """What ``verify_bundle`` found; ``ok`` only when nothing at all changed."""
+
+    problems: list[str] = field(default_factory=list)
+    files_checked: int = 0
+    bag_name: str = ""
+    signature_ok: bool = False
+    embedded_fingerprint: str | None = None
+    key_fingerprint: str = ""
+    info: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.signature_ok
+
+
+def fingerprint_of(key: Ed25519PublicKey) -> str:
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    digest = hashlib.sha256(raw).hexdigest().upper()
+    return ":".join(digest[i : i + 4] for i in range(0, 32, 4))
+
+
+def load_public_key(pem: bytes | str) -> Ed25519PublicKey:
+    from ia_events.errors import InvalidInput
+
+    try:
+        key = serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
+    except ValueError as exc:
+        raise InvalidInput(field="Öffentlicher Schlüssel", reason="kein PEM-Schlüssel.") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise InvalidInput(field="Öffentlicher Schlüssel", reason="kein Ed25519-Schlüssel.")
+    return key
+
+
+def verify_bundle(source: Path | BinaryIO, public_key: Ed25519PublicKey) -> BundleCheck:
+    """Check a bundle ZIP completely; every change is named in ``problems`` (German)."""
+    check = BundleCheck(key_fingerprint=fingerprint_of(public_key))
+    try:
+        zf = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError):
+        check.problems.append("Die Datei ist keine lesbare ZIP-Datei.")
+        return check
+    with zf:
+        check_zip(zf, public_key, check)
+    return check

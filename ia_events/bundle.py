@@ -30,22 +30,19 @@ import io
 import json
 import os
 import re
-import threading
 import unicodedata
-import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
 from ia_events import audit, bag
 from ia_events.access import Actor
 from ia_events.audit import Action
+from ia_events.bag import BundleCheck, load_public_key, verify_bundle
 from ia_events.bundle_index import render_index
 from ia_events.errors import Conflict
 from ia_events.inspection import EvidenceNode, InspectionTree, differences, inspect
@@ -227,12 +224,10 @@ def export_bundle(
     diffs = differences(tree)
     fingerprint = inst.keys.fingerprint()
     index_paths = {k: f"data/{v}" for k, v in paths.items()}
-    # The index PDF (pure Python) renders on its own thread while the files stream.
-    index: dict[str, Any] = {}
-    indexer = threading.Thread(
-        target=_render_into, args=(index, tree, index_paths, fingerprint, diffs), daemon=True
-    )
-    indexer.start()
+    # Rendered first, not beside the copying: a pure-Python thread holding the GIL
+    # would stall the I/O threads at every switch (measured: 2-3x slower export).
+    report(0.01, "Inhaltsverzeichnis (PDF) wird erstellt …")
+    pdf = render_index(tree, index_paths, fingerprint, diffs)
 
     generated: list[tuple[str, bytes]] = []
     if tree.approved is not None:
@@ -268,7 +263,7 @@ def export_bundle(
 
         def step(i: int) -> None:
             current[0] = i
-            report(0.02 + 0.9 * offsets[i] / total, f"Nachweis {items[i].id}: {items[i].filename}")
+            report(0.05 + 0.9 * offsets[i] / total, f"Nachweis {items[i].id}: {items[i].filename}")
 
         try:
             sink.stream(
@@ -283,11 +278,6 @@ def export_bundle(
         for e in items:
             manifest.append((e.sha256, f"data/{paths[e.id]}"))
             payload_bytes += e.size
-        report(0.93, "Inhaltsverzeichnis (PDF) …")
-        indexer.join()
-        if "error" in index:
-            raise index["error"]
-        pdf = index["pdf"]
         sink.put(f"{bag_name}/data/00_Inhaltsverzeichnis.pdf", pdf, deflate=False)
         manifest.insert(0, (hashlib.sha256(pdf).hexdigest(), "data/00_Inhaltsverzeichnis.pdf"))
         payload_bytes += len(pdf)
@@ -345,19 +335,6 @@ def _reader(
         return inst.blobs.iter_plaintext(name, kek, wrapped, e.sha256)
 
     return chunks
-
-
-def _render_into(
-    box: dict[str, Any],
-    tree: InspectionTree,
-    paths: dict[int, str],
-    fingerprint: str,
-    diffs: list[str],
-) -> None:
-    try:
-        box["pdf"] = render_index(tree, paths, fingerprint, diffs)
-    except BaseException as exc:  # re-raised on the caller's thread
-        box["error"] = exc
 
 
 def _json(data: Any) -> bytes:
@@ -457,52 +434,13 @@ def verify_upload(inst: Installation, actor: Actor, upload: BinaryIO) -> BundleC
     return verify_bundle(upload, inst.keys.public_key)
 
 
-# -- verification ---------------------------------------------------------------------------
-
-
-@dataclass
-class BundleCheck:
-    """What ``verify_bundle`` found; ``ok`` only when nothing at all changed."""
-
-    problems: list[str] = field(default_factory=list)
-    files_checked: int = 0
-    bag_name: str = ""
-    signature_ok: bool = False
-    embedded_fingerprint: str | None = None
-    key_fingerprint: str = ""
-    info: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems and self.signature_ok
-
-
-def fingerprint_of(key: Ed25519PublicKey) -> str:
-    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    digest = hashlib.sha256(raw).hexdigest().upper()
-    return ":".join(digest[i : i + 4] for i in range(0, 32, 4))
-
-
-def load_public_key(pem: bytes | str) -> Ed25519PublicKey:
-    from ia_events.errors import InvalidInput
-
-    try:
-        key = serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
-    except ValueError as exc:
-        raise InvalidInput(field="Öffentlicher Schlüssel", reason="kein PEM-Schlüssel.") from exc
-    if not isinstance(key, Ed25519PublicKey):
-        raise InvalidInput(field="Öffentlicher Schlüssel", reason="kein Ed25519-Schlüssel.")
-    return key
-
-
-def verify_bundle(source: Path | BinaryIO, public_key: Ed25519PublicKey) -> BundleCheck:
-    """Check a bundle ZIP completely; every change is named in ``problems`` (German)."""
-    check = BundleCheck(key_fingerprint=fingerprint_of(public_key))
-    try:
-        zf = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError):
-        check.problems.append("Die Datei ist keine lesbare ZIP-Datei.")
-        return check
-    with zf:
-        bag.check_zip(zf, public_key, check)
-    return check
+__all__ = [
+    "BundleCheck",
+    "BundleResult",
+    "export_bundle",
+    "export_for_download",
+    "load_public_key",
+    "open_export",
+    "verify_bundle",
+    "verify_upload",
+]

@@ -33,19 +33,36 @@ STATUS_LABELS = {"scheduled": "durchgeführt", "cancelled": "abgesagt"}
 
 
 class _Index(Document):
-    def fit(self, text: str, width: float) -> str:
+    _widths: dict[tuple[str, str, float], dict[str, float]]
+
+    def _char_widths(self) -> dict[str, float]:
+        # Without text shaping a line is exactly the sum of its glyphs: measure each
+        # character once per font instead of every string (the PDF's hot spot).
+        if not hasattr(self, "_widths"):
+            self._widths = {}
+        return self._widths.setdefault((self.font_family, self.font_style, self.font_size_pt), {})
+
+    def fit(self, text: str, width: float, keep_end: bool = False) -> str:
         """Cut ``text`` so it fits ``width`` mm in the current font."""
         text = " ".join(str(text).split())
-        if self.get_string_width(text) <= width - 1.5:
+        table = self._char_widths()
+        room = width - 1.5
+        used = 0.0
+        widths = []
+        for ch in text:
+            w = table.get(ch)
+            if w is None:
+                w = table[ch] = self.get_string_width(ch)
+            widths.append(w)
+            used += w
+        if used <= room:
             return text
-        lo, hi = 0, len(text)
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self.get_string_width(text[:mid] + "…") <= width - 1.5:
-                lo = mid
-            else:
-                hi = mid - 1
-        return text[:lo] + "…"
+        room -= table.get("…") or table.setdefault("…", self.get_string_width("…"))
+        if keep_end:  # a path: its end (the file name) matters most
+            head = _prefix(widths, room * 0.3)
+            tail = _prefix(widths[::-1], room - sum(widths[:head]))
+            return text[:head] + "…" + text[len(text) - tail :]
+        return text[: _prefix(widths, room)] + "…"
 
     def heading(self, text: str) -> None:
         self.ln(2)
@@ -81,9 +98,20 @@ class _Index(Document):
                 self.add_page()
                 head()
             for i, (w, value) in enumerate(zip(widths, row, strict=True)):
-                a = "R" if align and align[i] == "R" else "L"
-                self.cell(w, line, self.fit(value, w), border=1, align=a)
+                a = align[i] if align else "L"
+                text = self.fit(value, w, keep_end=a == "M")
+                self.cell(w, line, text, border=1, align="R" if a == "R" else "L")
             self.ln(line)
+
+
+def _prefix(widths: Sequence[float], room: float) -> int:
+    """How many of the leading characters fit into ``room``."""
+    used = 0.0
+    for n, w in enumerate(widths):
+        if used + w > room:
+            return n
+        used += w
+    return len(widths)
 
 
 def render_index(
@@ -244,5 +272,5 @@ def _evidence(doc: _Index, tree: InspectionTree, paths: dict[int, str]) -> None:
         ["Nr.", "Art", "Datum", "Datei im Paket", "Bytes", "SHA-256"],
         rows,
         size=6.5,
-        align="RLLLRL",
+        align="RLLMRL",
     )

@@ -387,9 +387,10 @@ def evidence_add_cmd(
     files: tuple[str, ...],
 ) -> int:
     """Archive FILE... as evidence (encrypted, content-addressed)."""
+    from contextlib import ExitStack
     from pathlib import Path
 
-    from ia_events.evidence import add_evidence
+    from ia_events.evidence import add_many
     from ia_events.filetypes import check
 
     inst = obj.inst()
@@ -397,26 +398,27 @@ def evidence_add_cmd(
         with open(name, "rb") as fh:
             check(fh, Path(name).name, inst.settings.max_upload_bytes)
     out = []
-    for name in files:
-        path = Path(name)
-        with open(path, "rb") as fh:
-            view = add_evidence(
+    for start in range(0, len(files), 32):  # batches share one durable flush
+        batch = [Path(n) for n in files[start : start + 32]]
+        with ExitStack() as stack:
+            handles = [(p.name, stack.enter_context(open(p, "rb"))) for p in batch]
+            views = add_many(
                 inst,
                 obj.actor,
+                handles,  # type: ignore[arg-type]
+                kind=kind,
                 agency_slug=agency_slug,
                 funding_year=year,
-                kind=kind,
-                filename=path.name,
-                content=fh,
-                title=title,
+                title=title if len(files) == 1 else None,
                 occurrence_id=occurrence_id,
                 subgoal_ids=list(subgoal_ids),
             )
-        out.append(view)
-        for warning in view.warnings:
-            click.echo(f"Warnung ({path.name}): {warning}", err=True)
-        if not as_json:
-            click.echo(f"{view.id}  {view.sha256}  {path.name}")
+        for path, view in zip(batch, views, strict=True):
+            out.append(view)
+            for warning in view.warnings:
+                click.echo(f"Warnung ({path.name}): {warning}", err=True)
+            if not as_json:
+                click.echo(f"{view.id}  {view.sha256}  {path.name}")
     if as_json:
         emit_json([v.as_json() for v in out])
     return EXIT_OK
@@ -523,9 +525,7 @@ from ia_events import cli_archive  # noqa: E402, F401
 
 @command(cli, "checkin-link")
 @click.argument("occurrence_id", type=int)
-@click.option(
-    "--purpose", type=click.Choice(["participant", "volunteer"]), default="participant"
-)
+@click.option("--purpose", type=click.Choice(["participant", "volunteer"]), default="participant")
 @click.option("--base-url", metavar="URL", help="Default: IA_EVENTS_BASE_URL.")
 def checkin_link_cmd(obj: Ctx, occurrence_id: int, purpose: str, base_url: str | None) -> int:
     """Print the check-in URL of an occurrence (the URL is the last line)."""
@@ -535,7 +535,11 @@ def checkin_link_cmd(obj: Ctx, occurrence_id: int, purpose: str, base_url: str |
     inst = obj.inst()
     with inst.db.read() as s:
         url = checkin.occurrence_link(
-            s, inst.keys, obj.actor, occurrence_id, base_url or inst.settings.base_url,
+            s,
+            inst.keys,
+            obj.actor,
+            occurrence_id,
+            base_url or inst.settings.base_url,
             purpose=purpose,
         )
         target = checkin.resolve(s, inst.keys, url.rsplit("t=", 1)[1])

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import tempfile
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import BinaryIO
@@ -44,7 +45,7 @@ from ia_events.models import (
     UploadJournal,
 )
 from ia_events.retention import refresh_hold_flags, retention_for
-from storage.blobs import BlobCorrupt, BlobMissing, StorageFull
+from storage.blobs import BlobCorrupt, BlobMissing, PendingBlob, StorageFull
 from storage.db import utcnow
 
 KIND_LABELS = {
@@ -190,6 +191,7 @@ def add_evidence(
     media_type: str | None = None,
     supersedes_id: int | None = None,
     today: date | None = None,
+    staged: tuple[PendingBlob, filetypes.Checked] | None = None,
 ) -> EvidenceView:
     """Validate, encrypt and archive one file; returns the new item (with any warnings).
 
@@ -209,18 +211,10 @@ def add_evidence(
             s, agency_id, funding_year, occurrence_id, activity_id, subgoal_ids or []
         )
 
-    data = _seekable(content)
-    checked = filetypes.check(data, filename, inst.settings.max_upload_bytes)
-    scanner = filetypes.ContentScanner(checked)
-    try:
-        pending = inst.blobs.stage(data, namespace=f"agency:{agency_id}", observe=scanner.feed)
-    except StorageFull as exc:
-        raise Conflict("storage_full") from exc
-    try:
-        scanner.finish()
-    except BaseException:
-        inst.blobs.discard(pending)
-        raise
+    if staged is None:
+        pending, checked = stage_file(inst, agency_id, filename, content)
+    else:  # staged (and made durable) by add_many
+        pending, checked = staged
     until, rule = retention_for(kind, funding_year)
     warnings: list[str] = []
     if until < today:
@@ -347,21 +341,64 @@ def add_many(
         data = _seekable(content)
         filetypes.check(data, name, inst.settings.max_upload_bytes)
     title = str(meta.pop("title", "") or "").strip()
-    out = []
-    for i, (name, content) in enumerate(files):
-        label = title if len(files) == 1 else (f"{title} ({i + 1})" if title else None)
-        out.append(
-            add_evidence(
-                inst,
-                actor,
-                kind=kind,
-                filename=name,
-                content=content,
-                title=label,
-                **meta,  # type: ignore[arg-type]
+    with inst.db.read() as s:
+        agency_id = s.scalar(select(Agency.id).where(Agency.slug == meta.get("agency_slug")))
+        if agency_id is None:
+            raise NotFound(what=f"Die Integrationsagentur „{meta.get('agency_slug')}“")
+        require(actor, Permission.evidence_add, agency_id)
+    staged: list[tuple[PendingBlob, filetypes.Checked]] = []
+    out: list[EvidenceView] = []
+    try:
+        for name, content in files:
+            staged.append(stage_file(inst, agency_id, name, content, durable=False))
+        # fsync releases the GIL: the kernel writes several files back at once.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda st: inst.blobs.sync(st[0]), staged))
+        for i, ((name, content), st) in enumerate(zip(files, staged, strict=True)):
+            label = title if len(files) == 1 else (f"{title} ({i + 1})" if title else None)
+            out.append(
+                add_evidence(
+                    inst,
+                    actor,
+                    kind=kind,
+                    filename=name,
+                    content=content,
+                    title=label,
+                    staged=st,
+                    **meta,  # type: ignore[arg-type]
+                )
             )
-        )
+    except StorageFull as exc:
+        raise Conflict("storage_full") from exc
+    finally:
+        for pending, _ in staged[len(out) :]:
+            inst.blobs.discard(pending)
     return out
+
+
+def stage_file(
+    inst: Installation,
+    agency_id: int,
+    filename: str,
+    content: bytes | BinaryIO | Iterable[bytes],
+    durable: bool = True,
+) -> tuple[PendingBlob, filetypes.Checked]:
+    """Check the content and encrypt it into a temp file in one pass (nothing recorded)."""
+    data = _seekable(content)
+    checked = filetypes.check(data, filename, inst.settings.max_upload_bytes)
+    scanner = filetypes.ContentScanner(checked)
+    try:
+        pending = inst.blobs.stage(
+            data, namespace=f"agency:{agency_id}", observe=scanner.feed, durable=durable
+        )
+    except StorageFull as exc:
+        raise Conflict("storage_full") from exc
+    try:
+        scanner.finish()
+    except BaseException:
+        inst.blobs.discard(pending)
+        raise
+    return pending, checked
 
 
 def _check_links(

@@ -195,6 +195,11 @@ def sniff(head: bytes, handle: BinaryIO | None, filename: str, max_bytes: int) -
     return TYPES["text"]
 
 
+def _active_name_in(window: bytes) -> bool:
+    """A /JavaScript, /JS or /Launch name that ends inside ``window`` (not at its edge)."""
+    return any(m.end() < len(window) for m in _PDF_ACTIVE.finditer(window))
+
+
 class ContentScanner:
     """Sees every block once (while the blob store encrypts it); raises on a bad file."""
 
@@ -213,11 +218,11 @@ class ContentScanner:
             except UnicodeDecodeError as exc:
                 raise _reject("file_text_encoding", self.checked.filename) from exc
         elif self.key == "pdf" and "pdf_javascript" not in self.checked.flags:
-            window = self._tail + block
-            # A name at the very end may continue in the next block: decide it then.
-            if any(m.end() < len(window) for m in _PDF_ACTIVE.finditer(window)):
+            # Names across the border are seen in the small seam; one that reaches the end
+            # of the block may continue in the next one and is decided there (or in finish).
+            if _active_name_in(self._tail + block[:16]) or _active_name_in(block):
                 self.checked.flags.append("pdf_javascript")
-            self._tail = window[-16:]
+            self._tail = (self._tail + block)[-16:] if len(block) < 16 else block[-16:]
 
     def finish(self) -> None:
         flagged = "pdf_javascript" in self.checked.flags

@@ -129,11 +129,14 @@ class BlobStore:
         source: BinaryIO | bytes | Iterable[bytes],
         namespace: str,
         observe: Callable[[bytes], None] | None = None,
+        durable: bool = True,
     ) -> PendingBlob:
         """Encrypt ``source`` into a temp file while hashing the plaintext.
 
         ``observe`` sees every plaintext block (content checks in the same pass);
-        if it raises, the temp file is removed and the error propagates.
+        if it raises, the temp file is removed and the error propagates. With
+        ``durable=False`` the caller must ``sync`` the blob before ``commit`` (a batch
+        lets the kernel write back several files while the next one is encrypted).
         """
         dek = AESGCM.generate_key(bit_length=256)
         aes = AESGCM(dek)
@@ -159,7 +162,8 @@ class BlobStore:
                     pending = block
                 nonce = prefix + struct.pack(">I", index)
                 out.write(aes.encrypt(nonce, pending or b"", _aad(header, index, True)))
-                os.fsync(out.fileno())
+                if durable:
+                    os.fsync(out.fileno())
         except OSError as exc:
             temp.unlink(missing_ok=True)
             if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
@@ -171,6 +175,19 @@ class BlobStore:
         sha = digest.hexdigest()
         kek_id, wrapped = self.keys.wrap(dek)
         return PendingBlob(temp, self.name_for(namespace, sha), sha, size, kek_id, wrapped)
+
+    def sync(self, pending: PendingBlob) -> None:
+        """Make a staged temp file durable (fsync); for blobs staged with ``durable=False``."""
+        try:
+            fd = os.open(pending.temp_path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise StorageFull("no space left in the archive") from exc
+            raise
 
     def commit(self, pending: PendingBlob) -> Path:
         """Move a staged blob into place (atomic; replaces an orphan of the same name)."""

@@ -74,8 +74,6 @@ def test_upload_signed_list_find_under_subgoal_download(  # type: ignore[no-unty
     page.get_by_role("option", name=goal).click()
     wait_ready(page)
     page.get_by_text("2 Nachweise · Seite 1 von 1").wait_for()  # ours and the report
-    page.wait_for_timeout(1000)
-    Path("/tmp/ev4.txt").write_text(page.locator('[data-testid="stMain"]').inner_text())
     page.get_by_text(re.compile(r"Nr\. \d+: Unterschriebene Liste Browser-Test")).first.wait_for()
 
     with page.expect_download() as info:

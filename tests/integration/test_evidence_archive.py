@@ -181,10 +181,6 @@ def test_storage_full_is_a_clear_error(inst: Installation, monkeypatch) -> None:
 
     w = build(inst)
 
-    class Full(io.RawIOBase):
-        def __init__(self, *a, **k) -> None:  # type: ignore[no-untyped-def]
-            raise OSError(errno.ENOSPC, "No space left on device")
-
     import builtins
 
     real_open = builtins.open
