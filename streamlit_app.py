@@ -8,12 +8,26 @@ session: it identifies the user and builds the navigation from the role.
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from ia_events.routes import routes
 
-app = st.App("streamlit_app.py", routes=routes())
+
+@asynccontextmanager
+async def _startup(_app):  # type: ignore[no-untyped-def]
+    """At server start: initialise (first start) and, while there is no account,
+    print the one-time setup code on the console."""
+    from ia_events.accounts import ensure_setup_token
+    from ia_events.installation import shared
+
+    ensure_setup_token(shared())
+    yield
+
+
+app = st.App("streamlit_app.py", routes=routes(), lifespan=_startup)
 
 # Until the first st.navigation call in a process, Streamlit 1.67 treats a folder
 # named pages/ as an old-style multipage app: a deep link (a volunteer's QR link)

@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select
 
 from ia_events import audit, checkin_demo, deadlines, evidence_demo, volunteer_demo
 from ia_events.access import Actor
-from ia_events.accounts import add_user
+from ia_events.accounts import add_user, setup_token_path
 from ia_events.errors import Conflict
 from ia_events.installation import Installation
 from ia_events.messages import BERLIN
@@ -292,6 +292,8 @@ def load(
 
     for slug in ("essen", "kleve", "duesseldorf"):
         submit_report(inst, actor, slug, today.year - 1, now=now)
+    # Accounts exist now: the first-start setup code has no use any more.
+    setup_token_path(inst.settings).unlink(missing_ok=True)
     return summary
 
 
