@@ -26,6 +26,19 @@ def _agencies(inst: Installation) -> None:
         add_agency(s, OP, slug="kleve", name="IA Kleve", carrier="Träger B", fields=["SRO"])
 
 
+def _anna(inst: Installation) -> int:
+    """A coordinator account with a known password; returns its id."""
+    with inst.db.write() as s:
+        return accounts.add_user(
+            s,
+            OP,
+            inst.settings,
+            username="anna",
+            password="richtiges-passwort-1",
+            role="coordinator",
+        ).id
+
+
 def test_init_is_idempotent_and_migrates_to_head(inst: Installation) -> None:
     again, created = initialise(inst.settings)
     assert created is False
@@ -167,15 +180,7 @@ def test_a_specialist_sees_only_her_agency(inst: Installation) -> None:
 
 def test_ten_wrong_passwords_lock_the_account_across_sessions(inst: Installation) -> None:
     _agencies(inst)
-    with inst.db.write() as s:
-        accounts.add_user(
-            s,
-            OP,
-            inst.settings,
-            username="anna",
-            password="richtiges-passwort-1",
-            role="coordinator",
-        )
+    _anna(inst)
     for attempt in range(1, 11):
         with pytest.raises(Exception) as err:
             accounts.login(inst, "anna", f"falsch-{attempt}")
@@ -191,15 +196,7 @@ def test_ten_wrong_passwords_lock_the_account_across_sessions(inst: Installation
 
 def test_sessions_expire_and_logout_everywhere_ends_all(inst: Installation) -> None:
     _agencies(inst)
-    with inst.db.write() as s:
-        accounts.add_user(
-            s,
-            OP,
-            inst.settings,
-            username="anna",
-            password="richtiges-passwort-1",
-            role="coordinator",
-        )
+    _anna(inst)
     one = accounts.login(inst, "anna", "richtiges-passwort-1").token
     two = accounts.login(inst, "anna", "richtiges-passwort-1").token
     assert accounts.resolve(inst, one) is not None
@@ -211,16 +208,7 @@ def test_sessions_expire_and_logout_everywhere_ends_all(inst: Installation) -> N
 
 def test_a_deactivated_account_cannot_log_in_and_keeps_its_history(inst: Installation) -> None:
     _agencies(inst)
-    with inst.db.write() as s:
-        user = accounts.add_user(
-            s,
-            OP,
-            inst.settings,
-            username="anna",
-            password="richtiges-passwort-1",
-            role="coordinator",
-        )
-        uid = user.id
+    uid = _anna(inst)
     token = accounts.login(inst, "anna", "richtiges-passwort-1").token
     with inst.db.write() as s:
         accounts.set_active(s, OP, uid, False)
@@ -234,15 +222,7 @@ def test_a_deactivated_account_cannot_log_in_and_keeps_its_history(inst: Install
 
 def test_cookie_handoff_is_single_use(inst: Installation) -> None:
     _agencies(inst)
-    with inst.db.write() as s:
-        accounts.add_user(
-            s,
-            OP,
-            inst.settings,
-            username="anna",
-            password="richtiges-passwort-1",
-            role="coordinator",
-        )
+    _anna(inst)
     login = accounts.login(inst, "anna", "richtiges-passwort-1")
     code = accounts.create_handoff(inst, login.token)
     cookie = accounts.redeem_handoff(inst, code)
