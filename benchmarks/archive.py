@@ -1,12 +1,20 @@
-"""Archive speed: ingest and verify against OpenSSL baselines measured in the same run.
+"""Archive speed: ingest, verify and bundle export against baselines measured in the same run.
 
-    python benchmarks/archive.py [--files 100] [--mb 5]
+    python benchmarks/archive.py [--files 100] [--mb 5] [--rounds 3] [--database-url URL]
+    (or as part of ``python -m benchmarks``)
 
-Ingest = ``evidence.add_evidence`` for every file (content check, SHA-256,
-AES-256-GCM in 1 MiB chunks, fsync, atomic rename, database rows, audit) vs.
-``openssl dgst -sha256`` + ``cp`` + ``sync`` of the same files. Verify =
-``integrity.verify`` (decrypt, GCM tags, SHA-256, audit chain) vs.
-``openssl dgst -sha256``. Goal: both ratios <= 1.5. Not part of the test suite.
+- Ingest = ``evidence.add_many`` in batches of 32, as ``ia-events evidence add``
+  does (content check, SHA-256, AES-256-GCM in 1 MiB chunks, fsync, journal,
+  atomic rename, database rows, audit), then ``sync`` -- vs. ``openssl dgst
+  -sha256`` + ``cp`` + ``sync`` of the same files.
+- Verify = ``integrity.verify`` (decrypt, GCM tags, SHA-256, audit chain) vs.
+  ``openssl dgst -sha256`` of the same files.
+- Export = ``bundle.export_bundle`` of the agency's year (decrypt, verify,
+  ZIP, sign, fsync, rename) vs. ``openssl dgst -sha256`` + ``cp -r`` + ``sync``
+  (``benchmarks.bundle.baseline``); median of ``--rounds`` after a warm-up.
+
+Goal: every ratio <= 1.5. Not part of the test suite; figures depend on the
+machine and on what else runs on it.
 """
 
 from __future__ import annotations
@@ -15,15 +23,25 @@ import argparse
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ia_events.access import Actor
-from ia_events.evidence import add_many
-from ia_events.installation import Settings, initialise
-from ia_events.integrity import verify
-from ia_events.models import Agency
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.bundle import baseline as copy_baseline  # noqa: E402
+from benchmarks.bundle import export  # noqa: E402
+from benchmarks.common import Figure, database, median, report  # noqa: E402
+from ia_events.access import Actor  # noqa: E402
+from ia_events.evidence import add_many  # noqa: E402
+from ia_events.installation import Installation, Settings, initialise  # noqa: E402
+from ia_events.integrity import verify  # noqa: E402
+from ia_events.models import Activity, Agency, Occurrence, SubGoal, TaskPlan  # noqa: E402
+
+ACTOR = Actor.cli("bench")
+BATCH = 32
 
 
 def _timed(fn) -> float:  # type: ignore[no-untyped-def]
@@ -32,86 +50,135 @@ def _timed(fn) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - start
 
 
+def _sh(*cmd: str) -> None:
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def setup(data: Path, url: str) -> tuple[Installation, list[int]]:
+    """An installation with one agency, a task plan, a sub-goal, an activity, 10 dates."""
+    inst, _ = initialise(Settings(data_dir=data, database_url=url))
+    with inst.db.write() as s:
+        agency = Agency(slug="bench", name="Integrationsagentur Benchmark", carrier="Träger e.V.")
+        s.add(agency)
+        s.flush()
+        plan = TaskPlan(agency_id=agency.id, funding_year=2025, topic="Thema", goal="Ziel")
+        s.add(plan)
+        s.flush()
+        goal = SubGoal(
+            task_plan_id=plan.id, agency_id=agency.id, funding_year=2025, title="Teilziel",
+            field="BE", indicator="occurrences", target=10,
+        )  # fmt: skip
+        act = Activity(agency_id=agency.id, funding_year=2025, title="Nähcafé", type="x", field="BE")
+        act.subgoals = [goal]
+        s.add_all([goal, act])
+        s.flush()
+        start = datetime(2025, 2, 4, 9, tzinfo=UTC)
+        occs = [
+            Occurrence(
+                activity_id=act.id, agency_id=agency.id, funding_year=2025,
+                starts_at=start + timedelta(days=7 * i),
+                ends_at=start + timedelta(days=7 * i, hours=2),
+            )  # fmt: skip
+            for i in range(10)
+        ]
+        s.add_all(occs)
+        s.flush()
+        occ_ids = [o.id for o in occs]
+    return inst, occ_ids
+
+
+def make_files(plain: Path, files: int, mb: int) -> list[Path]:
+    plain.mkdir(parents=True)
+    out = []
+    for i in range(files):
+        # Incompressible like a scan; a PDF header so the upload check accepts it
+        # (no "/" so that random bytes never spell a PDF action name).
+        body = b"%PDF-1.7\n" + os.urandom(mb * 1024 * 1024 - 9).replace(b"/", b"_")
+        path = plain / f"scan-{i:03d}.pdf"
+        path.write_bytes(body)
+        out.append(path)
+    _sh("sync")
+    return out
+
+
+def run(root: Path, db: str, files: int = 100, mb: int = 5, rounds: int = 3) -> list[Figure]:
+    figs: list[Figure] = []
+    src = make_files(root / "plain", files, mb)
+    names = [str(p) for p in src]
+    label = f"{files} files x {mb} MiB"
+    with database(db, root / "data", "archive") as url:
+        inst, occ_ids = setup(root / "data", url)
+        try:
+
+            def base_ingest() -> None:
+                dest = root / "copy-ingest"
+                dest.mkdir()
+                _sh("openssl", "dgst", "-sha256", *names)
+                _sh("cp", *names, str(dest))
+                _sh("sync")
+
+            def ingest() -> None:
+                for n, start in enumerate(range(0, len(src), BATCH)):
+                    handles = [(p.name, open(p, "rb")) for p in src[start : start + BATCH]]  # noqa: SIM115
+                    try:
+                        add_many(
+                            inst, ACTOR, handles, kind="signed_list_scan", agency_slug="bench",
+                            funding_year=2025, occurrence_id=occ_ids[n % len(occ_ids)],
+                        )  # fmt: skip
+                    finally:
+                        for _, fh in handles:
+                            fh.close()
+                _sh("sync")
+
+            b = _timed(base_ingest)
+            shutil.rmtree(root / "copy-ingest")
+            o = _timed(ingest)
+            figs.append(report(_fig(db, f"ingest {label}", o, b, "openssl dgst+cp+sync")))
+
+            result = []
+            b = _timed(lambda: _sh("openssl", "dgst", "-sha256", *names))
+            o = _timed(lambda: result.append(verify(inst, ACTOR)))
+            assert result[0].ok, result[0].findings
+            figs.append(report(_fig(db, f"verify {label}", o, b, "openssl dgst")))
+
+            # One uncounted warm-up of each (imports, fonts), then the rounds.
+            copy_baseline(root / "plain", root / "copy-warm")
+            shutil.rmtree(root / "copy-warm")
+            export(inst, root / "bundle-warm.zip")
+            (root / "bundle-warm.zip").unlink()
+            base_t, exp_t = [], []
+            for r in range(rounds):
+                base_t.append(copy_baseline(root / "plain", root / f"copy-{r}"))
+                exp_t.append(export(inst, root / f"bundle-{r}.zip"))
+                shutil.rmtree(root / f"copy-{r}")
+                (root / f"bundle-{r}.zip").unlink()
+            figs.append(
+                report(
+                    _fig(
+                        db, f"bundle export {label} (median of {rounds})",
+                        median(exp_t), median(base_t), "openssl dgst+cp+sync",
+                    )  # fmt: skip
+                )
+            )
+        finally:
+            inst.close()
+    return figs
+
+
+def _fig(db: str, name: str, ours: float, base: float, base_name: str) -> Figure:
+    return Figure(db, name, ours, "s", base, base_name, "ratio <= 1.5", ours / base <= 1.5)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=100)
     ap.add_argument("--mb", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--pg", action="store_true", help="use a fresh PostgreSQL database")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="ia-bench-", dir=os.environ.get("BENCH_DIR")))
     try:
-        src = root / "src"
-        src.mkdir()
-        files = []
-        for i in range(args.files):
-            path = src / f"scan-{i:03d}.pdf"
-            path.write_bytes(b"%PDF-1.7\n" + os.urandom(args.mb * 1024 * 1024 - 9))
-            files.append(path)
-        subprocess.run(["sync"], check=True)
-        names = [str(p) for p in files]
-
-        def baseline_ingest() -> None:
-            dest = root / "copy"
-            dest.mkdir()
-            subprocess.run(
-                ["openssl", "dgst", "-sha256", *names], check=True, stdout=subprocess.DEVNULL
-            )
-            subprocess.run(["cp", *names, str(dest)], check=True)
-            subprocess.run(["sync"], check=True)
-
-        def baseline_verify() -> None:
-            subprocess.run(
-                ["openssl", "dgst", "-sha256", *names], check=True, stdout=subprocess.DEVNULL
-            )
-
-        inst, _ = initialise(
-            Settings(
-                data_dir=root / "data", database_url=f"sqlite:///{root / 'data' / 'db.sqlite3'}"
-            )
-        )
-        actor = Actor.cli("bench")
-        with inst.db.write() as s:
-            s.add(Agency(slug="bench", name="Bench", carrier="-"))
-
-        def ingest() -> None:
-            # As `ia-events evidence add FILE...` does: batches of 32 share one flush.
-            for start in range(0, len(files), 32):
-                handles = [(p.name, open(p, "rb")) for p in files[start : start + 32]]  # noqa: SIM115
-                try:
-                    add_many(
-                        inst,
-                        actor,
-                        handles,
-                        kind="signed_list_scan",  # type: ignore[arg-type]
-                        agency_slug="bench",
-                        funding_year=2025,
-                    )
-                finally:
-                    for _, fh in handles:
-                        fh.close()
-            subprocess.run(["sync"], check=True)
-
-        base_in = _timed(baseline_ingest)
-        ours_in = _timed(ingest)
-        base_ver = _timed(baseline_verify)
-        report = None
-
-        def run_verify() -> None:
-            nonlocal report
-            report = verify(inst, actor)
-
-        ours_ver = _timed(run_verify)
-        assert report is not None and report.ok, report
-        total = args.files * args.mb
-        print(f"{args.files} files x {args.mb} MiB = {total} MiB")
-        print(
-            f"ingest: ours {ours_in:6.2f} s  baseline (openssl+cp+sync) {base_in:6.2f} s  "
-            f"ratio {ours_in / base_in:4.2f}  (goal <= 1.5)"
-        )
-        print(
-            f"verify: ours {ours_ver:6.2f} s  baseline (openssl dgst)     {base_ver:6.2f} s  "
-            f"ratio {ours_ver / base_ver:4.2f}  (goal <= 1.5)"
-        )
-        inst.close()
+        run(root, "postgresql" if args.pg else "sqlite", args.files, args.mb, args.rounds)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

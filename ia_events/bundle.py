@@ -384,7 +384,7 @@ def _audit_extract(s: Any, tree: InspectionTree) -> list[dict[str, Any]]:
     return out
 
 
-EXPORT_TTL_SECONDS = 24 * 3600
+EXPORT_TTL_SECONDS = 3600  # plaintext copies of evidence: kept only briefly
 
 
 def export_for_download(

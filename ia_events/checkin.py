@@ -297,12 +297,13 @@ def _named_index(
     valid = select(Attendance.name_index).where(
         Attendance.occurrence_id == occ.id, Attendance.undone_at.is_(None)
     )
-    present = set(session.scalars(valid.where(Attendance.name_index.is_not(None))))
     index = blind_index(keys, occ.agency_id, name)
-    if index not in present:
+    # One indexed lookup, not every name of the occurrence (a festival has hundreds).
+    if session.scalar(valid.where(Attendance.name_index == index).limit(1)) is None:
         return name, index, False
     if not other_person:
         return name, index, True
+    present = set(session.scalars(valid.where(Attendance.name_index.is_not(None))))
     n = 2
     while blind_index(keys, occ.agency_id, f"{name} ({n})") in present:
         n += 1

@@ -416,7 +416,7 @@ def _year(
                     "shift_id": sid,
                     "volunteer_id": vid,
                     "agency_id": agency_id,
-                    "status": "checked_out",
+                    "status": "assigned",
                     "checked_in_at": sh["starts_at"],
                     "checked_out_at": sh["ends_at"],
                 }

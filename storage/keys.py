@@ -52,6 +52,9 @@ class KeyRing:
     _keks: dict[str, bytes] = field(default_factory=dict, repr=False)
     _hmac: bytes | None = field(default=None, repr=False)
     _signing: Ed25519PrivateKey | None = field(default=None, repr=False)
+    # HKDF costs ~20 us and runs several times per check-in; hmac.bin never changes
+    # while a ring is loaded, so each purpose's sub-key is derived once.
+    _subkeys: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     # -- creation -----------------------------------------------------------------
 
@@ -122,10 +125,14 @@ class KeyRing:
     # -- keyed hashes -----------------------------------------------------------------------
 
     def subkey(self, purpose: str) -> bytes:
-        assert self._hmac is not None
-        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
-            self._hmac
-        )
+        key = self._subkeys.get(purpose)
+        if key is None:
+            assert self._hmac is not None
+            key = HKDF(
+                algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()
+            ).derive(self._hmac)
+            self._subkeys[purpose] = key
+        return key
 
     def keyed_hash(self, purpose: str, data: bytes) -> str:
         return hmac.new(self.subkey(purpose), data, hashlib.sha256).hexdigest()

@@ -159,3 +159,34 @@ def test_secrets_never_reach_logs_or_command_output(
     for e in events:
         blob = repr(e)
         assert secret_pw not in blob and login.token not in blob and NAME not in blob
+
+
+def test_every_admin_action_is_audited_with_ids_only(inst: Installation, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select as sel
+
+    from ia_events import backup, integrity
+    from ia_events.models import AuditEvent, Role
+
+    admin = Actor("chefin", Role.admin, user_id=1)
+    temp = "Vorlaeufiges-Passwort-42"
+    with inst.db.write() as s:
+        user = accounts.add_user(s, admin, inst.settings, username="lotte", password=temp,
+                                 role="coordinator")  # fmt: skip
+        uid = user.id
+    with inst.db.write() as s:
+        accounts.reset_password(s, admin, inst.settings, uid, temp + "-zwei")
+    with inst.db.write() as s:
+        accounts.set_active(s, admin, uid, False)
+    with inst.db.write() as s:
+        accounts.set_active(s, admin, uid, True)
+    backup.backup(inst, admin, tmp_path / "bk", include_keys=False)
+    backup.rotate_keys(inst, admin)
+    integrity.verify(inst, admin)
+    with inst.db.read() as s:
+        events = s.scalars(sel(AuditEvent).where(AuditEvent.actor == "chefin")).all()
+    actions = [e.action for e in events]
+    for expected in ("user:add", "user:password:reset", "user:deactivate", "user:reactivate",
+                     "system:backup", "keys:rotate", "system:verify"):  # fmt: skip
+        assert expected in actions, (expected, actions)
+    for e in events:
+        assert temp not in repr(e.details) and "Passwort" not in repr(e.details)
