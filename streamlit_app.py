@@ -21,9 +21,11 @@ async def _startup(_app):  # type: ignore[no-untyped-def]
     """At server start: initialise (first start) and, while there is no account,
     print the one-time setup code on the console."""
     from ia_events.accounts import ensure_setup_token
+    from ia_events.bundle import clear_stale_exports
     from ia_events.installation import shared
 
     ensure_setup_token(shared())
+    clear_stale_exports(shared())
     yield
 
 

@@ -397,15 +397,9 @@ def export_for_download(
     progress: Progress | None = None,
 ) -> BundleResult:
     """Export into ``<data>/exports`` for the app's download button; old exports are removed."""
-    import time
-
     root = inst.settings.data_dir / "exports"
     root.mkdir(parents=True, exist_ok=True)
-    for old in root.glob("*/*.zip"):
-        if time.time() - old.stat().st_mtime > EXPORT_TTL_SECONDS:
-            old.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                old.parent.rmdir()
+    clear_stale_exports(inst)
     name = f"Pruefpaket_{_part(agency_slug)}_{year}" + (
         f"_Teilziel_{subgoal_id}" if subgoal_id else ""
     )
@@ -413,6 +407,21 @@ def export_for_download(
     return export_bundle(
         inst, actor, agency_slug, year, out, subgoal_id=subgoal_id, progress=progress
     )
+
+
+def clear_stale_exports(inst: Installation, max_age: float = EXPORT_TTL_SECONDS) -> int:
+    """Remove downloaded-or-abandoned bundles: they are plaintext copies of evidence,
+    so they must not outlive the download. Also run at server start."""
+    import time
+
+    removed = 0
+    for old in (inst.settings.data_dir / "exports").glob("*/*"):
+        if time.time() - old.stat().st_mtime > max_age:
+            old.unlink(missing_ok=True)
+            removed += 1
+            with contextlib.suppress(OSError):
+                old.parent.rmdir()
+    return removed
 
 
 def open_export(inst: Installation, path: str | Path) -> BinaryIO:
