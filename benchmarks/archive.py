@@ -31,14 +31,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bundle import baseline as copy_baseline  # noqa: E402
-from benchmarks.bundle import export  # noqa: E402
-from benchmarks.common import Figure, database, median, report  # noqa: E402
-from ia_events.access import Actor  # noqa: E402
-from ia_events.evidence import add_many  # noqa: E402
-from ia_events.installation import Installation, Settings, initialise  # noqa: E402
-from ia_events.integrity import verify  # noqa: E402
-from ia_events.models import Activity, Agency, Occurrence, SubGoal, TaskPlan  # noqa: E402
+from benchmarks.bundle import baseline as copy_baseline
+from benchmarks.bundle import export
+from benchmarks.common import Figure, database, median, report
+from ia_events.access import Actor
+from ia_events.evidence import add_many
+from ia_events.installation import Installation, Settings, initialise
+from ia_events.integrity import verify
+from ia_events.models import Activity, Agency, Occurrence, SubGoal, TaskPlan
 
 ACTOR = Actor.cli("bench")
 BATCH = 32
@@ -68,17 +68,21 @@ def setup(data: Path, url: str) -> tuple[Installation, list[int]]:
             task_plan_id=plan.id, agency_id=agency.id, funding_year=2025, title="Teilziel",
             field="BE", indicator="occurrences", target=10,
         )  # fmt: skip
-        act = Activity(agency_id=agency.id, funding_year=2025, title="Nähcafé", type="x", field="BE")
+        act = Activity(
+            agency_id=agency.id, funding_year=2025, title="Nähcafé", type="x", field="BE"
+        )
         act.subgoals = [goal]
         s.add_all([goal, act])
         s.flush()
         start = datetime(2025, 2, 4, 9, tzinfo=UTC)
         occs = [
             Occurrence(
-                activity_id=act.id, agency_id=agency.id, funding_year=2025,
+                activity_id=act.id,
+                agency_id=agency.id,
+                funding_year=2025,
                 starts_at=start + timedelta(days=7 * i),
                 ends_at=start + timedelta(days=7 * i, hours=2),
-            )  # fmt: skip
+            )
             for i in range(10)
         ]
         s.add_all(occs)
@@ -155,9 +159,12 @@ def run(root: Path, db: str, files: int = 100, mb: int = 5, rounds: int = 3) -> 
             figs.append(
                 report(
                     _fig(
-                        db, f"bundle export {label} (median of {rounds})",
-                        median(exp_t), median(base_t), "openssl dgst+cp+sync",
-                    )  # fmt: skip
+                        db,
+                        f"bundle export {label} (median of {rounds})",
+                        median(exp_t),
+                        median(base_t),
+                        "openssl dgst+cp+sync",
+                    )
                 )
             )
         finally:

@@ -33,10 +33,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx  # noqa: E402
-from sqlalchemy import func, select, text  # noqa: E402
+import httpx
+from sqlalchemy import func, select, text
 
-from benchmarks.common import (  # noqa: E402
+from benchmarks.common import (
     Figure,
     database,
     free_port,
@@ -47,11 +47,11 @@ from benchmarks.common import (  # noqa: E402
     stop,
     wait_http,
 )
-from ia_events import checkin  # noqa: E402
-from ia_events.installation import Installation, Settings, initialise  # noqa: E402
-from ia_events.models import Activity, Agency, Attendance, Occurrence  # noqa: E402
-from ia_events.tokens import TokenInfo, make_token, new_nonce  # noqa: E402
-from storage.db import utcnow  # noqa: E402
+from ia_events import checkin
+from ia_events.installation import Installation, Settings, initialise
+from ia_events.models import Activity, Agency, Attendance, Occurrence
+from ia_events.tokens import TokenInfo, make_token, new_nonce
+from storage.db import utcnow
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
@@ -73,9 +73,12 @@ def setup(data: Path, url: str, occurrences: int = 1) -> tuple[Installation, lis
         s.flush()
         occs = [
             Occurrence(
-                activity_id=act.id, agency_id=agency.id, funding_year=now.year,
-                starts_at=now - timedelta(minutes=10), ends_at=now + timedelta(hours=3),
-            )  # fmt: skip
+                activity_id=act.id,
+                agency_id=agency.id,
+                funding_year=now.year,
+                starts_at=now - timedelta(minutes=10),
+                ends_at=now + timedelta(hours=3),
+            )
             for _ in range(occurrences)
         ]
         s.add_all(occs)
@@ -125,9 +128,15 @@ def service_latency(inst: Installation, db: str, token: str, n: int) -> list[Fig
         out.append(
             report(
                 Figure(
-                    db, f"checkin.submit {label} (n={n})", ours, "ms", b,
-                    "one-row INSERT+COMMIT", f"<= {goal:g} ms (ratio goal <= 3)", ours <= goal,
-                )  # fmt: skip
+                    db,
+                    f"checkin.submit {label} (n={n})",
+                    ours,
+                    "ms",
+                    b,
+                    "one-row INSERT+COMMIT",
+                    f"<= {goal:g} ms (ratio goal <= 3)",
+                    ours <= goal,
+                )
             )
         )
     return out
@@ -166,9 +175,12 @@ async def browser_crowd(link: str, browsers: int) -> tuple[float, list[str]]:
         )
         contexts = [
             await chromium.new_context(
-                viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
-                device_scale_factor=2, locale="de-DE",
-            )  # fmt: skip
+                viewport={"width": 390, "height": 844},
+                is_mobile=True,
+                has_touch=True,
+                device_scale_factor=2,
+                locale="de-DE",
+            )
             for _ in range(browsers)
         ]
         pages = [await c.new_page() for c in contexts]
@@ -224,17 +236,27 @@ def crowds(
         health, wall, states = asyncio.run(http_crowd(base, tokens[1], phones))
         figs.append(
             crowd_figures(
-                db, "HTTP crowd (httpx POST /checkin)", phones, wall, states,
-                count(inst, occ_ids[1]), health, "same number of GET /healthz",
-            )  # fmt: skip
+                db,
+                "HTTP crowd (httpx POST /checkin)",
+                phones,
+                wall,
+                states,
+                count(inst, occ_ids[1]),
+                health,
+                "same number of GET /healthz",
+            )
         )
         if browsers:
             wall, states = asyncio.run(browser_crowd(urls[2], browsers))
             figs.append(
                 crowd_figures(
-                    db, "browser crowd (Chromium phones: open link, type, submit)", browsers,
-                    wall, states, count(inst, occ_ids[2]),
-                )  # fmt: skip
+                    db,
+                    "browser crowd (Chromium phones: open link, type, submit)",
+                    browsers,
+                    wall,
+                    states,
+                    count(inst, occ_ids[2]),
+                )
             )
     finally:
         stop(proc)

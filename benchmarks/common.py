@@ -129,7 +129,7 @@ def start_streamlit(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
          "--server.port", str(port), "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        cwd=ROOT, env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
     )  # fmt: skip
 
 

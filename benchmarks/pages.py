@@ -145,34 +145,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def as_of_clock(day: str | None):  # type: ignore[no-untyped-def]
-    """The pages' clock fixed at noon (Berlin) of ``day``, or None."""
-    if not day:
-        return None
-    from datetime import date, datetime, time
-
-    from ia_events.messages import BERLIN
-
-    moment = datetime.combine(date.fromisoformat(day), time(12), tzinfo=BERLIN)
-    return lambda: moment.astimezone(moment.tzinfo)
+_CLOCK = """
+from datetime import date, datetime, time, timezone
+from ia_events.messages import BERLIN
+import pages._ui
+moment = datetime.combine(date.fromisoformat({day!r}), time(12), tzinfo=BERLIN)
+pages._ui.utcnow = lambda: moment.astimezone(timezone.utc)
+"""
 
 
 def patch_clock(day: str | None) -> None:
-    clock = as_of_clock(day)
-    if clock is not None:
-        import pages._ui
-
-        pages._ui.utcnow = clock  # type: ignore[assignment]
-
-
-# The server started through this bootstrap, so that --as-of reaches the pages.
-_BOOT = """import sys
-sys.path.insert(0, {root!r})
-sys.argv = {argv!r}
-if {as_of!r}:
-    sys.path.insert(0, {bench!r})
-    import pages_clock
-"""
+    """Fix the pages' clock at noon (Berlin) of ``day`` in this process."""
+    if day:
+        exec(_CLOCK.format(day=day), {})  # our own constant, see start_server
 
 
 def start_server(
@@ -186,8 +171,6 @@ def start_server(
     if url:
         env["IA_EVENTS_DATABASE_URL"] = url
     log = open(f"/tmp/ia-events-pages-bench-{port}.log", "wb")  # noqa: SIM115 - lives with the server
-    if as_of:
-        env["IA_EVENTS_BENCH_AS_OF"] = as_of
     argv = [
         "streamlit",
         "run",
@@ -201,16 +184,15 @@ def start_server(
         "--browser.gatherUsageStats",
         "false",
     ]
-    boot = (
-        "import os, sys\n"
-        f"sys.path.insert(0, {str(ROOT)!r})\n"
-        f"sys.argv = {argv!r}\n"
-        f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
-        "from pages_clock_boot import install\n"
-        "install(os.environ.get('IA_EVENTS_BENCH_AS_OF'))\n"
-        "sys.path.pop(0)\n"
-        "from streamlit.web.cli import main\n"
-        "main()\n"
+    boot = "\n".join(
+        [
+            "import sys",
+            f"sys.path.insert(0, {str(ROOT)!r})",
+            f"sys.argv = {argv!r}",
+            _CLOCK.format(day=as_of) if as_of else "",
+            "from streamlit.web.cli import main",
+            "main()",
+        ]
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", boot],
@@ -295,12 +277,12 @@ def click_nav(page, ref: PageRef) -> float:  # type: ignore[no-untyped-def]
 
 
 def run_browser(
-    users: list[str], runs: int, data: Path, url: str | None, sessions: int
+    users: list[str], runs: int, data: Path, url: str | None, sessions: int, as_of: str | None
 ) -> tuple[list[Timing], dict[str, float]]:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
-    proc = start_server(data, url, port)
+    proc = start_server(data, url, port, as_of)
     base = f"http://127.0.0.1:{port}"
     results: list[Timing] = []
     memory: dict[str, float] = {}
@@ -309,9 +291,7 @@ def run_browser(
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
             for user in users:
-                ctx = browser.new_context(
-                    viewport={"width": 1280, "height": 900}, locale="de-DE"
-                )
+                ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE")
                 page = browser_login(ctx, base, user)
                 for ref in navigation(ROLE_OF[user]):
                     t = Timing(user, ref.title)
@@ -384,7 +364,10 @@ def describe_data(url: str) -> str:
 
     eng = create_engine(url)
     with eng.connect() as c:
-        n = [c.scalar(select(func.count()).select_from(m)) for m in (Occurrence, Attendance, Evidence)]
+        n = [
+            c.scalar(select(func.count()).select_from(m))
+            for m in (Occurrence, Attendance, Evidence)
+        ]
     eng.dispose()
     return f"{n[0]:,} occurrences, {n[1]:,} attendance rows, {n[2]:,} evidence items"
 
@@ -398,6 +381,7 @@ def main() -> None:
     ap.add_argument("--no-apptest", action="store_true")
     ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--sessions", type=int, default=10)
+    ap.add_argument("--as-of", help="the pages' today, YYYY-MM-DD (default: the real today)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -411,14 +395,20 @@ def main() -> None:
     os.chdir(ROOT)
     users = [u for u in args.roles.split(",") if u]
     backend = url.split(":", 1)[0]
-    lines = [f"database: {backend}; {describe_data(url)}; median of {args.runs}"]
-    report: dict[str, object] = {"database": backend}
+    patch_clock(args.as_of)
+    lines = [
+        f"database: {backend}; {describe_data(url)}; median of {args.runs}; "
+        f"pages' today: {args.as_of or 'today'}"
+    ]
+    report: dict[str, object] = {"database": backend, "as_of": args.as_of}
     if not args.no_apptest:
         rows = run_apptest(users, args.runs)
         lines += table("AppTest (script run, seconds)", rows, warm=True)
         report["apptest"] = [t.__dict__ for t in rows]
     if not args.no_browser:
-        rows, memory = run_browser(users, args.runs, data, args.database_url, args.sessions)
+        rows, memory = run_browser(
+            users, args.runs, data, args.database_url, args.sessions, args.as_of
+        )
         lines += table("Browser (click -> notRunning, seconds)", rows, warm=False)
         lines.append(
             f"\nmemory: server RSS {memory['rss_1_session_mib']:.0f} MiB with 1 session, "

@@ -153,13 +153,17 @@ def metrics(
         return q.where(held).group_by(col), col
 
     out: dict[Any, dict[str, float]] = defaultdict(lambda: dict.fromkeys(METRICS, 0.0))
-    q, _ = keyed(func.sum(Attendance.count), start=Attendance)
-    for k, v in session.execute(q):
-        out[k]["participants"] = int(v or 0)
-    for column in (Attendance.card_id, Attendance.name_index):
-        q, _ = keyed(func.count(distinct(column)), start=Attendance)
-        for k, v in session.execute(q.where(column.is_not(None))):
-            out[k]["distinct_persons"] += int(v or 0)
+    # One pass over the attendance: COUNT(DISTINCT) skips NULLs, so cards and named
+    # persons are counted apart and anonymous headcounts only as participants.
+    q, _ = keyed(
+        func.sum(Attendance.count),
+        func.count(distinct(Attendance.card_id)),
+        func.count(distinct(Attendance.name_index)),
+        start=Attendance,
+    )
+    for k, total, cards, names in session.execute(q):
+        out[k]["participants"] = int(total or 0)
+        out[k]["distinct_persons"] = int(cards or 0) + int(names or 0)
     q, _ = keyed(func.count(distinct(Occurrence.id)), start=Occurrence)
     for k, v in session.execute(q):
         out[k]["occurrences"] = int(v or 0)

@@ -193,7 +193,7 @@ def _agency(
         [
             {
                 "agency_id": agency_id,
-                "name_enc": seal_text(s, inst.keys, agency_id, n, "volunteer"),
+                "name_enc": seal_text(s, inst.keys, agency_id, n, "volunteer-name"),
                 "name_index": blind_index(inst.keys, agency_id, n),
                 "languages": rng.sample(["de", "tr", "ar", "uk", "ru", "fa"], 2),
                 "skills": [],

@@ -330,6 +330,9 @@ class Occurrence(Base):
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         Index("ix_occurrences_agency_starts", "agency_id", "starts_at"),
+        # Year-bound figures (progress, controlling, reports): one agency's year, not
+        # the district's year (funding_year alone) or the agency's ten years.
+        Index("ix_occurrences_agency_year", "agency_id", "funding_year", "starts_at"),
     )
     id: Mapped[intpk]
     activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id"), index=True)

@@ -92,7 +92,7 @@ def _text(value: str, field: str, *, required: bool = True, limit: int = 5000) -
         raise InvalidInput(field=field, reason="Bitte ausfüllen.")
     if len(value) > limit:
         raise InvalidInput(field=field, reason=f"Höchstens {limit} Zeichen.")
-    if any(ord(ch) < 32 and ch not in "\n\r\t" or ord(ch) == 127 for ch in value):
+    if any((ord(ch) < 32 and ch not in "\n\r\t") or ord(ch) == 127 for ch in value):
         # NUL and terminal escapes break exports, PDFs and log lines
         raise InvalidInput(field=field, reason="Bitte keine Steuerzeichen verwenden.")
     return value

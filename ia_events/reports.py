@@ -33,7 +33,7 @@ from ia_events.models import (
     activity_subgoals,
 )
 from ia_events.planning import agency_id_for
-from ia_events.volunteer_hours import agency_figures, assignment_hours
+from ia_events.volunteer_hours import agencies_figures, assignment_hours
 from storage.db import utcnow
 
 INDICATOR_LABELS = {
@@ -85,20 +85,33 @@ def progress_for_agency(
     session: Session, agency_id: int, year: int, now: datetime | None = None
 ) -> list[SubGoalProgress]:
     """Caller has checked permission. A handful of grouped queries, whatever the data size."""
+    return progress_for_agencies(session, [agency_id], year, now).get(agency_id, [])
+
+
+def progress_for_agencies(
+    session: Session, agency_ids: list[int], year: int, now: datetime | None = None
+) -> dict[int, list[SubGoalProgress]]:
+    """Progress of every sub-goal of ``agency_ids`` in ``year``, by agency.
+
+    Caller has checked permission. Five grouped queries for any number of
+    agencies; each is bounded by the occurrences of those agencies in that
+    year (index ``ix_occurrences_agency_year``), never by the whole history.
+    """
     now = now or utcnow()
     goals = session.scalars(
         select(SubGoal)
-        .where(SubGoal.agency_id == agency_id, SubGoal.funding_year == year)
+        .where(SubGoal.agency_id.in_(agency_ids), SubGoal.funding_year == year)
         .order_by(SubGoal.task_plan_id, SubGoal.position, SubGoal.id)
     ).all()
     if not goals:
-        return []
+        return {}
     ids = [g.id for g in goals]
     link = activity_subgoals
     held = and_(
+        Occurrence.agency_id.in_(agency_ids),
+        Occurrence.funding_year == year,
         Occurrence.status == OccurrenceStatus.scheduled,
         Occurrence.starts_at <= now,
-        Occurrence.funding_year == year,
     )
     valid = Attendance.undone_at.is_(None)
 
@@ -109,36 +122,25 @@ def progress_for_agency(
             .group_by(link.c.subgoal_id)
         )
 
-    participants = dict(
-        session.execute(
-            grouped(
-                select(link.c.subgoal_id, func.coalesce(func.sum(Attendance.count), 0))
-                .select_from(Attendance)
-                .join(Occurrence, Occurrence.id == Attendance.occurrence_id)
-                .where(valid, held)
+    # One pass over the attendance: COUNT(DISTINCT) skips NULLs, so cards and
+    # named persons (keyed blind index) are counted apart, anonymous rows not at all.
+    participants: dict[int, int] = {}
+    persons: dict[int, int] = {}
+    for sid, total, cards, names in session.execute(
+        grouped(
+            select(
+                link.c.subgoal_id,
+                func.coalesce(func.sum(Attendance.count), 0),
+                func.count(distinct(Attendance.card_id)),
+                func.count(distinct(Attendance.name_index)),
             )
-        ).all()
-    )
-    cards = dict(
-        session.execute(
-            grouped(
-                select(link.c.subgoal_id, func.count(distinct(Attendance.card_id)))
-                .select_from(Attendance)
-                .join(Occurrence, Occurrence.id == Attendance.occurrence_id)
-                .where(valid, held, Attendance.card_id.is_not(None))
-            )
-        ).all()
-    )
-    names = dict(
-        session.execute(
-            grouped(
-                select(link.c.subgoal_id, func.count(distinct(Attendance.name_index)))
-                .select_from(Attendance)
-                .join(Occurrence, Occurrence.id == Attendance.occurrence_id)
-                .where(valid, held, Attendance.name_index.is_not(None))
-            )
-        ).all()
-    )
+            .select_from(Attendance)
+            .join(Occurrence, Occurrence.id == Attendance.occurrence_id)
+            .where(valid, held)
+        )
+    ).all():
+        participants[sid] = int(total or 0)
+        persons[sid] = int(cards or 0) + int(names or 0)
     occurrences = dict(
         session.execute(
             grouped(
@@ -155,22 +157,13 @@ def progress_for_agency(
             ShiftAssignment.checked_in_at.is_not(None), ShiftAssignment.hours_override.is_not(None)
         ),
     )
-    volunteers = dict(
-        session.execute(
-            grouped(
-                select(link.c.subgoal_id, func.count(distinct(ShiftAssignment.volunteer_id)))
-                .select_from(ShiftAssignment)
-                .join(Shift, Shift.id == ShiftAssignment.shift_id)
-                .join(Occurrence, Occurrence.id == Shift.occurrence_id)
-                .where(held, worked)
-            )
-        ).all()
-    )
     hours: dict[int, float] = defaultdict(float)
+    volunteers: dict[int, set[int]] = defaultdict(set)
     rows = session.execute(
         grouped(
             select(
                 link.c.subgoal_id,
+                ShiftAssignment.volunteer_id,
                 ShiftAssignment.status,
                 ShiftAssignment.hours_override,
                 ShiftAssignment.checked_in_at,
@@ -184,7 +177,8 @@ def progress_for_agency(
             .where(held, worked)
         ).group_by(None)
     ).all()
-    for sid, status, override, cin, cout, s_start, s_end in rows:
+    for sid, vid, status, override, cin, cout, s_start, s_end in rows:
+        volunteers[sid].add(vid)
         hours[sid] += assignment_hours(status, override, cin, cout, s_start, s_end)
     partners: dict[int, set[str]] = defaultdict(set)
     for sid, plist in session.execute(
@@ -199,11 +193,11 @@ def progress_for_agency(
             case "participants":
                 return float(participants.get(g.id, 0))
             case "distinct_persons":
-                return float(cards.get(g.id, 0) + names.get(g.id, 0))
+                return float(persons.get(g.id, 0))
             case "occurrences":
                 return float(occurrences.get(g.id, 0))
             case "volunteers":
-                return float(volunteers.get(g.id, 0))
+                return float(len(volunteers.get(g.id, ())))
             case "volunteer_hours":
                 return round(hours.get(g.id, 0.0), 2)
             case "partners":
@@ -211,9 +205,12 @@ def progress_for_agency(
             case _:
                 return float(g.manual_actual or 0)
 
-    return [
-        SubGoalProgress(g.id, g.title, g.field, g.indicator, g.target, actual(g)) for g in goals
-    ]
+    out: dict[int, list[SubGoalProgress]] = defaultdict(list)
+    for g in goals:
+        out[g.agency_id].append(
+            SubGoalProgress(g.id, g.title, g.field, g.indicator, g.target, actual(g))
+        )
+    return dict(out)
 
 
 @dataclass(frozen=True)
@@ -243,10 +240,12 @@ def district_summary(
         .where(scope_filter(actor, Agency.id))
         .order_by(Agency.name)
     ).all()
+    ids = [agency_id for agency_id, _slug, _name in agencies]
     held = and_(
+        Occurrence.agency_id.in_(ids),
+        Occurrence.funding_year == year,
         Occurrence.status == OccurrenceStatus.scheduled,
         Occurrence.starts_at <= now,
-        Occurrence.funding_year == year,
     )
     occ = dict(
         session.execute(
@@ -261,10 +260,12 @@ def district_summary(
             .group_by(Attendance.agency_id)
         ).all()
     )
+    progress_by_agency = progress_for_agencies(session, ids, year, now)
+    figures = agencies_figures(session, ids, year)
     out = []
     for agency_id, slug, name in agencies:
-        progress = progress_for_agency(session, agency_id, year, now)
-        people, hours = agency_figures(session, agency_id, year)
+        progress = progress_by_agency.get(agency_id, [])
+        people, hours = figures.get(agency_id, (0, 0.0))
         out.append(
             AgencySummary(
                 slug,

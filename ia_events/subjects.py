@@ -303,7 +303,7 @@ def find_subject(
                     {
                         "agency": agency.slug,
                         "volunteer_id": vol.id,
-                        "name": open_text(s, inst.keys, agency.id, vol.name_enc, "volunteer"),
+                        "name": open_text(s, inst.keys, agency.id, vol.name_enc, "volunteer-name"),
                         "contact": _safe_open(s, inst, agency.id, vol.contact_enc),
                         "languages": vol.languages,
                         "skills": vol.skills,

@@ -310,9 +310,24 @@ def year_summary(
 
 def agency_figures(session: Session, agency_id: int, year: int) -> tuple[int, float]:
     """Controlling figures: (volunteers with hours in the year, their total hours)."""
-    hours = hours_by_volunteer(session, Volunteer.agency_id == agency_id, year)
-    active = [h for h in hours.values() if h > 0]
-    return len(active), round(sum(active), 2)
+    return agencies_figures(session, [agency_id], year).get(agency_id, (0, 0.0))
+
+
+def agencies_figures(
+    session: Session, agency_ids: list[int], year: int
+) -> dict[int, tuple[int, float]]:
+    """``agency_figures`` for several agencies at once (two queries, not two per agency)."""
+    home = dict(
+        session.execute(
+            select(Volunteer.id, Volunteer.agency_id).where(Volunteer.agency_id.in_(agency_ids))
+        ).all()
+    )
+    hours = hours_by_volunteer(session, Volunteer.agency_id.in_(agency_ids), year)
+    out: dict[int, tuple[int, float]] = {}
+    for agency_id in agency_ids:
+        active = [h for vid, h in hours.items() if h > 0 and home.get(vid) == agency_id]
+        out[agency_id] = (len(active), round(sum(active), 2))
+    return out
 
 
 def own_year_summary(

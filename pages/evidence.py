@@ -8,15 +8,13 @@ the first run because query params vanish on page changes.
 
 from __future__ import annotations
 
-from datetime import date
-
 import streamlit as st
 
 from ia_events import agencies, evidence, evidence_preview, evidence_query, retention
 from ia_events.access import Permission, can
 from ia_events.evidence import GATHERING, KIND_LABELS
-from ia_events.messages import fmt_date, fmt_datetime
-from pages._ui import actor, guard, inst, writing
+from ia_events.messages import berlin, fmt_date, fmt_datetime
+from pages._ui import actor, guard, inst, now, writing
 
 who = actor()
 st.title("Nachweise")
@@ -31,7 +29,7 @@ with guard(stop=True), inst().db.read() as s:
     preset_ctx = evidence_query.occurrence_context(s, who, preset) if preset else None
 slugs = [a.slug for a in agency_list]
 names = {a.slug: a.name for a in agency_list}
-this_year = date.today().year
+this_year = berlin(now()).year
 years = list(range(this_year + 1, this_year - 12, -1))
 
 left, right = st.columns(2)

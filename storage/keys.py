@@ -56,6 +56,11 @@ class KeyRing:
     # while a ring is loaded, so each purpose's sub-key is derived once.
     _subkeys: dict[str, bytes] = field(default_factory=dict, repr=False)
 
+    def _repr_pretty_(self, printer, cycle):  # type: ignore[no-untyped-def]
+        # IPython's and hypothesis' pretty printers ignore ``repr=False`` and would
+        # print the raw key bytes; they get the safe ``repr`` instead.
+        printer.text(repr(self))
+
     # -- creation -----------------------------------------------------------------
 
     @classmethod

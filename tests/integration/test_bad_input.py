@@ -198,7 +198,8 @@ def test_participant_page_escapes_everything(  # type: ignore[no-untyped-def]
     ):
         assert page.status_code in (200, 400, 403, 404, 429), page.status_code
         body = page.text
-        assert "<script" not in body.lower() and "onerror=" not in body.lower()
+        # a user's text may come back as text (the name field is refilled), never as markup
+        assert "<script" not in body.lower() and "<img" not in body.lower()
         assert "Traceback" not in body
         for raw in (name, junk):
             if "<" in raw or ">" in raw or '"' in raw:

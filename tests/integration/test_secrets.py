@@ -190,3 +190,15 @@ def test_every_admin_action_is_audited_with_ids_only(inst: Installation, tmp_pat
         assert expected in actions, (expected, actions)
     for e in events:
         assert temp not in repr(e.details) and "Passwort" not in repr(e.details)
+
+
+def test_key_ring_never_prints_its_keys(sqlite_inst: Installation) -> None:
+    from hypothesis.vendor.pretty import pretty
+
+    keys = sqlite_inst.keys
+    keys.subkey("checkin-token")
+    material = _key_material(sqlite_inst)
+    for shown in (repr(keys), str(keys), pretty(keys), repr(sqlite_inst), pretty(sqlite_inst)):
+        for raw in material.values():
+            assert not any(f.decode("latin-1") in shown for f in _forms(raw))
+            assert repr(raw)[2:-1] not in shown

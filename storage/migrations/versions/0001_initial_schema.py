@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 13:55:18.110559
+Create Date: 2026-11-24 14:37:58.397986
 """
 
 from alembic import op
@@ -240,6 +240,7 @@ def upgrade() -> None:
     with op.batch_alter_table('occurrences', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_occurrences_activity_id'), ['activity_id'], unique=False)
         batch_op.create_index('ix_occurrences_agency_starts', ['agency_id', 'starts_at'], unique=False)
+        batch_op.create_index('ix_occurrences_agency_year', ['agency_id', 'funding_year', 'starts_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_occurrences_funding_year'), ['funding_year'], unique=False)
 
     op.create_table('qualifications',
@@ -679,6 +680,7 @@ def downgrade() -> None:
     op.drop_table('qualifications')
     with op.batch_alter_table('occurrences', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_occurrences_funding_year'))
+        batch_op.drop_index('ix_occurrences_agency_year')
         batch_op.drop_index('ix_occurrences_agency_starts')
         batch_op.drop_index(batch_op.f('ix_occurrences_activity_id'))
 
