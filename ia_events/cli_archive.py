@@ -181,7 +181,7 @@ def retention_run_cmd(obj: Ctx, dry_run: bool, today: str | None) -> int:
             click.echo(f"# wegen Sperre behalten: {', '.join(map(str, plan.held))}", err=True)
         click.echo(f"# {len(plan.items)} Nachweise würden gelöscht (Probelauf).", err=True)
         return EXIT_OK
-    result = retention.execute(
+    result = retention.run_deletions(
         inst, obj.actor, day, on_item=lambda c: click.echo(c.line(done=True))
     )
     for line in result.personal:

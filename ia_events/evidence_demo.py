@@ -155,5 +155,5 @@ def load_demo(inst: Installation, actor: Actor, today: date) -> int:
         title="Zeitungsartikel (nachträglich erfasst)",
         source="WAZ",
     )
-    retention.execute(inst, actor, today, only_ids=[old.id])
+    retention.run_deletions(inst, actor, today, only_ids=[old.id])
     return added + 1

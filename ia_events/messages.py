@@ -27,7 +27,9 @@ MESSAGES: dict[str, str] = {
         "Der Sachbericht {year} ist schon eingereicht und eingefroren; er kann nicht mehr "
         "geändert werden."
     ),
-    "report_no_plan": "Für {year} gibt es keine Aufgabenplanung, aus der ein Sachbericht entstehen kann.",
+    "report_no_plan": (
+        "Für {year} gibt es keine Aufgabenplanung, aus der ein Sachbericht entstehen kann."
+    ),
     "login_invalid": "Benutzername oder Passwort ist falsch.",
     "login_locked": (
         "Zu viele falsche Versuche: Das Konto ist bis {until} Uhr gesperrt. "

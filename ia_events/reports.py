@@ -93,8 +93,8 @@ def progress_for_agencies(
 ) -> dict[int, list[SubGoalProgress]]:
     """Progress of every sub-goal of ``agency_ids`` in ``year``, by agency.
 
-    Caller has checked permission. Five grouped queries for any number of
-    agencies; each is bounded by the occurrences of those agencies in that
+    Caller has checked permission. At most six grouped queries for any number
+    of agencies; each is bounded by the occurrences of those agencies in that
     year (index ``ix_occurrences_agency_year``), never by the whole history.
     """
     now = now or utcnow()
@@ -105,8 +105,12 @@ def progress_for_agencies(
     ).all()
     if not goals:
         return {}
-    ids = [g.id for g in goals]
     link = activity_subgoals
+    # Each figure is counted only for the sub-goals measured by it: a district
+    # overview then reads each year's attendance about once, not once per figure.
+    wanted: dict[str, list[int]] = defaultdict(list)
+    for g in goals:
+        wanted[g.indicator].append(g.id)
     held = and_(
         Occurrence.agency_id.in_(agency_ids),
         Occurrence.funding_year == year,
@@ -115,41 +119,55 @@ def progress_for_agencies(
     )
     valid = Attendance.undone_at.is_(None)
 
-    def grouped(expr):  # type: ignore[no-untyped-def]
+    def grouped(expr, indicators: tuple[str, ...]):  # type: ignore[no-untyped-def]
+        ids = [i for name in indicators for i in wanted.get(name, [])]
         return (
             expr.join(link, link.c.activity_id == Occurrence.activity_id)
             .where(link.c.subgoal_id.in_(ids))
             .group_by(link.c.subgoal_id)
         )
 
-    # One pass over the attendance: COUNT(DISTINCT) skips NULLs, so cards and
-    # named persons (keyed blind index) are counted apart, anonymous rows not at all.
-    participants: dict[int, int] = {}
-    persons: dict[int, int] = {}
-    for sid, total, cards, names in session.execute(
-        grouped(
-            select(
-                link.c.subgoal_id,
-                func.coalesce(func.sum(Attendance.count), 0),
-                func.count(distinct(Attendance.card_id)),
-                func.count(distinct(Attendance.name_index)),
-            )
+    def attendance(*cols):  # type: ignore[no-untyped-def]
+        return (
+            select(link.c.subgoal_id, *cols)
             .select_from(Attendance)
             .join(Occurrence, Occurrence.id == Attendance.occurrence_id)
             .where(valid, held)
         )
-    ).all():
-        participants[sid] = int(total or 0)
-        persons[sid] = int(cards or 0) + int(names or 0)
-    occurrences = dict(
-        session.execute(
+
+    participants: dict[int, int] = {}
+    if wanted.get("participants"):
+        participants = dict(
+            session.execute(
+                grouped(attendance(func.coalesce(func.sum(Attendance.count), 0)), ("participants",))
+            ).all()
+        )
+    # COUNT(DISTINCT) skips NULLs: cards and named persons (keyed blind index) are
+    # counted apart, anonymous headcounts not at all.
+    persons: dict[int, int] = {}
+    if wanted.get("distinct_persons"):
+        for sid, cards, names in session.execute(
             grouped(
-                select(link.c.subgoal_id, func.count(distinct(Occurrence.id)))
-                .select_from(Occurrence)
-                .where(held)
+                attendance(
+                    func.count(distinct(Attendance.card_id)),
+                    func.count(distinct(Attendance.name_index)),
+                ),
+                ("distinct_persons",),
             )
-        ).all()
-    )
+        ).all():
+            persons[sid] = int(cards or 0) + int(names or 0)
+    occurrences: dict[int, int] = {}
+    if wanted.get("occurrences"):
+        occurrences = dict(
+            session.execute(
+                grouped(
+                    select(link.c.subgoal_id, func.count(distinct(Occurrence.id)))
+                    .select_from(Occurrence)
+                    .where(held),
+                    ("occurrences",),
+                )
+            ).all()
+        )
     # Worked: checked in, or hours confirmed by staff (volunteer_hours.assignment_hours).
     worked = and_(
         ShiftAssignment.status.not_in(("no_show", "withdrawn")),
@@ -159,32 +177,34 @@ def progress_for_agencies(
     )
     hours: dict[int, float] = defaultdict(float)
     volunteers: dict[int, set[int]] = defaultdict(set)
-    rows = session.execute(
-        grouped(
-            select(
-                link.c.subgoal_id,
-                ShiftAssignment.volunteer_id,
-                ShiftAssignment.status,
-                ShiftAssignment.hours_override,
-                ShiftAssignment.checked_in_at,
-                ShiftAssignment.checked_out_at,
-                Shift.starts_at,
-                Shift.ends_at,
-            )
-            .select_from(ShiftAssignment)
-            .join(Shift, Shift.id == ShiftAssignment.shift_id)
-            .join(Occurrence, Occurrence.id == Shift.occurrence_id)
-            .where(held, worked)
-        ).group_by(None)
-    ).all()
-    for sid, vid, status, override, cin, cout, s_start, s_end in rows:
-        volunteers[sid].add(vid)
-        hours[sid] += assignment_hours(status, override, cin, cout, s_start, s_end)
+    if wanted.get("volunteers") or wanted.get("volunteer_hours"):
+        rows = session.execute(
+            grouped(
+                select(
+                    link.c.subgoal_id,
+                    ShiftAssignment.volunteer_id,
+                    ShiftAssignment.status,
+                    ShiftAssignment.hours_override,
+                    ShiftAssignment.checked_in_at,
+                    ShiftAssignment.checked_out_at,
+                    Shift.starts_at,
+                    Shift.ends_at,
+                )
+                .select_from(ShiftAssignment)
+                .join(Shift, Shift.id == ShiftAssignment.shift_id)
+                .join(Occurrence, Occurrence.id == Shift.occurrence_id)
+                .where(held, worked),
+                ("volunteers", "volunteer_hours"),
+            ).group_by(None)
+        ).all()
+        for sid, vid, status, override, cin, cout, s_start, s_end in rows:
+            volunteers[sid].add(vid)
+            hours[sid] += assignment_hours(status, override, cin, cout, s_start, s_end)
     partners: dict[int, set[str]] = defaultdict(set)
     for sid, plist in session.execute(
         select(link.c.subgoal_id, Activity.partners)
         .join(Activity, Activity.id == link.c.activity_id)
-        .where(link.c.subgoal_id.in_(ids))
+        .where(link.c.subgoal_id.in_(wanted.get("partners", [])))
     ).all():
         partners[sid].update(p.strip().lower() for p in plist or [] if p.strip())
 

@@ -425,7 +425,7 @@ class RunResult:
     personal: list[str] = field(default_factory=list)
 
 
-def execute(
+def run_deletions(
     inst: Installation,
     actor: Actor,
     today: date,

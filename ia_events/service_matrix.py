@@ -159,7 +159,7 @@ SERVICES: dict[str, Rule] = {
     "retention.release_for_evidence": Rule(P.evidence_hold, A),
     "retention.list_holds": Rule(P.evidence_read, L, alternatives=(P.evidence_hold,)),
     "retention.propose": Rule(P.system_run, INST),
-    "retention.execute": Rule(P.system_run, INST),
+    "retention.run_deletions": Rule(P.system_run, INST),
     "retention.list_deletions": Rule(
         P.evidence_read, L, alternatives=(P.system_run, P.evidence_hold)
     ),

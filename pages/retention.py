@@ -66,7 +66,7 @@ if can(who, Permission.system_run):
                 st.info(f"Wegen Sperre behalten: {', '.join(map(str, plan.held))}")
             if st.button("Vorschlag genehmigen und löschen", type="primary", key="ret_approve"):
                 with guard():
-                    res = retention.execute(
+                    res = retention.run_deletions(
                         inst(),
                         who,
                         date.fromisoformat(saved["day"]),

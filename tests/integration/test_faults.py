@@ -79,7 +79,7 @@ CHILD = textwrap.dedent(
             done.append(cand)
             if len(done) == 2:
                 stop_here()
-        retention.execute(inst, op, date.today(), on_item=on_item)
+        retention.run_deletions(inst, op, date.today(), on_item=on_item)
     print("DONE")
     """
 )
@@ -176,7 +176,7 @@ def test_kill_9_during_retention_run_loses_nothing_and_a_rerun_finishes(
         )
     assert 1 <= deleted < len(ids)  # killed in the middle
     _consistent(inst)
-    result = retention.execute(inst, OP, date.today())
+    result = retention.run_deletions(inst, OP, date.today())
     assert result is not None
     with inst.db.read() as s:
         left = s.scalar(

@@ -105,7 +105,7 @@ def test_run_shreds_keeps_tombstone_and_record_and_spares_shared_blobs(
     old = _add(inst, w.fk_essen)
     w2 = _add(inst, w.fk_essen, year=2025, content=PDF)  # same bytes, still kept
     gone = _add(inst, w.fk_essen, content=PDF + b"%only\n")
-    res = retention.execute(inst, w.admin, date(2024, 1, 1))
+    res = retention.run_deletions(inst, w.admin, date(2024, 1, 1))
     assert sorted(c.evidence_id for c in res.deleted) == [old.id, gone.id]
     with inst.db.read() as s:
         tomb = s.get(Evidence, gone.id)
@@ -200,7 +200,7 @@ def test_subject_access_and_erasure_restricts_until_duty_ends(inst: Installation
     )
     assert out.status == "restricted" and out.duty_until == date(2023, 12, 31)
     assert subjects.find_subject(inst, w.admin, "Olena Kovalenko").attendance[0]["restricted"]
-    retention.execute(inst, w.admin, date(2024, 1, 2))
+    retention.run_deletions(inst, w.admin, date(2024, 1, 2))
     assert subjects.find_subject(inst, w.admin, "Olena Kovalenko").empty
     with inst.db.read() as s:
         rows = s.scalars(select(Attendance)).all()

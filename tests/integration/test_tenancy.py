@@ -232,7 +232,7 @@ CASES = [
                                          reason="Prüfung")),
     Case("retention.list_holds", lambda c, a: retention.list_holds(c[1], a)),
     Case("retention.propose", lambda c, a: retention.propose(c[1], a, TODAY)),
-    Case("retention.execute", lambda c, a: retention.execute(c[0], a, TODAY)),
+    Case("retention.run_deletions", lambda c, a: retention.run_deletions(c[0], a, TODAY)),
     # volunteers, shifts
     Case("volunteers.list_volunteers",
          lambda c, a: volunteers.list_volunteers(c[1], c[0].keys, a, c[2].a.agency)),
