@@ -10,7 +10,8 @@ or ``$IA_EVENTS_DATABASE_URL`` names a PostgreSQL database.
 
 1. AppTest (in this process): each role logs in through the real form; each
    page of its navigation is opened with ``switch_page`` ("first": the first run
-   of that page in the session) and then rerun ("warm"). Repeated ``--runs``
+   of that page in the session, with ``st.cache_data`` cleared) and then rerun
+   ("warm"). Repeated ``--runs``
    times with a fresh session; the median is printed.
 2. Browser: ``streamlit run`` on a free port, headless Debian Chromium via
    Playwright; each role logs in and clicks every navigation link ``--runs``
@@ -114,6 +115,8 @@ def apptest_login(user: str):  # type: ignore[no-untyped-def]
 
 
 def run_apptest(users: list[str], runs: int) -> list[Timing]:
+    import streamlit as st
+
     from ia_events.installation import reset_shared
 
     reset_shared()
@@ -123,6 +126,7 @@ def run_apptest(users: list[str], runs: int) -> list[Timing]:
             at = apptest_login(user)
             for ref in navigation(ROLE_OF[user]):
                 t = results.setdefault((user, ref.file), Timing(user, ref.title))
+                st.cache_data.clear()  # "first" is the cold case: no cached figures
                 start = time.perf_counter()
                 at.switch_page(ref.file).run()
                 t.first.append(time.perf_counter() - start)

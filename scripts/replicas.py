@@ -82,7 +82,7 @@ http {{
         location / {{
             proxy_pass http://streamlit;
             proxy_http_version 1.1;
-            proxy_set_header Host $http_host;  # with the port: the check-in POST compares Origin and Host
+            proxy_set_header Host $http_host;  # with its port: /checkin compares Origin
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header Connection "";
@@ -91,7 +91,7 @@ http {{
         location /_stcore/stream {{
             proxy_pass http://streamlit;
             proxy_http_version 1.1;
-            proxy_set_header Host $http_host;  # with the port: the check-in POST compares Origin and Host
+            proxy_set_header Host $http_host;  # with its port: /checkin compares Origin
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
             proxy_read_timeout 1h;
