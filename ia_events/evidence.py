@@ -351,7 +351,7 @@ def add_many(
     try:
         # Each file is staged and fsynced on a worker: SHA-256, AES-GCM and fsync release
         # the GIL, so one file's fsync waits on the disk while the next is hashed on the
-        # other core (measured: ingest ~1.4x faster than staging one after the other).
+        # other core (benchmarks/archive.py, 100 x 5 MiB, loaded 2-core VM: 1.64 s -> 1.35 s).
         def stage_durably(
             item: tuple[str, bytes | BinaryIO],
         ) -> tuple[PendingBlob, filetypes.Checked]:
