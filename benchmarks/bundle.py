@@ -1,6 +1,6 @@
 """Benchmark: bundle export vs. `openssl dgst -sha256` + `cp` + `sync`; the index PDF.
 
-Run:  /work/venv/bin/python benchmarks/bundle.py [--files 100] [--mb 5] [--rounds 3]
+Run:  .venv/bin/python benchmarks/bundle.py [--files 100] [--mb 5] [--rounds 3]
 
 1. Archives FILES random (incompressible) evidence files of MB MiB each in a
    fresh installation (setup, not timed), then per round measures

@@ -1,6 +1,6 @@
 """Two Streamlit replicas behind nginx, one PostgreSQL and one data dir; a check-in crowd.
 
-    /work/venv/bin/python scripts/replicas.py [--phones 100] [--browsers 8]
+    .venv/bin/python scripts/replicas.py [--phones 100] [--browsers 8]
 
 What it shows (the scale-out path of docs/deployment.md, on loopback):
 
