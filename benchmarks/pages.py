@@ -15,9 +15,10 @@ or ``$IA_EVENTS_DATABASE_URL`` names a PostgreSQL database.
    times with a fresh session; the median is printed.
 2. Browser: ``streamlit run`` on a free port, headless Debian Chromium via
    Playwright; each role logs in and clicks every navigation link ``--runs``
-   times. Time from the click until ``[data-test-script-state="notRunning"]``
-   (measured inside the page with a MutationObserver, so Playwright's own
-   round trips do not count).
+   times. Time on the page's own clock from the click until
+   ``[data-test-script-state="notRunning"]`` (or, for a run so short that the
+   state flips within one render, until its last websocket message); the end of
+   the run is recognised by the server's ``script_finished`` message.
 3. Memory per session: RSS of the server process with 1 and with
    ``1 + --sessions`` logged-in browser sessions (each opened the specialist's
    pages once); (RSS_n - RSS_1) / sessions.
@@ -223,24 +224,59 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-# Resolves once the script state went to "running" and back to "notRunning"
-# after the click; returns milliseconds measured with the page's own clock.
-_ARM = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  window.__benchDone = new Promise((resolve) => {
-    let seenRunning = false;
-    const start = performance.now();
-    const obs = new MutationObserver(() => {
-      const state = app.getAttribute('data-test-script-state');
-      if (state === 'running') seenRunning = true;
-      if (seenRunning && state === 'notRunning') {
-        obs.disconnect();
-        resolve(performance.now() - start);
+class ScriptWatch:
+    """Counts Streamlit's ``script_finished`` messages on the page's websocket.
+
+    The DOM attribute ``data-test-script-state`` alone is not a reliable signal:
+    a run of a few milliseconds flips it to "running" and back within one React
+    render, so nothing may change that one could wait for. The server's own
+    message says that the run is over; the time is then taken in the page
+    (``_CLOCK_JS``), because Playwright relays each websocket frame to Python and
+    that relay would be counted on pages with many elements.
+    """
+
+    def __init__(self, page) -> None:  # type: ignore[no-untyped-def]
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self._msg = ForwardMsg
+        self.finished = 0
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+
+    def _frame(self, payload) -> None:  # type: ignore[no-untyped-def]
+        if not isinstance(payload, bytes | bytearray):
+            return
+        try:
+            msg = self._msg.FromString(bytes(payload))
+        except Exception:  # not a ForwardMsg (never expected)
+            return
+        if msg.WhichOneof("type") == "script_finished":
+            self.finished += 1
+
+
+# In the page, on its own clock: the last click, the last websocket message, the
+# last change of the script state to "notRunning".
+_CLOCK_JS = """(() => {
+  window.__bench = {click: 0, message: 0, done: 0};
+  document.addEventListener('click', () => { window.__bench.click = performance.now(); }, true);
+  const Native = window.WebSocket;
+  function Watched(...args) {
+    const ws = new Native(...args);
+    ws.addEventListener('message', () => { window.__bench.message = performance.now(); });
+    return ws;
+  }
+  Watched.prototype = Native.prototype;
+  for (const k of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']) Watched[k] = Native[k];
+  window.WebSocket = Watched;
+  new MutationObserver((changes) => {
+    for (const c of changes) {
+      if (c.attributeName === 'data-test-script-state'
+          && c.target.getAttribute('data-test-script-state') === 'notRunning') {
+        window.__bench.done = performance.now();
       }
-    });
-    obs.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
-  });
-}"""
+    }
+  }).observe(document, {attributes: true, subtree: true,
+                        attributeFilter: ['data-test-script-state']});
+})();"""
 
 
 def wait_ready(page, timeout: float = 120_000) -> None:  # type: ignore[no-untyped-def]
@@ -255,6 +291,8 @@ def wait_ready(page, timeout: float = 120_000) -> None:  # type: ignore[no-untyp
 def browser_login(context, base: str, user: str):  # type: ignore[no-untyped-def]
     page = context.new_page()
     page.set_default_timeout(120_000)
+    page.add_init_script(_CLOCK_JS)
+    page.watch = ScriptWatch(page)  # type: ignore[attr-defined]
     page.goto(base + "/")
     wait_ready(page)
     page.get_by_label("Benutzername").fill(user)
@@ -266,18 +304,27 @@ def browser_login(context, base: str, user: str):  # type: ignore[no-untyped-def
 
 
 def click_nav(page, ref: PageRef) -> float:  # type: ignore[no-untyped-def]
-    """Click the navigation link of ``ref``; seconds until the script run finished."""
+    """Click the navigation link of ``ref``: seconds (page clock) from the click until
+    the script state is "notRunning" again, or, where the state flipped within one
+    render, until the last message of the run arrived."""
     links = page.locator('[data-testid="stSidebarNavLink"]')
     link = links.filter(has_text=ref.title).first
     if not link.is_visible():
         more = page.locator('[data-testid="stSidebarNavViewButton"]')
         if more.count() and "more" in (more.first.inner_text() or "").lower():
             more.first.click()
-    page.evaluate(_ARM)
+    watch: ScriptWatch = page.watch
+    seen = watch.finished
     link.click()
-    ms = page.evaluate("() => window.__benchDone")
+    deadline = time.monotonic() + 120
+    while watch.finished == seen:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no script run finished after clicking {ref.title}")
+        page.wait_for_timeout(5)
     wait_ready(page)
-    return ms / 1000
+    b = page.evaluate("() => window.__bench")
+    end = b["done"] if b["done"] > b["click"] else b["message"]
+    return (end - b["click"]) / 1000
 
 
 def run_browser(
@@ -408,6 +455,8 @@ def main() -> None:
     if not args.no_apptest:
         rows = run_apptest(users, args.runs)
         lines += table("AppTest (script run, seconds)", rows, warm=True)
+        print("\n".join(lines), flush=True)
+        lines = []
         report["apptest"] = [t.__dict__ for t in rows]
     if not args.no_browser:
         rows, memory = run_browser(

@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.orm import Session
 
 from ia_events import audit
@@ -131,8 +131,8 @@ def add_worklog(
 # -- totals -------------------------------------------------------------------------------------
 
 
-def _shift_rows(session: Session, condition, year: int):  # type: ignore[no-untyped-def]
-    return session.execute(
+def _shift_rows(session: Session, condition, year: int, volunteer_condition=None):  # type: ignore[no-untyped-def]
+    query = (
         select(
             ShiftAssignment.volunteer_id,
             ShiftAssignment.status,
@@ -148,14 +148,21 @@ def _shift_rows(session: Session, condition, year: int):  # type: ignore[no-unty
         .join(Occurrence, Occurrence.id == Shift.occurrence_id)
         .join(Activity, Activity.id == Occurrence.activity_id)
         .where(condition, Occurrence.funding_year == year, ShiftAssignment.status != "withdrawn")
-    ).all()
+    )
+    if volunteer_condition is not None:
+        # A join, not ``volunteer_id IN (SELECT ...)``: SQLite probes an IN list once
+        # per shift and volunteer (a district's 455 volunteers x 6,000 shifts a year).
+        query = query.join(Volunteer, Volunteer.id == ShiftAssignment.volunteer_id).where(
+            volunteer_condition
+        )
+    return session.execute(query).all()
 
 
 def hours_by_volunteer(session: Session, condition, year: int) -> dict[int, float]:  # type: ignore[no-untyped-def]
     """Caller has checked permission; ``condition`` limits ``Volunteer``/agency rows."""
     totals: dict[int, float] = defaultdict(float)
     for vid, status, override, cin, cout, start, end, _role, _title in _shift_rows(
-        session, ShiftAssignment.volunteer_id.in_(select(Volunteer.id).where(condition)), year
+        session, true(), year, volunteer_condition=condition
     ):
         totals[vid] += assignment_hours(status, override, cin, cout, start, end)
     first, last = _year_bounds(year)

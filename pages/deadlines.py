@@ -38,7 +38,7 @@ def _specialist(who: Actor) -> None:
                 "an Land": fmt_date(r.deadline.state_due) if r.deadline.state_due else "–",
                 "Status": ICONS[r.state_label(today)],
                 "eingereicht am": fmt_date(r.submitted_at) if r.submitted_at else "",
-                "Nachweis": r.evidence_id or "",
+                "Nachweis": str(r.evidence_id or ""),
             }
             for r in rows
         ],

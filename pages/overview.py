@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -13,6 +13,8 @@ from ia_events.messages import berlin, fmt_date, fmt_time, fmt_weekday_date
 from ia_events.models import FIELD_LABELS, FieldOfAction
 from ia_events.reports import INDICATOR_LABELS
 from pages._ui import actor, guard, inst, now
+
+DISTRICT_TTL = 300  # seconds; figures of the whole district may lag this much
 
 
 def _upcoming(who: Actor, slug: str | None) -> None:
@@ -130,12 +132,28 @@ def _specialist(who: Actor) -> None:
     _deadlines(who, agency.slug)
 
 
+@st.cache_data(ttl=DISTRICT_TTL, max_entries=32, show_spinner=False)
+def _district(
+    database: str, year: int, role: str, agency_id: int | None, _who: Actor
+) -> tuple[datetime, list[reports.AgencySummary]]:
+    """The district's year in figures: a year of every agency's attendance, so it
+    is computed at most every few minutes per database, year and scope (what the
+    actor may see depends on role and agency only); the page says from when."""
+    current = now()
+    with inst().db.read() as s:
+        return current, reports.district_summary(s, _who, year, now=current)
+
+
 def _coordinator(who: Actor) -> None:
     year = berlin(now()).year
     st.title("Übersicht – alle Integrationsagenturen")
-    st.caption(f"Förderjahr {year} · Stand {fmt_date(now())}")
-    with inst().db.read() as s:
-        rows = reports.district_summary(s, who, year, now=now())
+    computed, rows = _district(
+        inst().settings.database_url, year, str(who.role), who.agency_id, who
+    )
+    st.caption(
+        f"Förderjahr {year} · Stand {fmt_date(computed)}, {fmt_time(computed)} Uhr "
+        f"(die Zahlen sind höchstens {DISTRICT_TTL // 60} Minuten alt)"
+    )
     st.dataframe(
         [
             {
