@@ -209,3 +209,24 @@ def test_subject_access_and_erasure_restricts_until_duty_ends(inst: Installation
     assert len(rows) == 3 and all(r.name_enc is None for r in rows)
     assert len({r.name_index for r in rows}) == 2
     assert "attendance" in kinds
+
+
+def test_subject_access_finds_a_volunteer_with_readable_name(inst: Installation) -> None:
+    """Art. 15 for a volunteer: the export decrypts the name the registry stored."""
+    from ia_events.volunteers import add_volunteer
+
+    w = build(inst)
+    with inst.db.write() as s:
+        add_volunteer(
+            s,
+            inst.keys,
+            w.fk_essen,
+            w.essen,
+            name="Svitlana Melnyk",
+            contact="0201 1234",
+            consent_at=date(2025, 1, 10),
+        )
+    report = subjects.find_subject(inst, w.admin, "svitlana  MELNYK")
+    data = json.loads(report.as_json())
+    assert [v["name"] for v in data["volunteers"]] == ["Svitlana Melnyk"]
+    assert data["volunteers"][0]["agency"] == "essen"
