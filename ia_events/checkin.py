@@ -431,19 +431,36 @@ def submit(
     if already:
         answer = _deny(session, occ, ALREADY, nonce, now, scanned_at, method)
         return Answer(ALREADY, occ.id, None, answer.scan_id, name_match=clean is not None)
-    att = _attend(
+    return _admit(
         session,
         keys,
         occ,
         method=method,
+        nonce=nonce,
+        now=now,
+        scanned_at=scanned_at,
         name=stored_name,
         name_index=index,
         age_band=age_band if target.asks_age_band else None,
         photo_consent=bool(photo_consent) if target.photographed else None,
         recorded_by=None,
         actor_name="participant",
-        now=now,
     )
+
+
+def _admit(
+    session: Session,
+    keys: KeyRing,
+    occ: Occurrence,
+    *,
+    method: str,
+    nonce: str | None,
+    now: datetime,
+    scanned_at: datetime | None = None,
+    **attendance: object,
+) -> Answer:
+    """Record the attendance and its successful scan (the one way in for every method)."""
+    att = _attend(session, keys, occ, method=method, now=now, **attendance)  # type: ignore[arg-type]
     scan = _scan(
         session,
         occ_id=occ.id,
@@ -535,29 +552,18 @@ def door_checkin(
     if already:
         answer = _deny(session, occ, ALREADY, nonce, now, None, method)
         return Answer(ALREADY, occ.id, None, answer.scan_id, name_match=True)
-    att = _attend(
+    return _admit(
         session,
         keys,
         occ,
         method=method,
+        nonce=nonce,
+        now=now,
         name=stored,
         name_index=index,
         recorded_by=actor.name,
         actor_name=actor.name,
-        now=now,
     )
-    scan = _scan(
-        session,
-        occ_id=occ.id,
-        agency_id=occ.agency_id,
-        purpose="participant",
-        method=method,
-        reason=OK,
-        nonce=nonce,
-        now=now,
-        attendance_id=att.id,
-    )
-    return Answer(OK, occ.id, att.id, scan.id)
 
 
 def card_checkin(
@@ -595,27 +601,16 @@ def card_checkin(
     )
     if seen is not None:
         return _deny(session, occ, ALREADY, nonce, now, None, "card_scan")
-    att = _attend(
+    return _admit(
         session,
         keys,
         occ,
         method="card_scan",
+        nonce=nonce,
+        now=now,
         name=None,
         name_index=None,
         card_id=card.id,
         recorded_by=actor.name,
         actor_name=actor.name,
-        now=now,
     )
-    scan = _scan(
-        session,
-        occ_id=occ.id,
-        agency_id=occ.agency_id,
-        purpose="participant",
-        method="card_scan",
-        reason=OK,
-        nonce=nonce,
-        now=now,
-        attendance_id=att.id,
-    )
-    return Answer(OK, occ.id, att.id, scan.id)

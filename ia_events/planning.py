@@ -486,21 +486,7 @@ def update_plan(
         "reason": _text(reason, "Begründung", required=False),
         "methods": _text(methods, "Methoden", required=False),
     }
-    changed = sorted(k for k, v in values.items() if getattr(plan, k) != v)
-    if not changed:
-        return plan
-    for key, value in values.items():
-        setattr(plan, key, value)
-    audit.record(
-        session,
-        actor.name,
-        Action.plan_change,
-        "task_plan",
-        plan.id,
-        agency_id=plan.agency_id,
-        fields=changed,
-    )
-    _after_change(session, actor, plan, why, now)
+    _apply_change(session, actor, plan, plan, values, Action.plan_change, "task_plan", why, now)
     return plan
 
 
@@ -530,22 +516,37 @@ def change_subgoal(
         "target": target_value,
         "methods": _text(methods, "Methoden", required=False),
     }
-    changed = sorted(k for k, v in values.items() if getattr(goal, k) != v)
+    _apply_change(session, actor, plan, goal, values, Action.subgoal_change, "subgoal", why, now)
+    return goal
+
+
+def _apply_change(
+    session: Session,
+    actor: Actor,
+    plan: TaskPlan,
+    target: TaskPlan | SubGoal,
+    values: dict[str, object],
+    action: Action,
+    object_type: str,
+    why: str,
+    now: datetime | None,
+) -> None:
+    """Set what differs, audit which fields changed, and version the plan (no-op if equal)."""
+    changed = sorted(k for k, v in values.items() if getattr(target, k) != v)
     if not changed:
-        return goal
+        return
     for key, value in values.items():
-        setattr(goal, key, value)
+        setattr(target, key, value)
     audit.record(
         session,
         actor.name,
-        Action.subgoal_change,
-        "subgoal",
-        goal.id,
-        agency_id=goal.agency_id,
+        action,
+        object_type,
+        target.id,
+        agency_id=target.agency_id,
         fields=changed,
     )
     _after_change(session, actor, plan, why, now)
-    return goal
 
 
 def set_manual_actual(
