@@ -18,6 +18,7 @@ Every read of an item's content is audited. Browsing lives in ``evidence_query``
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tempfile
 from collections.abc import Iterable
@@ -40,6 +41,7 @@ from ia_events.models import (
     Evidence,
     EvidenceKind,
     EvidenceRevision,
+    LegalHold,
     Occurrence,
     SubGoal,
     UploadJournal,
@@ -313,9 +315,11 @@ def add_evidence(
                 assert entry is not None
                 entry.finished_at = utcnow()
                 entry.outcome = "committed"
-            refresh_hold_flags(s, agency_id, item.id)
-            item = s.get(Evidence, item.id)
-            assert item is not None
+            if _agency_has_active_hold(s, agency_id):
+                # A new item starts unheld; only a hold on its scope can change that.
+                refresh_hold_flags(s, agency_id, item.id)
+                item = s.get(Evidence, item.id)
+                assert item is not None
             return _view(item, agency_slug, tuple(warnings))
     except BaseException:
         inst.blobs.discard(pending)
@@ -331,7 +335,11 @@ def add_many(
     require_consent: bool = False,
     **meta: object,
 ) -> list[EvidenceView]:
-    """Archive several files with the same metadata; a bad file refuses the whole batch."""
+    """Archive several files with the same metadata.
+
+    Every file's content is checked first: a bad file refuses the whole batch. A storage
+    failure part-way (disk full) keeps the files already recorded, complete, and names it.
+    """
     kind = _kind(kind)
     if not files:
         raise InvalidInput(field="Dateien", reason="Bitte mindestens eine Datei auswählen.")
@@ -366,33 +374,59 @@ def add_many(
         with ThreadPoolExecutor(max_workers=3) as pool:
             futures = [pool.submit(stage_durably, item) for item in files]
             failures: list[BaseException] = []
-            for future in futures:  # collect every outcome, so no temp file is left behind
-                try:
-                    staged.append(future.result())
-                except BaseException as exc:
-                    failures.append(exc)
+            try:
+                for i, future in enumerate(futures):
+                    # Record each file as soon as it is durable, while the pool stages the
+                    # next ones (the records' Python work and the hashing overlap on 2 cores).
+                    try:
+                        st = future.result()
+                    except BaseException as exc:
+                        failures.append(exc)  # keep collecting: no temp file is left behind
+                        continue
+                    staged.append(st)
+                    if failures:
+                        continue
+                    name, content = files[i]
+                    label = title if len(files) == 1 else (f"{title} ({i + 1})" if title else None)
+                    out.append(
+                        add_evidence(
+                            inst,
+                            actor,
+                            kind=kind,
+                            filename=name,
+                            content=content,
+                            title=label,
+                            staged=st,
+                            **meta,  # type: ignore[arg-type]
+                        )
+                    )
+            except BaseException:
+                for future in futures:  # staged but never recorded: discarded below
+                    if not future.cancel():
+                        with contextlib.suppress(BaseException):
+                            st = future.result()
+                            if st not in staged:
+                                staged.append(st)
+                raise
             if failures:
                 raise failures[0]
-        for i, ((name, content), st) in enumerate(zip(files, staged, strict=True)):
-            label = title if len(files) == 1 else (f"{title} ({i + 1})" if title else None)
-            out.append(
-                add_evidence(
-                    inst,
-                    actor,
-                    kind=kind,
-                    filename=name,
-                    content=content,
-                    title=label,
-                    staged=st,
-                    **meta,  # type: ignore[arg-type]
-                )
-            )
     except StorageFull as exc:
         raise Conflict("storage_full") from exc
     finally:
         for pending, _ in staged[len(out) :]:
             inst.blobs.discard(pending)
     return out
+
+
+def _agency_has_active_hold(session: Session, agency_id: int) -> bool:
+    return (
+        session.scalar(
+            select(LegalHold.id)
+            .where(LegalHold.agency_id == agency_id, LegalHold.released_at.is_(None))
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def stage_file(
