@@ -37,7 +37,8 @@ def test_specialist_creates_weekly_series_and_sees_progress(page, live_server, t
     indicator = form.get_by_role("combobox", name=re.compile("Messgröße"))
     indicator.click()
     indicator.press_sequentially("durchgeführte")
-    indicator.press("Enter")
+    # Click the filtered option (Enter raced the filter under load and took the first one).
+    page.get_by_role("option", name=re.compile("durchgeführte Termine")).click()
     form.get_by_label("Grund der Anpassung (nötig, sobald eingereicht)").fill("Neuer Standort Nord")
     form.get_by_role("button", name="Teilziel hinzufügen").click()
     page.get_by_text("Teilziel angelegt.").wait_for()
