@@ -35,10 +35,11 @@ def test_specialist_creates_weekly_series_and_sees_progress(page, live_server, t
     form.get_by_label("Teilziel", exact=True).fill("30 Termine Nähcafé Nord")
     form.get_by_label("Zielwert").fill("30")
     indicator = form.get_by_role("combobox", name=re.compile("Messgröße"))
+    # Centre it first: at the viewport's bottom edge the list opened off-screen.
+    indicator.evaluate("e => e.scrollIntoView({block: 'center'})")
     indicator.click()
-    indicator.press_sequentially("durchgeführte")
-    # Click the filtered option (Enter raced the filter under load and took the first one).
-    page.get_by_role("option", name=re.compile("durchgeführte Termine")).click()
+    # Pick from the open list (typing to filter raced Streamlit's search under load).
+    page.get_by_role("option", name="durchgeführte Termine").click()
     form.get_by_label("Grund der Anpassung (nötig, sobald eingereicht)").fill("Neuer Standort Nord")
     form.get_by_role("button", name="Teilziel hinzufügen").click()
     page.get_by_text("Teilziel angelegt.").wait_for()
