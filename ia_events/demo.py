@@ -19,7 +19,7 @@ from ia_events.access import Actor
 from ia_events.accounts import add_user, setup_token_path
 from ia_events.errors import Conflict
 from ia_events.installation import Installation
-from ia_events.messages import BERLIN
+from ia_events.messages import BERLIN, berlin
 from ia_events.models import (
     Activity,
     Agency,
@@ -483,6 +483,8 @@ def _agency_demo(
             series_slots += [(act, slot) for slot in expand(rule, year, closures).slots]
         series_slots.sort(key=lambda pair: pair[1].starts_at)
         for act, slot in series_slots:
+            if act is naeh and year == today.year and berlin(slot.starts_at).date() == today:
+                continue  # today's Nähcafé is the one open for check-in right now (below)
             occ = _occ(s, inst, act, slot.starts_at, slot.ends_at, now, rng, pool, cards, summary)
             if act is rad and slot.starts_at > now and not cancel_next:
                 cancel_next.append(occ)
