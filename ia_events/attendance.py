@@ -24,8 +24,8 @@ from ia_events.checkin import OK, door_state
 from ia_events.errors import Conflict, InvalidInput, NotFound
 from ia_events.messages import BERLIN, berlin
 from ia_events.models import Attendance, Occurrence, ParticipantCard, Scan
-from ia_events.personal import open_text
 from ia_events.planning import OccurrenceView, list_occurrences
+from ia_events.restriction import shown_text
 from storage.db import utcnow
 from storage.keys import KeyRing
 
@@ -131,7 +131,9 @@ def list_attendance(
         name = None
         if show_names and att.name_enc:
             assert keys is not None
-            name = open_text(session, keys, att.agency_id, att.name_enc, "attendance")
+            name = shown_text(
+                session, keys, att.agency_id, att.name_enc, "attendance", att.restricted_at
+            )
         rows.append(
             AttendanceRow(
                 att.id,

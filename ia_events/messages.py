@@ -132,6 +132,11 @@ VOLUNTEER_MESSAGES: dict[str, str] = {
         "Eine ehrenamtliche Person mit dem Namen „{name}“ ist in Ihrer Agentur schon erfasst."
     ),
     "volunteer_inactive": "Diese Person ist deaktiviert und kann nicht eingeteilt werden.",
+    "volunteer_restricted": (
+        "Die Person hat die Löschung ihrer Daten verlangt. Solange die Aufbewahrungspflicht "
+        "läuft, ist die Verarbeitung eingeschränkt (Art. 18 DSGVO): keine Einteilung, keine "
+        "Änderung, keine Reaktivierung."
+    ),
     "volunteer_not_linked": (
         "Ihr Konto ist mit keinem Eintrag im Ehrenamtsverzeichnis verknüpft. "
         "Bitte wenden Sie sich an Ihre Fachkraft."

@@ -37,7 +37,7 @@ from ia_events.models import (
     ShiftAssignment,
     Volunteer,
 )
-from ia_events.personal import open_text
+from ia_events.restriction import shown_text
 from ia_events.volunteer_hours import assignment_hours
 from ia_events.volunteers import (
     QUALIFICATIONS,
@@ -256,6 +256,8 @@ def _enlist(
     occ = session.get(Occurrence, shift.occurrence_id)
     assert occ is not None
     who = "Sie sind" if not by_staff else "Die Person ist"
+    if volunteer.restricted_at is not None:
+        raise Conflict("volunteer_restricted")
     if not volunteer.active:
         raise Conflict("volunteer_inactive")
     if occ.status != OccurrenceStatus.scheduled:
@@ -652,7 +654,9 @@ def _views(
                 AssignmentView(
                     a.id,
                     v.id,
-                    open_text(session, keys, v.agency_id, v.name_enc, "volunteer-name"),
+                    shown_text(
+                        session, keys, v.agency_id, v.name_enc, "volunteer-name", v.restricted_at
+                    ),
                     a.status,
                     a.checked_in_at,
                     a.checked_out_at,

@@ -42,6 +42,10 @@ from ia_events.models import (
     ErasureRequest,
     Evidence,
     Occurrence,
+    Shift,
+    ShiftAssignment,
+    User,
+    UserSession,
     Volunteer,
     WorkLog,
 )
@@ -415,7 +419,7 @@ def request_erasure(
                 .values(restricted_at=at)
             )
             for v in vols:
-                v.restricted_at = at
+                _restrict_volunteer(s, v, at)
             audit.record(
                 s,
                 actor.name,
@@ -431,6 +435,33 @@ def request_erasure(
         return ErasureOutcome(req.id, req.status, duty, len(years), len(vols))
 
 
+def _restrict_volunteer(s: Session, v: Volunteer, at: datetime) -> None:
+    """Art. 18: keep the records, stop the processing. The person is no longer planned
+    (future shifts are given back), cannot log in, and screens show a marker instead of
+    the name (``ia_events.restriction``). Worked hours stay, as the funding must be proved."""
+    v.restricted_at = at
+    v.active = False
+    v.deactivated_at = v.deactivated_at or at
+    future = select(Shift.id).where(Shift.starts_at > at).scalar_subquery()
+    s.execute(
+        update(ShiftAssignment)
+        .where(
+            ShiftAssignment.volunteer_id == v.id,
+            ShiftAssignment.status.in_(("signed_up", "assigned")),
+            ShiftAssignment.checked_in_at.is_(None),
+            ShiftAssignment.shift_id.in_(future),
+        )
+        .values(status="withdrawn")
+    )
+    for user in s.scalars(select(User).where(User.volunteer_id == v.id, User.active)):
+        user.active = False
+        s.execute(
+            update(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+
+
 def _erase(s: Session, actor: Actor, req: ErasureRequest, at: datetime, approver: str) -> None:
     where = [Attendance.agency_id == req.agency_id, Attendance.name_index == req.subject_index]
     n = _anonymise_attendance_rows(s, where, at)
@@ -440,7 +471,11 @@ def _erase(s: Session, actor: Actor, req: ErasureRequest, at: datetime, approver
         )
     ).all()
     for v in vols:
+        _restrict_volunteer(s, v, at)
         _anonymise_volunteer(s, v, at)
+        for user in s.scalars(select(User).where(User.volunteer_id == v.id)):
+            user.display_name = "(gelöscht)"
+            user.email = None
     req.status = "done"
     req.done_at = at
     s.add(

@@ -38,7 +38,7 @@ from ia_events.models import (
     Volunteer,
     WorkLog,
 )
-from ia_events.personal import open_text
+from ia_events.restriction import shown_text
 from storage.db import utcnow
 from storage.keys import KeyRing
 
@@ -226,7 +226,7 @@ def list_with_hours(
     return [
         VolunteerRow(
             v.id,
-            open_text(session, keys, v.agency_id, v.name_enc, "volunteer-name"),
+            shown_text(session, keys, v.agency_id, v.name_enc, "volunteer-name", v.restricted_at),
             slug,
             hours.get(v.id, 0.0),
             v.active,
@@ -302,7 +302,7 @@ def year_summary(
     return YearSummary(
         v.id,
         v.agency_id,
-        open_text(session, keys, v.agency_id, v.name_enc, "volunteer-name"),
+        shown_text(session, keys, v.agency_id, v.name_enc, "volunteer-name", v.restricted_at),
         agency.name,
         agency.city,
         agency.carrier,

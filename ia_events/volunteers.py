@@ -34,6 +34,7 @@ from ia_events.audit import Action
 from ia_events.errors import Conflict, InvalidInput, NotFound
 from ia_events.models import Qualification, Setting, Volunteer
 from ia_events.personal import blind_index, normalise_name, open_text, seal_text
+from ia_events.restriction import shown_text
 from storage.db import utcnow
 from storage.keys import KeyRing
 
@@ -177,8 +178,8 @@ def _view(
     return VolunteerView(
         v.id,
         v.agency_id,
-        open_text(session, keys, v.agency_id, v.name_enc, "volunteer-name"),
-        open_text(session, keys, v.agency_id, v.contact_enc, "volunteer-contact"),
+        shown_text(session, keys, v.agency_id, v.name_enc, "volunteer-name", v.restricted_at),
+        shown_text(session, keys, v.agency_id, v.contact_enc, "volunteer-contact", v.restricted_at),
         list(v.languages or []),
         list(v.skills or []),
         v.availability,
@@ -318,6 +319,8 @@ def update_volunteer(
 ) -> None:
     v = load_volunteer(session, actor, volunteer_id)
     require(actor, Permission.volunteer_manage, v.agency_id)
+    if v.restricted_at is not None:
+        raise Conflict("volunteer_restricted")
     changed: list[str] = []
     if contact is not None:
         name = open_text(session, keys, v.agency_id, v.name_enc, "volunteer-name")
@@ -357,6 +360,8 @@ def set_volunteer_active(
     """Deactivate (or reactivate). Never deletes: worked hours must stay provable."""
     v = load_volunteer(session, actor, volunteer_id)
     require(actor, Permission.volunteer_manage, v.agency_id)
+    if active and v.restricted_at is not None:
+        raise Conflict("volunteer_restricted")
     v.active = active
     v.deactivated_at = None if active else (now or utcnow())
     audit.record(

@@ -345,3 +345,75 @@ def test_deactivated_volunteer_stays_but_cannot_be_assigned(inst: Installation) 
         with pytest.raises(NotFound):
             volunteers.get_volunteer(s, inst.keys, _as_volunteer(w.essen, vid + 1), vid)
     assert [v.active for v in everyone] == [False]
+
+
+def test_erasure_under_retention_duty_hides_the_person_and_stops_processing(
+    inst: Installation,
+) -> None:
+    """Art. 17(3)(b) + 18: the rows stay for the proof, but screens show a marker,
+    future shifts are given back, the account is closed and nothing new is planned."""
+    from ia_events import accounts, attendance, subjects
+    from ia_events.errors import AuthError
+    from ia_events.models import Attendance
+    from ia_events.personal import blind_index, seal_text
+    from ia_events.restriction import RESTRICTED_NAME
+    from storage.db import utcnow
+
+    w = _world(inst)
+    vid = _volunteer(inst, w.staff, w.essen, "Olena Kovalenko", "0201 555 12")
+    other = _volunteer(inst, w.staff, w.essen, "Jonas Becker", "0201 999")
+    soon = utcnow().replace(microsecond=0) + timedelta(days=7)
+    password = "Garten-Laterne-2026!"
+    with inst.db.write() as s:
+        future = planning.add_occurrence(s, OP, w.activity, soon, soon + timedelta(hours=2))
+        (shift,) = shifts.add_shift(s, w.staff, future.id, role="Aufbau", needed=2)
+        shifts.assign(s, w.staff, shift.id, vid, utcnow())
+        shifts.assign(s, w.staff, shift.id, other, utcnow())
+        sid = shift.id
+        accounts.add_user(s, OP, inst.settings, username="ehrenamt-olena", password=password,
+                          role="volunteer", agency_slug="essen", volunteer_id=vid)  # fmt: skip
+        for minute, name in enumerate(("Olena Kovalenko", "Amina Yilmaz")):
+            s.add(
+                Attendance(
+                    occurrence_id=w.occ,
+                    agency_id=w.essen,
+                    funding_year=2026,
+                    method="door_manual",
+                    recorded_at=NOW + timedelta(minutes=minute),
+                    name_enc=seal_text(s, inst.keys, w.essen, name, "attendance"),
+                    name_index=blind_index(inst.keys, w.essen, name),
+                )
+            )
+    assert accounts.login(inst, "ehrenamt-olena", password).token
+
+    out = subjects.request_erasure(inst, OP, "olena kovalenko", "essen")
+    assert out.status == "restricted" and (out.attendance, out.volunteers) == (1, 1)
+
+    with inst.db.read() as s:
+        door = attendance.list_attendance(s, inst.keys, w.staff, w.occ, names=True)
+        people = volunteers.list_volunteers(s, inst.keys, w.staff, w.essen, include_inactive=True)
+        roster = shifts.roster_for_occurrence(s, inst.keys, w.staff, future.id)
+    assert [r.name for r in door] == [RESTRICTED_NAME, "Amina Yilmaz"]  # the count stays 2
+    shown = {p.id: (p.name, p.contact, p.active) for p in people}
+    assert shown[vid] == (RESTRICTED_NAME, "", False)
+    assert shown[other] == ("Jonas Becker", "0201 999", True)
+    status = {a.volunteer_id: a.status for a in roster[0].assignments}
+    assert status == {vid: "withdrawn", other: "assigned"}
+
+    with inst.db.write() as s:
+        assert (
+            _code(lambda: shifts.assign(s, w.staff, sid, vid, utcnow())) == "volunteer_restricted"
+        )
+        assert _code(
+            lambda: volunteers.update_volunteer(s, inst.keys, w.staff, vid, skills="x")
+        ) == ("volunteer_restricted")
+        assert _code(lambda: volunteers.set_volunteer_active(s, w.staff, vid, True)) == (
+            "volunteer_restricted"
+        )
+    with pytest.raises(AuthError) as refused:
+        accounts.login(inst, "ehrenamt-olena", password)
+    assert refused.value.code == "login_inactive"
+    # The person's own access report still opens everything (Art. 15).
+    report = subjects.find_subject(inst, OP, "Olena Kovalenko")
+    assert report.attendance[0]["name"] == "Olena Kovalenko"
+    assert report.volunteers[0]["restricted"]
