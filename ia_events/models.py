@@ -310,7 +310,10 @@ class Activity(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    subgoals: Mapped[list[SubGoal]] = relationship(secondary=activity_subgoals)
+    # In plan order on both databases (a join without ORDER BY has none on PostgreSQL).
+    subgoals: Mapped[list[SubGoal]] = relationship(
+        secondary=activity_subgoals, order_by="[SubGoal.position, SubGoal.id]"
+    )
     agency: Mapped[Agency] = relationship(lazy="joined")
 
 
@@ -581,7 +584,9 @@ class Evidence(Base):
     # Bumped by every audited metadata change (see EvidenceRevision).
     revision: Mapped[int] = mapped_column(default=1)
 
-    subgoals: Mapped[list[SubGoal]] = relationship(secondary=evidence_subgoals)
+    subgoals: Mapped[list[SubGoal]] = relationship(
+        secondary=evidence_subgoals, order_by="[SubGoal.position, SubGoal.id]"
+    )
 
 
 class EvidenceRevision(Base):

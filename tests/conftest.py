@@ -4,9 +4,18 @@
 - ``pg_inst``       the same on PostgreSQL (``IA_EVENTS_TEST_PG_URL``, default the
                     server on 127.0.0.1:5432); each test run gets its own database
 - ``inst``          parametrised over both: integration tests use this
-- ``demo_inst``     SQLite installation with the small demo loaded (copied from a
-                    per-run template, so it is fast)
+- ``demo_dir``     a data dir (keys, archive) with the small demo loaded, and its own
+                    database: copied from a per-run template, so it is fast
+- ``demo_inst``     the installation of ``demo_dir``, opened
 - ``app``           an ``AppTest`` of ``streamlit_app.py`` bound to ``demo_inst``
+
+Which database ``demo_dir`` (hence ``demo_inst``, ``app_env``, ``app`` and the
+browser tests' ``live_server``) uses is chosen by ``IA_EVENTS_TEST_DB``:
+``sqlite`` (the default: a SQLite file in the data dir) or ``postgres`` (a fresh
+database per test on the server of ``IA_EVENTS_TEST_PG_URL``, created with
+``CREATE DATABASE … TEMPLATE`` from one demo database built per run). Code that
+opens such a data dir again uses ``make_settings(data_dir)``, which knows the
+database that belongs to it.
 
 Where no PostgreSQL server or no Chromium is reachable the tests skip with the
 reason; ``IA_EVENTS_REQUIRE_PG=1`` / ``IA_EVENTS_REQUIRE_BROWSER=1`` (set by
@@ -20,21 +29,59 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ia_events.access import Actor
 from ia_events.installation import Installation, Settings, initialise, reset_shared
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+TEST_DBS = ("sqlite", "postgres")
+DEMO_MARK = "demo_db"
+
+
+def demo_database() -> str:
+    """The database of the demo installations: ``$IA_EVENTS_TEST_DB`` (default sqlite)."""
+    return os.environ.get("IA_EVENTS_TEST_DB", "").strip().lower() or "sqlite"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # Nothing a test does may touch ./data; fixtures point each test at its own dir.
     import tempfile
 
+    if demo_database() not in TEST_DBS:
+        raise pytest.UsageError(
+            f"IA_EVENTS_TEST_DB={os.environ['IA_EVENTS_TEST_DB']!r}: use one of {TEST_DBS}"
+        )
     os.environ["IA_EVENTS_DATA"] = tempfile.mkdtemp(prefix="ia-events-unused-")
+    config.addinivalue_line(
+        "markers",
+        f"{DEMO_MARK}: uses the demo installation (demo_dir), whose database "
+        "IA_EVENTS_TEST_DB chooses (added automatically)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # ``-m demo_db`` selects every test whose installation IA_EVENTS_TEST_DB moves:
+    # the second CI pass on PostgreSQL.
+    for item in items:
+        if "demo_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(DEMO_MARK)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"ia-events: demo installations on {demo_database()} (IA_EVENTS_TEST_DB)"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    used = terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
+    n = sum(1 for r in used if r.when == "call" and DEMO_MARK in r.keywords)
+    terminalreporter.write_line(f"ia-events: {n} demo-installation tests ran on {demo_database()}")
 
 
 def _require(kind: str) -> bool:
@@ -47,10 +94,20 @@ def skip_or_fail(kind: str, reason: str) -> None:
     pytest.skip(reason)
 
 
+# Data dirs whose database is not the SQLite file inside them (PostgreSQL copies of
+# the demo), so that ``make_settings(data_dir)`` reopens the right database.
+_DATABASES: dict[Path, str] = {}
+
+
+def database_url(data_dir: Path) -> str | None:
+    """The database registered for ``data_dir``, or None for its own SQLite file."""
+    return _DATABASES.get(Path(data_dir).resolve())
+
+
 def make_settings(data_dir: Path, url: str | None = None) -> Settings:
     return Settings(
         data_dir=data_dir,
-        database_url=url or f"sqlite:///{data_dir / 'ia-events.sqlite3'}",
+        database_url=url or database_url(data_dir) or f"sqlite:///{data_dir / 'ia-events.sqlite3'}",
     )
 
 
@@ -72,12 +129,20 @@ def sqlite_inst(tmp_path: Path) -> Iterator[Installation]:
 # -- PostgreSQL -------------------------------------------------------------------------------
 
 
+def _pg_base() -> str:
+    return os.environ.get("IA_EVENTS_TEST_PG_URL", PG_DEFAULT)
+
+
+def _pg_url(name: str) -> str:
+    return _pg_base().rsplit("/", 1)[0] + f"/{name}"
+
+
 @pytest.fixture(scope="session")
-def pg_server_url() -> Iterator[str]:
-    """A throw-away database on the server, dropped at the end of the run."""
+def pg_admin() -> Iterator[Engine]:
+    """An AUTOCOMMIT connection pool to the server, for creating and dropping databases."""
     from sqlalchemy import create_engine, text
 
-    base = os.environ.get("IA_EVENTS_TEST_PG_URL", PG_DEFAULT)
+    base = _pg_base()
     try:
         admin = create_engine(
             base, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
@@ -86,21 +151,49 @@ def pg_server_url() -> Iterator[str]:
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # no server on a user's laptop
         skip_or_fail("PG", f"no PostgreSQL server reachable at {base}: {type(exc).__name__}")
-    name = f"ia_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    with admin.connect() as conn:
-        conn.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = :n AND pid <> pg_backend_pid()"
-            ),
-            {"n": name},
-        )
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    yield admin
     admin.dispose()
+
+
+def _create_database(admin: Engine, name: str, template: str | None = None) -> str:
+    from sqlalchemy import text
+
+    with admin.connect() as conn:
+        if template:
+            # CREATE … TEMPLATE needs the template to have no other connections.
+            _disconnect(conn, template)
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        else:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    return _pg_url(name)
+
+
+def _disconnect(conn, name: str) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    conn.execute(
+        text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = :n AND pid <> pg_backend_pid()"
+        ),
+        {"n": name},
+    )
+
+
+def _drop_database(admin: Engine, name: str) -> None:
+    from sqlalchemy import text
+
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(pg_admin: Engine) -> Iterator[str]:
+    """A throw-away database on the server, dropped at the end of the run."""
+    name = f"ia_test_{uuid.uuid4().hex[:10]}"
+    url = _create_database(pg_admin, name)
+    yield url
+    _drop_database(pg_admin, name)
 
 
 @pytest.fixture
@@ -126,43 +219,113 @@ def inst(request: pytest.FixtureRequest) -> Installation:
 # -- demo data ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _load_demo(settings: Settings) -> None:
     from ia_events import demo
 
+    inst, _ = initialise(settings)
+    try:
+        demo.load(inst, Actor.cli("test:demo"))
+    finally:
+        inst.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small demo on SQLite, loaded once per run: its data dir."""
     data = tmp_path_factory.mktemp("demo-template") / "data"
-    inst, _ = initialise(make_settings(data))
-    demo.load(inst, Actor.cli("test:demo"))
-    inst.close()
+    _load_demo(make_settings(data))
+    return data
+
+
+@pytest.fixture(scope="session")
+def pg_demo_template(
+    tmp_path_factory: pytest.TempPathFactory, pg_admin: Engine
+) -> Iterator[tuple[Path, str]]:
+    """The small demo on PostgreSQL, loaded once per run: its data dir (keys,
+    archive) and the name of its database, the template for per-test copies."""
+    name = f"ia_demo_tmpl_{uuid.uuid4().hex[:10]}"
+    url = _create_database(pg_admin, name)
+    data = tmp_path_factory.mktemp("pg-demo-template") / "data"
+    _DATABASES[data.resolve()] = url
+    try:
+        _load_demo(make_settings(data))
+        yield data, name
+    finally:
+        _DATABASES.pop(data.resolve(), None)
+        _drop_database(pg_admin, name)
+
+
+@pytest.fixture(scope="session")
+def demo_template(request: pytest.FixtureRequest) -> Path:
+    """The data dir of the per-run demo (on ``IA_EVENTS_TEST_DB``); read it, never
+    change it (``make_settings(demo_template)`` opens its database)."""
+    if demo_database() == "postgres":
+        return request.getfixturevalue("pg_demo_template")[0]
+    return request.getfixturevalue("sqlite_demo_template")
+
+
+def _copy_pg_demo(request: pytest.FixtureRequest, data: Path) -> Path:
+    """Copy the PostgreSQL demo template to ``data`` and a fresh database."""
+    template_dir, template = request.getfixturevalue("pg_demo_template")
+    admin: Engine = request.getfixturevalue("pg_admin")
+    shutil.copytree(template_dir, data)
+    name = f"ia_demo_{uuid.uuid4().hex[:10]}"
+    url = _create_database(admin, name, template=template)
+    _DATABASES[data.resolve()] = url
+
+    def drop() -> None:
+        _DATABASES.pop(data.resolve(), None)
+        _drop_database(admin, name)
+
+    request.addfinalizer(drop)
     return data
 
 
 @pytest.fixture
-def demo_inst(tmp_path: Path, demo_template: Path) -> Iterator[Installation]:
+def demo_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """``tmp_path / "data"``: a private copy of the demo installation (data dir and
+    database) on ``IA_EVENTS_TEST_DB``; ``make_settings(demo_dir)`` opens it."""
     data = tmp_path / "data"
-    shutil.copytree(demo_template, data)
-    inst = Installation.open(make_settings(data))
+    if demo_database() == "postgres":
+        return _copy_pg_demo(request, data)
+    shutil.copytree(request.getfixturevalue("sqlite_demo_template"), data)
+    return data
+
+
+@pytest.fixture
+def demo_inst(demo_dir: Path) -> Iterator[Installation]:
+    inst = Installation.open(make_settings(demo_dir))
     yield inst
     inst.close()
 
 
 @pytest.fixture
-def pg_demo_inst(pg_inst: Installation) -> Installation:
-    from ia_events import demo
-
-    demo.load(pg_inst, Actor.cli("test:demo"))
-    return pg_inst
+def pg_demo_inst(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Installation]:
+    """The demo installation on PostgreSQL whatever ``IA_EVENTS_TEST_DB`` says."""
+    data = _copy_pg_demo(request, tmp_path / "pg-demo" / "data")
+    inst = Installation.open(make_settings(data))
+    yield inst
+    inst.close()
 
 
 # -- Streamlit AppTest ------------------------------------------------------------------------
 
 
+def point_app_at(inst: Installation, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the app's process-wide installation (``installation.shared()``) ``inst``:
+    its data dir and, when it is not the SQLite file inside, its database."""
+    monkeypatch.setenv("IA_EVENTS_DATA", str(inst.settings.data_dir))
+    if inst.db.engine.dialect.name == "sqlite":
+        monkeypatch.delenv("IA_EVENTS_DATABASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("IA_EVENTS_DATABASE_URL", inst.settings.database_url)
+    reset_shared()
+
+
 @pytest.fixture
 def app_env(demo_inst: Installation, monkeypatch: pytest.MonkeyPatch) -> Iterator[Installation]:
     """Point the app's process-wide installation at ``demo_inst``."""
-    monkeypatch.setenv("IA_EVENTS_DATA", str(demo_inst.settings.data_dir))
-    monkeypatch.delenv("IA_EVENTS_DATABASE_URL", raising=False)
-    reset_shared()
+    point_app_at(demo_inst, monkeypatch)
     yield demo_inst
     reset_shared()
 

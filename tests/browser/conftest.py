@@ -1,6 +1,7 @@
 """Real-browser fixtures: ``streamlit run`` on a free port, Debian's Chromium via Playwright.
 
-- ``live_server``  the app serving a copy of the demo installation; yields its base URL
+- ``live_server``  the app serving ``demo_dir`` (a private copy of the demo installation
+                   on ``IA_EVENTS_TEST_DB``, in ``tmp_path / "data"``); yields its base URL
 - ``browser``      one headless Chromium per test session (``/usr/bin/chromium``)
 - ``page``         a fresh context and page per test (desktop size)
 - ``phone``        a fresh phone-sized context and page per test
@@ -10,7 +11,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, skip_or_fail
+from tests.conftest import ROOT, database_url, skip_or_fail
 
 CHROMIUM = os.environ.get("IA_EVENTS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -54,7 +54,13 @@ def start_server(
         **(extra_env or {}),
     }
     if "IA_EVENTS_DATABASE_URL" not in (extra_env or {}):
-        env.pop("IA_EVENTS_DATABASE_URL", None)
+        # The database that belongs to the data dir: a PostgreSQL copy of the demo
+        # (IA_EVENTS_TEST_DB=postgres) or else the SQLite file inside it.
+        url = database_url(data_dir)
+        if url:
+            env["IA_EVENTS_DATABASE_URL"] = url
+        else:
+            env.pop("IA_EVENTS_DATABASE_URL", None)
     log = open(data_dir.parent / f"streamlit-{port}.log", "wb")  # noqa: SIM115 - lives with the server
     return subprocess.Popen(
         [
@@ -92,11 +98,9 @@ def wait_http(url: str, timeout: float = 60) -> None:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path, demo_template: Path) -> Iterator[str]:
-    data = tmp_path / "data"
-    shutil.copytree(demo_template, data)
+def live_server(demo_dir: Path) -> Iterator[str]:
     port = free_port()
-    proc = start_server(data, port)
+    proc = start_server(demo_dir, port)
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz")
         yield f"http://127.0.0.1:{port}"
@@ -165,3 +169,40 @@ def ui_login(page, base: str, username: str, password: str = "Demo-Passwort-2026
     page.get_by_label("Benutzername").fill(username)
     page.get_by_label("Passwort", exact=True).fill(password)
     page.get_by_role("button", name="Anmelden").click()
+
+
+def pick_option(page, box, name: str, attempts: int = 4) -> None:  # type: ignore[no-untyped-def]
+    """Choose ``name`` in the select ``box`` (a Streamlit selectbox's combobox) and
+    check that the box shows it.
+
+    Under load the list does not always stay open: a click now and then only focuses
+    the box, or a late re-render closes the list while the option is being clicked.
+    So: open it (click, else ArrowDown), click the option, check, and try again.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    option = page.get_by_role("option", name=name, exact=True)
+    for _ in range(attempts):
+        try:
+            if not option.is_visible():
+                box.click()
+            try:
+                option.wait_for(timeout=3_000)
+            except PlaywrightTimeout:
+                box.press("ArrowDown")
+            option.click(timeout=5_000)
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            continue
+        try:
+            expect_value(box, name)
+            return
+        except AssertionError:
+            continue
+    expect_value(box, name)
+
+
+def expect_value(box, value: str, timeout: float = 3_000) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    expect(box).to_have_value(value, timeout=timeout)

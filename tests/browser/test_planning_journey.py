@@ -16,7 +16,7 @@ from ia_events.installation import Installation
 from ia_events.messages import berlin
 from ia_events.models import Activity, Occurrence, Role
 from storage.db import utcnow
-from tests.browser.conftest import ui_login, wait_ready
+from tests.browser.conftest import pick_option, ui_login, wait_ready
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.browser
@@ -37,9 +37,8 @@ def test_specialist_creates_weekly_series_and_sees_progress(page, live_server, t
     indicator = form.get_by_role("combobox", name=re.compile("Messgröße"))
     # Centre it first: at the viewport's bottom edge the list opened off-screen.
     indicator.evaluate("e => e.scrollIntoView({block: 'center'})")
-    indicator.click()
     # Pick from the open list (typing to filter raced Streamlit's search under load).
-    page.get_by_role("option", name="durchgeführte Termine").click()
+    pick_option(page, indicator, "durchgeführte Termine")
     form.get_by_label("Grund der Anpassung (nötig, sobald eingereicht)").fill("Neuer Standort Nord")
     form.get_by_role("button", name="Teilziel hinzufügen").click()
     page.get_by_text("Teilziel angelegt.").wait_for()

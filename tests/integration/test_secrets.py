@@ -20,6 +20,7 @@ from ia_events.access import Actor
 from ia_events.cli import run
 from ia_events.installation import Installation, reset_shared
 from ia_events.routes import routes
+from tests.conftest import point_app_at
 from tests.integration.checkin_support import make_occurrence
 from tests.support import DEMO_PASSWORD
 
@@ -84,9 +85,7 @@ def _dump(inst: Installation) -> list[tuple[str, bytes]]:
 
 @pytest.fixture
 def client(demo_inst: Installation, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    monkeypatch.setenv("IA_EVENTS_DATA", str(demo_inst.settings.data_dir))
-    monkeypatch.delenv("IA_EVENTS_DATABASE_URL", raising=False)
-    reset_shared()
+    point_app_at(demo_inst, monkeypatch)
     checkin_page.limiter.reset()
     with TestClient(Starlette(routes=routes()), base_url="http://testserver") as c:
         yield c
@@ -131,7 +130,7 @@ def test_secrets_never_reach_logs_or_command_output(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setenv("IA_EVENTS_DATA", str(demo_inst.settings.data_dir))
+    point_app_at(demo_inst, monkeypatch)
     secret_pw = "Ein-sehr-geheimes-Passwort-77"
     # the CLI reads the password from stdin and must not echo it
     monkeypatch.setattr(sys, "stdin", io.StringIO(secret_pw + "\n"))
