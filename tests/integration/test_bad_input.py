@@ -82,7 +82,11 @@ def _state(inst: Installation) -> tuple[int, ...]:
 
 def _german(exc: DomainError) -> None:
     msg = exc.message()
-    assert msg and "Traceback" not in msg and "{" not in msg, (exc.code, msg)
+    # No template placeholder left unfilled; what the user typed may contain braces.
+    rest = msg
+    for value in exc.params.values():
+        rest = rest.replace(str(value), "")
+    assert msg and "Traceback" not in msg and "{" not in rest, (exc.code, msg)
 
 
 def _either(inst: Installation, fn: Callable[[], object]) -> bool:
