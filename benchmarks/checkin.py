@@ -12,17 +12,21 @@
    number of simultaneous ``GET /healthz``).
 3. Browser crowd: ``--browsers`` phone-sized pages of one headless Chromium,
    each in its own context (its own cookies, like its own phone), all at once
-   open the link, type a name and submit; the time until the last answer.
+   open the link, type a name and submit; the time until the last answer, and
+   the CPU seconds the server and the browsers (with Playwright) used meanwhile
+   -- on one machine they share its cores.
 
 Both crowds check that exactly as many attendances were stored as were
 answered "checked in" (nothing lost, nothing doubled). Goals: p50 <= 5 ms,
 p95 <= 20 ms, ratio <= 3; crowds >= 4 check-ins per second, none lost.
+``--phones 0 --browsers 0`` measures the service alone (no server started).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import shutil
 import sys
@@ -166,7 +170,46 @@ def _state(html: str, status: int) -> str:
     return m.group(1) if m else f"http {status}"
 
 
-async def browser_crowd(link: str, browsers: int) -> tuple[float, list[str]]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (Linux ``/proc``); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid``'s children, grandchildren, ... (Playwright's driver and Chromium's processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def cpu_split(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far: the server, and this process's browsers (+ their driver)."""
+    server = {server_pid, *_descendants(server_pid)}
+    others = [p for p in _descendants(os.getpid()) if p not in server]
+    return {
+        "server": sum(_cpu_seconds(p) for p in server),
+        "browsers": sum(_cpu_seconds(p) for p in others),
+    }
+
+
+async def browser_crowd(
+    link: str, browsers: int, server_pid: int | None = None
+) -> tuple[float, list[str], dict[str, float]]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
@@ -194,13 +237,16 @@ async def browser_crowd(link: str, browsers: int) -> tuple[float, list[str]]:
             await answer.wait_for(timeout=60_000)
             return str(await answer.get_attribute("data-state"))
 
+        before = cpu_split(server_pid) if server_pid else {}
         t0 = time.perf_counter()
         states = await asyncio.gather(*(one(i) for i in range(browsers)))
         wall = time.perf_counter() - t0
+        # Measured before the contexts close (closing renderers takes their counts along).
+        after = cpu_split(server_pid) if server_pid else {}
         for c in contexts:
             await c.close()
         await chromium.close()
-    return wall, list(states)
+    return wall, list(states), {k: after[k] - before[k] for k in after}
 
 
 def crowd_figures(
@@ -224,6 +270,8 @@ def crowd_figures(
 def crowds(
     inst: Installation, db: str, occ_ids: list[int], tokens: list[str], phones: int, browsers: int
 ) -> list[Figure]:
+    if not phones and not browsers:
+        return []
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = inst.settings.data_dir.parent / f"streamlit-{db}.log"
@@ -233,21 +281,22 @@ def crowds(
         wait_http(base + "/healthz")
         urls = [f"{base}/checkin?t={t}" for t in tokens]
         httpx.get(urls[1])  # first request of the route: imports, engine
-        health, wall, states = asyncio.run(http_crowd(base, tokens[1], phones))
-        figs.append(
-            crowd_figures(
-                db,
-                "HTTP crowd (httpx POST /checkin)",
-                phones,
-                wall,
-                states,
-                count(inst, occ_ids[1]),
-                health,
-                "same number of GET /healthz",
+        if phones:
+            health, wall, states = asyncio.run(http_crowd(base, tokens[1], phones))
+            figs.append(
+                crowd_figures(
+                    db,
+                    "HTTP crowd (httpx POST /checkin)",
+                    phones,
+                    wall,
+                    states,
+                    count(inst, occ_ids[1]),
+                    health,
+                    "same number of GET /healthz",
+                )
             )
-        )
         if browsers:
-            wall, states = asyncio.run(browser_crowd(urls[2], browsers))
+            wall, states, cpu = asyncio.run(browser_crowd(urls[2], browsers, proc.pid))
             figs.append(
                 crowd_figures(
                     db,
@@ -257,6 +306,13 @@ def crowds(
                     states,
                     count(inst, occ_ids[2]),
                 )
+            )
+            # Where the two cores went: the server's share shows whether it is the limit.
+            print(
+                f"    CPU during the crowd: server {cpu['server']:.2f} s, "
+                f"Chromium + Playwright {cpu['browsers']:.2f} s "
+                f"(wall {wall:.2f} s x {os.cpu_count()} cores)",
+                flush=True,
             )
     finally:
         stop(proc)

@@ -16,16 +16,26 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Insert,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from ia_events.models import AuditEvent
-from storage.db import lock_chain, utcnow
+from storage.db import CHAIN_LOCK_ID, lock_chain, utcnow
 from storage.keys import KeyRing, b64
 
 GENESIS = "0" * 64
@@ -135,6 +145,39 @@ def event_hash(
     return hashlib.sha256(prev_hash.encode() + _canonical(body)).hexdigest()
 
 
+def _link(
+    head: Any,
+    actor: str,
+    action: Action | str,
+    object_type: str,
+    object_id: object,
+    agency_id: int | None,
+    now: datetime | None,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    """The next event after ``head`` (a ``(seq, hash)`` row or None), as column values."""
+    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+    # Hashed as stored: UTC (a Berlin-aware ``now`` would hash a different string).
+    at = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
+    oid = None if object_id is None else str(object_id)
+    clean = json.loads(_canonical(details))  # JSON-safe and exactly what gets hashed
+    return {
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "action": str(action),
+        "object_type": object_type,
+        "object_id": oid,
+        "agency_id": agency_id,
+        "details": clean,
+        "prev_hash": prev,
+        "hash": event_hash(prev, seq, at, actor, str(action), object_type, oid, agency_id, clean),
+    }
+
+
+_HEAD = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+
+
 def record(
     session: Session,
     actor: str,
@@ -149,29 +192,118 @@ def record(
     """Append one event to the chain, in the caller's transaction."""
     lock_chain(session)
     session.flush()
-    head = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
-    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-    # Hashed as stored: UTC (a Berlin-aware ``now`` would hash a different string).
-    at = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
-    oid = None if object_id is None else str(object_id)
-    clean = json.loads(_canonical(details))  # JSON-safe and exactly what gets hashed
+    head = session.execute(_HEAD).first()
     event = AuditEvent(
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=str(action),
-        object_type=object_type,
-        object_id=oid,
-        agency_id=agency_id,
-        details=clean,
-        prev_hash=prev,
-        hash=event_hash(prev, seq, at, actor, str(action), object_type, oid, agency_id, clean),
+        **_link(head, actor, action, object_type, object_id, agency_id, now, details)
     )
     session.add(event)
     session.flush()
     return event
+
+
+_EVENTS = AuditEvent.__table__
+_NEWEST = _EVENTS.c.seq.desc()
+# The chain head as two scalar subqueries, for a hot path to read it inside a statement it
+# runs anyway (``append(head=...)``): (seq, hash) of the newest event, NULL when empty.
+HEAD_SEQ = select(_EVENTS.c.seq).order_by(_NEWEST).limit(1).scalar_subquery()
+HEAD_HASH = select(_EVENTS.c.hash).order_by(_NEWEST).limit(1).scalar_subquery()
+_HEAD_CORE = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_NEWEST).limit(1)
+_ADD = insert(_EVENTS)
+
+
+# The chain lock as an expression, for a hot path to select alongside something it reads
+# anyway (PostgreSQL's advisory lock of ``lock_chain``; see ``takes_chain_lock``).
+CHAIN_LOCK = func.pg_advisory_xact_lock(literal_column(str(CHAIN_LOCK_ID)))
+
+
+def takes_chain_lock(conn: Connection) -> bool:
+    """Whether appends on ``conn`` need ``CHAIN_LOCK`` (PostgreSQL); SQLite's writers
+    already hold ``BEGIN IMMEDIATE``."""
+    return conn.dialect.name == "postgresql"
+
+
+def append(
+    conn: Connection,
+    actor: str,
+    action: Action | str,
+    object_type: str,
+    object_id: object = None,
+    *,
+    agency_id: int | None = None,
+    now: datetime | None = None,
+    head: tuple[int | None, str | None] | None = None,
+    **details: Any,
+) -> int:
+    """``record`` for hot paths (check-in): the same event and hash, written with Core on
+    the caller's connection (``session.connection()`` after a flush), no ORM object.
+    Returns the event's ``seq``.
+
+    Without ``head`` it takes the chain lock, reads the head and inserts (three statements
+    on PostgreSQL, two on SQLite). With ``head`` -- (``HEAD_SEQ``, ``HEAD_HASH``) as the
+    caller read them -- it only inserts; the caller guarantees they were read in this
+    transaction by a statement that *began after* the chain lock was held (``CHAIN_LOCK``
+    or ``lock_chain`` in an earlier statement; on PostgreSQL a statement sees only what
+    was committed when it began, so a head read in the statement that waits for the lock
+    may be stale). A stale head cannot go unnoticed: ``seq`` is unique."""
+    if head is None:
+        lock_chain(conn)
+        head = conn.execute(_HEAD_CORE).first()
+    values = _link(_head(head), actor, action, object_type, object_id, agency_id, now, details)
+    conn.execute(_ADD, values)
+    return int(values["seq"])
+
+
+def _head(head: Any) -> Any:
+    return None if head is None or head[0] is None else head
+
+
+_EVENT_COLUMNS = (
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "object_type",
+    "object_id",
+    "agency_id",
+    "details",
+    "prev_hash",
+    "hash",
+)
+# The event as a data-modifying CTE that another INSERT can carry (PostgreSQL).
+_EVENT_CTE = (
+    insert(_EVENTS)
+    .values({c: bindparam(f"event_{c}", type_=_EVENTS.c[c].type) for c in _EVENT_COLUMNS})
+    .cte("audit_event")
+)
+_CARRIERS: dict[Insert, Insert] = {}
+
+
+def append_along(
+    conn: Connection,
+    along: tuple[Insert, dict[str, Any]],
+    actor: str,
+    action: Action | str,
+    object_type: str,
+    object_id: object = None,
+    *,
+    agency_id: int | None = None,
+    now: datetime | None = None,
+    head: tuple[int | None, str | None],
+    **details: Any,
+) -> CursorResult[Any]:
+    """``append`` with a ``head`` (same rules) together with another INSERT, ``along`` =
+    (statement, its parameters): on PostgreSQL one statement (the event rides along as a
+    data-modifying CTE), elsewhere two. Returns the other statement's result (its
+    RETURNING). The statement should be a module constant: its combined form is kept."""
+    values = _link(_head(head), actor, action, object_type, object_id, agency_id, now, details)
+    stmt, params = along
+    if conn.dialect.name != "postgresql":
+        conn.execute(_ADD, values)
+        return conn.execute(stmt, params)
+    carrier = _CARRIERS.get(stmt)
+    if carrier is None:
+        carrier = _CARRIERS[stmt] = stmt.add_cte(_EVENT_CTE)
+    return conn.execute(carrier, {**params, **{f"event_{k}": v for k, v in values.items()}})
 
 
 @dataclass(frozen=True)
@@ -234,7 +366,19 @@ def checkpoint(
     payload = _canonical(body)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"checkpoint-{seq:012d}.json"
-    path.write_text(json.dumps({**body, "signature": b64(keys.sign(payload))}, indent=1))
+    data = json.dumps({**body, "signature": b64(keys.sign(payload))}, indent=1).encode()
+    # Atomic (temp file, fsync, rename): a full disk or a crash must not leave a
+    # truncated checkpoint, which ``verify`` would report as tampering ever after.
+    temp = directory / f".{path.name}.{os.urandom(6).hex()}.part"
+    try:
+        with open(temp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -9,6 +9,12 @@ submission with the same nonce answers what the first one got. Denied
 attempts are answered, not raised, so their scan row commits. Attendances
 (the changes) are audited; the scan table is itself the log of attempts.
 
+The write path is lean (SQLAlchemy Core, no ORM objects; docs/performance.md):
+one SELECT of the locked occurrence with its activity, agency and stored data
+key (``Slot``), one SELECT for replay and duplicate together (taking the audit
+chain's lock on PostgreSQL), the attendance INSERT that also reads the chain
+head, then event and scan (one statement on PostgreSQL, two on SQLite).
+
 Token format, nonces and links live in ``tokens`` (re-exported here).
 Limits: no HTML (``checkin_page``), no listing/undo/headcounts
 (``attendance``), no cards (``cards``), no PDF (``pdf_lists``).
@@ -18,10 +24,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, exists, insert, select
 from sqlalchemy.orm import Session
 
 from ia_events import audit
@@ -34,11 +41,12 @@ from ia_events.models import (
     Agency,
     Attendance,
     AttendanceMode,
+    DataKey,
     Occurrence,
     OccurrenceStatus,
     Scan,
 )
-from ia_events.personal import blind_index, normalise_name, seal_text
+from ia_events.personal import StoredKey, blind_index, normalise_name, scope_of, seal_text
 from ia_events.tokens import (  # noqa: F401 - the public surface of check-in
     DEFAULT_AFTER,
     DEFAULT_BEFORE,
@@ -56,6 +64,7 @@ from ia_events.tokens import (  # noqa: F401 - the public surface of check-in
     revoke_series_link,
     series_link,
 )
+from storage.db import lock_chain as storage_lock_chain
 from storage.db import utcnow
 from storage.keys import KeyRing
 
@@ -105,7 +114,98 @@ class Target:
         return self.state == "open"
 
 
-def _state(occ: Occurrence, info: TokenInfo, now: datetime) -> str:
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """An occurrence as a check-in needs it: its columns, its activity's and agency's, and
+    the agency's stored data key -- one row of one SELECT (``_slot``), no ORM objects."""
+
+    id: int
+    activity_id: int
+    agency_id: int
+    funding_year: int
+    starts_at: datetime
+    ends_at: datetime
+    place: str | None
+    status: str
+    token_generation: int
+    title: str
+    activity_place: str
+    attendance_mode: str
+    photographed: bool
+    asks_age_band: bool
+    agency_name: str
+    carrier: str
+    privacy_law: str
+    privacy_contact: str
+    key_id: int | None
+    kek_id: str | None
+    wrapped_key: bytes | None
+
+    @property
+    def stored_key(self) -> StoredKey | None:
+        if self.key_id is None or self.kek_id is None or self.wrapped_key is None:
+            return None
+        return (self.key_id, self.kek_id, self.wrapped_key)
+
+
+_OCC = Occurrence.__table__
+_ACT = Activity.__table__
+_AGENCY = Agency.__table__
+_KEYS = DataKey.__table__
+_ATT = Attendance.__table__
+_SCANS = Scan.__table__
+
+_SLOT = (
+    select(
+        _OCC.c.id,
+        _OCC.c.activity_id,
+        _OCC.c.agency_id,
+        _OCC.c.funding_year,
+        _OCC.c.starts_at,
+        _OCC.c.ends_at,
+        _OCC.c.place,
+        _OCC.c.status,
+        _OCC.c.token_generation,
+        _ACT.c.title,
+        _ACT.c.place.label("activity_place"),
+        _ACT.c.attendance_mode,
+        _ACT.c.photographed,
+        _ACT.c.asks_age_band,
+        _AGENCY.c.name.label("agency_name"),
+        _AGENCY.c.carrier,
+        _AGENCY.c.privacy_law,
+        _AGENCY.c.privacy_contact,
+        _KEYS.c.id.label("key_id"),
+        _KEYS.c.kek_id,
+        _KEYS.c.wrapped_key,
+    )
+    .select_from(
+        _OCC.join(_ACT, _ACT.c.id == _OCC.c.activity_id)
+        .join(_AGENCY, _AGENCY.c.id == _OCC.c.agency_id)
+        .outerjoin(_KEYS, _KEYS.c.scope == scope_of(_OCC.c.agency_id))
+    )
+    .where(_OCC.c.id == bindparam("occ_id"))
+)
+
+
+# PostgreSQL locks the occurrence row only; SQLite ignores FOR UPDATE (its writers hold
+# BEGIN IMMEDIATE).
+_SLOT_LOCKED = _SLOT.with_for_update(of=_OCC)
+
+
+def _conn(session: Session) -> Connection:
+    """The session's connection for Core statements, after writing pending ORM changes."""
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    return session.connection()
+
+
+def _slot(session: Session, occurrence_id: int, *, lock: bool) -> Slot | None:
+    row = _conn(session).execute(_SLOT_LOCKED if lock else _SLOT, {"occ_id": occurrence_id}).first()
+    return None if row is None else Slot(*row)
+
+
+def _state(occ: Slot | Occurrence, info: TokenInfo, now: datetime) -> str:
     if info.scope == "occurrence" and occ.token_generation != info.generation:
         return REVOKED
     if occ.status == OccurrenceStatus.cancelled:
@@ -117,29 +217,26 @@ def _state(occ: Occurrence, info: TokenInfo, now: datetime) -> str:
     return "open"
 
 
-def _target(session: Session, occ: Occurrence, info: TokenInfo, now: datetime) -> Target:
-    activity = occ.activity
-    agency = session.get(Agency, occ.agency_id)
-    assert agency is not None
+def _target(slot: Slot, info: TokenInfo, now: datetime) -> Target:
     return Target(
-        state=_state(occ, info, now),
+        state=_state(slot, info, now),
         token=info,
-        occurrence_id=occ.id,
-        activity_id=activity.id,
-        agency_id=occ.agency_id,
-        title=activity.title,
-        agency_name=agency.name,
-        carrier=agency.carrier,
-        privacy_law=agency.privacy_law,
-        privacy_contact=agency.privacy_contact,
-        starts_at=occ.starts_at,
-        ends_at=occ.ends_at,
-        place=occ.place or activity.place or "",
-        attendance_mode=activity.attendance_mode,
-        photographed=activity.photographed,
-        asks_age_band=activity.asks_age_band,
-        opens_at=occ.starts_at - info.before,
-        closes_at=occ.ends_at + info.after,
+        occurrence_id=slot.id,
+        activity_id=slot.activity_id,
+        agency_id=slot.agency_id,
+        title=slot.title,
+        agency_name=slot.agency_name,
+        carrier=slot.carrier,
+        privacy_law=slot.privacy_law,
+        privacy_contact=slot.privacy_contact,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        place=slot.place or slot.activity_place or "",
+        attendance_mode=slot.attendance_mode,
+        photographed=slot.photographed,
+        asks_age_band=slot.asks_age_band,
+        opens_at=slot.starts_at - info.before,
+        closes_at=slot.ends_at + info.after,
     )
 
 
@@ -187,12 +284,19 @@ def resolve(
         return Target(INVALID)
     if purpose is not None and info.purpose != purpose:
         return Target(INVALID, info)
+    return _resolve(session, info, now, lock=lock)[0]
+
+
+def _resolve(
+    session: Session, info: TokenInfo, now: datetime, *, lock: bool
+) -> tuple[Target, Slot | None]:
+    """``resolve`` of a parsed token, with the occurrence's ``Slot`` (None: no occurrence)."""
     if info.scope == "series":
         activity = session.get(Activity, info.target_id)
         if activity is None:
-            return Target(INVALID, info)
+            return Target(INVALID, info), None
         if activity.checkin_generation != info.generation:
-            return Target(REVOKED, info, activity_id=activity.id, title=activity.title)
+            return Target(REVOKED, info, activity_id=activity.id, title=activity.title), None
         occ = _series_occurrence(session, activity, info, now)
         if occ is None:
             agency = activity.agency
@@ -208,17 +312,14 @@ def resolve(
                 privacy_contact=agency.privacy_contact,
                 place=activity.place,
                 attendance_mode=activity.attendance_mode,
-            )
+            ), None
         occurrence_id = occ.id
     else:
         occurrence_id = info.target_id
-    q = select(Occurrence).where(Occurrence.id == occurrence_id)
-    if lock:
-        q = q.with_for_update(of=Occurrence).execution_options(populate_existing=True)
-    occ = session.scalars(q).first()
-    if occ is None:
-        return Target(INVALID, info)
-    return _target(session, occ, info, now)
+    slot = _slot(session, occurrence_id, lock=lock)
+    if slot is None:
+        return Target(INVALID, info), None
+    return _target(slot, info, now), slot
 
 
 # -- recording --------------------------------------------------------------------------------
@@ -233,6 +334,9 @@ class Answer:
     attendance_id: int | None = None
     scan_id: int | None = None
     name_match: bool = False  # "already checked in" because of the same name
+    # ``submit``: the token's target as resolved for this attempt (what the answer page
+    # shows), None if it did not resolve it (a token of another purpose).
+    target: Target | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -250,8 +354,38 @@ def clean_name(name: str) -> str:
     return value
 
 
-def _scan(
-    session: Session,
+_ADD_SCAN = insert(_SCANS).returning(_SCANS.c.id)
+# The attendance, and the audit chain's head read in the same statement (``_attend``).
+_ADD_ATTENDANCE = insert(_ATT).returning(_ATT.c.id, audit.HEAD_SEQ, audit.HEAD_HASH)
+_PRIOR = select(_SCANS.c.id).where(_SCANS.c.nonce == bindparam("nonce")).scalar_subquery()
+_PRIOR_ANSWER = select(
+    _SCANS.c.reason, _SCANS.c.occurrence_id, _SCANS.c.attendance_id, _SCANS.c.id
+).where(_SCANS.c.id == bindparam("scan_id"))
+_VALID = (_ATT.c.occurrence_id == bindparam("occ_id")) & _ATT.c.undone_at.is_(None)
+# The replay check and the duplicate check in one statement: the scan of an earlier
+# submission with this nonce (``nonce = NULL`` finds none), and whether this person (the
+# blind index; NULL finds none) or this phone (its earlier attendances) is already in.
+# With the chain lock (PostgreSQL), the attendance insert that follows may read the audit
+# chain's head: it begins after the lock is held.
+_BY_NAME = select(
+    _PRIOR.label("prior"),
+    exists().where(_VALID, _ATT.c.name_index == bindparam("index")).label("dup"),
+)
+_BY_DEVICE = select(
+    _PRIOR.label("prior"),
+    exists().where(_VALID, _ATT.c.id.in_(bindparam("ids", expanding=True))).label("dup"),
+)
+_LOOKUP = {
+    # (by device?, with the chain lock?)
+    (False, False): _BY_NAME,
+    (True, False): _BY_DEVICE,
+    (False, True): _BY_NAME.add_columns(audit.CHAIN_LOCK),
+    (True, True): _BY_DEVICE.add_columns(audit.CHAIN_LOCK),
+}
+_NAMES = select(_ATT.c.name_index).where(_VALID, _ATT.c.name_index.is_not(None))
+
+
+def _scan_row(
     *,
     occ_id: int | None,
     agency_id: int | None,
@@ -262,59 +396,72 @@ def _scan(
     now: datetime,
     scanned_at: datetime | None = None,
     attendance_id: int | None = None,
-) -> Scan:
-    scan = Scan(
-        occurrence_id=occ_id,
-        agency_id=agency_id,
-        purpose=purpose,
-        method=method,
-        nonce=nonce,
-        successful=reason == OK,
-        reason=reason,
-        scanned_at=scanned_at,
-        received_at=now,
-        attendance_id=attendance_id,
-    )
-    session.add(scan)
-    session.flush()
-    return scan
+) -> dict[str, object]:
+    return {
+        "occurrence_id": occ_id,
+        "agency_id": agency_id,
+        "purpose": purpose,
+        "method": method,
+        "nonce": nonce,
+        "successful": reason == OK,
+        "reason": reason,
+        "scanned_at": scanned_at,
+        "received_at": now,
+        "attendance_id": attendance_id,
+    }
 
 
-def _replay(session: Session, nonce: str | None) -> Answer | None:
-    if nonce is None:
-        return None
-    prior = session.scalars(select(Scan).where(Scan.nonce == nonce)).first()
+def _scan(conn: Connection, **row: Any) -> int:
+    """Store one attempt (every attempt, successful or not); returns the scan id."""
+    return int(conn.execute(_ADD_SCAN, _scan_row(**row)).scalar_one())
+
+
+def _lookup(
+    conn: Connection,
+    nonce: str | None,
+    occ_id: int,
+    index: str | None = None,
+    device: Sequence[int] = (),
+    *,
+    lock_chain: bool = False,
+) -> tuple[Answer | None, bool]:
+    """(the answer an earlier submission with ``nonce`` got, or None; already checked in?)
+
+    Already in: a valid attendance here with the blind ``index`` of the name, or one of
+    the phone's own attendances (``device``). Runs after the occurrence row lock, so a
+    concurrent check-in of the same person or nonce has committed or not begun.
+    ``lock_chain``: also take the audit chain's lock (for an attendance to follow)."""
+    lock_chain = lock_chain and audit.takes_chain_lock(conn)
+    if nonce is None and index is None and not device:
+        if lock_chain:
+            storage_lock_chain(conn)
+        return None, False
+    if device:
+        params = {"nonce": nonce, "occ_id": occ_id, "ids": list(device)[:20]}
+    else:
+        params = {"nonce": nonce, "occ_id": occ_id, "index": index}
+    prior, dup = conn.execute(_LOOKUP[bool(device), lock_chain], params).one()[:2]
     if prior is None:
-        return None
-    return Answer(prior.reason, prior.occurrence_id, prior.attendance_id, prior.id)
+        return None, bool(dup)
+    row = conn.execute(_PRIOR_ANSWER, {"scan_id": prior}).one()
+    return Answer(row.reason, row.occurrence_id, row.attendance_id, row.id), bool(dup)
 
 
-def _named_index(
-    session: Session, keys: KeyRing, occ: Occurrence, name: str, other_person: bool
-) -> tuple[str, str, bool]:
-    """(name to store, its blind index, already there?). A same-named other person gets
-    a number ("Name (2)"), so counting distinct persons keeps them apart."""
-    valid = select(Attendance.name_index).where(
-        Attendance.occurrence_id == occ.id, Attendance.undone_at.is_(None)
-    )
-    index = blind_index(keys, occ.agency_id, name)
-    # One indexed lookup, not every name of the occurrence (a festival has hundreds).
-    if session.scalar(valid.where(Attendance.name_index == index).limit(1)) is None:
-        return name, index, False
-    if not other_person:
-        return name, index, True
-    present = set(session.scalars(valid.where(Attendance.name_index.is_not(None))))
+def _numbered(conn: Connection, keys: KeyRing, occ: Slot, name: str) -> tuple[str, str]:
+    """A same-named other person gets a number ("Name (2)"), so counting distinct persons
+    keeps them apart: the stored name and its blind index."""
+    present = set(conn.scalars(_NAMES, {"occ_id": occ.id}))
     n = 2
     while blind_index(keys, occ.agency_id, f"{name} ({n})") in present:
         n += 1
     numbered = f"{name} ({n})"
-    return numbered, blind_index(keys, occ.agency_id, numbered), False
+    return numbered, blind_index(keys, occ.agency_id, numbered)
 
 
 def _attend(
     session: Session,
     keys: KeyRing,
-    occ: Occurrence,
+    occ: Slot,
     *,
     method: str,
     name: str | None,
@@ -323,37 +470,38 @@ def _attend(
     age_band: str | None = None,
     photo_consent: bool | None = None,
     recorded_by: str | None,
-    actor_name: str,
     now: datetime,
-) -> Attendance:
-    att = Attendance(
-        occurrence_id=occ.id,
-        agency_id=occ.agency_id,
-        funding_year=occ.funding_year,
-        method=method,
-        recorded_at=now,
-        count=1,
-        name_enc=seal_text(session, keys, occ.agency_id, name, "attendance") if name else None,
-        name_index=name_index,
-        card_id=card_id,
-        age_band=age_band,
-        photo_consent=photo_consent,
-        recorded_by=recorded_by,
+    chain_locked: bool = False,
+) -> tuple[int, tuple[int | None, str | None]]:
+    """Insert the attendance; returns its id and the audit chain's head, read by the same
+    statement -- which begins after the chain lock is held (``chain_locked``: an earlier
+    statement of this transaction took it; otherwise it is taken here)."""
+    name_enc = (
+        seal_text(session, keys, occ.agency_id, name, "attendance", occ.stored_key)
+        if name
+        else None
     )
-    session.add(att)
-    session.flush()
-    audit.record(
-        session,
-        actor_name,
-        Action.attendance_add,
-        "attendance",
-        att.id,
-        agency_id=occ.agency_id,
-        occurrence=occ.id,
-        method=method,
-        now=now,
-    )
-    return att
+    conn = _conn(session)  # after ``seal_text``, which may have created the data key
+    if not chain_locked:
+        storage_lock_chain(conn)
+    att_id, head_seq, head_hash = conn.execute(
+        _ADD_ATTENDANCE,
+        {
+            "occurrence_id": occ.id,
+            "agency_id": occ.agency_id,
+            "funding_year": occ.funding_year,
+            "method": method,
+            "recorded_at": now,
+            "count": 1,
+            "name_enc": name_enc,
+            "name_index": name_index,
+            "card_id": card_id,
+            "age_band": age_band,
+            "photo_consent": photo_consent,
+            "recorded_by": recorded_by,
+        },
+    ).one()
+    return int(att_id), (head_seq, head_hash)
 
 
 def submit(
@@ -371,14 +519,48 @@ def submit(
     now: datetime | None = None,
 ) -> Answer:
     """A participant's own check-in (the POST of the check-in page), in the caller's
-    write transaction. Bad input raises ``InvalidInput`` before anything is stored."""
+    write transaction. Bad input raises ``InvalidInput`` before anything is stored.
+
+    Statements: the locked occurrence (with activity, agency and data key), the replay
+    and duplicate check, then attendance, audit event and scan -- or only the scan.
+    The answer carries the resolved ``target`` for the page to show."""
     now = now or utcnow()
+    answer, target = _submit(
+        session,
+        keys,
+        token,
+        nonce,
+        name=name,
+        age_band=age_band,
+        photo_consent=photo_consent,
+        other_person=other_person,
+        device_attendance_ids=device_attendance_ids,
+        scanned_at=scanned_at,
+        now=now,
+    )
+    return replace(answer, target=target)
+
+
+def _submit(
+    session: Session,
+    keys: KeyRing,
+    token: str,
+    nonce: str,
+    *,
+    name: str,
+    age_band: str | None,
+    photo_consent: bool | None,
+    other_person: bool,
+    device_attendance_ids: Sequence[int],
+    scanned_at: datetime | None,
+    now: datetime,
+) -> tuple[Answer, Target | None]:
     method = "self_qr"
     try:
         info = parse_token(keys, token)
     except CheckInError:
-        scan = _scan(
-            session,
+        scan_id = _scan(
+            _conn(session),
             occ_id=None,
             agency_id=None,
             purpose="participant",
@@ -387,15 +569,20 @@ def submit(
             nonce=None,
             now=now,
         )
-        return Answer(INVALID, scan_id=scan.id)
+        return Answer(INVALID, scan_id=scan_id), Target(INVALID)
     if age_band is not None and age_band not in AGE_BANDS:
         raise InvalidInput(field="Alter", reason="Bitte eine der angebotenen Gruppen wählen.")
-    target = resolve(session, keys, token, now, purpose="participant", lock=True)
+    if info.purpose == "participant":
+        target, occ = _resolve(session, info, now, lock=True)
+        shown: Target | None = target
+    else:
+        target, occ, shown = Target(INVALID, info), None, None
     bound = nonce_valid(keys, token, nonce)
-    if target.occurrence_id is None or not bound:
+    conn = _conn(session)
+    if occ is None or not bound:
         reason = target.state if target.state not in ("open", OK) and bound else INVALID
-        scan = _scan(
-            session,
+        scan_id = _scan(
+            conn,
             occ_id=target.occurrence_id,
             agency_id=target.agency_id,
             purpose=info.purpose,
@@ -404,34 +591,37 @@ def submit(
             nonce=None,
             now=now,
         )
-        return Answer(reason, target.occurrence_id, scan_id=scan.id)
-    replay = _replay(session, nonce)
+        return Answer(reason, target.occurrence_id, scan_id=scan_id), shown
+    # The name is checked only where it counts (open, named); a replay or a closed door is
+    # answered as such even with a bad name -- as before, nothing is stored then.
+    clean, index, bad, device = None, None, None, ()
+    if target.state == "open":
+        if target.attendance_mode == AttendanceMode.named:
+            try:
+                clean = clean_name(name)
+            except InvalidInput as exc:
+                bad = exc
+            else:
+                index = blind_index(keys, occ.agency_id, clean)
+        elif not other_person:
+            # This phone checked in here before (its signed cookie names the attendance).
+            device = tuple(device_attendance_ids)
+    admits = target.state == "open" and bad is None  # unless a replay or a duplicate
+    replay, already = _lookup(conn, nonce, occ.id, index, device, lock_chain=admits)
     if replay is not None:
-        return replay
-    occ = session.get(Occurrence, target.occurrence_id)
-    assert occ is not None
+        return replay, shown
     if target.state != "open":
-        return _deny(session, occ, target.state, nonce, now, scanned_at, method)
-    clean = clean_name(name) if target.attendance_mode == AttendanceMode.named else None
-    stored_name, index, already = (None, None, False)
-    if clean is not None:
-        stored_name, index, already = _named_index(session, keys, occ, clean, other_person)
-    elif device_attendance_ids and not other_person:
-        # This phone checked in here before (its signed cookie names the attendance).
-        already = (
-            session.scalar(
-                select(Attendance.id).where(
-                    Attendance.id.in_(list(device_attendance_ids)[:20]),
-                    Attendance.occurrence_id == occ.id,
-                    Attendance.undone_at.is_(None),
-                )
-            )
-            is not None
-        )
+        return _deny(conn, occ, target.state, nonce, now, scanned_at, method), shown
+    if bad is not None:
+        raise bad
+    stored_name = clean
+    if already and clean is not None and other_person:
+        stored_name, index = _numbered(conn, keys, occ, clean)
+        already = False
     if already:
-        answer = _deny(session, occ, ALREADY, nonce, now, scanned_at, method)
-        return Answer(ALREADY, occ.id, None, answer.scan_id, name_match=clean is not None)
-    return _admit(
+        answer = _deny(conn, occ, ALREADY, nonce, now, scanned_at, method)
+        return Answer(ALREADY, occ.id, None, answer.scan_id, name_match=clean is not None), shown
+    answer = _admit(
         session,
         keys,
         occ,
@@ -445,24 +635,27 @@ def submit(
         photo_consent=bool(photo_consent) if target.photographed else None,
         recorded_by=None,
         actor_name="participant",
+        chain_locked=True,
     )
+    return answer, shown
 
 
 def _admit(
     session: Session,
     keys: KeyRing,
-    occ: Occurrence,
+    occ: Slot,
     *,
     method: str,
     nonce: str | None,
     now: datetime,
     scanned_at: datetime | None = None,
-    **attendance: object,
+    actor_name: str,
+    **attendance: Any,
 ) -> Answer:
-    """Record the attendance and its successful scan (the one way in for every method)."""
-    att = _attend(session, keys, occ, method=method, now=now, **attendance)  # type: ignore[arg-type]
-    scan = _scan(
-        session,
+    """Record the attendance, its audit event and its successful scan (the one way in for
+    every method): two statements on PostgreSQL, three on SQLite."""
+    att_id, head = _attend(session, keys, occ, method=method, now=now, **attendance)
+    scan = _scan_row(
         occ_id=occ.id,
         agency_id=occ.agency_id,
         purpose="participant",
@@ -471,22 +664,35 @@ def _admit(
         nonce=nonce,
         now=now,
         scanned_at=scanned_at,
-        attendance_id=att.id,
+        attendance_id=att_id,
     )
-    return Answer(OK, occ.id, att.id, scan.id)
+    scan_id = audit.append_along(
+        session.connection(),
+        (_ADD_SCAN, scan),
+        actor_name,
+        Action.attendance_add,
+        "attendance",
+        att_id,
+        agency_id=occ.agency_id,
+        now=now,
+        head=head,
+        occurrence=occ.id,
+        method=method,
+    ).scalar_one()
+    return Answer(OK, occ.id, att_id, int(scan_id))
 
 
 def _deny(
-    session: Session,
-    occ: Occurrence,
+    conn: Connection,
+    occ: Slot,
     reason: str,
     nonce: str | None,
     now: datetime,
     scanned_at: datetime | None,
     method: str,
 ) -> Answer:
-    scan = _scan(
-        session,
+    scan_id = _scan(
+        conn,
         occ_id=occ.id,
         agency_id=occ.agency_id,
         purpose="participant",
@@ -496,10 +702,11 @@ def _deny(
         now=now,
         scanned_at=scanned_at,
     )
-    return Answer(reason, occ.id, None, scan.id)
+    return Answer(reason, occ.id, None, scan_id)
 
 
 def _door_occurrence(session: Session, actor: Actor, occurrence_id: int) -> Occurrence:
+    """The locked occurrence as an ORM object (headcounts; check-ins use ``_door_slot``)."""
     occ = session.scalars(
         select(Occurrence)
         .where(Occurrence.id == occurrence_id)
@@ -512,7 +719,15 @@ def _door_occurrence(session: Session, actor: Actor, occurrence_id: int) -> Occu
     return occ
 
 
-def door_state(occ: Occurrence, now: datetime) -> str:
+def _door_slot(session: Session, actor: Actor, occurrence_id: int) -> Slot:
+    occ = _slot(session, occurrence_id, lock=True)
+    if occ is None:
+        raise NotFound(what="Der Termin")
+    require(actor, Permission.checkin_door, occ.agency_id)
+    return occ
+
+
+def door_state(occ: Slot | Occurrence, now: datetime) -> str:
     """Staff may record from an hour before the start on (late entries included)."""
     if occ.status == OccurrenceStatus.cancelled:
         return CANCELLED
@@ -537,20 +752,31 @@ def door_checkin(
     now = now or utcnow()
     if method not in ("door_manual", "paper"):
         raise InvalidInput(field="Art", reason="Von Hand oder Papierliste.")
-    occ = _door_occurrence(session, actor, occurrence_id)
-    replay = _replay(session, nonce)
+    occ = _door_slot(session, actor, occurrence_id)
+    conn = _conn(session)
+    clean, index, bad = None, None, None
+    if occ.attendance_mode == AttendanceMode.named or name.strip():
+        try:
+            clean = clean_name(name)
+        except InvalidInput as exc:
+            bad = exc
+        else:
+            index = blind_index(keys, occ.agency_id, clean)
+    state = door_state(occ, now)
+    admits = state == "open" and bad is None  # unless a replay or a duplicate
+    replay, already = _lookup(conn, nonce, occ.id, index, lock_chain=admits)
     if replay is not None:
         return replay
-    named = occ.activity.attendance_mode == AttendanceMode.named
-    clean = clean_name(name) if named or name.strip() else None
-    state = door_state(occ, now)
+    if bad is not None:
+        raise bad
     if state != "open":
-        return _deny(session, occ, state, nonce, now, None, method)
-    stored, index, already = (None, None, False)
-    if clean is not None:
-        stored, index, already = _named_index(session, keys, occ, clean, other_person)
+        return _deny(conn, occ, state, nonce, now, None, method)
+    stored = clean
+    if already and clean is not None and other_person:
+        stored, index = _numbered(conn, keys, occ, clean)
+        already = False
     if already:
-        answer = _deny(session, occ, ALREADY, nonce, now, None, method)
+        answer = _deny(conn, occ, ALREADY, nonce, now, None, method)
         return Answer(ALREADY, occ.id, None, answer.scan_id, name_match=True)
     return _admit(
         session,
@@ -563,6 +789,7 @@ def door_checkin(
         name_index=index,
         recorded_by=actor.name,
         actor_name=actor.name,
+        chain_locked=True,
     )
 
 
@@ -580,27 +807,25 @@ def card_checkin(
     from ia_events.cards import find_card
 
     now = now or utcnow()
-    occ = _door_occurrence(session, actor, occurrence_id)
-    replay = _replay(session, nonce)
+    occ = _door_slot(session, actor, occurrence_id)
+    state = door_state(occ, now)
+    replay, _ = _lookup(_conn(session), nonce, occ.id, lock_chain=state == "open")
     if replay is not None:
         return replay
-    state = door_state(occ, now)
     if state != "open":
-        return _deny(session, occ, state, nonce, now, None, "card_scan")
+        return _deny(_conn(session), occ, state, nonce, now, None, "card_scan")
     card = find_card(session, occ.agency_id, code)
+    conn = _conn(session)
     if card is None:
-        return _deny(session, occ, CARD_UNKNOWN, nonce, now, None, "card_scan")
+        return _deny(conn, occ, CARD_UNKNOWN, nonce, now, None, "card_scan")
     if card.revoked_at is not None:
-        return _deny(session, occ, CARD_REVOKED, nonce, now, None, "card_scan")
-    seen = session.scalar(
-        select(Attendance.id).where(
-            Attendance.occurrence_id == occ.id,
-            Attendance.card_id == card.id,
-            Attendance.undone_at.is_(None),
-        )
+        return _deny(conn, occ, CARD_REVOKED, nonce, now, None, "card_scan")
+    seen = conn.scalar(
+        select(_ATT.c.id).where(_VALID, _ATT.c.card_id == card.id).limit(1),
+        {"occ_id": occ.id},
     )
     if seen is not None:
-        return _deny(session, occ, ALREADY, nonce, now, None, "card_scan")
+        return _deny(conn, occ, ALREADY, nonce, now, None, "card_scan")
     return _admit(
         session,
         keys,
@@ -613,4 +838,5 @@ def card_checkin(
         card_id=card.id,
         recorded_by=actor.name,
         actor_name=actor.name,
+        chain_locked=True,
     )

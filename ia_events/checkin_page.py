@@ -4,8 +4,9 @@
 nothing (messenger link previews open links). ``POST /checkin`` carries the
 form's nonce (bound to the token, single use) and answers with exactly one
 state. A volunteer token is sent on to the Streamlit page
-``/volunteer_checkin``. The page stays far below 50 KB: inline CSS, system
-fonts, no images, no scripts; ``dir="rtl"`` for Arabic and Farsi.
+``/volunteer_checkin``. The page stays far below 50 KB (about 4 KB, 2 KB
+gzipped): inline CSS, system fonts, no images, no scripts, no icon request;
+``dir="rtl"`` for Arabic and Farsi.
 
 Protection (Streamlit gives routes none): same-origin check on POST, a
 small body limit, rate limits per nonce, per browser session (cookie) and
@@ -136,6 +137,9 @@ def _page(view: View) -> str:
         f'<!doctype html><html lang="{lang}" dir="{d}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width,initial-scale=1">',
         '<meta name="robots" content="noindex">',
+        # No icon: otherwise every phone also asks for /favicon.ico, which Streamlit
+        # answers with its 8 KB app page -- twice this page, on a prepaid data plan.
+        '<link rel="icon" href="data:,">',
         f"<title>{_e(t(lang, 'title'))}</title><style>{CSS}</style></head><body><main>",
         f"<nav>{nav}</nav>",
     ]
@@ -296,14 +300,21 @@ def _submit(inst: Installation, form: dict[str, str], lang: str, device: list[in
                 other_person=other,
                 device_attendance_ids=device,
             )
+            # What the answer page shows, read in the same transaction (no second one).
+            target = answer.target
+            if target is not None and target.agency_name:
+                basis = legal_basis(s, target.privacy_law)
+            else:
+                basis = ""
     except InvalidInput:
         view = _load(inst, token, lang)
         assert isinstance(view, View)
         view.error, view.name = t(lang, "name_missing"), name[: checkin.NAME_MAX]
         return view
-    with inst.db.read() as s:
-        target = checkin.resolve(s, inst.keys, token)
-        basis = legal_basis(s, target.privacy_law) if target.agency_name else ""
+    if target is None:  # a token of another purpose: shown as the link resolves
+        with inst.db.read() as s:
+            target = checkin.resolve(s, inst.keys, token)
+            basis = legal_basis(s, target.privacy_law) if target.agency_name else ""
     view = View(lang, token, target, basis=basis, state=answer.state)
     view.name_match = answer.name_match
     if answer.state == checkin.ALREADY and target.is_open:
@@ -322,7 +333,7 @@ def _headers(response: Response) -> Response:
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
         "base-uri 'none'; frame-ancestors 'none'"
     )
     return response

@@ -13,13 +13,14 @@ import re
 import unicodedata
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, String, cast, literal, select
 from sqlalchemy.orm import Session
 
 from ia_events.models import DataKey
 from storage.keys import KeyRing, open_sealed, seal
 
-_cache: dict[tuple[int, str, bytes], bytes] = {}
+# A stored data key as a hot path reads it alongside its own row: (id, kek_id, wrapped_key).
+StoredKey = tuple[int, str, bytes]
 
 
 def normalise_name(name: str) -> str:
@@ -35,25 +36,43 @@ def _scope(agency_id: int) -> str:
     return f"agency:{agency_id}"
 
 
-def data_key(session: Session, keys: KeyRing, agency_id: int) -> bytes:
-    row = session.scalar(select(DataKey).where(DataKey.scope == _scope(agency_id)))
-    if row is None:
-        dek = AESGCM.generate_key(bit_length=256)
-        kek_id, wrapped = keys.wrap(dek)
-        row = DataKey(scope=_scope(agency_id), kek_id=kek_id, wrapped_key=wrapped)
-        session.add(row)
-        session.flush()
-        return dek
+def scope_of(agency_id: ColumnElement[int]) -> ColumnElement[str]:
+    """``_scope`` in SQL: lets a query join an agency's ``data_keys`` row (``StoredKey``)."""
+    return literal("agency:") + cast(agency_id, String)
+
+
+def data_key(
+    session: Session, keys: KeyRing, agency_id: int, stored: StoredKey | None = None
+) -> bytes:
+    """The agency's data key, created on first use. ``stored`` is its row if the caller
+    already read it; the unwrapped key is cached in the key ring per stored version."""
+    if stored is None:
+        row = session.execute(
+            select(DataKey.id, DataKey.kek_id, DataKey.wrapped_key).where(
+                DataKey.scope == _scope(agency_id)
+            )
+        ).first()
+        if row is None:
+            dek = AESGCM.generate_key(bit_length=256)
+            kek_id, wrapped = keys.wrap(dek)
+            session.add(DataKey(scope=_scope(agency_id), kek_id=kek_id, wrapped_key=wrapped))
+            session.flush()
+            return dek
+        stored = (row[0], row[1], row[2])
     # Keyed by the wrapped bytes too: two installations in one process (tests, restore)
     # can both have data key 1 under a key-encryption key of the same id.
-    cache_key = (row.id, row.kek_id, bytes(row.wrapped_key))
-    if cache_key not in _cache:
-        _cache[cache_key] = keys.unwrap(row.kek_id, row.wrapped_key)
-    return _cache[cache_key]
+    return keys.data_key(_scope(agency_id), *stored)
 
 
-def seal_text(session: Session, keys: KeyRing, agency_id: int, value: str, purpose: str) -> bytes:
-    key = data_key(session, keys, agency_id)
+def seal_text(
+    session: Session,
+    keys: KeyRing,
+    agency_id: int,
+    value: str,
+    purpose: str,
+    stored: StoredKey | None = None,
+) -> bytes:
+    key = data_key(session, keys, agency_id, stored)
     return seal(key, value.encode(), f"{purpose}:{agency_id}".encode())
 
 

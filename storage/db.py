@@ -3,9 +3,10 @@
 This module knows how to talk to SQLite and PostgreSQL and how to bring a
 schema up to date. It knows nothing of agencies or permissions.
 
-SQLite is the embedded default: WAL, foreign keys, a busy timeout, and
-writing transactions that start with ``BEGIN IMMEDIATE`` so that two writers
-never both read the audit-chain head and then race to append to it.
+SQLite is the embedded default: WAL with ``synchronous=FULL`` (a commit is
+durable when it returns), foreign keys, a busy timeout, and writing
+transactions that start with ``BEGIN IMMEDIATE`` so that two writers never
+both read the audit-chain head and then race to append to it.
 PostgreSQL serialises chain appends with an advisory lock instead (see
 ``lock_chain``).
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -106,7 +107,12 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a commit is on disk before it returns (one fsync of the WAL). With NORMAL
+        # a power cut may take back the last commits: a participant already told
+        # "checked in", and audit events that a signed checkpoint (a file outside the
+        # database) or an exported bundle may already cover -- ``verify`` would then
+        # report the chain as rewritten. docs/performance.md has both measured.
+        cur.execute("PRAGMA synchronous=FULL")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -126,10 +132,16 @@ def is_sqlite(engine_or_session: Engine | Session) -> bool:
     return bind.dialect.name == "sqlite"
 
 
-def lock_chain(session: Session) -> None:
-    """Serialise appends to the audit chain within this transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(7310012026)"))
+CHAIN_LOCK_ID = 7310012026  # the advisory lock of the audit chain (PostgreSQL)
+CHAIN_LOCK = text(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_ID})")
+
+
+def lock_chain(session: Session | Connection) -> None:
+    """Serialise appends to the audit chain within this transaction (a session's or a
+    connection's). SQLite needs nothing: its writers hold ``BEGIN IMMEDIATE``."""
+    bind = session.get_bind() if isinstance(session, Session) else session
+    if bind.dialect.name == "postgresql":
+        session.execute(CHAIN_LOCK)
 
 
 @dataclass

@@ -55,6 +55,11 @@ class KeyRing:
     # HKDF costs ~20 us and runs several times per check-in; hmac.bin never changes
     # while a ring is loaded, so each purpose's sub-key is derived once.
     _subkeys: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # Unwrapped data keys, by (scope, key row id, KEK id, wrapped bytes): the key's
+    # version as stored. A rotation rewraps (new bytes, new entry); another database
+    # with the same row id wraps differently. Process memory only -- never written
+    # anywhere, never logged, never in ``repr``.
+    _data_keys: dict[tuple[str, int, str, bytes], bytes] = field(default_factory=dict, repr=False)
 
     def _repr_pretty_(self, printer, cycle):  # type: ignore[no-untyped-def]
         # IPython's and hypothesis' pretty printers ignore ``repr=False`` and would
@@ -117,6 +122,14 @@ class KeyRing:
         except KeyError as exc:
             raise KeyMissing(f"key-encryption key {kek_id} is missing") from exc
         return AESGCM(kek).decrypt(wrapped[:12], wrapped[12:], WRAP_AAD)
+
+    def data_key(self, scope: str, key_id: int, kek_id: str, wrapped: bytes) -> bytes:
+        """The unwrapped data key of a stored ``DataKey`` row, unwrapped once per version."""
+        slot = (scope, key_id, kek_id, bytes(wrapped))
+        key = self._data_keys.get(slot)
+        if key is None:
+            key = self._data_keys[slot] = self.unwrap(kek_id, slot[3])
+        return key
 
     def add_kek(self) -> str:
         """Create a new KEK and make it current; old KEKs stay until rewrapped."""
