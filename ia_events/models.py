@@ -401,6 +401,8 @@ class Attendance(Base):
     __table_args__ = (
         CheckConstraint("count >= 1", name="count_positive"),
         Index("ix_attendance_occurrence_valid", "occurrence_id", "undone_at"),
+        # The same-name check of a named check-in: one lookup, not every valid row.
+        Index("ix_attendance_occurrence_name", "occurrence_id", "name_index"),
         Index("ix_attendance_agency_year", "agency_id", "funding_year"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

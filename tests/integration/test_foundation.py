@@ -49,6 +49,19 @@ def test_init_is_idempotent_and_migrates_to_head(inst: Installation) -> None:
     again.close()
 
 
+def test_the_migrated_schema_is_the_one_the_models_describe(inst: Installation) -> None:
+    """A model change without its Alembic revision (or the reverse) fails here, on both
+    databases: an upgraded installation must have every table, column and index."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from ia_events.models import Base
+
+    with inst.db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
 def test_postgres_url_writes_nothing_to_sqlite(pg_inst: Installation) -> None:
     _agencies(pg_inst)
     assert pg_inst.db.engine.dialect.name == "postgresql"
