@@ -7,9 +7,11 @@ validated by content (``filetypes``) in the same pass that encrypts them.
 Adding follows the upload journal protocol (DESIGN.md section 4): stage the
 encrypted temp file, commit a journal entry, move the blob into place, then
 commit blob row, evidence row, audit event and journal completion in one
-transaction. A crash at any point leaves either a complete record or a
-journal entry that ``integrity.recover_uploads`` clears. The same content twice
-within one agency is one blob with two items; never shared across agencies.
+transaction. ``add_many`` runs each step once for a whole batch (one journal
+commit, one folder sync, one record transaction). A crash at any point leaves
+either complete records or journal entries that ``integrity.recover_uploads``
+clears. The same content twice within one agency is one blob with two items;
+never shared across agencies.
 
 Items are never edited in place: ``supersede`` archives a corrected file as a
 new version; ``change_metadata`` keeps the previous metadata as a revision.
@@ -18,7 +20,6 @@ Every read of an item's content is audited. Browsing lives in ``evidence_query``
 
 from __future__ import annotations
 
-import contextlib
 import io
 import tempfile
 from collections.abc import Iterable
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ia_events import audit, filetypes
@@ -174,6 +175,84 @@ def _seekable(content: bytes | BinaryIO | Iterable[bytes]) -> bytes | BinaryIO:
     return spool  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Where new items go and what they share, checked once per call (not once per file)."""
+
+    agency_id: int
+    agency_slug: str
+    funding_year: int
+    kind: str
+    occurrence_id: int | None
+    activity_id: int | None
+    subgoal_ids: tuple[int, ...]
+    doc_date: date | None
+    source: str
+    consent_ref: str | None
+    supersedes_id: int | None
+    retention_until: date
+    retention_rule: str
+    warnings: tuple[str, ...]
+
+
+_Staged = tuple[PendingBlob, filetypes.Checked]
+
+
+def _target(
+    inst: Installation,
+    actor: Actor,
+    *,
+    agency_slug: str,
+    funding_year: int,
+    kind: str,
+    occurrence_id: int | None = None,
+    activity_id: int | None = None,
+    subgoal_ids: list[int] | None = None,
+    doc_date: date | None = None,
+    source: str = "",
+    consent_ref: str | None = None,
+    supersedes_id: int | None = None,
+    today: date | None = None,
+) -> _Target:
+    """Kind, year, permission and links (the agency's own, else ``NotFound``)."""
+    kind = _kind(kind)
+    today = today or utcnow().date()
+    if not 2000 <= int(funding_year) <= today.year + 2:
+        raise InvalidInput(field="Förderjahr", reason=f"{funding_year} ist kein gültiges Jahr.")
+    with inst.db.read() as s:
+        agency_id = s.scalar(select(Agency.id).where(Agency.slug == agency_slug))
+        if agency_id is None:
+            raise NotFound(what=f"Die Integrationsagentur „{agency_slug}“")
+        require(actor, Permission.evidence_add, agency_id)
+        activity_id = _check_links(
+            s, agency_id, funding_year, occurrence_id, activity_id, subgoal_ids or []
+        )
+    until, rule = retention_for(kind, funding_year)
+    warnings: tuple[str, ...] = ()
+    if until < today:
+        warnings = (
+            f"Die Aufbewahrungsfrist für das Förderjahr {funding_year} ist am "
+            f"{until.strftime('%d.%m.%Y')} abgelaufen; der Nachweis wird beim nächsten "
+            "Aufbewahrungslauf zur Löschung vorgeschlagen (nachträglich erfasst).",
+        )
+    return _Target(
+        agency_id=agency_id,
+        agency_slug=agency_slug,
+        funding_year=funding_year,
+        kind=kind,
+        occurrence_id=occurrence_id,
+        activity_id=activity_id,
+        subgoal_ids=tuple(subgoal_ids or ()),
+        doc_date=doc_date,
+        source=(source or "").strip()[:500],
+        consent_ref=(consent_ref or "").strip() or None,
+        supersedes_id=supersedes_id,
+        retention_until=until,
+        retention_rule=rule,
+        warnings=warnings,
+    )
+
+
 def add_evidence(
     inst: Installation,
     actor: Actor,
@@ -193,137 +272,26 @@ def add_evidence(
     media_type: str | None = None,
     supersedes_id: int | None = None,
     today: date | None = None,
-    staged: tuple[PendingBlob, filetypes.Checked] | None = None,
 ) -> EvidenceView:
     """Validate, encrypt and archive one file; returns the new item (with any warnings).
 
     ``media_type`` given by a browser is ignored: the type comes from the content.
     """
-    kind = _kind(kind)
-    today = today or utcnow().date()
-    if not 2000 <= int(funding_year) <= today.year + 2:
-        raise InvalidInput(field="Förderjahr", reason=f"{funding_year} ist kein gültiges Jahr.")
-    with inst.db.read() as s:
-        agency = s.scalar(select(Agency).where(Agency.slug == agency_slug))
-        if agency is None:
-            raise NotFound(what=f"Die Integrationsagentur „{agency_slug}“")
-        require(actor, Permission.evidence_add, agency.id)
-        agency_id = agency.id
-        activity_id = _check_links(
-            s, agency_id, funding_year, occurrence_id, activity_id, subgoal_ids or []
-        )
-
-    if staged is None:
-        pending, checked = stage_file(inst, agency_id, filename, content)
-    else:  # staged (and made durable) by add_many
-        pending, checked = staged
-    until, rule = retention_for(kind, funding_year)
-    warnings: list[str] = []
-    if until < today:
-        warnings.append(
-            f"Die Aufbewahrungsfrist für das Förderjahr {funding_year} ist am "
-            f"{until.strftime('%d.%m.%Y')} abgelaufen; der Nachweis wird beim nächsten "
-            "Aufbewahrungslauf zur Löschung vorgeschlagen (nachträglich erfasst)."
-        )
-    if "pdf_javascript" in checked.flags:
-        warnings.append(
-            "Die PDF-Datei enthält JavaScript oder Startaktionen; sie ist markiert und "
-            "wird in der App nicht geöffnet."
-        )
-    journal_id: int | None = None
+    target = _target(
+        inst, actor, agency_slug=agency_slug, funding_year=funding_year, kind=kind,
+        occurrence_id=occurrence_id, activity_id=activity_id, subgoal_ids=subgoal_ids,
+        doc_date=doc_date, source=source, consent_ref=consent_ref,
+        supersedes_id=supersedes_id, today=today,
+    )  # fmt: skip
+    staged = stage_file(inst, target.agency_id, filename, content)
     try:
-        with inst.db.write() as s:
-            existing = s.scalar(
-                select(Blob).where(
-                    Blob.agency_id == agency_id,
-                    Blob.sha256 == pending.sha256,
-                    Blob.shredded_at.is_(None),
-                )
-            )
-            if existing is None:
-                entry = UploadJournal(blob_name=pending.name)
-                s.add(entry)
-                s.flush()
-                journal_id = entry.id
-        if journal_id is not None:
-            inst.blobs.commit(pending)
-        else:
-            inst.blobs.discard(pending)
-        with inst.db.write() as s:
-            blob = s.scalar(select(Blob).where(Blob.name == pending.name))
-            if blob is None or blob.shredded_at is not None:
-                if blob is not None:  # same content after a shred: a fresh blob row
-                    blob.name = f"shredded-{blob.id}"
-                    s.flush()
-                blob = Blob(
-                    agency_id=agency_id,
-                    name=pending.name,
-                    sha256=pending.sha256,
-                    size=pending.size,
-                    kek_id=pending.kek_id,
-                    wrapped_key=pending.wrapped_key,
-                )
-                s.add(blob)
-                s.flush()
-            item = Evidence(
-                agency_id=agency_id,
-                funding_year=funding_year,
-                kind=kind,
-                title=(title or checked.filename or "Nachweis").strip()[:500],
-                doc_date=doc_date,
-                source=(source or "").strip()[:500],
-                filename=checked.filename,
-                media_type=checked.media_type,
-                blob_id=blob.id,
-                sha256=pending.sha256,
-                size=pending.size,
-                occurrence_id=occurrence_id,
-                activity_id=activity_id,
-                consent_ref=(consent_ref or "").strip() or None,
-                retention_until=until,
-                retention_rule=rule,
-                created_by=actor.name,
-                flags=list(checked.flags),
-                supersedes_id=supersedes_id,
-            )
-            if subgoal_ids:
-                item.subgoals = list(s.scalars(select(SubGoal).where(SubGoal.id.in_(subgoal_ids))))
-            s.add(item)
-            s.flush()
-            if supersedes_id is not None:
-                old = s.get(Evidence, supersedes_id)
-                assert old is not None
-                if old.superseded_by_id is not None:
-                    raise Conflict("evidence_superseded", id=old.id, by=old.superseded_by_id)
-                old.superseded_by_id = item.id
-            audit.record(
-                s,
-                actor.name,
-                Action.evidence_supersede if supersedes_id else Action.evidence_add,
-                "evidence",
-                item.id,
-                agency_id=agency_id,
-                sha256=pending.sha256,
-                blob=blob.id,
-                kind=kind,
-                media_type=checked.media_type,
-                flags=list(checked.flags),
-                supersedes=supersedes_id,
-            )
-            if journal_id is not None:
-                entry = s.get(UploadJournal, journal_id)
-                assert entry is not None
-                entry.finished_at = utcnow()
-                entry.outcome = "committed"
-            if _agency_has_active_hold(s, agency_id):
-                # A new item starts unheld; only a hold on its scope can change that.
-                refresh_hold_flags(s, agency_id, item.id)
-                item = s.get(Evidence, item.id)
-                assert item is not None
-            return _view(item, agency_slug, tuple(warnings))
-    except BaseException:
-        inst.blobs.discard(pending)
-        raise
+        journal = _journal_new_blobs(inst, target.agency_id, [staged])
+        if journal:
+            inst.blobs.commit(staged[0])  # one file: rename and fsync its folder
+        [view] = _record(inst, actor, target, [staged], journal, [title])
+        return view
+    finally:
+        inst.blobs.discard(staged[0])  # a no-op once the blob is in place
 
 
 def add_many(
@@ -335,87 +303,246 @@ def add_many(
     require_consent: bool = False,
     **meta: object,
 ) -> list[EvidenceView]:
-    """Archive several files with the same metadata.
+    """Archive several files with the same metadata, all or none.
 
-    Every file's content is checked first: a bad file refuses the whole batch. A storage
-    failure part-way (disk full) keeps the files already recorded, complete, and names it.
+    Every file's content is checked first, and a bad file found while encrypting
+    refuses the batch as well: the caller gets that file's German message and nothing
+    of the batch is stored (a full disk too). Each file still gets its own item and its
+    own audit event, exactly as ``add_evidence`` would write them.
+
+    The upload journal protocol (DESIGN.md section 4) runs once per batch instead of
+    once per file: stage and fsync every file, commit the journal entries of all new
+    blobs, rename them into place and fsync their folders once, then commit every
+    row in one transaction. A crash in between leaves only journaled blobs, which
+    ``integrity.recover_uploads`` removes (tests/integration/test_batch_crash_safety.py).
     """
     kind = _kind(kind)
     if not files:
         raise InvalidInput(field="Dateien", reason="Bitte mindestens eine Datei auswählen.")
     if require_consent and kind == EvidenceKind.photo and not str(meta.get("consent_ref") or ""):
         raise InvalidInput("photo_consent_missing")
+    contents = []
     for name, content in files:
         data = _seekable(content)
         filetypes.check(data, name, inst.settings.max_upload_bytes)
+        contents.append((name, data))
     title = str(meta.pop("title", "") or "").strip()
-    with inst.db.read() as s:
-        agency_id = s.scalar(select(Agency.id).where(Agency.slug == meta.get("agency_slug")))
-        if agency_id is None:
-            raise NotFound(what=f"Die Integrationsagentur „{meta.get('agency_slug')}“")
-        require(actor, Permission.evidence_add, agency_id)
-    staged: list[tuple[PendingBlob, filetypes.Checked]] = []
-    out: list[EvidenceView] = []
+    titles = [
+        title if len(files) == 1 else (f"{title} ({i + 1})" if title else None)
+        for i in range(len(files))
+    ]
+    target = _target(inst, actor, kind=kind, **meta)  # type: ignore[arg-type]
+    staged = _stage_all(inst, target.agency_id, contents)
     try:
-        # Each file is staged and fsynced on a worker: SHA-256, AES-GCM and fsync release
-        # the GIL, so one file's fsync waits on the disk while the next is hashed on the
-        # other core (benchmarks/archive.py, 100 x 5 MiB, loaded 2-core VM: 1.64 s -> 1.35 s).
-        def stage_durably(
-            item: tuple[str, bytes | BinaryIO],
-        ) -> tuple[PendingBlob, filetypes.Checked]:
-            st = stage_file(inst, agency_id, item[0], item[1], durable=False)
-            try:
-                inst.blobs.sync(st[0])
-            except BaseException:
-                inst.blobs.discard(st[0])
-                raise
-            return st
-
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            futures = [pool.submit(stage_durably, item) for item in files]
-            failures: list[BaseException] = []
-            try:
-                for i, future in enumerate(futures):
-                    # Record each file as soon as it is durable, while the pool stages the
-                    # next ones (the records' Python work and the hashing overlap on 2 cores).
-                    try:
-                        st = future.result()
-                    except BaseException as exc:
-                        failures.append(exc)  # keep collecting: no temp file is left behind
-                        continue
-                    staged.append(st)
-                    if failures:
-                        continue
-                    name, content = files[i]
-                    label = title if len(files) == 1 else (f"{title} ({i + 1})" if title else None)
-                    out.append(
-                        add_evidence(
-                            inst,
-                            actor,
-                            kind=kind,
-                            filename=name,
-                            content=content,
-                            title=label,
-                            staged=st,
-                            **meta,  # type: ignore[arg-type]
-                        )
-                    )
-            except BaseException:
-                for future in futures:  # staged but never recorded: discarded below
-                    if not future.cancel():
-                        with contextlib.suppress(BaseException):
-                            st = future.result()
-                            if st not in staged:
-                                staged.append(st)
-                raise
-            if failures:
-                raise failures[0]
-    except StorageFull as exc:
-        raise Conflict("storage_full") from exc
+        journal = _journal_new_blobs(inst, target.agency_id, staged)
+        placed = [
+            inst.blobs.place(pending) for pending in _firsts(staged) if pending.name in journal
+        ]
+        inst.blobs.sync_folders(placed)
+        return _record(inst, actor, target, staged, journal, titles)
     finally:
-        for pending, _ in staged[len(out) :]:
+        for pending, _ in staged:  # duplicates and anything not placed (no-op otherwise)
             inst.blobs.discard(pending)
-    return out
+
+
+def _stage_all(
+    inst: Installation, agency_id: int, files: list[tuple[str, bytes | BinaryIO]]
+) -> list[_Staged]:
+    """``stage_file`` every file, durably, a few at a time; on any failure remove every
+    temp file of the batch and raise the first failure (in file order).
+
+    SHA-256, AES-GCM and fsync release the GIL, so on two cores one file's fsync waits on
+    the disk while the next is hashed on the other core.
+    """
+    pool = ThreadPoolExecutor(max_workers=3)
+    try:
+        futures = [pool.submit(stage_file, inst, agency_id, name, data) for name, data in files]
+    finally:
+        pool.shutdown(wait=True)  # every file finished (or failed): nothing left running
+    staged: list[_Staged] = []
+    failures: list[BaseException] = []
+    for future in futures:
+        try:
+            staged.append(future.result())
+        except Exception as exc:  # collected, so that no temp file is left behind
+            failures.append(exc)
+    if failures:
+        for pending, _ in staged:
+            inst.blobs.discard(pending)
+        raise failures[0]
+    return staged
+
+
+def _firsts(staged: list[_Staged]) -> list[PendingBlob]:
+    """The first staged copy of each blob name: the one placed and recorded (a second
+    copy of the same content in one batch is discarded)."""
+    seen: dict[str, PendingBlob] = {}
+    for pending, _ in staged:
+        seen.setdefault(pending.name, pending)
+    return list(seen.values())
+
+
+def _journal_new_blobs(inst: Installation, agency_id: int, staged: list[_Staged]) -> dict[str, int]:
+    """The upload journal's first commit: an entry for every blob the agency does not hold
+    yet, before any of them is moved into place. Returns blob name -> journal id."""
+    firsts = _firsts(staged)
+    with inst.db.write() as s:
+        held = set(
+            s.scalars(
+                select(Blob.sha256).where(
+                    Blob.agency_id == agency_id,
+                    Blob.sha256.in_([p.sha256 for p in firsts]),
+                    Blob.shredded_at.is_(None),
+                )
+            )
+        )
+        entries = [UploadJournal(blob_name=p.name) for p in firsts if p.sha256 not in held]
+        s.add_all(entries)
+        s.flush()
+        return {e.blob_name: e.id for e in entries}
+
+
+def _record(
+    inst: Installation,
+    actor: Actor,
+    target: _Target,
+    staged: list[_Staged],
+    journal: dict[str, int],
+    titles: list[str | None],
+) -> list[EvidenceView]:
+    """The upload journal's second commit: blob rows, items, one audit event per item and
+    the journal entries' completion, all in one transaction."""
+    with inst.db.write() as s:
+        blobs = _blob_rows(s, target.agency_id, staged, journal)
+        goals = (
+            list(s.scalars(select(SubGoal).where(SubGoal.id.in_(target.subgoal_ids))))
+            if target.subgoal_ids
+            else []
+        )
+        items = [
+            _item(actor, target, pending, checked, blobs[pending.name].id, title, goals)
+            for (pending, checked), title in zip(staged, titles, strict=True)
+        ]
+        s.add_all(items)
+        s.flush()
+        if target.supersedes_id is not None:
+            _mark_superseded(s, target.supersedes_id, items)
+        conn = s.connection()  # Core appends: the same events as audit.record, fewer flushes
+        for item, (pending, checked) in zip(items, staged, strict=True):
+            audit.append(
+                conn,
+                actor.name,
+                Action.evidence_supersede if target.supersedes_id else Action.evidence_add,
+                "evidence",
+                item.id,
+                agency_id=target.agency_id,
+                sha256=pending.sha256,
+                blob=blobs[pending.name].id,
+                kind=target.kind,
+                media_type=checked.media_type,
+                flags=list(checked.flags),
+                supersedes=target.supersedes_id,
+            )
+        if journal:
+            s.execute(
+                update(UploadJournal)
+                .where(UploadJournal.id.in_(list(journal.values())))
+                .values(finished_at=utcnow(), outcome="committed")
+            )
+        if _agency_has_active_hold(s, target.agency_id):
+            items = _with_hold_flags(s, target.agency_id, [i.id for i in items])
+        return [_view(item, target.agency_slug, _warnings(target, item)) for item in items]
+
+
+def _blob_rows(
+    s: Session, agency_id: int, staged: list[_Staged], journal: dict[str, int]
+) -> dict[str, Blob]:
+    """Blob name -> row: the existing one for content the agency already holds, a new row
+    for each blob this call placed (after a shred, the old row gives up its name)."""
+    firsts = _firsts(staged)
+    rows = {
+        b.name: b for b in s.scalars(select(Blob).where(Blob.name.in_([p.name for p in firsts])))
+    }
+    fresh = []
+    for p in firsts:
+        row = rows.get(p.name)
+        if row is not None and row.shredded_at is None:
+            continue  # already held (or recorded meanwhile by a concurrent upload)
+        if p.name not in journal:  # held at the journal step, shredded since: no file
+            raise Conflict(reason="Eine gleiche Datei wurde eben gelöscht; bitte erneut hochladen.")
+        if row is not None:  # same content after a shred: a fresh blob row
+            row.name = f"shredded-{row.id}"
+            s.flush()
+        rows[p.name] = Blob(
+            agency_id=agency_id, name=p.name, sha256=p.sha256, size=p.size,
+            kek_id=p.kek_id, wrapped_key=p.wrapped_key,
+        )  # fmt: skip
+        fresh.append(rows[p.name])
+    s.add_all(fresh)
+    s.flush()
+    return rows
+
+
+def _item(
+    actor: Actor,
+    target: _Target,
+    pending: PendingBlob,
+    checked: filetypes.Checked,
+    blob_id: int,
+    title: str | None,
+    goals: list[SubGoal],
+) -> Evidence:
+    return Evidence(
+        agency_id=target.agency_id,
+        funding_year=target.funding_year,
+        kind=target.kind,
+        title=(title or checked.filename or "Nachweis").strip()[:500],
+        doc_date=target.doc_date,
+        source=target.source,
+        filename=checked.filename,
+        media_type=checked.media_type,
+        blob_id=blob_id,
+        sha256=pending.sha256,
+        size=pending.size,
+        occurrence_id=target.occurrence_id,
+        activity_id=target.activity_id,
+        consent_ref=target.consent_ref,
+        retention_until=target.retention_until,
+        retention_rule=target.retention_rule,
+        created_by=actor.name,
+        flags=list(checked.flags),
+        supersedes_id=target.supersedes_id,
+        subgoals=list(goals),
+    )
+
+
+def _mark_superseded(s: Session, old_id: int, items: list[Evidence]) -> None:
+    """The old version points at its correction (only one correction per version)."""
+    old = s.get(Evidence, old_id)
+    assert old is not None
+    for item in items:
+        if old.superseded_by_id is not None:
+            raise Conflict("evidence_superseded", id=old.id, by=old.superseded_by_id)
+        old.superseded_by_id = item.id
+    s.flush()
+
+
+def _with_hold_flags(s: Session, agency_id: int, ids: list[int]) -> list[Evidence]:
+    """New items start unheld; a hold on their scope (occurrence, sub-goal, year) may hold them."""
+    for evidence_id in ids:
+        refresh_hold_flags(s, agency_id, evidence_id)
+    by_id = {e.id: e for e in s.scalars(select(Evidence).where(Evidence.id.in_(ids)))}
+    return [by_id[i] for i in ids]
+
+
+def _warnings(target: _Target, item: Evidence) -> tuple[str, ...]:
+    if "pdf_javascript" not in (item.flags or ()):
+        return target.warnings
+    return (
+        *target.warnings,
+        "Die PDF-Datei enthält JavaScript oder Startaktionen; sie ist markiert und "
+        "wird in der App nicht geöffnet.",
+    )
 
 
 def _agency_has_active_hold(session: Session, agency_id: int) -> bool:

@@ -2,30 +2,40 @@
 
 ``ZipSink`` writes to a temp file beside the target and renames it only
 after fsync, so a crash never leaves a half-written ZIP under the real
-name. Chunks are pulled and written on the caller's thread, one file after
-the other (decrypt and the SHA-256 check happen inside
-``BlobStore.iter_plaintext``; the ZIP adds CRC-32 and the write). The
-ZIP's own SHA-256 is computed from the page cache while the fsync waits on
-the disk.
+name. Entries are standard ZIP entries (no data descriptors), readable
+anywhere; large payloads are stored, not deflated (scans, photos and PDFs
+are compressed already).
 
-Measured on a shared 2-core VM (``benchmarks/bundle.py``): a reader thread
-feeding a queue, and a hasher thread following the writer, were both
-slower and far less steady than this plain sequence -- GIL hand-offs per
-1 MiB chunk and contention for the second core cost more than they saved.
-Entries are standard ZIP entries (no data descriptors), readable anywhere.
+Two cores, two overlaps (``benchmarks/archive.py``, 100 x 5 MiB):
+
+- ``stream`` reads, decrypts and checks the next piece of payload on a
+  worker thread while the caller's thread writes the current one (CRC-32
+  and ``write``). The hand-off is one piece of up to 8 MiB, not every
+  1 MiB chunk: handing over each chunk through a queue was measured slower
+  than no thread at all (GIL hand-offs per chunk).
+- ``settle`` starts, once the payload is written, two workers: one fsyncs
+  it, one computes the ZIP's SHA-256 from the page cache, while the caller
+  renders the small rest (index PDF, tag files). The hash runs as one call
+  over a memory map, so that worker does not need the GIL the renderer
+  holds. Bytes before the current entry never change again (``zipfile``
+  seeks back only into the entry it is writing). A hasher trailing the
+  writer during ``stream`` was tried and was slower (three busy threads on
+  two cores slow down the reading worker, the bottleneck).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import mmap
 import os
-import threading
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 CHUNK = 1024 * 1024
+PIECE = 8 * CHUNK  # what the read-ahead worker hands over at once
 
 
 class ZipSink:
@@ -36,6 +46,9 @@ class ZipSink:
         self.stamp = stamp
         self.fh = open(self.tmp, "wb")  # noqa: SIM115 - closed in commit/abort
         self.zf = zipfile.ZipFile(self.fh, "w", allowZip64=True)
+        self._digest = hashlib.sha256()
+        self._hashed = 0  # bytes of the temp file already in _digest
+        self._settling: list[Future[None]] = []
 
     def _info(self, name: str, deflate: bool) -> zipfile.ZipInfo:
         info = zipfile.ZipInfo(name, self.stamp)
@@ -53,42 +66,76 @@ class ZipSink:
     ) -> None:
         """Write stored entries ``(name, size, chunks)`` one after the other.
 
-        Chunks are pulled on this thread: a separate reader thread was measured
-        slower (GIL hand-offs for every 1 MiB chunk cost more than they save).
+        The chunks are pulled one piece ahead on a worker thread; an error there (a
+        missing or corrupt blob) is raised here, before that piece would be written.
         """
-        for i, (name, size, chunks) in enumerate(entries):
-            if before_each is not None:
-                before_each(i)
-            info = self._info(name, deflate=False)
-            info.file_size = size
-            with self.zf.open(info, "w") as dst:
-                for chunk in chunks():
-                    dst.write(chunk)
+        entries = list(entries)
+        pieces = _pieces(chunks for _, _, chunks in entries)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zip-read") as pool:
+            ahead = pool.submit(next, pieces, None)
+            try:
+                for i, (name, size, _) in enumerate(entries):
+                    if before_each is not None:
+                        before_each(i)
+                    info = self._info(name, deflate=False)
+                    info.file_size = size
+                    with self.zf.open(info, "w") as dst:
+                        while True:
+                            piece = ahead.result()
+                            ahead = pool.submit(next, pieces, None)
+                            assert piece is not None and piece[0] == i
+                            for chunk in piece[1]:
+                                dst.write(chunk)
+                            if piece[2]:  # the entry's last piece
+                                break
+            finally:
+                with contextlib.suppress(BaseException):
+                    ahead.result()  # let the worker finish its piece before closing
+                pieces.close()
+
+    def settle(self) -> None:
+        """Start fsyncing and hashing everything written so far, on two worker threads
+        (see the module docstring); ``commit`` then does the same for the rest only."""
+        if self._settling:
+            return
+        self.fh.flush()
+        end = self.fh.tell()
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="zip-settle")
+        self._settling = [
+            pool.submit(os.fsync, self.fh.fileno()),  # waits on the disk ...
+            pool.submit(self._hash_to, end),  # ... while this keeps a core busy
+        ]
+        pool.shutdown(wait=False)
+
+    def _hash_to(self, end: int) -> None:
+        """Add bytes ``[_hashed, end)`` of the temp file to the ZIP's SHA-256 in one call
+        (hashlib releases the GIL for it; a memory map avoids copying the bytes)."""
+        if end <= self._hashed:
+            return
+        with (
+            open(self.tmp, "rb") as fh,
+            mmap.mmap(fh.fileno(), end, access=mmap.ACCESS_READ) as mm,
+            memoryview(mm) as view,
+        ):
+            self._digest.update(view[self._hashed : end])
+        self._hashed = end
+
+    def _wait_settled(self) -> None:
+        settling, self._settling = self._settling, []
+        for future in settling:  # both finish, so the first error is raised with the file idle
+            future.exception()
+        for future in settling:
+            future.result()
 
     def commit(self) -> tuple[str, int]:
-        """Finish the ZIP; hash it while the fsync runs; rename into place."""
+        """Finish the ZIP, make it durable, rename it into place; returns its SHA-256 and size."""
         self.zf.close()
         self.fh.flush()
         size = self.fh.tell()
-        failed: list[BaseException] = []
-
-        def sync() -> None:
-            try:
-                os.fsync(self.fh.fileno())
-            except BaseException as exc:  # raised below, on the caller's thread
-                failed.append(exc)
-
-        syncer = threading.Thread(target=sync)
-        syncer.start()  # waits on the disk, not the CPU: overlaps with the hash below
-        digest = hashlib.sha256()
-        buf = bytearray(CHUNK)  # reused: no fresh 1 MiB allocation per block
-        view = memoryview(buf)
-        with open(self.tmp, "rb", buffering=0) as fh:
-            while n := fh.readinto(view):
-                digest.update(view[:n])
-        syncer.join()
-        if failed:
-            raise failed[0]
+        self.settle()  # no-op when already started: then this waits for the rest only
+        self._wait_settled()
+        self._hash_to(size)
+        os.fsync(self.fh.fileno())
         self.fh.close()
         os.replace(self.tmp, self.out)
         fd = os.open(self.out.parent, os.O_RDONLY)
@@ -96,10 +143,30 @@ class ZipSink:
             os.fsync(fd)
         finally:
             os.close(fd)
-        return digest.hexdigest(), size
+        return self._digest.hexdigest(), size
 
     def abort(self) -> None:
+        with contextlib.suppress(BaseException):  # the worker must be done with the file
+            self._wait_settled()
         with contextlib.suppress(Exception):  # half-written entry: the file goes anyway
             self.zf.close()
-        self.fh.close()
+        with contextlib.suppress(OSError):  # flushing onto a full disk fails again
+            self.fh.close()
         self.tmp.unlink(missing_ok=True)
+
+
+def _pieces(
+    sources: Iterable[Callable[[], Iterable[bytes]]],
+) -> Iterator[tuple[int, list[bytes], bool]]:
+    """``(entry index, chunks of up to PIECE bytes, last piece of the entry)`` for every
+    entry in turn; an entry without any chunk still gives one empty last piece."""
+    for i, chunks in enumerate(sources):
+        piece: list[bytes] = []
+        size = 0
+        for chunk in chunks():
+            if size >= PIECE:
+                yield i, piece, False
+                piece, size = [], 0
+            piece.append(chunk)
+            size += len(chunk)
+        yield i, piece, True

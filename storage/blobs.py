@@ -27,6 +27,7 @@ import hashlib
 import os
 import struct
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -191,11 +192,38 @@ class BlobStore:
 
     def commit(self, pending: PendingBlob) -> Path:
         """Move a staged blob into place (atomic; replaces an orphan of the same name)."""
+        target = self.place(pending)
+        _fsync_dir(target.parent)
+        return target
+
+    def place(self, pending: PendingBlob) -> Path:
+        """``commit`` without making the rename durable: a batch renames all its blobs,
+        then calls ``sync_folders`` once (one journal commit instead of one per file)."""
         target = self.path_for(pending.name)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(pending.temp_path, target)
-        _fsync_dir(target.parent)
         return target
+
+    def sync_folders(self, targets: Iterable[Path]) -> None:
+        """Make the renames into ``targets`` durable: fsync each distinct folder and the
+        folders above it up to ``blobs/`` (a folder ``place`` created is an entry there).
+
+        A few fsyncs run at once: each may wait for a cache flush of the disk, and the
+        kernel serves waiting flushes together (on a busy shared VM, 64 folders took
+        ~90 ms one after the other, ~16 ms four at a time; ~5 ms either way when idle).
+        Syncing the whole file system instead would also wait for other programs' writes.
+        """
+        top = self.root / "blobs"
+        folders: set[Path] = set()
+        for target in targets:
+            folder = target.parent
+            while folder != top and top in folder.parents:
+                folders.add(folder)
+                folder = folder.parent
+        if not folders:
+            return
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="fsync-dir") as pool:
+            list(pool.map(_fsync_dir, [*folders, top]))
 
     def discard(self, pending: PendingBlob) -> None:
         pending.temp_path.unlink(missing_ok=True)
@@ -234,9 +262,16 @@ class BlobStore:
             prefix = header[8:16]
             digest = hashlib.sha256()
             index = 0
-            current = handle.read(chunk_size + TAG)
+            # Two ciphertext buffers, read into in turn: the next chunk is read (to know
+            # whether this one is the last) while this one is still to be decrypted.
+            # Reusing them instead of a fresh ``read`` per chunk makes the reading ~20 %
+            # faster (bundle export, verify). A bad header cannot ask for more than the file.
+            room = min(chunk_size + TAG, max(os.fstat(handle.fileno()).st_size - HEADER_LEN, 0))
+            buffers = (memoryview(bytearray(room)), memoryview(bytearray(room)))
+            current = buffers[0][: handle.readinto(buffers[0])]
             while True:
-                following = handle.read(chunk_size + TAG)
+                spare = buffers[(index + 1) % 2]
+                following = spare[: handle.readinto(spare)]
                 last = not following
                 nonce = prefix + struct.pack(">I", index)
                 try:
