@@ -637,20 +637,18 @@ def run(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         click.echo(f"Fehler: {exc.message()}", err=True)
         return EXIT_PROBLEM if exc.code in ("keys_missing", "storage_full") else EXIT_USAGE
-    except OperationalError:
-        from ia_events.messages import text
-
-        click.echo(f"Fehler: {text('database_unavailable')}", err=True)
-        if os.environ.get("IA_EVENTS_DEBUG"):
-            traceback.print_exc()
-        return EXIT_PROBLEM
-    except Exception:
+    except Exception as exc:
+        from ia_events.errors import is_disk_full
         from ia_events.messages import text
         from storage.db import utcnow
 
-        click.echo(
-            f"Fehler: {text('internal', at=utcnow().isoformat(timespec='seconds'))}", err=True
-        )
+        if is_disk_full(exc):  # the file system, SQLite or the PostgreSQL server
+            message = text("disk_full")
+        elif isinstance(exc, OperationalError):
+            message = text("database_unavailable")
+        else:
+            message = text("internal", at=utcnow().isoformat(timespec="seconds"))
+        click.echo(f"Fehler: {message}", err=True)
         if os.environ.get("IA_EVENTS_DEBUG"):
             traceback.print_exc()
         return EXIT_PROBLEM

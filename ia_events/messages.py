@@ -68,6 +68,11 @@ MESSAGES: dict[str, str] = {
         "Die Datenbank ist gerade nicht erreichbar. Bitte versuchen Sie es in einem Moment erneut."
     ),
     "storage_full": "Im Archiv ist kein Platz mehr. Es wurde nichts gespeichert.",
+    "disk_full": (
+        "Auf dem Datenträger ist kein Platz mehr; der Vorgang wurde abgebrochen, nichts "
+        "wurde halb gespeichert. Bitte Speicherplatz freigeben (lassen) und es dann "
+        "erneut versuchen."
+    ),
     # -- evidence archive (filetypes, evidence, retention, backup) --
     "file_empty": "Die Datei „{name}“ ist leer. Es wurde nichts gespeichert.",
     "file_too_large": (

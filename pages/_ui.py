@@ -17,7 +17,7 @@ import streamlit as st
 from sqlalchemy.exc import OperationalError
 
 from ia_events.access import Actor
-from ia_events.errors import DomainError
+from ia_events.errors import DomainError, is_disk_full
 from ia_events.installation import Installation, shared
 from ia_events.messages import text
 from storage.db import utcnow
@@ -64,12 +64,19 @@ def guard(stop: bool = False) -> Iterator[None]:
         st.error(exc.message())
         if stop:
             st.stop()
-    except OperationalError:
-        log.exception("database error")
-        st.error(text("database_unavailable"))
-        if stop:
-            st.stop()
-    except Exception:
+    except Exception as exc:
+        if is_disk_full(exc):  # the file system, SQLite or the PostgreSQL server
+            log.error("no space left on a disk: %s", type(exc).__name__)
+            st.error(text("disk_full"))
+            if stop:
+                st.stop()
+            return
+        if isinstance(exc, OperationalError):
+            log.exception("database error")
+            st.error(text("database_unavailable"))
+            if stop:
+                st.stop()
+            return
         log.exception("unexpected error in a page")
         st.error(text("internal", at=utcnow().strftime("%d.%m.%Y %H:%M:%S")))
         if stop:

@@ -150,3 +150,49 @@ def test_full_disk_gives_storage_full_and_no_record(
     assert proc.returncode == 3, err.decode()[-2000:]
     assert out.decode().startswith("CODE storage_full Im Archiv ist kein Platz mehr.")
     _assert_consistent(sqlite_inst, cli_actor)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="integrity.recover_uploads (run by every `verify`, e.g. the nightly cron job) "
+    "cannot tell a crashed upload from one in progress: it shreds the blob of an upload "
+    "whose journal entry is committed and whose rows are not yet",
+)
+def test_verify_while_an_upload_is_in_flight_never_takes_its_file(
+    sqlite_inst: Installation, cli_actor: Actor
+) -> None:
+    """The cron job's ``verify`` in another thread, right when an upload's blob is in place
+    and its rows are about to be written; it may wait for the upload, never undo it."""
+    import threading
+
+    from ia_events.evidence import add_evidence
+    from ia_events.models import Role
+
+    build(sqlite_inst)
+    real_commit = sqlite_inst.blobs.commit
+    cron: list[threading.Thread] = []
+
+    def commit(pending):  # type: ignore[no-untyped-def]
+        path = real_commit(pending)
+        job = threading.Thread(target=integrity.verify, args=(sqlite_inst, cli_actor))
+        job.start()
+        job.join(timeout=2)  # finishes now, or waits for the upload (a lock): both fine
+        cron.append(job)
+        return path
+
+    sqlite_inst.blobs.commit = commit  # type: ignore[method-assign]
+    actor = Actor("fk-essen", Role.specialist, agency_id=1)
+    view = add_evidence(sqlite_inst, actor, agency_slug="essen", funding_year=2025,
+                        kind="signed_list_scan", filename="scan.pdf",
+                        content=b"%PDF-1.4\n" + os.urandom(64 * 1024))  # fmt: skip
+    for job in cron:
+        job.join(timeout=30)
+    report = integrity.verify(sqlite_inst, cli_actor)
+    assert report.ok, [f.line() for f in report.findings]  # not "Blob …: Datei fehlt"
+    with sqlite_inst.db.read() as s:
+        name = s.scalar(
+            select(Blob.name)
+            .join(Evidence, Evidence.blob_id == Blob.id)
+            .where(Evidence.id == view.id)
+        )
+    assert name and sqlite_inst.blobs.exists(name)
