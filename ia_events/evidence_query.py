@@ -105,13 +105,14 @@ def search_evidence(
             )
         )
     if flt.text.strip():
-        like = f"%{flt.text.strip().lower()}%"
+        # What the user typed is text, not a pattern: % and _ match themselves.
+        typed = flt.text.strip().lower()
         conds.append(
             or_(
-                func.lower(Evidence.title).like(like),
-                func.lower(Evidence.filename).like(like),
-                func.lower(Evidence.source).like(like),
-                Evidence.sha256.like(like),
+                func.lower(Evidence.title).contains(typed, autoescape=True),
+                func.lower(Evidence.filename).contains(typed, autoescape=True),
+                func.lower(Evidence.source).contains(typed, autoescape=True),
+                Evidence.sha256.contains(typed, autoescape=True),
             )
         )
     if not flt.include_deleted:

@@ -97,6 +97,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     )
 
 
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -113,6 +117,8 @@ def _tune_sqlite(engine: Engine) -> None:
         # database) or an exported bundle may already cover -- ``verify`` would then
         # report the chain as rewritten. docs/performance.md has both measured.
         cur.execute("PRAGMA synchronous=FULL")
+        # SQLite's own lower() folds only ASCII: "ÜBER" would not find "über". Python's does.
+        dbapi_conn.create_function("lower", 1, _lower, deterministic=True)
         cur.close()
 
     @event.listens_for(engine, "begin")

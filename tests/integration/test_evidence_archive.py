@@ -164,15 +164,20 @@ def test_search_filters_by_subgoal_kind_and_text_with_pages(inst: Installation) 
             subgoal_ids=w.subgoals[1:],
         )
     _add(inst, w.fk_essen, title="Liste Nähcafé", subgoal_ids=w.subgoals[:1])
+    _add(inst, w.fk_essen, kind="report", title="ÜBERGABE Protokoll", content=b"Protokoll")
     _add(inst, w.fk_kleve, slug="kleve")
     with inst.db.read() as s:
         by_goal = search_evidence(
             s, w.coordinator, EvidenceFilter(subgoal_id=w.subgoals[1]), page=1, page_size=2
         )
         text = search_evidence(s, w.fk_essen, EvidenceFilter(text="nähcafé"))
+        shouted = search_evidence(s, w.fk_essen, EvidenceFilter(text="übergabe"))
+        wildcard = search_evidence(s, w.fk_essen, EvidenceFilter(text="presse_%"))
         mine = search_evidence(s, w.fk_essen, EvidenceFilter(kind="participant_list"))
     assert by_goal.total == 5 and by_goal.pages == 3 and len(by_goal.items) == 2
     assert [v.title for v in text.items] == ["Liste Nähcafé"]
+    assert [v.title for v in shouted.items] == ["ÜBERGABE Protokoll"]  # Ü folds on SQLite too
+    assert wildcard.total == 0  # "_" and "%" are what was typed, not patterns
     assert mine.total == 1  # Kleve's list is out of her reach
 
 
@@ -196,3 +201,92 @@ def test_storage_full_is_a_clear_error(inst: Installation, monkeypatch) -> None:
     assert err.value.code == "storage_full"
     with inst.db.read() as s:
         assert s.scalar(select(func.count()).select_from(Evidence)) == 0
+
+
+def test_a_batch_is_recorded_whole_with_one_item_and_event_per_file(inst: Installation) -> None:
+    """add_many: duplicates inside the batch and of earlier uploads share one blob; every
+    file still gets its own item, warnings and audit event."""
+    w = build(inst)
+    earlier = _add(inst, w.fk_essen)
+    js = b"%PDF-1.4\n1 0 obj<</OpenAction<</S/JavaScript/JS(x)>>>>endobj\n%%EOF\n"
+    other = PDF + b"% anders\n"
+    views = add_many(
+        inst,
+        w.fk_essen,
+        [("a.pdf", other), ("b.pdf", io.BytesIO(other)), ("c.pdf", PDF), ("d.pdf", js)],
+        kind="participant_list",
+        agency_slug="essen",
+        funding_year=2025,
+        occurrence_id=w.occurrence,
+        subgoal_ids=w.subgoals[:1],
+        title="Liste",
+    )
+    assert [v.title for v in views] == [f"Liste ({i})" for i in range(1, 5)]
+    assert [v.filename for v in views] == ["a.pdf", "b.pdf", "c.pdf", "d.pdf"]
+    assert all(v.subgoal_ids == tuple(w.subgoals[:1]) for v in views)
+    assert [bool(v.warnings) for v in views] == [False, False, False, True]
+    assert views[3].flags == ("pdf_javascript",)
+    with inst.db.read() as s:
+        blob_of = {e.id: e.blob_id for e in s.scalars(select(Evidence))}
+        events = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "evidence:add").order_by(AuditEvent.seq)
+        ).all()
+    assert blob_of[views[0].id] == blob_of[views[1].id] != blob_of[views[2].id]
+    assert blob_of[views[2].id] == blob_of[earlier.id]
+    assert len(_blob_files(inst)) == 3
+    assert [e.object_id for e in events] == [str(i) for i in (earlier.id, *(v.id for v in views))]
+    assert [e.details["blob"] for e in events[1:]] == [blob_of[v.id] for v in views]
+    assert integrity.verify(inst, w.admin).ok
+
+
+def test_a_bad_file_found_while_encrypting_stores_nothing_of_its_batch(
+    inst: Installation,
+) -> None:
+    """The type check passes (text), the bytes after the first block are not UTF-8: the
+    batch is refused with that file's German message and nothing is left behind."""
+    w = build(inst)
+    broken = b"Bericht\n" * 200_000 + b"\xff\xfe kaputt"
+    with pytest.raises(InvalidInput) as err:
+        add_many(
+            inst,
+            w.fk_essen,
+            [("ok.pdf", PDF), ("bericht.txt", broken), ("ok2.pdf", PDF + b"%2\n")],
+            kind="other",
+            agency_slug="essen",
+            funding_year=2025,
+        )
+    assert err.value.code == "file_text_encoding"
+    assert "bericht.txt" in err.value.message()
+    with inst.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Evidence)) == 0
+        assert s.scalar(select(func.count()).select_from(Blob)) == 0
+    assert _blob_files(inst) == []
+    assert list((inst.settings.archive_dir / "tmp").iterdir()) == []
+
+
+def test_a_full_disk_in_the_middle_of_a_batch_stores_none_of_it(
+    inst: Installation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import builtins
+    import errno
+
+    w = build(inst)
+    real_open = builtins.open
+    opened: list[str] = []
+
+    def fake_open(path, mode="r", *a, **k):  # type: ignore[no-untyped-def]
+        if "wb" in mode and "/tmp/up-" in str(path):
+            opened.append(str(path))
+            if len(opened) == 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(path, mode, *a, **k)
+
+    monkeypatch.setattr("storage.blobs.open", fake_open, raising=False)
+    files = [(f"f{i}.pdf", PDF + b"%" + bytes([i])) for i in range(5)]
+    with pytest.raises(DomainError) as err:
+        add_many(inst, w.fk_essen, files, kind="other", agency_slug="essen", funding_year=2025)
+    assert err.value.code == "storage_full"
+    with inst.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Evidence)) == 0
+    assert _blob_files(inst) == []
+    assert list((inst.settings.archive_dir / "tmp").iterdir()) == []
