@@ -23,9 +23,11 @@ async def _startup(_app):  # type: ignore[no-untyped-def]
     from ia_events.accounts import ensure_setup_token
     from ia_events.bundle import clear_stale_exports
     from ia_events.installation import shared
+    from ia_events.integrity import recover_uploads
 
     ensure_setup_token(shared())
     clear_stale_exports(shared())
+    recover_uploads(shared())  # leftovers of an upload a crash interrupted (waits for live ones)
     yield
 
 

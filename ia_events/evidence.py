@@ -283,15 +283,17 @@ def add_evidence(
         doc_date=doc_date, source=source, consent_ref=consent_ref,
         supersedes_id=supersedes_id, today=today,
     )  # fmt: skip
-    staged = stage_file(inst, target.agency_id, filename, content)
-    try:
-        journal = _journal_new_blobs(inst, target.agency_id, [staged])
-        if journal:
-            inst.blobs.commit(staged[0])  # one file: rename and fsync its folder
-        [view] = _record(inst, actor, target, [staged], journal, [title])
-        return view
-    finally:
-        inst.blobs.discard(staged[0])  # a no-op once the blob is in place
+    with inst.blobs.uploading():  # recovery waits for us (storage/blobs.py)
+        staged = stage_file(inst, target.agency_id, filename, content)
+        try:
+            with inst.blobs.publishing():
+                journal = _journal_new_blobs(inst, target.agency_id, [staged])
+                if journal:
+                    inst.blobs.commit(staged[0])  # one file: rename and fsync its folder
+                [view] = _record(inst, actor, target, [staged], journal, [title])
+            return view
+        finally:
+            inst.blobs.discard(staged[0])  # a no-op once the blob is in place
 
 
 def add_many(
@@ -332,17 +334,21 @@ def add_many(
         for i in range(len(files))
     ]
     target = _target(inst, actor, kind=kind, **meta)  # type: ignore[arg-type]
-    staged = _stage_all(inst, target.agency_id, contents)
-    try:
-        journal = _journal_new_blobs(inst, target.agency_id, staged)
-        placed = [
-            inst.blobs.place(pending) for pending in _firsts(staged) if pending.name in journal
-        ]
-        inst.blobs.sync_folders(placed)
-        return _record(inst, actor, target, staged, journal, titles)
-    finally:
-        for pending, _ in staged:  # duplicates and anything not placed (no-op otherwise)
-            inst.blobs.discard(pending)
+    with inst.blobs.uploading():  # recovery waits for us (storage/blobs.py)
+        staged = _stage_all(inst, target.agency_id, contents)
+        try:
+            with inst.blobs.publishing():
+                journal = _journal_new_blobs(inst, target.agency_id, staged)
+                placed = [
+                    inst.blobs.place(pending)
+                    for pending in _firsts(staged)
+                    if pending.name in journal
+                ]
+                inst.blobs.sync_folders(placed)
+                return _record(inst, actor, target, staged, journal, titles)
+        finally:
+            for pending, _ in staged:  # duplicates and anything not placed (no-op otherwise)
+                inst.blobs.discard(pending)
 
 
 def _stage_all(

@@ -47,7 +47,14 @@ Progress = Callable[[float, str], None]
 
 
 def recover_uploads(inst: Installation) -> int:
-    """Finish the journal: delete blobs of uploads whose record never committed."""
+    """Finish the journal: delete blobs of uploads whose record never committed.
+
+    Waits for running uploads (``BlobStore.recovering``), so what it finds is crashed."""
+    with inst.blobs.recovering():
+        return _recover(inst)
+
+
+def _recover(inst: Installation) -> int:
     cleared = inst.blobs.clear_temp()
     with inst.db.write() as s:
         open_entries = s.scalars(

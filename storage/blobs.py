@@ -23,11 +23,13 @@ service that removed the last reference.
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import os
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -122,6 +124,34 @@ class BlobStore:
 
     def path_for(self, name: str) -> Path:
         return self.root / "blobs" / name[:2] / name[2:4] / name
+
+    # -- who may touch temp files and journaled blobs ------------------------------------
+    #
+    # ``integrity.recover_uploads`` (every ``verify``, e.g. the nightly timer) removes temp
+    # files and journaled blobs whose rows never committed. It cannot tell a crashed upload
+    # from one still running, so uploads hold ``uploading`` (shared) from their first temp
+    # file to their last commit and recovery takes it exclusively: it waits for running
+    # uploads and sees only crashed ones. ``publishing`` (exclusive) covers an upload's
+    # journal commit, renames and record commit, so two uploads of the same content never
+    # place the same blob name at once (the second finds the first's row and links to it).
+    # File locks (flock): the kernel releases a killed process's lock, so recovery after a
+    # ``kill -9`` runs at once; they hold between processes and threads on one host, not
+    # across hosts sharing a network volume (docs/deployment.md).
+
+    @contextmanager
+    def uploading(self) -> Iterator[None]:
+        with _flock(self.root / ".uploads.lock", fcntl.LOCK_SH):
+            yield
+
+    @contextmanager
+    def recovering(self) -> Iterator[None]:
+        with _flock(self.root / ".uploads.lock", fcntl.LOCK_EX):
+            yield
+
+    @contextmanager
+    def publishing(self) -> Iterator[None]:
+        with _flock(self.root / ".publish.lock", fcntl.LOCK_EX):
+            yield
 
     # -- writing ----------------------------------------------------------------------
 
@@ -317,3 +347,13 @@ class BlobStore:
         path.unlink(missing_ok=True)
         if path.parent.exists():
             _fsync_dir(path.parent)
+
+
+@contextmanager
+def _flock(path: Path, mode: int) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, mode)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -152,12 +152,6 @@ def test_full_disk_gives_storage_full_and_no_record(
     _assert_consistent(sqlite_inst, cli_actor)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="integrity.recover_uploads (run by every `verify`, e.g. the nightly cron job) "
-    "cannot tell a crashed upload from one in progress: it shreds the blob of an upload "
-    "whose journal entry is committed and whose rows are not yet",
-)
 def test_verify_while_an_upload_is_in_flight_never_takes_its_file(
     sqlite_inst: Installation, cli_actor: Actor
 ) -> None:

@@ -290,3 +290,35 @@ def test_a_full_disk_in_the_middle_of_a_batch_stores_none_of_it(
         assert s.scalar(select(func.count()).select_from(Evidence)) == 0
     assert _blob_files(inst) == []
     assert list((inst.settings.archive_dir / "tmp").iterdir()) == []
+
+
+def test_the_same_new_file_uploaded_twice_at_once_stays_readable(inst: Installation) -> None:
+    """Two staff members upload the same new scan at the same moment: one blob, two items,
+    both readable (the second must not replace the first's file under another key)."""
+    import os
+    import threading
+
+    w = build(inst)
+    content = PDF + os.urandom(256 * 1024)
+    barrier = threading.Barrier(4)
+    views: list[object] = []
+    errors: list[BaseException] = []
+
+    def upload(i: int) -> None:
+        barrier.wait()
+        try:
+            views.append(_add(inst, w.fk_essen, filename=f"scan-{i}.pdf", content=content))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors and len(views) == 4
+    for view in views:
+        assert read_content(inst, w.fk_essen, view.id)[2] == content  # type: ignore[attr-defined]
+    with inst.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Blob)) == 1
+    assert integrity.verify(inst, Actor.cli("test:verify")).ok
