@@ -413,9 +413,14 @@ def export_for_download(
         f"_Teilziel_{subgoal_id}" if subgoal_id else ""
     )
     out = root / os.urandom(8).hex() / f"{name}.zip"
-    return export_bundle(
-        inst, actor, agency_slug, year, out, subgoal_id=subgoal_id, progress=progress
-    )
+    try:
+        return export_bundle(
+            inst, actor, agency_slug, year, out, subgoal_id=subgoal_id, progress=progress
+        )
+    except BaseException:
+        with contextlib.suppress(OSError):
+            out.parent.rmdir()  # export_bundle removed its file; leave no empty folder
+        raise
 
 
 def clear_stale_exports(inst: Installation, max_age: float = EXPORT_TTL_SECONDS) -> int:
@@ -428,8 +433,10 @@ def clear_stale_exports(inst: Installation, max_age: float = EXPORT_TTL_SECONDS)
         if time.time() - old.stat().st_mtime > max_age:
             old.unlink(missing_ok=True)
             removed += 1
-            with contextlib.suppress(OSError):
-                old.parent.rmdir()
+    for folder in (inst.settings.data_dir / "exports").glob("*"):
+        with contextlib.suppress(OSError):
+            if time.time() - folder.stat().st_mtime > max_age:
+                folder.rmdir()  # only if empty (and old: an export may be starting in it)
     return removed
 
 
