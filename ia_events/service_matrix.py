@@ -239,6 +239,8 @@ SERVICES: dict[str, Rule] = {
     "backup.key_status": Rule(P.system_run, INST),
     "audit.list_events": Rule(P.audit_read, L),
     "audit.record": Rule(None, X, "takes the actor's name; written by every change"),
+    "audit.append": Rule(None, X, "audit.record for hot paths (Core); takes the actor's name"),
+    "audit.append_along": Rule(None, X, "audit.append inside a caller's insert; actor's name"),
     "audit.event_hash": Rule(None, X, "pure function of an event"),
     "installation.initialise": Rule(None, S, "takes the operator's name"),
     "demo.load": Rule(None, S),
