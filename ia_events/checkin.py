@@ -385,6 +385,18 @@ _LOOKUP = {
 _NAMES = select(_ATT.c.name_index).where(_VALID, _ATT.c.name_index.is_not(None))
 
 
+def _checked_name(
+    keys: KeyRing, agency_id: int, name: str
+) -> tuple[str | None, str | None, InvalidInput | None]:
+    """(clean name, its blind index, None) or (None, None, the refusal): the refusal is
+    raised only where it counts, after a replay or a closed door was answered."""
+    try:
+        clean = clean_name(name)
+    except InvalidInput as exc:
+        return None, None, exc
+    return clean, blind_index(keys, agency_id, clean), None
+
+
 def _scan_row(
     *,
     occ_id: int | None,
@@ -597,12 +609,7 @@ def _submit(
     clean, index, bad, device = None, None, None, ()
     if target.state == "open":
         if target.attendance_mode == AttendanceMode.named:
-            try:
-                clean = clean_name(name)
-            except InvalidInput as exc:
-                bad = exc
-            else:
-                index = blind_index(keys, occ.agency_id, clean)
+            clean, index, bad = _checked_name(keys, occ.agency_id, name)
         elif not other_person:
             # This phone checked in here before (its signed cookie names the attendance).
             device = tuple(device_attendance_ids)
@@ -756,12 +763,7 @@ def door_checkin(
     conn = _conn(session)
     clean, index, bad = None, None, None
     if occ.attendance_mode == AttendanceMode.named or name.strip():
-        try:
-            clean = clean_name(name)
-        except InvalidInput as exc:
-            bad = exc
-        else:
-            index = blind_index(keys, occ.agency_id, clean)
+        clean, index, bad = _checked_name(keys, occ.agency_id, name)
     state = door_state(occ, now)
     admits = state == "open" and bad is None  # unless a replay or a duplicate
     replay, already = _lookup(conn, nonce, occ.id, index, lock_chain=admits)
