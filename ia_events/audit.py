@@ -24,7 +24,6 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    CursorResult,
     Insert,
     bindparam,
     func,
@@ -35,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ia_events.models import AuditEvent
+from storage import prepared
 from storage.db import CHAIN_LOCK_ID, lock_chain, utcnow
 from storage.keys import KeyRing, b64
 
@@ -290,20 +290,21 @@ def append_along(
     now: datetime | None = None,
     head: tuple[int | None, str | None],
     **details: Any,
-) -> CursorResult[Any]:
+) -> list[tuple[Any, ...]]:
     """``append`` with a ``head`` (same rules) together with another INSERT, ``along`` =
     (statement, its parameters): on PostgreSQL one statement (the event rides along as a
-    data-modifying CTE), elsewhere two. Returns the other statement's result (its
-    RETURNING). The statement should be a module constant: its combined form is kept."""
+    data-modifying CTE), elsewhere two. Returns the other statement's RETURNING rows.
+    The statement should be a module constant: its combined and compiled forms are kept
+    (both run through ``storage.prepared``, the check-in hot path)."""
     values = _link(_head(head), actor, action, object_type, object_id, agency_id, now, details)
     stmt, params = along
     if conn.dialect.name != "postgresql":
-        conn.execute(_ADD, values)
-        return conn.execute(stmt, params)
+        prepared.run(conn, _ADD, values)
+        return prepared.run(conn, stmt, params)
     carrier = _CARRIERS.get(stmt)
     if carrier is None:
         carrier = _CARRIERS[stmt] = stmt.add_cte(_EVENT_CTE)
-    return conn.execute(carrier, {**params, **{f"event_{k}": v for k, v in values.items()}})
+    return prepared.run(conn, carrier, {**params, **{f"event_{k}": v for k, v in values.items()}})
 
 
 @dataclass(frozen=True)

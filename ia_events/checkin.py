@@ -9,7 +9,8 @@ submission with the same nonce answers what the first one got. Denied
 attempts are answered, not raised, so their scan row commits. Attendances
 (the changes) are audited; the scan table is itself the log of attempts.
 
-The write path is lean (SQLAlchemy Core, no ORM objects; docs/performance.md):
+The write path is lean (SQLAlchemy Core statements run through ``storage.prepared``,
+no ORM objects; docs/performance.md):
 one SELECT of the locked occurrence with its activity, agency and stored data
 key (``Slot``), one SELECT for replay and duplicate together (taking the audit
 chain's lock on PostgreSQL), the attendance INSERT that also reads the chain
@@ -64,6 +65,7 @@ from ia_events.tokens import (  # noqa: F401 - the public surface of check-in
     revoke_series_link,
     series_link,
 )
+from storage import prepared
 from storage.db import lock_chain as storage_lock_chain
 from storage.db import utcnow
 from storage.keys import KeyRing
@@ -201,8 +203,8 @@ def _conn(session: Session) -> Connection:
 
 
 def _slot(session: Session, occurrence_id: int, *, lock: bool) -> Slot | None:
-    row = _conn(session).execute(_SLOT_LOCKED if lock else _SLOT, {"occ_id": occurrence_id}).first()
-    return None if row is None else Slot(*row)
+    rows = prepared.run(_conn(session), _SLOT_LOCKED if lock else _SLOT, {"occ_id": occurrence_id})
+    return Slot(*rows[0]) if rows else None
 
 
 def _state(occ: Slot | Occurrence, info: TokenInfo, now: datetime) -> str:
@@ -425,7 +427,7 @@ def _scan_row(
 
 def _scan(conn: Connection, **row: Any) -> int:
     """Store one attempt (every attempt, successful or not); returns the scan id."""
-    return int(conn.execute(_ADD_SCAN, _scan_row(**row)).scalar_one())
+    return int(prepared.run(conn, _ADD_SCAN, _scan_row(**row))[0][0])
 
 
 def _lookup(
@@ -448,11 +450,12 @@ def _lookup(
         if lock_chain:
             storage_lock_chain(conn)
         return None, False
-    if device:
+    if device:  # an expanding IN (...): Core compiles it per call
         params = {"nonce": nonce, "occ_id": occ_id, "ids": list(device)[:20]}
+        prior, dup = conn.execute(_LOOKUP[True, lock_chain], params).one()[:2]
     else:
         params = {"nonce": nonce, "occ_id": occ_id, "index": index}
-    prior, dup = conn.execute(_LOOKUP[bool(device), lock_chain], params).one()[:2]
+        prior, dup = prepared.run(conn, _LOOKUP[False, lock_chain], params)[0][:2]
     if prior is None:
         return None, bool(dup)
     row = conn.execute(_PRIOR_ANSWER, {"scan_id": prior}).one()
@@ -496,7 +499,8 @@ def _attend(
     conn = _conn(session)  # after ``seal_text``, which may have created the data key
     if not chain_locked:
         storage_lock_chain(conn)
-    att_id, head_seq, head_hash = conn.execute(
+    ((att_id, head_seq, head_hash),) = prepared.run(
+        conn,
         _ADD_ATTENDANCE,
         {
             "occurrence_id": occ.id,
@@ -512,7 +516,7 @@ def _attend(
             "photo_consent": photo_consent,
             "recorded_by": recorded_by,
         },
-    ).one()
+    )
     return int(att_id), (head_seq, head_hash)
 
 
@@ -673,7 +677,7 @@ def _admit(
         scanned_at=scanned_at,
         attendance_id=att_id,
     )
-    scan_id = audit.append_along(
+    ((scan_id,),) = audit.append_along(
         session.connection(),
         (_ADD_SCAN, scan),
         actor_name,
@@ -685,7 +689,7 @@ def _admit(
         head=head,
         occurrence=occ.id,
         method=method,
-    ).scalar_one()
+    )
     return Answer(OK, occ.id, att_id, int(scan_id))
 
 
