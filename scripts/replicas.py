@@ -168,9 +168,8 @@ def main() -> int:
             asyncio.run(staff_browser(base))
             health, wall, states = asyncio.run(http_crowd(base, tokens[0], args.phones))
             stored_http = count(inst, occ_ids[0])
-            b_wall, b_states = asyncio.run(
-                browser_crowd(f"{base}/checkin?t={tokens[1]}", args.browsers)
-            )
+            crowd = asyncio.run(browser_crowd(f"{base}/checkin?t={tokens[1]}", args.browsers))
+            b_states = crowd.states
             stored_browser = count(inst, occ_ids[1])
             inst.close()
             time.sleep(0.5)  # let nginx flush its access log
@@ -183,8 +182,11 @@ def main() -> int:
             print(f"\nHTTP crowd: {args.phones} POSTs at once in {wall:.2f} s "
                   f"({args.phones / wall:.0f}/s; {health:.2f} s for as many GET /healthz); "
                   f"answers ok {states.count('ok')}, stored {stored_http}")  # fmt: skip
-            print(f"browser crowd: {args.browsers} Chromium phones in {b_wall:.2f} s "
-                  f"({args.browsers / b_wall:.1f}/s); answers ok {b_states.count('ok')}, "
+            print(f"browser crowd: {args.browsers} Chromium phones opened and filled in the "
+                  f"form in {crowd.open_wall:.2f} s, then submitted at once in "
+                  f"{crowd.submit_wall:.2f} s ({args.browsers / crowd.submit_wall:.1f}/s; "
+                  f"whole way {args.browsers / crowd.wall:.1f}/s); "
+                  f"answers ok {b_states.count('ok')}, "
                   f"stored {stored_browser}; states {sorted(set(b_states))}")  # fmt: skip
             print("POST /checkin per replica (nginx $upstream_addr):")
             for up, n in sorted(posts.items()):
