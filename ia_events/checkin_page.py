@@ -11,7 +11,10 @@ gzipped): inline CSS, system fonts, no images, no scripts, no icon request;
 Protection (Streamlit gives routes none): same-origin check on POST, a
 small body limit, rate limits per nonce, per browser session (cookie) and
 per IP address -- the last one far above a crowd on one venue Wi-Fi. The
-limits are per server process. Errors never show a traceback.
+limits are per server process. Errors never show a traceback: a failure on our
+side (database unreachable, disk full, a bug) answers 503 "Das hat gerade nicht
+geklappt" with one tap to send the same submission again (same nonce, so it
+never counts twice) or, after a failed GET, to open the same link again.
 """
 
 from __future__ import annotations
@@ -119,6 +122,8 @@ class View:
     name: str = ""
     name_match: bool = False
     attendance_id: int | None = None
+    # "try_again" after a failed POST: the submitted fields, sent again by one tap.
+    retry: tuple[tuple[str, str], ...] = ()
 
 
 def _page(view: View) -> str:
@@ -213,11 +218,13 @@ def _form(view: View) -> str:
 def _answer(view: View) -> str:
     lang, state, tg = view.lang, view.state, view.target
     shown = "invalid" if state in ("revoked", "card_unknown", "card_revoked") else state
-    if shown == "slow_down":
-        text, css = t(lang, "slow_down"), "warn"
+    if shown in ("slow_down", "try_again"):
+        text, css = t(lang, shown), "warn"
     else:
         text, css = t(lang, shown), STATE_CLASS.get(shown, "bad")
     out = [f'<p class="state {css}" role="status" data-state="{_e(shown)}">{_e(text)}</p>']
+    if shown == "try_again":
+        out.append(_retry(view))
     if shown == "not_open" and tg.opens_at:
         out.append(f"<p>{_e(t(lang, 'opens', time=fmt_time(tg.opens_at)))}</p>")
     if shown == "already_checked_in" and view.nonce:
@@ -230,6 +237,33 @@ def _answer(view: View) -> str:
             f'<button type="submit" class="alt">{_e(t(lang, "other_person"))}</button></form>'
         )
     return "".join(out)
+
+
+def _retry(view: View) -> str:
+    """One tap to try again: the same submission (same nonce: never counted twice), or,
+    after a failed GET, the same link."""
+    label = _e(t(view.lang, "retry"))
+    if view.retry:
+        fields = "".join(
+            f'<input type="hidden" name="{_e(k)}" value="{_e(v)}">' for k, v in view.retry
+        )
+        return (
+            f'<form method="post" action="/checkin">{fields}'
+            f'<button type="submit">{label}</button></form>'
+        )
+    if view.token:
+        href = f"/checkin?t={quote(view.token)}&amp;lang={quote(view.lang)}"
+        return f'<p><a href="{href}">{label}</a></p>'
+    return ""
+
+
+def _try_again(lang: str, token: str = "", form: dict[str, str] | None = None) -> Response:
+    """A failure on our side (database unreachable, disk full, a bug): say so plainly and
+    offer the same request again -- not "invalid link" or "too many attempts"."""
+    keep = ("t", "n", "lang", "name", "age", "photo", "other")
+    retry = tuple((k, form[k][:200]) for k in keep if form and form.get(k))
+    view = View(lang, token, checkin.Target("try_again"), state="try_again", retry=retry)
+    return _headers(_html(view, 503))
 
 
 def _privacy(view: View) -> str:
@@ -387,7 +421,8 @@ async def checkin_route(request: Request) -> Response:
         lang = pick_language(
             request.query_params.get("lang"), request.headers.get("accept-language")
         )
-        return _plain_state(lang, "invalid", 500)
+        token = request.query_params.get("t", "")[:200] if request.method == "GET" else ""
+        return _try_again(lang, token)
 
 
 async def _get(request: Request) -> Response:
@@ -429,7 +464,7 @@ async def _post(request: Request) -> Response:
         view = await run_in_threadpool(_submit, inst, form, lang, device)
     except Exception:
         log.exception("check-in submission failed")
-        return _plain_state(lang, "slow_down", 503)
+        return _try_again(lang, form=form)
     response = _headers(_html(view, 200))
     _set_cookies(request, response, sid, new)
     aid = view.attendance_id

@@ -103,6 +103,9 @@ T: dict[str, dict[str, str]] = {
         "invalid": "Dieser Link ist ungültig. Bitte scannen Sie den QR-Code vor Ort neu.",
         "name_missing": "Bitte geben Sie Ihren Namen ein.",
         "slow_down": "Zu viele Versuche. Bitte warten Sie eine Minute.",
+        "try_again": "Das hat gerade nicht geklappt. Bitte versuchen Sie es noch einmal – "
+        "doppelt gezählt wird dabei nichts.",
+        "retry": "Noch einmal versuchen",
         "again": "Zurück",
     },
     "en": {
@@ -142,6 +145,8 @@ T: dict[str, dict[str, str]] = {
         "invalid": "This link is not valid. Please scan the QR code on site again.",
         "name_missing": "Please enter your name.",
         "slow_down": "Too many attempts. Please wait a minute.",
+        "try_again": "That did not work just now. Please try again – nothing is counted twice.",
+        "retry": "Try again",
         "again": "Back",
     },
     "ar": {
@@ -181,6 +186,8 @@ T: dict[str, dict[str, str]] = {
         "invalid": "هذا الرابط غير صالح. يرجى مسح رمز QR في المكان مرة أخرى.",
         "name_missing": "يرجى إدخال اسمك.",
         "slow_down": "محاولات كثيرة. يرجى الانتظار دقيقة.",
+        "try_again": "لم ينجح ذلك الآن. يرجى المحاولة مرة أخرى – لن يُحسب أي شيء مرتين.",
+        "retry": "حاول مرة أخرى",
         "again": "رجوع",
     },
     "tr": {
@@ -221,6 +228,8 @@ T: dict[str, dict[str, str]] = {
         "invalid": "Bu bağlantı geçersiz. Lütfen QR kodunu yerinde yeniden tarayın.",
         "name_missing": "Lütfen adınızı girin.",
         "slow_down": "Çok fazla deneme. Lütfen bir dakika bekleyin.",
+        "try_again": "Bu şu anda olmadı. Lütfen tekrar deneyin – hiçbir şey iki kez sayılmaz.",
+        "retry": "Tekrar dene",
         "again": "Geri",
     },
     "uk": {
@@ -261,6 +270,9 @@ T: dict[str, dict[str, str]] = {
         "invalid": "Це посилання недійсне. Будь ласка, відскануйте QR-код на місці ще раз.",
         "name_missing": "Будь ласка, введіть своє ім'я.",
         "slow_down": "Забагато спроб. Зачекайте хвилину.",
+        "try_again": "Зараз не вдалося. Будь ласка, спробуйте ще раз – "
+        "нічого не буде пораховано двічі.",
+        "retry": "Спробувати ще раз",
         "again": "Назад",
     },
     "ru": {
@@ -301,6 +313,9 @@ T: dict[str, dict[str, str]] = {
         "invalid": "Эта ссылка недействительна. Пожалуйста, отсканируйте QR-код на месте снова.",
         "name_missing": "Пожалуйста, введите своё имя.",
         "slow_down": "Слишком много попыток. Подождите минуту.",
+        "try_again": "Сейчас не получилось. Пожалуйста, попробуйте ещё раз – "
+        "ничего не будет засчитано дважды.",
+        "retry": "Попробовать ещё раз",
         "again": "Назад",
     },
     "fa": {
@@ -341,6 +356,8 @@ T: dict[str, dict[str, str]] = {
         "invalid": "این پیوند معتبر نیست. لطفاً کد QR را در محل دوباره اسکن کنید.",
         "name_missing": "لطفاً نام خود را وارد کنید.",
         "slow_down": "تلاش‌های زیاد. لطفاً یک دقیقه صبر کنید.",
+        "try_again": "الان انجام نشد. لطفاً دوباره امتحان کنید – هیچ چیزی دو بار شمرده نمی‌شود.",
+        "retry": "دوباره امتحان کنید",
         "again": "بازگشت",
     },
 }

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.pool import NullPool
 from starlette.applications import Starlette
 
 from ia_events import checkin_page
@@ -24,8 +26,8 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 
-@pytest.fixture
-def client(inst: Installation, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+@contextmanager
+def _client_for(inst: Installation, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("IA_EVENTS_DATA", str(inst.settings.data_dir))
     monkeypatch.setenv("IA_EVENTS_DATABASE_URL", inst.settings.database_url)
     reset_shared()
@@ -33,6 +35,12 @@ def client(inst: Installation, monkeypatch: pytest.MonkeyPatch) -> Iterator[Test
     with TestClient(Starlette(routes=routes()), base_url="http://testserver") as c:
         yield c
     reset_shared()
+
+
+@pytest.fixture
+def client(inst: Installation, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    with _client_for(inst, monkeypatch) as c:
+        yield c
 
 
 def _rows(inst: Installation) -> tuple[int, int]:
@@ -167,3 +175,87 @@ def test_session_rate_limit_answers_calmly(client: TestClient, inst: Installatio
         codes.append(client.post("/checkin", data={**form, "name": f"Person {i}"}).status_code)
     assert codes[-1] == 429 and codes.count(200) == checkin_page.LIMITS["session"]
     assert "Bitte warten Sie eine Minute" in client.post("/checkin", data=_form(page.text)).text
+
+
+class _Fault:
+    """A real failure of the database connection the page uses, in the next ``times``
+    transactions: on PostgreSQL its server process is terminated (as in a server restart),
+    on SQLite the connection is switched to read-only (a write fails like on a read-only
+    mount). Registered on the page's own engine."""
+
+    def __init__(self, times: int = 1) -> None:
+        from ia_events.installation import shared
+
+        self.engine = shared().db.engine
+        self.left = times
+        self.hit = 0
+        event.listen(self.engine, "begin", self._begin)
+
+    def _begin(self, conn) -> None:  # type: ignore[no-untyped-def]
+        sqlite = conn.dialect.name == "sqlite"
+        if self.left <= 0:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA query_only=OFF")
+            return
+        self.left -= 1
+        self.hit += 1
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA query_only=ON")
+            return
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        other = create_engine(conn.engine.url, poolclass=NullPool)
+        with other.connect() as admin:
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        other.dispose()
+
+    def remove(self) -> None:
+        event.remove(self.engine, "begin", self._begin)
+        self.engine.dispose()  # no connection left read-only in the pool
+
+
+def test_a_failure_on_our_side_offers_the_same_check_in_again(
+    client: TestClient, inst: Installation
+) -> None:
+    """Database trouble during the POST: the phone is told it did not work (not "too many
+    attempts"), one tap sends the same submission again, and it counts once."""
+    made = make_occurrence(inst)
+    form = _form(client.get(f"/checkin?t={made.token}", headers={"accept-language": "de"}).text)
+    fault = _Fault()
+    try:
+        failed = client.post("/checkin", data={**form, "name": "Amira Haddad"})
+    finally:
+        fault.remove()
+    assert fault.hit == 1
+    assert failed.status_code == 503
+    assert _state(failed.text) == "try_again"
+    assert "Das hat gerade nicht geklappt" in failed.text and "Traceback" not in failed.text
+    assert _rows(inst)[0] == 0
+    retry = _form(failed.text)  # the retry button's hidden fields: the same submission
+    assert retry["n"] == form["n"] and retry["name"] == "Amira Haddad"
+    again = client.post("/checkin", data=retry)
+    assert _state(again.text) == "ok"
+    assert _state(client.post("/checkin", data=retry).text) == "ok"  # a third tap: replay
+    assert _rows(inst)[0] == 1
+
+
+@pytest.mark.postgres
+def test_a_failure_while_opening_the_link_offers_the_link_again(
+    pg_inst: Installation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database connection is lost while the form loads (PostgreSQL: a read fails
+    there, a read-only SQLite connection still reads): "try again" with the same link,
+    not "this link is invalid"."""
+    made = make_occurrence(pg_inst)
+    with _client_for(pg_inst, monkeypatch) as client:
+        fault = _Fault()
+        try:
+            failed = client.get(f"/checkin?t={made.token}&lang=en")
+        finally:
+            fault.remove()
+        assert fault.hit == 1
+        assert failed.status_code == 503 and _state(failed.text) == "try_again"
+        assert "That did not work just now" in failed.text
+        assert "This link is invalid" not in failed.text
+        link = re.search(r'<a href="(/checkin\?t=[^"]+)">Try again</a>', failed.text)
+        assert link is not None
+        assert _state(client.get(link.group(1).replace("&amp;", "&")).text) == "form"
