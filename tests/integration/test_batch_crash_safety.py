@@ -6,11 +6,9 @@ the batch before stays complete, the killed batch leaves no record and -- once
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from ia_events.installation import Installation
 from ia_events.models import Blob, Evidence, UploadJournal
 from tests.conftest import ROOT
 from tests.integration.archive_factory import build
+from tests.integration.crash_support import kill_9_at
 
 CHILD = textwrap.dedent(
     """
@@ -105,20 +104,6 @@ def _spawn(inst: Installation, tmp_path: Path, mode: str) -> tuple[subprocess.Po
     return proc, marker
 
 
-def _kill_at(proc: subprocess.Popen, marker: Path, text: str) -> None:  # type: ignore[type-arg]
-    deadline = time.monotonic() + 60
-    while not (marker.exists() and marker.read_text() == text):
-        if proc.poll() is not None:
-            pytest.fail(f"child ended early: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("child never reached the point to kill")
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
-
-
 def _open_journal(inst: Installation) -> list[str]:
     with inst.db.read() as s:
         return list(
@@ -134,7 +119,7 @@ def test_kill_9_in_a_batch_upload_keeps_the_batch_before_and_nothing_of_this_one
 ) -> None:
     build(inst)
     proc, marker = _spawn(inst, tmp_path, mode)
-    _kill_at(proc, marker, mode)
+    kill_9_at(proc, marker, mode)
 
     on_disk = set(inst.blobs.names_on_disk())
     with inst.db.read() as s:

@@ -4,11 +4,9 @@ its file, never a file without its record, ``verify`` passes afterwards."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from ia_events.installation import Installation
 from ia_events.models import Blob, Evidence, UploadJournal
 from tests.conftest import ROOT
 from tests.integration.archive_factory import build
+from tests.integration.crash_support import kill_9_at
 
 CHILD = textwrap.dedent(
     """
@@ -90,17 +89,6 @@ def _spawn(inst: Installation, tmp_path: Path, mode: str) -> tuple[subprocess.Po
     return proc, marker
 
 
-def _wait_for(marker: Path, text: str, proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if marker.exists() and marker.read_text() == text:
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"child ended early: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        time.sleep(0.02)
-    pytest.fail("child never reached the point to kill")
-
-
 def _assert_consistent(inst: Installation, cli_actor: Actor) -> None:
     report = integrity.verify(inst, cli_actor)
     assert report.ok, [f.line() for f in report.findings]
@@ -125,10 +113,7 @@ def test_kill_9_during_upload_leaves_nothing_half_done(
 ) -> None:
     build(sqlite_inst)
     proc, marker = _spawn(sqlite_inst, tmp_path, mode)
-    _wait_for(marker, "staging" if mode == "staging" else "committed", proc)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
+    kill_9_at(proc, marker, "staging" if mode == "staging" else "committed", timeout=30)
     if mode == "after_journal":
         with sqlite_inst.db.read() as s:
             open_entries = s.scalars(

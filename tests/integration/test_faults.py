@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from ia_events.errors import Conflict
 from ia_events.installation import Installation, Settings, initialise
 from ia_events.models import Blob, DeletionRecord, Evidence
 from tests.conftest import ROOT, make_settings, skip_or_fail
+from tests.integration.crash_support import kill_9_at
 
 OP = Actor.cli("test:op")
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -95,17 +95,7 @@ def _kill_at(settings: Settings, tmp: Path, mode: str, out: Path | None = None) 
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not (marker.exists() and marker.read_text() == mode):
-        if proc.poll() is not None:
-            pytest.fail(f"child ended early: {proc.stderr.read().decode()[-3000:]}")  # type: ignore[union-attr]
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("child never reached the crash point")
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
+    kill_9_at(proc, marker, mode)
 
 
 def _consistent(inst: Installation) -> None:
