@@ -175,9 +175,6 @@ def _link(
     }
 
 
-_HEAD = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-
-
 def record(
     session: Session,
     actor: str,
@@ -207,7 +204,7 @@ _NEWEST = _EVENTS.c.seq.desc()
 # runs anyway (``append(head=...)``): (seq, hash) of the newest event, NULL when empty.
 HEAD_SEQ = select(_EVENTS.c.seq).order_by(_NEWEST).limit(1).scalar_subquery()
 HEAD_HASH = select(_EVENTS.c.hash).order_by(_NEWEST).limit(1).scalar_subquery()
-_HEAD_CORE = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_NEWEST).limit(1)
+_HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_NEWEST).limit(1)
 _ADD = insert(_EVENTS)
 
 
@@ -247,7 +244,7 @@ def append(
     may be stale). A stale head cannot go unnoticed: ``seq`` is unique."""
     if head is None:
         lock_chain(conn)
-        head = conn.execute(_HEAD_CORE).first()
+        head = conn.execute(_HEAD).first()
     values = _link(_head(head), actor, action, object_type, object_id, agency_id, now, details)
     conn.execute(_ADD, values)
     return int(values["seq"])
