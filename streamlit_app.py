@@ -13,17 +13,17 @@ from contextlib import asynccontextmanager
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from ia_events.routes import routes
+from ia_events.web.routes import routes
 
 
 @asynccontextmanager
 async def _startup(_app):  # type: ignore[no-untyped-def]
     """At server start: initialise (first start) and, while there is no account,
     print the one-time setup code on the console."""
-    from ia_events.accounts import ensure_setup_token
-    from ia_events.bundle import clear_stale_exports
-    from ia_events.installation import shared
-    from ia_events.integrity import recover_uploads
+    from ia_events.accounts.users import ensure_setup_token
+    from ia_events.archive.fixity import recover_uploads
+    from ia_events.core.installation import shared
+    from ia_events.inspection.bundle import clear_stale_exports
 
     ensure_setup_token(shared())
     clear_stale_exports(shared())
@@ -120,17 +120,17 @@ def _login_pages(render) -> list[st.Page]:  # type: ignore[no-untyped-def]
 
 def _identify():  # type: ignore[no-untyped-def]
     """The logged-in actor, from this browser session or the HttpOnly cookie."""
-    from ia_events import accounts
+    from ia_events.accounts import users
     from pages._ui import inst, sso_configured
 
     installation = inst()
     for token in (st.session_state.get("auth_token"), st.context.cookies.get("ia_session")):
-        actor = accounts.resolve(installation, token)
+        actor = users.resolve(installation, token)
         if actor is not None:
             st.session_state["auth_token"] = token
             return actor
     if sso_configured() and getattr(st.user, "is_logged_in", False):
-        login = accounts.login_external(installation, str(st.user.get("email") or ""))
+        login = users.login_external(installation, str(st.user.get("email") or ""))
         if login is not None:
             st.session_state["auth_token"] = login.token
             return login.actor
@@ -154,10 +154,10 @@ def main() -> None:
     st.session_state["actor"] = actor
     with st.sidebar:
         st.caption(f"Angemeldet als **{actor.label}**")
-    from ia_events import accounts
+    from ia_events.accounts import users
     from pages._ui import inst
 
-    if accounts.must_change_password(inst(), actor):
+    if users.must_change_password(inst(), actor):
         # A temporary password set by an admin opens nothing but the Konto page.
         st.warning("Bitte vergeben Sie zuerst ein eigenes Passwort.")
         page = st.navigation([st.Page("pages/account.py", title="Konto", icon="👤")])

@@ -40,11 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.bundle import baseline as copy_baseline
 from benchmarks.bundle import export
 from benchmarks.common import Figure, database, median, report
-from ia_events.access import Actor
-from ia_events.evidence import add_many
-from ia_events.installation import Installation, Settings, initialise
-from ia_events.integrity import verify
-from ia_events.models import Activity, Agency, Occurrence, SubGoal, TaskPlan
+from ia_events.archive.evidence import add_many
+from ia_events.archive.fixity import verify
+from ia_events.core.access import Actor
+from ia_events.core.installation import Installation, Settings, initialise
+from ia_events.core.models import Activity, Agency, Occurrence, SubGoal, TaskPlan
 
 ACTOR = Actor.cli("bench")
 BATCH = 32

@@ -30,20 +30,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import Figure, report
-from ia_events.access import Actor
-from ia_events.bundle import export_bundle
-from ia_events.bundle_index import render_index
-from ia_events.evidence import add_evidence
-from ia_events.inspection import (
+from ia_events.archive.evidence import add_evidence
+from ia_events.core.access import Actor
+from ia_events.core.installation import Settings, initialise
+from ia_events.core.models import Activity, Agency, Occurrence, SubGoal, TaskPlan
+from ia_events.inspection.bundle import export_bundle
+from ia_events.inspection.completeness import (
     ActivityNode,
     EvidenceNode,
     InspectionTree,
     OccurrenceNode,
     findings,
 )
-from ia_events.installation import Settings, initialise
-from ia_events.models import Activity, Agency, Occurrence, SubGoal, TaskPlan
-from ia_events.reports import SubGoalProgress
+from ia_events.inspection.index import render_index
+from ia_events.reporting.progress import SubGoalProgress
 
 ACTOR = Actor.cli("bench")
 

@@ -55,10 +55,10 @@ from benchmarks.common import (
     stop,
     wait_http,
 )
-from ia_events import checkin
-from ia_events.installation import Installation, Settings, initialise
-from ia_events.models import Activity, Agency, Attendance, Occurrence
-from ia_events.tokens import TokenInfo, make_token, new_nonce
+from ia_events.attendance import checkin
+from ia_events.attendance.tokens import TokenInfo, make_token, new_nonce
+from ia_events.core.installation import Installation, Settings, initialise
+from ia_events.core.models import Activity, Agency, Attendance, Occurrence
 from storage.db import utcnow
 
 CHROMIUM = "/usr/bin/chromium"

@@ -118,7 +118,7 @@ def apptest_login(user: str):  # type: ignore[no-untyped-def]
 def run_apptest(users: list[str], runs: int) -> list[Timing]:
     import streamlit as st
 
-    from ia_events.installation import reset_shared
+    from ia_events.core.installation import reset_shared
 
     reset_shared()
     results: dict[tuple[str, str], Timing] = {}
@@ -152,7 +152,7 @@ def free_port() -> int:
 
 _CLOCK = """
 from datetime import date, datetime, time, timezone
-from ia_events.messages import BERLIN
+from ia_events.core.messages import BERLIN
 import pages._ui
 moment = datetime.combine(date.fromisoformat({day!r}), time(12), tzinfo=BERLIN)
 pages._ui.utcnow = lambda: moment.astimezone(timezone.utc)
@@ -411,7 +411,7 @@ def table(title: str, rows: list[Timing], warm: bool) -> list[str]:
 def describe_data(url: str) -> str:
     from sqlalchemy import create_engine, func, select
 
-    from ia_events.models import Attendance, Evidence, Occurrence
+    from ia_events.core.models import Attendance, Evidence, Occurrence
 
     eng = create_engine(url)
     with eng.connect() as c:

@@ -1,0 +1,1 @@
+"""ia-events: the domain packages and entry points; see docs/architecture.md."""

@@ -16,10 +16,10 @@ from datetime import datetime
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
-from ia_events.access import Actor
-from ia_events.errors import DomainError, is_disk_full
-from ia_events.installation import Installation, shared
-from ia_events.messages import text
+from ia_events.core.access import Actor
+from ia_events.core.errors import DomainError, is_disk_full
+from ia_events.core.installation import Installation, shared
+from ia_events.core.messages import text
 from storage.db import utcnow
 
 log = logging.getLogger("ia_events.ui")

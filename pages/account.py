@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ia_events import accounts
+from ia_events.accounts import users
 from pages._ui import actor, guard, inst, redirect, writing
 
 ROLE_LABELS = {
@@ -30,7 +30,7 @@ with st.form("account_password", clear_on_submit=True):
             st.error("Die beiden neuen Passwörter stimmen nicht überein.")
         else:
             with guard(), writing() as s:
-                accounts.change_own_password(s, who, inst().settings, old, new)
+                users.change_own_password(s, who, inst().settings, old, new)
                 st.success("Das Passwort wurde geändert.")
 
 st.subheader("Abmelden")
@@ -39,7 +39,7 @@ logout = left.button("Abmelden", type="primary", key="account_logout")
 everywhere = right.button("Auf allen Geräten abmelden", key="account_logout_all")
 if logout or everywhere:
     with guard():
-        accounts.logout(inst(), st.session_state.get("auth_token"), everywhere=everywhere)
+        users.logout(inst(), st.session_state.get("auth_token"), everywhere=everywhere)
     for key in ("auth_token", "actor"):
         st.session_state.pop(key, None)
     st.session_state["login_logged_out"] = True

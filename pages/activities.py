@@ -7,13 +7,13 @@ from datetime import date, datetime, time, timedelta
 
 import streamlit as st
 
-from ia_events import calendar_feeds, planning, schedule
-from ia_events.access import Actor
-from ia_events.errors import InvalidInput
-from ia_events.messages import berlin, fmt_date, fmt_datetime, fmt_time, fmt_weekday_date
-from ia_events.models import FIELD_LABELS, AttendanceMode
-from ia_events.recurrence import WEEKDAYS, SeriesRule, local
-from ia_events.reports import INDICATOR_LABELS
+from ia_events.core.access import Actor
+from ia_events.core.errors import InvalidInput
+from ia_events.core.messages import berlin, fmt_date, fmt_datetime, fmt_time, fmt_weekday_date
+from ia_events.core.models import FIELD_LABELS, AttendanceMode
+from ia_events.planning import calendar_feeds, plans, schedule
+from ia_events.planning.recurrence import WEEKDAYS, SeriesRule, local
+from ia_events.reporting.progress import INDICATOR_LABELS
 from pages._ui import actor, guard, inst, now, writing
 
 MODES = {
@@ -38,7 +38,7 @@ def _md(value: str) -> str:
 
 def _agency(who: Actor) -> str | None:
     with inst().db.read() as s:
-        from ia_events import agencies
+        from ia_events.accounts import agencies
 
         rows = agencies.list_agencies(s, who)
     if who.agency_id is not None:
@@ -64,8 +64,8 @@ def _calendar(who: Actor, slug: str) -> None:
         c3.markdown(f"**{ref.month:02d}/{ref.year}**")
     start, end = schedule.range_bounds(weeks[0][0], weeks[-1][-1])
     with inst().db.read() as s:
-        rows = planning.list_occurrences(s, who, agency_slug=slug, start=start, end=end)
-    by_day: dict[date, list[planning.OccurrenceView]] = {}
+        rows = plans.list_occurrences(s, who, agency_slug=slug, start=start, end=end)
+    by_day: dict[date, list[plans.OccurrenceView]] = {}
     for o in rows:
         by_day.setdefault(berlin(o.starts_at).date(), []).append(o)
     header = st.columns(7)
@@ -110,14 +110,14 @@ def _new_activity(who: Actor, slug: str) -> None:
     year = berlin(now()).year
     year = st.number_input("Förderjahr", 2000, 2100, year, key="act_year")
     with inst().db.read() as s:
-        plan = planning.get_plan(s, who, slug, int(year))
+        plan = plans.get_plan(s, who, slug, int(year))
     goals = {g.id: g for g in (plan.subgoals if plan else [])}
     if not goals:
         st.info(f"Für {year} gibt es noch keine Teilziele – legen Sie sie unter *Planung* an.")
     with st.form("act_new", clear_on_submit=False):
         title = st.text_input("Titel", placeholder="z. B. Nähcafé im Stadtteilzentrum")
         c1, c2 = st.columns(2)
-        kind = c1.selectbox("Art", [*planning.ACTIVITY_TYPES, OTHER])
+        kind = c1.selectbox("Art", [*plans.ACTIVITY_TYPES, OTHER])
         custom = c2.text_input("Andere Art (falls gewählt)")
         field = c1.selectbox(
             "Handlungsfeld", list(FIELD_LABELS), format_func=lambda f: f"{f} – {FIELD_LABELS[f]}"
@@ -210,7 +210,7 @@ def _new_activity(who: Actor, slug: str) -> None:
 def _edit(who: Actor, slug: str) -> None:
     current = now()
     with inst().db.read() as s:
-        rows = planning.list_occurrences(
+        rows = plans.list_occurrences(
             s,
             who,
             agency_slug=slug,

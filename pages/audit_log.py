@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ia_events import audit
-from ia_events.messages import fmt_datetime
+from ia_events.core import audit
+from ia_events.core.messages import fmt_datetime
 from pages._ui import actor, guard, inst
 
 who = actor()

@@ -13,10 +13,10 @@ import hashlib
 
 import streamlit as st
 
-from ia_events import attendance, cards, checkin, pdf_lists
-from ia_events.access import Actor
-from ia_events.attendance import METHOD_LABELS
-from ia_events.messages import fmt_time, text
+from ia_events.attendance import cards, checkin, lists, records
+from ia_events.attendance.records import METHOD_LABELS
+from ia_events.core.access import Actor
+from ia_events.core.messages import fmt_time, text
 from pages._ui import actor, guard, inst, now, writing
 
 REFRESH = "5s"
@@ -24,7 +24,7 @@ REFRESH = "5s"
 
 def _choose(who: Actor) -> int | None:
     with inst().db.read() as s:
-        rows = attendance.today_occurrences(s, who, now())
+        rows = records.today_occurrences(s, who, now())
     if not rows:
         st.info("Heute finden keine Termine Ihrer Integrationsagentur statt.")
         return None
@@ -53,8 +53,8 @@ def _live(occ_id: int) -> None:
     who = actor()
     with guard():
         with inst().db.read() as s:
-            c = attendance.counter(s, who, occ_id)
-            rows = attendance.list_attendance(s, inst().keys, who, occ_id, names=True)
+            c = records.counter(s, who, occ_id)
+            rows = records.list_attendance(s, inst().keys, who, occ_id, names=True)
         st.metric("Eingecheckt", c.total)
         parts = [f"{METHOD_LABELS.get(m, m)}: {n}" for m, n in sorted(c.by_method.items())]
         parts += [f"{k}: {n}" for k, n in sorted(c.by_category.items())]
@@ -89,7 +89,7 @@ def _show(answer: checkin.Answer) -> None:
         st.error(message)
 
 
-def _manual(who: Actor, info: attendance.DoorInfo) -> None:
+def _manual(who: Actor, info: records.DoorInfo) -> None:
     named = info.occurrence.attendance_mode == "named"
     with st.form("door_manual", clear_on_submit=True):
         name = st.text_input("Name" if named else "Name (freiwillig)", max_chars=120)
@@ -111,7 +111,7 @@ def _manual(who: Actor, info: attendance.DoorInfo) -> None:
             _show(answer)
 
 
-def _card(who: Actor, info: attendance.DoorInfo) -> None:
+def _card(who: Actor, info: records.DoorInfo) -> None:
     st.caption("Persönliche QR-Karte vor die Kamera halten und auslösen.")
     photo = st.camera_input("Karte scannen", key=f"door_cam_{info.occurrence.id}")
     with st.form("door_card_code", clear_on_submit=True):
@@ -133,7 +133,7 @@ def _card(who: Actor, info: attendance.DoorInfo) -> None:
             _scan_card(who, info, typed, None)
 
 
-def _scan_card(who: Actor, info: attendance.DoorInfo, code: str, nonce: str | None) -> None:
+def _scan_card(who: Actor, info: records.DoorInfo, code: str, nonce: str | None) -> None:
     with writing() as s:
         answer = checkin.card_checkin(
             s, inst().keys, who, info.occurrence.id, code, nonce=nonce, now=now()
@@ -141,7 +141,7 @@ def _scan_card(who: Actor, info: attendance.DoorInfo, code: str, nonce: str | No
     _show(answer)
 
 
-def _count(who: Actor, info: attendance.DoorInfo) -> None:
+def _count(who: Actor, info: records.DoorInfo) -> None:
     categories = info.categories or [None]
     for category in categories:
         label = category or "Personen"
@@ -151,15 +151,15 @@ def _count(who: Actor, info: attendance.DoorInfo) -> None:
         plus = cols[2].button("+", key=f"door_plus_{label}", width="stretch", type="primary")
         if plus or minus:
             with guard(), writing() as s:
-                total = attendance.headcount(
+                total = records.headcount(
                     s, who, info.occurrence.id, category, 1 if plus else -1, now=now()
                 )
                 st.toast(f"{label}: {total}")
 
 
-def _undo(who: Actor, info: attendance.DoorInfo) -> None:
+def _undo(who: Actor, info: records.DoorInfo) -> None:
     with inst().db.read() as s:
-        rows = attendance.list_attendance(s, inst().keys, who, info.occurrence.id, names=True)
+        rows = records.list_attendance(s, inst().keys, who, info.occurrence.id, names=True)
     if not rows:
         st.caption("Noch nichts zum Rückgängigmachen.")
         return
@@ -175,21 +175,21 @@ def _undo(who: Actor, info: attendance.DoorInfo) -> None:
         sent = st.form_submit_button("Rückgängig machen")
     if sent:
         with guard(), writing() as s:
-            attendance.undo(s, who, int(chosen), reason, now=now())
+            records.undo(s, who, int(chosen), reason, now=now())
             st.success("Rückgängig gemacht (bleibt im Protokoll sichtbar).")
 
 
-def _downloads(who: Actor, info: attendance.DoorInfo) -> None:
+def _downloads(who: Actor, info: records.DoorInfo) -> None:
     occ_id, base = info.occurrence.id, inst().settings.base_url
 
     def render(kind: str):  # type: ignore[no-untyped-def]
         def make() -> bytes:
             with inst().db.read() as s:
                 if kind == "list":
-                    return pdf_lists.participant_list(s, inst().keys, who, occ_id, base)
+                    return lists.participant_list(s, inst().keys, who, occ_id, base)
                 if kind == "poster":
-                    return pdf_lists.occurrence_poster(s, inst().keys, who, occ_id, base)
-                return pdf_lists.series_poster(s, inst().keys, who, info.activity_id, base)
+                    return lists.occurrence_poster(s, inst().keys, who, occ_id, base)
+                return lists.series_poster(s, inst().keys, who, info.activity_id, base)
 
         return make
 
@@ -239,12 +239,12 @@ def _cards(who: Actor) -> None:
         )
 
 
-def _info(who: Actor) -> attendance.DoorInfo | None:
+def _info(who: Actor) -> records.DoorInfo | None:
     occ_id = _choose(who)
     if occ_id is None:
         return None
     with inst().db.read() as s:
-        return attendance.door_info(s, inst().keys, who, occ_id, inst().settings.base_url, now())
+        return records.door_info(s, inst().keys, who, occ_id, inst().settings.base_url, now())
 
 
 def render() -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ia_events import deadlines
-from ia_events.access import Actor
-from ia_events.messages import berlin, fmt_date
+from ia_events.core.access import Actor
+from ia_events.core.messages import berlin, fmt_date
+from ia_events.planning import deadlines
 from pages._ui import actor, guard, inst, now
 
 ICONS = {"eingereicht": "✅ eingereicht", "offen": "⏳ offen", "überfällig": "⚠️ überfällig"}

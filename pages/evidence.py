@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ia_events import agencies, evidence, evidence_preview, evidence_query, retention
-from ia_events.access import Permission, can
-from ia_events.evidence import GATHERING, KIND_LABELS
-from ia_events.messages import berlin, fmt_date, fmt_datetime
+from ia_events.accounts import agencies
+from ia_events.archive import evidence, previews, query, retention
+from ia_events.archive.evidence import GATHERING, KIND_LABELS
+from ia_events.core.access import Permission, can
+from ia_events.core.messages import berlin, fmt_date, fmt_datetime
 from pages._ui import actor, guard, inst, now, writing
 
 who = actor()
@@ -26,7 +27,7 @@ if "occurrence" in st.query_params and "ev_occurrence" not in st.session_state:
 with guard(stop=True), inst().db.read() as s:
     agency_list = agencies.list_agencies(s, who)
     preset = st.session_state.get("ev_occurrence")
-    preset_ctx = evidence_query.occurrence_context(s, who, preset) if preset else None
+    preset_ctx = query.occurrence_context(s, who, preset) if preset else None
 slugs = [a.slug for a in agency_list]
 names = {a.slug: a.name for a in agency_list}
 this_year = berlin(now()).year
@@ -45,7 +46,7 @@ year_default = years.index(preset_ctx[1]) if preset_ctx and preset_ctx[1] in yea
 year = right.selectbox("Förderjahr", years, index=year_default, key="ev_year")
 
 with guard(stop=True), inst().db.read() as s:
-    links = evidence_query.link_options(s, who, agency_slug, year)
+    links = query.link_options(s, who, agency_slug, year)
 occ_labels = dict(links.occurrences)
 goal_labels = dict(links.subgoals)
 kinds = list(KIND_LABELS)
@@ -136,7 +137,7 @@ kind_filter = f2.selectbox(
 )
 text_filter = f3.text_input("Suche (Titel, Dateiname, Quelle)", key="ev_f_text")
 show_deleted = st.toggle("Gelöschte anzeigen (Löschnachweise)", key="ev_f_deleted")
-flt = evidence_query.EvidenceFilter(
+flt = query.EvidenceFilter(
     agency_slug=agency_slug,
     year=year,
     subgoal_id=goal_filter,
@@ -147,7 +148,7 @@ flt = evidence_query.EvidenceFilter(
 )
 page_no = st.session_state.get("ev_page", 1)
 with guard(stop=True), inst().db.read() as s:
-    result = evidence_query.search_evidence(s, who, flt, page=page_no, page_size=20)
+    result = query.search_evidence(s, who, flt, page=page_no, page_size=20)
 
 if not result.items:
     st.info("Keine Nachweise für diese Auswahl.")
@@ -188,7 +189,7 @@ else:
         key=f"ev_selected_{agency_slug}_{year}_{goal_filter}_{kind_filter}_{text_filter}_{page_no}",
     )
     with guard(stop=True), inst().db.read() as s:
-        detail = evidence_query.get_detail(s, who, chosen)
+        detail = query.get_detail(s, who, chosen)
     v = detail.view
     st.markdown(f"#### Nr. {v.id}: {v.title}")
     meta = {
@@ -223,7 +224,7 @@ else:
         b1, b2 = st.columns(2)
         if b1.button("Vorschau anzeigen", key=f"ev_preview_{v.id}"):
             with guard():
-                pv = evidence_preview.preview(inst(), who, v.id, v.flags)
+                pv = previews.preview(inst(), who, v.id, v.flags)
                 for img in pv.images:
                     st.image(img, width="stretch")
                 if pv.text:

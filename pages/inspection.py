@@ -7,9 +7,10 @@ import functools
 import pandas as pd
 import streamlit as st
 
-from ia_events import agencies, bundle, inspection
-from ia_events.messages import berlin, fmt_date, fmt_time
-from ia_events.reports import INDICATOR_LABELS
+from ia_events.accounts import agencies
+from ia_events.core.messages import berlin, fmt_date, fmt_time
+from ia_events.inspection import bundle, completeness
+from ia_events.reporting.progress import INDICATOR_LABELS
 from pages._ui import actor, guard, inst, now
 
 STATUS = {"scheduled": "durchgeführt", "cancelled": "abgesagt"}
@@ -38,7 +39,7 @@ year = c2.selectbox(
     "Förderjahr", list(range(this_year, this_year - 11, -1)), index=1, key="insp_year"
 )
 with guard(stop=True), inst().db.read() as s:
-    full = inspection.inspect(s, who, slug, year, None, now())
+    full = completeness.inspect(s, who, slug, year, None, now())
 goal_titles = {g.id: g.title for g in full.subgoals}
 subgoal = c3.selectbox(
     "Teilziel (optional)",
@@ -50,7 +51,7 @@ if subgoal is None:
     tree = full
 else:
     with guard(stop=True), inst().db.read() as s:
-        tree = inspection.inspect(s, who, slug, year, subgoal, now())
+        tree = completeness.inspect(s, who, slug, year, subgoal, now())
 
 totals = tree.totals
 m = st.columns(4)

@@ -10,9 +10,10 @@ from urllib.parse import quote
 
 import streamlit as st
 
-from ia_events import accounts, demo
-from ia_events.access import Actor
-from ia_events.installation import is_demo
+from ia_events.accounts import users
+from ia_events.core.access import Actor
+from ia_events.core.installation import is_demo
+from ia_events.demo import loader
 from pages._ui import guard, inst, redirect, sso_configured
 
 
@@ -32,16 +33,16 @@ def _first_start() -> None:
         )
         if st.button("Demodaten laden", type="primary", key="login_load_demo"):
             with guard(), st.spinner("Demodaten werden geladen …"):
-                summary = demo.load(inst(), Actor.cli("system:web-demo"))
+                summary = loader.load(inst(), Actor.cli("system:web-demo"))
                 st.session_state["login_demo_loaded"] = summary.occurrences
                 st.rerun()
     with right, st.container(border=True):
         st.subheader("Erstes Administrator-Konto")
         # Printed on the server console and kept in a 0600 file, never shown here.
-        accounts.ensure_setup_token(inst())
+        users.ensure_setup_token(inst())
         st.write(
             "Den Einrichtungs-Code hat der Server beim Start in der Konsole ausgegeben; "
-            f"er steht auch in der Datei `{accounts.setup_token_path(inst().settings)}`. "
+            f"er steht auch in der Datei `{users.setup_token_path(inst().settings)}`. "
             "Alternativ auf dem Server: `ia-events user add NAME --role admin`."
         )
         with st.form("login_first_admin"):
@@ -51,21 +52,21 @@ def _first_start() -> None:
             pw = st.text_input("Passwort (mindestens 12 Zeichen)", type="password")
             if st.form_submit_button("Konto anlegen"):
                 with guard():
-                    accounts.create_first_admin(inst(), code, username, pw, name)
+                    users.create_first_admin(inst(), code, username, pw, name)
                     st.success("Das Konto ist angelegt. Bitte melden Sie sich jetzt an.")
                     st.rerun()
 
 
 def _demo_hint() -> None:
     with st.expander("Demo-Zugänge (erfundene Daten)", expanded=True):
-        st.write(f"Passwort für alle: `{demo.DEMO_PASSWORD}`")
-        rows = [{"Benutzername": u, "Rolle": label} for u, label in demo.DEMO_USERS]
+        st.write(f"Passwort für alle: `{loader.DEMO_PASSWORD}`")
+        rows = [{"Benutzername": u, "Rolle": label} for u, label in loader.DEMO_USERS]
         st.dataframe(rows, hide_index=True, width="stretch", height=230)
 
 
 def render() -> None:
     installation = inst()
-    if not accounts.has_users(installation):
+    if not users.has_users(installation):
         _first_start()
         return
     st.title("Anmelden")
@@ -81,9 +82,9 @@ def render() -> None:
         submitted = st.form_submit_button("Anmelden", type="primary")
     if submitted:
         with guard():
-            login = accounts.login(installation, username, password)
+            login = users.login(installation, username, password)
             st.session_state["auth_token"] = login.token
-            code = accounts.create_handoff(installation, login.token)
+            code = users.create_handoff(installation, login.token)
             # The browser fetches an HttpOnly cookie, so a reload keeps the login.
             st.success(f"Willkommen, {login.actor.label}! Einen Moment …")
             pending = st.session_state.get("volunteer_checkin_token")

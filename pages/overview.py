@@ -7,11 +7,13 @@ from datetime import datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from ia_events import agencies, planning, reports
-from ia_events.access import Actor
-from ia_events.messages import berlin, fmt_date, fmt_time, fmt_weekday_date
-from ia_events.models import FIELD_LABELS, FieldOfAction
-from ia_events.reports import INDICATOR_LABELS
+from ia_events.accounts import agencies
+from ia_events.core.access import Actor
+from ia_events.core.messages import berlin, fmt_date, fmt_time, fmt_weekday_date
+from ia_events.core.models import FIELD_LABELS, FieldOfAction
+from ia_events.planning import plans
+from ia_events.reporting import progress
+from ia_events.reporting.progress import INDICATOR_LABELS
 from pages._ui import actor, guard, inst, now
 
 DISTRICT_TTL = 300  # seconds; figures of the whole district may lag this much
@@ -21,7 +23,7 @@ def _upcoming(who: Actor, slug: str | None) -> None:
     st.subheader("Heute und in den nächsten 7 Tagen")
     current = now()
     with inst().db.read() as s:
-        rows = planning.list_occurrences(
+        rows = plans.list_occurrences(
             s, who, agency_slug=slug, start=current, end=current + timedelta(days=7), limit=30
         )
     if not rows:
@@ -51,7 +53,7 @@ def _upcoming(who: Actor, slug: str | None) -> None:
 def _progress(who: Actor, slug: str, year: int) -> None:
     st.subheader(f"Teilziele {year}: Stand")
     with inst().db.read() as s:
-        goals = reports.subgoal_progress(s, who, slug, year, now=now())
+        goals = progress.subgoal_progress(s, who, slug, year, now=now())
     if not goals:
         st.info(f"Für {year} sind noch keine Teilziele angelegt.")
         return
@@ -71,7 +73,7 @@ def _progress(who: Actor, slug: str, year: int) -> None:
 
 def _deadlines(who: Actor, slug: str | None) -> None:
     """Open deadlines due soon or overdue (the agency's own, or all agencies' for coordinators)."""
-    from ia_events import deadlines
+    from ia_events.planning import deadlines
 
     st.subheader("Fristen")
     today = berlin(now()).date()
@@ -97,7 +99,7 @@ def _deadlines(who: Actor, slug: str | None) -> None:
 
 def _volunteer_notes(who: Actor) -> None:
     """Ehrenamt: shifts of the next 3 days (whom to remind) and expiring qualifications."""
-    from ia_events.shifts import ACTIVE, overview_notes
+    from ia_events.volunteers.shifts import ACTIVE, overview_notes
 
     with inst().db.read() as s:
         notes = overview_notes(s, inst().keys, who, who.agency_id, now())
@@ -135,13 +137,13 @@ def _specialist(who: Actor) -> None:
 @st.cache_data(ttl=DISTRICT_TTL, max_entries=32, show_spinner=False)
 def _district(
     database: str, year: int, role: str, agency_id: int | None, _who: Actor
-) -> tuple[datetime, list[reports.AgencySummary]]:
+) -> tuple[datetime, list[progress.AgencySummary]]:
     """The district's year in figures: a year of every agency's attendance, so it
     is computed at most every few minutes per database, year and scope (what the
     actor may see depends on role and agency only); the page says from when."""
     current = now()
     with inst().db.read() as s:
-        return current, reports.district_summary(s, _who, year, now=current)
+        return current, progress.district_summary(s, _who, year, now=current)
 
 
 def _coordinator(who: Actor) -> None:

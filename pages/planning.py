@@ -10,11 +10,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ia_events import planning, reports
-from ia_events.access import Actor
-from ia_events.messages import berlin, fmt_date, fmt_datetime
-from ia_events.models import FIELD_LABELS, FieldOfAction, Indicator
-from ia_events.reports import INDICATOR_LABELS
+from ia_events.core.access import Actor
+from ia_events.core.messages import berlin, fmt_date, fmt_datetime
+from ia_events.core.models import FIELD_LABELS, FieldOfAction, Indicator
+from ia_events.planning import plans as planning
+from ia_events.reporting import progress
+from ia_events.reporting.progress import INDICATOR_LABELS
 from pages._ui import actor, guard, inst, now, writing
 
 STATUS = {"draft": "Entwurf", "submitted": "eingereicht", "approved": "freigegeben"}
@@ -41,7 +42,7 @@ def _status_line(plan: planning.PlanView) -> None:
 
 def _progress(who: Actor, slug: str, year: int) -> None:
     with inst().db.read() as s:
-        goals = reports.subgoal_progress(s, who, slug, year, now=now())
+        goals = progress.subgoal_progress(s, who, slug, year, now=now())
     if not goals:
         st.info("Noch keine Teilziele.")
         return
@@ -181,7 +182,7 @@ def _subgoal_forms(who: Actor, plan: planning.PlanView) -> None:
 
 
 def _specialist(who: Actor) -> None:
-    from ia_events import agencies
+    from ia_events.accounts import agencies
 
     with inst().db.read() as s:
         own = [a for a in agencies.list_agencies(s, who) if a.id == who.agency_id]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ia_events import activity_report, agencies, controlling, reports
-from ia_events.messages import berlin
-from ia_events.reports import INDICATOR_LABELS
+from ia_events.accounts import agencies
+from ia_events.core.messages import berlin
+from ia_events.reporting import activity_report, controlling, progress
+from ia_events.reporting.progress import INDICATOR_LABELS
 from pages._ui import actor, guard, inst, now, writing
 
 MONTHS = ["Jan", "Feb", "Mär", "Apr", "Mai", "Jun", "Jul", "Aug", "Sep", "Okt", "Nov", "Dez"]
@@ -157,7 +158,7 @@ with tab_ctrl:
 
 with tab_chart:
     with guard(stop=True), inst().db.read() as s:
-        goals = reports.subgoal_progress(s, who, slug, year, now=now())
+        goals = progress.subgoal_progress(s, who, slug, year, now=now())
         months = controlling.attendance_by_month(s, who, slug, year, now())
     st.subheader("Teilziele: erreicht in Prozent")
     if goals:

@@ -12,9 +12,10 @@ from datetime import date
 
 import streamlit as st
 
-from ia_events import retention, subjects
-from ia_events.access import Permission, can
-from ia_events.messages import fmt_date, fmt_datetime
+from ia_events.archive import retention
+from ia_events.core.access import Permission, can
+from ia_events.core.messages import fmt_date, fmt_datetime
+from ia_events.privacy import subjects
 from pages._ui import actor, guard, inst, writing
 
 who = actor()

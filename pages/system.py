@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ia_events import integrity
+from ia_events.archive import fixity
 from pages._ui import actor, guard, inst
 
 who = actor()
@@ -18,9 +18,7 @@ st.write(
 if st.button("Jetzt prüfen", type="primary", key="system_verify"):
     bar = st.progress(0.0, text="Prüfung startet …")
     with guard():
-        report = integrity.verify(
-            inst(), who, progress=lambda f, t: bar.progress(min(f, 1.0), text=t)
-        )
+        report = fixity.verify(inst(), who, progress=lambda f, t: bar.progress(min(f, 1.0), text=t))
         if report.ok:
             st.success(
                 f"Alles in Ordnung: {report.blobs_checked} Dateien und "
@@ -39,7 +37,7 @@ if st.button("Jetzt prüfen", type="primary", key="system_verify"):
 
 st.subheader("Schlüssel und Sicherung")
 with guard():
-    from ia_events.backup import key_status
+    from ia_events.archive.backup import key_status
 
     ks = key_status(inst(), who)
     st.write(

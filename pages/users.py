@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ia_events import accounts, agencies
-from ia_events.messages import fmt_datetime
+from ia_events.accounts import agencies
+from ia_events.accounts import users as accounts
+from ia_events.core.messages import fmt_datetime
 from pages._ui import actor, guard, inst, writing
 
 ROLES = {

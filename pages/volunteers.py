@@ -1,6 +1,6 @@
 """Ehrenamt (specialist): registry, import/export, qualifications, shifts and rosters, hours.
 
-Thin: every section reads widgets, calls one service of ``ia_events.volunteers``,
+Thin: every section reads widgets, calls one service of ``ia_events.volunteers.registry``,
 ``.shifts``, ``.volunteer_hours``, ``.volunteer_import`` or
 ``.pdf_certificates`` inside ``guard()``, and renders the result.
 """
@@ -14,11 +14,19 @@ from datetime import datetime, timedelta
 import streamlit as st
 from sqlalchemy.orm import Session
 
-from ia_events import planning, shifts, volunteers
-from ia_events.messages import BERLIN, berlin, fmt_date, fmt_datetime, fmt_time, fmt_weekday_date
-from ia_events.pdf_certificates import volunteer_certificate
-from ia_events.volunteer_hours import add_worklog, fmt_hours, list_with_hours
-from ia_events.volunteer_import import confirm, export_registry, preview
+from ia_events.core.messages import (
+    BERLIN,
+    berlin,
+    fmt_date,
+    fmt_datetime,
+    fmt_time,
+    fmt_weekday_date,
+)
+from ia_events.planning import plans
+from ia_events.volunteers import registry, shifts
+from ia_events.volunteers.certificates import volunteer_certificate
+from ia_events.volunteers.hours import add_worklog, fmt_hours, list_with_hours
+from ia_events.volunteers.transfer import confirm, export_registry, preview
 from pages._ui import actor, guard, inst, now, writing
 
 who = actor()
@@ -48,9 +56,9 @@ def action() -> Iterator[Session]:
             st.rerun()
 
 
-people: list[volunteers.VolunteerView] = []
+people: list[registry.VolunteerView] = []
 with guard(), inst().db.read() as s:
-    people = volunteers.list_volunteers(s, keys, who, agency_id, include_inactive=True, today=today)
+    people = registry.list_volunteers(s, keys, who, agency_id, include_inactive=True, today=today)
 active = [p for p in people if p.active]
 names = {p.id: p.name for p in people}
 
@@ -92,15 +100,13 @@ with tab_reg:
         avail = st.text_input("Verfügbarkeit", placeholder="z. B. dienstags vormittags")
         c1, c2, c3 = st.columns(3)
         consent_at = c1.date_input("Einwilligung am", value=today, format="DD.MM.YYYY")
-        consent_version = c2.text_input(
-            "Fassung der Einwilligung", value=volunteers.CONSENT_VERSION
-        )
+        consent_version = c2.text_input("Fassung der Einwilligung", value=registry.CONSENT_VERSION)
         agreement_at = c3.date_input(
             "Vereinbarung am", value=None, format="DD.MM.YYYY", key="vo_agreement"
         )
         if st.form_submit_button("Speichern", type="primary"):
             with action() as s:
-                volunteers.add_volunteer(
+                registry.add_volunteer(
                     s, keys, who, agency_id, name=name, contact=contact, languages=langs,
                     skills=skills, availability=avail, consent_at=consent_at,
                     consent_version=consent_version, agreement_at=agreement_at, now=now(),
@@ -116,7 +122,7 @@ with tab_reg:
             st.caption("Es wird nichts gelöscht: geleistete Stunden bleiben nachweisbar.")
             if st.button(label, key="vo_toggle"):
                 with action() as s:
-                    volunteers.set_volunteer_active(s, who, pick, not is_active, now())
+                    registry.set_volunteer_active(s, who, pick, not is_active, now())
                     s.info["flash"] = f"„{names[pick]}“: {label.lower()} – erledigt."
 
 # -- import / export --------------------------------------------------------------------------
@@ -176,7 +182,7 @@ with tab_qual:
     )
     warn = []
     with guard(), inst().db.read() as s:
-        warn = volunteers.expiring_qualifications(s, keys, who, agency_id, today)
+        warn = registry.expiring_qualifications(s, keys, who, agency_id, today)
     if warn:
         st.dataframe(
             [
@@ -196,8 +202,8 @@ with tab_qual:
             pid = st.selectbox("Person", [p.id for p in active], format_func=names.get)
             kind = st.selectbox(
                 "Nachweis",
-                list(volunteers.QUALIFICATIONS),
-                format_func=volunteers.qualification_label,
+                list(registry.QUALIFICATIONS),
+                format_func=registry.qualification_label,
             )
             c1, c2, c3 = st.columns(3)
             checked_on = c1.date_input("Eingesehen am", value=today, format="DD.MM.YYYY")
@@ -206,12 +212,12 @@ with tab_qual:
             note = st.text_input("Bemerkung (keine Inhalte des Dokuments)")
             if st.form_submit_button("Einsicht eintragen", type="primary"):
                 with action() as s:
-                    volunteers.add_qualification(
+                    registry.add_qualification(
                         s, who, pid, kind=kind, checked_on=checked_on, checked_by=checked_by,
                         valid_until=until, note=note, today=today,
                     )  # fmt: skip
                     s.info["flash"] = (
-                        f"{volunteers.qualification_label(kind)} für „{names[pid]}“ eingetragen."
+                        f"{registry.qualification_label(kind)} für „{names[pid]}“ eingetragen."
                     )
 
 
@@ -249,7 +255,7 @@ with tab_shifts:
     st.subheader("Einsätze je Termin")
     occs = []
     with guard(), inst().db.read() as s:
-        occs = planning.list_occurrences(
+        occs = plans.list_occurrences(
             s, who, start=now() - timedelta(days=14), end=now() + timedelta(days=60),
             include_cancelled=False, limit=300,
         )  # fmt: skip
@@ -275,16 +281,16 @@ with tab_shifts:
                     st.dataframe(_assignment_rows(v), hide_index=True, width="stretch")
         occ = next(o for o in occs if o.id == occ_id)
         with st.expander("Einsatz anlegen"), st.form("vo_shift_add"):
-            role = st.selectbox("Aufgabe", volunteers.SHIFT_ROLES, key="vo_role")
+            role = st.selectbox("Aufgabe", registry.SHIFT_ROLES, key="vo_role")
             other = st.text_input("… oder andere Aufgabe")
             c1, c2, c3 = st.columns(3)
             needed = c1.number_input("Benötigt", min_value=1, max_value=50, value=1)
             start_t = c2.time_input("Beginn", value=berlin(occ.starts_at).time(), step=900)
             end_t = c3.time_input("Ende", value=berlin(occ.ends_at).time(), step=900)
             required = st.multiselect(
-                "Erforderliche Nachweise", list(volunteers.QUALIFICATIONS),
-                default=volunteers.ROLE_QUALIFICATIONS.get(role, []),
-                format_func=volunteers.qualification_label,
+                "Erforderliche Nachweise", list(registry.QUALIFICATIONS),
+                default=registry.ROLE_QUALIFICATIONS.get(role, []),
+                format_func=registry.qualification_label,
             )  # fmt: skip
             series = st.checkbox("Auch für alle folgenden Termine dieser Reihe")
             if st.form_submit_button("Anlegen", type="primary"):
@@ -375,7 +381,7 @@ with tab_hours:
     threshold = None
     with guard(), inst().db.read() as s:
         table = list_with_hours(s, keys, who, agency_id=agency_id, year=int(year), today=today)
-        threshold = volunteers.card_threshold(s)
+        threshold = registry.card_threshold(s)
     if table:
         st.dataframe(
             [

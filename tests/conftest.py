@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ia_events.access import Actor
-from ia_events.installation import Installation, Settings, initialise, reset_shared
+from ia_events.core.access import Actor
+from ia_events.core.installation import Installation, Settings, initialise, reset_shared
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -220,11 +220,11 @@ def inst(request: pytest.FixtureRequest) -> Installation:
 
 
 def _load_demo(settings: Settings) -> None:
-    from ia_events import demo
+    from ia_events.demo import loader
 
     inst, _ = initialise(settings)
     try:
-        demo.load(inst, Actor.cli("test:demo"))
+        loader.load(inst, Actor.cli("test:demo"))
     finally:
         inst.close()
 

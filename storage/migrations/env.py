@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-import ia_events.models  # noqa: F401 - registers every table on the metadata
+import ia_events.core.models  # noqa: F401 - registers every table on the metadata
 from storage.db import metadata
 
 config = context.config

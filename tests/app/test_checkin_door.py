@@ -7,9 +7,9 @@ import io
 import pytest
 from sqlalchemy import select
 
-from ia_events import cards
-from ia_events.installation import Installation
-from ia_events.models import Agency, ParticipantCard
+from ia_events.attendance import cards
+from ia_events.core.installation import Installation
+from ia_events.core.models import Agency, ParticipantCard
 from tests.support import login, texts
 
 PAGE = "pages/checkin_door.py"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ia_events.demo import DEMO_USERS
+from ia_events.demo.loader import DEMO_USERS
 from tests.conftest import ROOT
 from tests.support import login, texts
 
@@ -113,7 +113,7 @@ def test_deactivating_an_account_survives_the_rerun(app, app_env):  # type: igno
     """A page that reruns right after a change must not lose the change."""
     from sqlalchemy import select
 
-    from ia_events.models import User
+    from ia_events.core.models import User
 
     with app_env.db.read() as s:
         uid = s.scalar(select(User.id).where(User.username == "fk-kleve"))

@@ -24,8 +24,8 @@ def test_specialist_browses_own_archive_and_sees_no_other_agency(app) -> None:  
 
 
 def test_occurrence_preselected_from_query_param(app, app_env) -> None:  # type: ignore[no-untyped-def]
-    from ia_events.access import Actor
-    from ia_events.evidence_query import EvidenceFilter, search_evidence
+    from ia_events.archive.query import EvidenceFilter, search_evidence
+    from ia_events.core.access import Actor
 
     with app_env.db.read() as s:
         item = search_evidence(

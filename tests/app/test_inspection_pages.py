@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from ia_events.bundle import verify_bundle
-from ia_events.installation import Installation
-from ia_events.models import ActivityReport, Agency, AuditEvent
+from ia_events.core.installation import Installation
+from ia_events.core.models import ActivityReport, Agency, AuditEvent
+from ia_events.inspection.bundle import verify_bundle
 from tests.support import login, texts
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from ia_events.installation import Installation
-from ia_events.models import Activity, Occurrence, SubGoal, TaskPlan
+from ia_events.core.installation import Installation
+from ia_events.core.models import Activity, Occurrence, SubGoal, TaskPlan
 from tests.support import login, texts
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from ia_events import checkin
-from ia_events.access import Actor
-from ia_events.installation import Installation
-from ia_events.models import Agency, AuditEvent, Occurrence, ShiftAssignment, User
+from ia_events.attendance import checkin
+from ia_events.core.access import Actor
+from ia_events.core.installation import Installation
+from ia_events.core.models import Agency, AuditEvent, Occurrence, ShiftAssignment, User
 from storage.db import utcnow
 from tests.conftest import ROOT
 from tests.support import DEMO_PASSWORD, login, texts

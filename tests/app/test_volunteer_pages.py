@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from ia_events import checkin
-from ia_events.access import Actor
-from ia_events.installation import Installation
-from ia_events.models import Agency, AuditEvent, Shift, ShiftAssignment, User
+from ia_events.attendance import checkin
+from ia_events.core.access import Actor
+from ia_events.core.installation import Installation
+from ia_events.core.models import Agency, AuditEvent, Shift, ShiftAssignment, User
 from storage.db import utcnow
 from tests.support import login, texts
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ia_events.access import Actor
-from ia_events.checkin import occurrence_link
-from ia_events.installation import Installation
-from ia_events.models import Agency, Occurrence
+from ia_events.attendance.checkin import occurrence_link
+from ia_events.core.access import Actor
+from ia_events.core.installation import Installation
+from ia_events.core.models import Agency, Occurrence
 from storage.db import utcnow
 from tests.browser.conftest import ui_login, wait_ready
 from tests.conftest import make_settings

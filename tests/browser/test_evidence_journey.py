@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ia_events.installation import Installation
-from ia_events.models import Activity, Agency, Occurrence, SubGoal
+from ia_events.core.installation import Installation
+from ia_events.core.models import Activity, Agency, Occurrence, SubGoal
 from tests.browser.conftest import ui_login, wait_ready
 from tests.conftest import make_settings
 

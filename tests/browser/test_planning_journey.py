@@ -11,10 +11,10 @@ import icalendar
 import pytest
 from sqlalchemy import func, select
 
-from ia_events.access import Actor
-from ia_events.installation import Installation
-from ia_events.messages import berlin
-from ia_events.models import Activity, Occurrence, Role
+from ia_events.core.access import Actor
+from ia_events.core.installation import Installation
+from ia_events.core.messages import berlin
+from ia_events.core.models import Activity, Occurrence, Role
 from storage.db import utcnow
 from tests.browser.conftest import pick_option, ui_login, wait_ready
 from tests.conftest import make_settings
@@ -97,12 +97,12 @@ def test_specialist_creates_weekly_series_and_sees_progress(page, live_server, t
 
 
 def test_ical_feed_is_served_over_http_and_revocable(live_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from ia_events import calendar_feeds
+    from ia_events.planning import calendar_feeds
 
     inst = Installation.open(make_settings(tmp_path / "data"))
     try:
         with inst.db.read() as s:
-            from ia_events.models import Agency
+            from ia_events.core.models import Agency
 
             agency_id = s.scalar(select(Agency.id).where(Agency.slug == "essen"))
         fk = Actor("fk-essen", Role.specialist, agency_id=agency_id)

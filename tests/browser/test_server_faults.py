@@ -38,10 +38,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from ia_events import accounts, integrity
-from ia_events.access import Actor
-from ia_events.installation import Installation
-from ia_events.models import Attendance, Evidence, Scan, UploadJournal, User
+from ia_events.accounts import users
+from ia_events.archive import fixity
+from ia_events.core.access import Actor
+from ia_events.core.installation import Installation
+from ia_events.core.models import Attendance, Evidence, Scan, UploadJournal, User
 from tests.browser.conftest import free_port, start_server, ui_login, wait_http, wait_ready
 from tests.conftest import make_settings
 from tests.integration.checkin_support import make_occurrence
@@ -202,7 +203,7 @@ def test_kill_9_during_a_check_in_crowd_loses_no_answered_check_in(demo_dir: Pat
         assert all(stored.get(p.form["n"]) == p.attendance_id for p in [*posts, late])
         assert len(rows) == len(posts) + 1  # each phone exactly once: nothing lost, nothing twice
         assert len(scans) == len(rows) and set(stored.values()) == rows  # one scan per attendance
-        report = integrity.verify(inst, OP)
+        report = fixity.verify(inst, OP)
         assert report.ok, [f.line() for f in report.findings]
     finally:
         inst.close()
@@ -247,7 +248,7 @@ if crash == "staging":
     blobs._chunks_of = _chunks_of
 elif crash == "before-rows":
     from sqlalchemy import event
-    from ia_events.models import Evidence
+    from ia_events.core.models import Evidence
 
     @event.listens_for(Evidence, "before_insert")
     def _before_rows(mapper, connection, target):
@@ -341,7 +342,7 @@ def test_secrets_never_reach_the_server_log(  # type: ignore[no-untyped-def]
     inst = Installation.open(make_settings(demo_dir))
     try:
         with inst.db.write() as s:
-            accounts.add_user(s, OP, inst.settings, username=ADMIN, password=PASSWORD,
+            users.add_user(s, OP, inst.settings, username=ADMIN, password=PASSWORD,
                               role="admin")  # fmt: skip
         with inst.db.read() as s:
             password_hash = s.scalar(select(User.password_hash).where(User.username == ADMIN)) or ""

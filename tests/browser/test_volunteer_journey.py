@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ia_events import checkin
-from ia_events.access import Actor
-from ia_events.installation import Installation
-from ia_events.models import Agency, Shift
+from ia_events.attendance import checkin
+from ia_events.core.access import Actor
+from ia_events.core.installation import Installation
+from ia_events.core.models import Agency, Shift
 from storage.db import utcnow
 from tests.browser.conftest import ui_login, wait_ready
 from tests.conftest import make_settings

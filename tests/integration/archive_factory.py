@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ia_events.access import Actor
-from ia_events.installation import Installation
-from ia_events.models import Activity, Agency, Occurrence, Role, SubGoal, TaskPlan, User
+from ia_events.core.access import Actor
+from ia_events.core.installation import Installation
+from ia_events.core.models import Activity, Agency, Occurrence, Role, SubGoal, TaskPlan, User
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

@@ -6,10 +6,10 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ia_events.access import Actor
-from ia_events.installation import Installation
-from ia_events.models import Activity, Agency, Occurrence, Role
-from ia_events.tokens import TokenInfo, make_token
+from ia_events.attendance.tokens import TokenInfo, make_token
+from ia_events.core.access import Actor
+from ia_events.core.installation import Installation
+from ia_events.core.models import Activity, Agency, Occurrence, Role
 from storage.db import utcnow
 
 _seq = itertools.count(1)

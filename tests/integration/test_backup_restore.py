@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from ia_events import backup, integrity
-from ia_events.access import Actor
-from ia_events.errors import DomainError
-from ia_events.evidence import add_evidence, read_content
-from ia_events.installation import Installation
-from ia_events.models import Blob
+from ia_events.archive import backup, fixity
+from ia_events.archive.evidence import add_evidence, read_content
+from ia_events.core.access import Actor
+from ia_events.core.errors import DomainError
+from ia_events.core.installation import Installation
+from ia_events.core.models import Blob
 from tests.conftest import make_settings
 from tests.integration.archive_factory import PDF, PNG, build
 
@@ -53,7 +53,7 @@ def test_backup_restore_verify_and_rotation(
         filename="f.png",
         content=PNG,
     )
-    assert integrity.verify(inst, cli_actor).ok  # writes a signed checkpoint too
+    assert fixity.verify(inst, cli_actor).ok  # writes a signed checkpoint too
 
     before = {
         p: p.read_bytes() for p in (inst.settings.archive_dir / "blobs").rglob("*") if p.is_file()
@@ -84,7 +84,7 @@ def test_backup_restore_verify_and_rotation(
     backup.restore(tmp_path / "bk", settings)
     restored = Installation.open(settings)
     try:
-        report = integrity.verify(restored, cli_actor)
+        report = fixity.verify(restored, cli_actor)
         assert report.ok, [f.line() for f in report.findings]
         assert report.blobs_checked == 2
         assert read_content(restored, w.fk_kleve, b.id)[2] == PNG

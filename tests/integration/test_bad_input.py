@@ -22,15 +22,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from ia_events import checkin, checkin_page, controlling, evidence, planning, volunteers
-from ia_events.access import Actor
-from ia_events.agencies import add_agency
-from ia_events.cli import run
-from ia_events.errors import DomainError, InvalidInput
-from ia_events.installation import Installation, reset_shared
-from ia_events.models import Attendance, AuditEvent, Evidence, TaskPlan, Volunteer
-from ia_events.routes import routes
-from ia_events.volunteer_import import export_registry
+from ia_events.accounts.agencies import add_agency
+from ia_events.archive import evidence
+from ia_events.attendance import checkin
+from ia_events.cli.main import run
+from ia_events.core.access import Actor
+from ia_events.core.errors import DomainError, InvalidInput
+from ia_events.core.installation import Installation, reset_shared
+from ia_events.core.models import Attendance, AuditEvent, Evidence, TaskPlan, Volunteer
+from ia_events.planning import plans
+from ia_events.reporting import controlling
+from ia_events.volunteers import registry
+from ia_events.volunteers.transfer import export_registry
+from ia_events.web import checkin_page
+from ia_events.web.routes import routes
 from tests.integration.checkin_support import make_occurrence
 
 with warnings.catch_warnings():
@@ -103,7 +108,7 @@ def _either(inst: Installation, fn: Callable[[], object]) -> bool:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Installation, int]]:
-    from ia_events.installation import initialise
+    from ia_events.core.installation import initialise
     from tests.conftest import make_settings
 
     inst, _ = initialise(make_settings(tmp_path_factory.mktemp("fuzz") / "data"))
@@ -127,7 +132,7 @@ def test_task_plan_fields(world, topic: str, goal: str) -> None:  # type: ignore
 
     def create() -> None:
         with inst.db.write() as s:
-            planning.create_task_plan(
+            plans.create_task_plan(
                 s, OP, agency_slug="essen", funding_year=year, topic=topic, goal=goal
             )
 
@@ -145,7 +150,7 @@ def test_volunteer_fields(world, name: str, contact: str) -> None:  # type: igno
 
     def create() -> None:
         with inst.db.write() as s:
-            volunteers.add_volunteer(
+            registry.add_volunteer(
                 s, inst.keys, OP, agency_id, name=name, contact=contact,
                 consent_at=date(2026, 1, 5),
             )  # fmt: skip
@@ -299,13 +304,13 @@ def test_exports_escape_formulas(world) -> None:  # type: ignore[no-untyped-def]
     inst, _ = world
     with inst.db.write() as s:
         agency_id = add_agency(s, OP, slug="export", name="=IA", carrier="+T", fields=["BE"]).id
-        plan = planning.create_task_plan(
+        plan = plans.create_task_plan(
             s, OP, agency_slug="export", funding_year=2031, topic="=1+1", goal="@x"
         )
         for f in FORMULAS:
-            planning.add_subgoal(s, OP, plan.id, title=f, field="BE",
+            plans.add_subgoal(s, OP, plan.id, title=f, field="BE",
                                  indicator="participants", target=1)  # fmt: skip
-            volunteers.add_volunteer(s, inst.keys, OP, agency_id, name=f"{f} Person",
+            registry.add_volunteer(s, inst.keys, OP, agency_id, name=f"{f} Person",
                                      contact=f, consent_at=date(2026, 1, 5))  # fmt: skip
     with inst.db.read() as s:
         reg_csv = export_registry(s, inst.keys, OP, agency_id, "csv")

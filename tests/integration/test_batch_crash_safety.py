@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ia_events import integrity
-from ia_events.access import Actor
-from ia_events.installation import Installation
-from ia_events.models import Blob, Evidence, UploadJournal
+from ia_events.archive import fixity
+from ia_events.core.access import Actor
+from ia_events.core.installation import Installation
+from ia_events.core.models import Blob, Evidence, UploadJournal
 from tests.conftest import ROOT
 from tests.integration.archive_factory import build
 from tests.integration.crash_support import kill_9_at
@@ -26,11 +26,11 @@ CHILD = textwrap.dedent(
     """
     import io, os, sys, time
     from pathlib import Path
-    from ia_events import audit
-    from ia_events.installation import Installation, Settings
-    from ia_events.access import Actor
-    from ia_events.models import Role
-    from ia_events.evidence import add_many
+    from ia_events.core import audit
+    from ia_events.core.installation import Installation, Settings
+    from ia_events.core.access import Actor
+    from ia_events.core.models import Role
+    from ia_events.archive.evidence import add_many
 
     data, url, mode, marker = sys.argv[1:5]
     inst = Installation.open(Settings(data_dir=Path(data), database_url=url))
@@ -134,7 +134,7 @@ def test_kill_9_in_a_batch_upload_keeps_the_batch_before_and_nothing_of_this_one
         assert on_disk - recorded <= set(journal)
         assert len(on_disk - recorded) == (2 if mode == "placing" else 4)
 
-    report = integrity.verify(inst, cli_actor)
+    report = fixity.verify(inst, cli_actor)
     assert report.ok, [f.line() for f in report.findings]
     assert _open_journal(inst) == []
     assert set(inst.blobs.names_on_disk()) == recorded and len(recorded) == 2

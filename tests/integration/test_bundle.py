@@ -14,13 +14,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
-from ia_events.access import Actor
-from ia_events.bundle import export_bundle, verify_bundle
-from ia_events.cli import run
-from ia_events.errors import NotFound
-from ia_events.evidence import add_evidence
-from ia_events.installation import Installation
-from ia_events.models import (
+from ia_events.archive.evidence import add_evidence
+from ia_events.cli.main import run
+from ia_events.core.access import Actor
+from ia_events.core.errors import NotFound
+from ia_events.core.installation import Installation
+from ia_events.core.models import (
     Activity,
     Agency,
     Attendance,
@@ -31,7 +30,8 @@ from ia_events.models import (
     TaskPlan,
     TaskPlanVersion,
 )
-from ia_events.planning import snapshot
+from ia_events.inspection.bundle import export_bundle, verify_bundle
+from ia_events.planning.plans import snapshot
 
 ACTOR = Actor.cli("test:inspection")
 PAST = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
@@ -372,7 +372,7 @@ def test_verify_bundle_with_an_outsiders_public_key(
 
 
 def test_figures_and_sachbericht_on_both_databases(inst: Installation) -> None:
-    from ia_events import activity_report, controlling
+    from ia_events.reporting import activity_report, controlling
 
     ids = build(inst)
     with inst.db.read() as s:
@@ -394,8 +394,8 @@ def test_figures_and_sachbericht_on_both_databases(inst: Installation) -> None:
 def test_a_damaged_archive_file_stops_the_export_and_names_it(
     sqlite_inst: Installation, tmp_path: Path
 ) -> None:
-    from ia_events.errors import Conflict
-    from ia_events.models import Blob, Evidence
+    from ia_events.core.errors import Conflict
+    from ia_events.core.models import Blob, Evidence
 
     ids = build(sqlite_inst)
     with sqlite_inst.db.read() as s:

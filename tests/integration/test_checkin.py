@@ -8,12 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from ia_events import attendance, audit, cards, checkin
-from ia_events.access import Actor
-from ia_events.errors import Conflict, InvalidInput, NotFound
-from ia_events.installation import Installation
-from ia_events.models import Attendance, AuditEvent, Role, Scan
-from ia_events.tokens import TokenInfo, make_token, new_nonce
+from ia_events.attendance import cards, checkin, records
+from ia_events.attendance.tokens import TokenInfo, make_token, new_nonce
+from ia_events.core import audit
+from ia_events.core.access import Actor
+from ia_events.core.errors import Conflict, InvalidInput, NotFound
+from ia_events.core.installation import Installation
+from ia_events.core.models import Attendance, AuditEvent, Role, Scan
 from storage.db import utcnow
 from tests.integration.checkin_support import make_occurrence
 
@@ -95,7 +96,7 @@ def test_same_name_twice_is_counted_once_with_a_way_out(inst: Installation) -> N
     other = _submit(inst, made.token, name="Ayşe Yılmaz", other_person=True)
     assert other.state == "ok"
     with inst.db.read() as s:
-        rows = attendance.list_attendance(s, inst.keys, made.door, made.occurrence_id, names=True)
+        rows = records.list_attendance(s, inst.keys, made.door, made.occurrence_id, names=True)
         indexes = s.scalars(
             select(Attendance.name_index).where(Attendance.occurrence_id == made.occurrence_id)
         ).all()
@@ -126,7 +127,7 @@ def test_outside_the_window_is_refused_and_stored(inst: Installation, starts_in,
     assert answer.state == expected
     assert _counts(inst, made.occurrence_id) == (0, 1)
     with inst.db.read() as s:
-        scans = attendance.list_scans(s, made.door, made.occurrence_id)
+        scans = records.list_scans(s, made.door, made.occurrence_id)
     assert [(x.reason, x.successful) for x in scans] == [(expected, False)]
 
 
@@ -144,7 +145,7 @@ def test_cancelled_revoked_forged_and_volunteer_tokens_record_no_attendance(
     with inst.db.read() as s:
         url = checkin.occurrence_link(s, inst.keys, made.door, made.occurrence_id, "http://h")
     fresh = url.split("t=")[1]
-    from ia_events.models import Occurrence
+    from ia_events.core.models import Occurrence
 
     with inst.db.write() as s:
         s.get(Occurrence, made.occurrence_id).status = "cancelled"  # type: ignore[union-attr]
@@ -191,15 +192,15 @@ def test_undo_is_audited_and_kept(inst: Installation) -> None:
     with inst.db.write() as s:
         wrong = checkin.door_checkin(s, inst.keys, made.door, made.occurrence_id, name="Zahra A")
     with pytest.raises(InvalidInput), inst.db.write() as s:
-        attendance.undo(s, made.door, wrong.attendance_id, " ")
+        records.undo(s, made.door, wrong.attendance_id, " ")
     with inst.db.write() as s:
-        attendance.undo(s, made.door, wrong.attendance_id, "doppelt erfasst")
+        records.undo(s, made.door, wrong.attendance_id, "doppelt erfasst")
     with pytest.raises(Conflict), inst.db.write() as s:
-        attendance.undo(s, made.door, wrong.attendance_id, "noch einmal")
+        records.undo(s, made.door, wrong.attendance_id, "noch einmal")
     with inst.db.read() as s:
-        assert attendance.list_attendance(s, None, made.door, made.occurrence_id) == []
-        scans = attendance.list_scans(s, made.door, made.occurrence_id)
-        undone = attendance.list_attendance(
+        assert records.list_attendance(s, None, made.door, made.occurrence_id) == []
+        scans = records.list_scans(s, made.door, made.occurrence_id)
+        undone = records.list_attendance(
             s, None, made.door, made.occurrence_id, include_undone=True
         )
         event = s.scalars(
@@ -218,9 +219,9 @@ def test_another_agency_is_answered_like_an_unknown_id(inst: Installation) -> No
         mine = checkin.door_checkin(s, inst.keys, made.door, made.occurrence_id, name="A B")
     for call in (
         lambda s: checkin.door_checkin(s, inst.keys, other.door, made.occurrence_id, name="A"),
-        lambda s: attendance.undo(s, other.door, mine.attendance_id, "fremd"),
-        lambda s: attendance.list_attendance(s, None, other.door, made.occurrence_id),
-        lambda s: attendance.headcount(s, other.door, made.occurrence_id, None, 1),
+        lambda s: records.undo(s, other.door, mine.attendance_id, "fremd"),
+        lambda s: records.list_attendance(s, None, other.door, made.occurrence_id),
+        lambda s: records.headcount(s, other.door, made.occurrence_id, None, 1),
         lambda s: checkin.occurrence_link(s, inst.keys, other.door, made.occurrence_id, "h"),
     ):
         with pytest.raises(NotFound), inst.db.write() as s:
@@ -246,7 +247,7 @@ def test_cards_count_a_person_once_and_only_in_their_agency(inst: Installation) 
     assert scan(mine[0].code.lower()) == "already_checked_in"
     assert scan(theirs[0].code) == "card_unknown"
     assert scan("K-NOPE-NOPE") == "card_unknown"
-    from ia_events.models import ParticipantCard
+    from ia_events.core.models import ParticipantCard
 
     with inst.db.write() as s:
         s.get(ParticipantCard, mine[1].id).revoked_at = utcnow()  # type: ignore[union-attr]
@@ -259,7 +260,7 @@ def test_headcount_plus_and_minus_per_category(inst: Installation) -> None:
 
     def count(category: str | None, delta: int) -> int:
         with inst.db.write() as s:
-            return attendance.headcount(s, made.door, made.occurrence_id, category, delta)
+            return records.headcount(s, made.door, made.occurrence_id, category, delta)
 
     assert count("Frauen", 1) == 1
     assert count("Frauen", 1) == 2
@@ -271,8 +272,8 @@ def test_headcount_plus_and_minus_per_category(inst: Installation) -> None:
     with pytest.raises(InvalidInput):
         count("Männer", 1)
     with inst.db.read() as s:
-        c = attendance.counter(s, made.door, made.occurrence_id)
-        listed = attendance.list_attendance(s, None, made.door, made.occurrence_id)
+        c = records.counter(s, made.door, made.occurrence_id)
+        listed = records.list_attendance(s, None, made.door, made.occurrence_id)
     assert c.by_category == {"Frauen": 1, "Kinder": 3}
     assert c.total == 4 == sum(r.count for r in listed)
     assert {r.method for r in listed} == {"headcount"}
@@ -297,8 +298,8 @@ def test_volunteer_may_count_but_not_read_names(inst: Installation) -> None:
     with inst.db.write() as s:
         checkin.door_checkin(s, inst.keys, volunteer, made.occurrence_id, name="Roya Karimi")
     with inst.db.read() as s:
-        rows = attendance.list_attendance(s, inst.keys, volunteer, made.occurrence_id, names=True)
-        pdf = __import__("ia_events.pdf_lists").pdf_lists.participant_list(
+        rows = records.list_attendance(s, inst.keys, volunteer, made.occurrence_id, names=True)
+        pdf = __import__("ia_events.attendance.lists").attendance.lists.participant_list(
             s, inst.keys, volunteer, made.occurrence_id, "http://h"
         )
     assert rows[0].name is None and rows[0].method == "door_manual"

@@ -13,11 +13,11 @@ from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.pool import NullPool
 from starlette.applications import Starlette
 
-from ia_events import checkin_page
-from ia_events.installation import Installation, reset_shared
-from ia_events.models import Attendance, Scan
-from ia_events.routes import routes
-from ia_events.tokens import TokenInfo, make_token
+from ia_events.attendance.tokens import TokenInfo, make_token
+from ia_events.core.installation import Installation, reset_shared
+from ia_events.core.models import Attendance, Scan
+from ia_events.web import checkin_page
+from ia_events.web.routes import routes
 from tests.integration.checkin_support import make_occurrence
 
 with warnings.catch_warnings():
@@ -184,7 +184,7 @@ class _Fault:
     mount). Registered on the page's own engine."""
 
     def __init__(self, times: int = 1) -> None:
-        from ia_events.installation import shared
+        from ia_events.core.installation import shared
 
         self.engine = shared().db.engine
         self.left = times

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ia_events import integrity
-from ia_events.access import Actor
-from ia_events.installation import Installation
-from ia_events.models import Blob, Evidence, UploadJournal
+from ia_events.archive import fixity
+from ia_events.core.access import Actor
+from ia_events.core.installation import Installation
+from ia_events.core.models import Blob, Evidence, UploadJournal
 from tests.conftest import ROOT
 from tests.integration.archive_factory import build
 from tests.integration.crash_support import kill_9_at
@@ -24,11 +24,11 @@ CHILD = textwrap.dedent(
     """
     import io, os, resource, signal, sys, time
     from pathlib import Path
-    from ia_events.installation import Installation, Settings
-    from ia_events.access import Actor
-    from ia_events.models import Role
-    from ia_events.evidence import add_evidence
-    from ia_events.errors import DomainError
+    from ia_events.core.installation import Installation, Settings
+    from ia_events.core.access import Actor
+    from ia_events.core.models import Role
+    from ia_events.archive.evidence import add_evidence
+    from ia_events.core.errors import DomainError
 
     data, url, mode, marker = sys.argv[1:5]
     inst = Installation.open(Settings(data_dir=Path(data), database_url=url))
@@ -90,7 +90,7 @@ def _spawn(inst: Installation, tmp_path: Path, mode: str) -> tuple[subprocess.Po
 
 
 def _assert_consistent(inst: Installation, cli_actor: Actor) -> None:
-    report = integrity.verify(inst, cli_actor)
+    report = fixity.verify(inst, cli_actor)
     assert report.ok, [f.line() for f in report.findings]
     with inst.db.read() as s:
         names = set(s.scalars(select(Blob.name)).all())
@@ -144,8 +144,8 @@ def test_verify_while_an_upload_is_in_flight_never_takes_its_file(
     and its rows are about to be written; it may wait for the upload, never undo it."""
     import threading
 
-    from ia_events.evidence import add_evidence
-    from ia_events.models import Role
+    from ia_events.archive.evidence import add_evidence
+    from ia_events.core.models import Role
 
     build(sqlite_inst)
     real_commit = sqlite_inst.blobs.commit
@@ -153,7 +153,7 @@ def test_verify_while_an_upload_is_in_flight_never_takes_its_file(
 
     def commit(pending):  # type: ignore[no-untyped-def]
         path = real_commit(pending)
-        job = threading.Thread(target=integrity.verify, args=(sqlite_inst, cli_actor))
+        job = threading.Thread(target=fixity.verify, args=(sqlite_inst, cli_actor))
         job.start()
         job.join(timeout=2)  # finishes now, or waits for the upload (a lock): both fine
         cron.append(job)
@@ -166,7 +166,7 @@ def test_verify_while_an_upload_is_in_flight_never_takes_its_file(
                         content=b"%PDF-1.4\n" + os.urandom(64 * 1024))  # fmt: skip
     for job in cron:
         job.join(timeout=30)
-    report = integrity.verify(sqlite_inst, cli_actor)
+    report = fixity.verify(sqlite_inst, cli_actor)
     assert report.ok, [f.line() for f in report.findings]  # not "Blob …: Datei fehlt"
     with sqlite_inst.db.read() as s:
         name = s.scalar(

@@ -28,11 +28,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select
 
-from ia_events import bundle
-from ia_events.errors import is_disk_full
-from ia_events.installation import Installation, Settings, initialise
-from ia_events.messages import text
-from ia_events.models import AuditEvent, Blob, DeletionRecord, Evidence
+from ia_events.core.errors import is_disk_full
+from ia_events.core.installation import Installation, Settings, initialise
+from ia_events.core.messages import text
+from ia_events.core.models import AuditEvent, Blob, DeletionRecord, Evidence
+from ia_events.inspection import bundle
 from tests.integration.test_faults import OP, _consistent, _old_evidence, run_cli
 
 BIN = Path(sys.executable).with_name("ia-events")

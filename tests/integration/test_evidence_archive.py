@@ -7,13 +7,19 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from ia_events import integrity
-from ia_events.access import Actor
-from ia_events.errors import Conflict, DomainError, InvalidInput, NotFound
-from ia_events.evidence import add_evidence, add_many, change_metadata, read_content, supersede
-from ia_events.evidence_query import EvidenceFilter, search_evidence
-from ia_events.installation import Installation
-from ia_events.models import AuditEvent, Blob, Evidence, EvidenceRevision
+from ia_events.archive import fixity
+from ia_events.archive.evidence import (
+    add_evidence,
+    add_many,
+    change_metadata,
+    read_content,
+    supersede,
+)
+from ia_events.archive.query import EvidenceFilter, search_evidence
+from ia_events.core.access import Actor
+from ia_events.core.errors import Conflict, DomainError, InvalidInput, NotFound
+from ia_events.core.installation import Installation
+from ia_events.core.models import AuditEvent, Blob, Evidence, EvidenceRevision
 from tests.integration.archive_factory import PDF, PNG, build
 
 
@@ -44,7 +50,7 @@ def test_same_file_twice_is_stored_once_per_agency_never_across(
     assert len(_blob_files(inst)) == 2
     # The file name on disk reveals nothing about the content hash.
     assert all(a.sha256 not in n for n in _blob_files(inst))
-    assert integrity.verify(inst, cli_actor).ok
+    assert fixity.verify(inst, cli_actor).ok
 
 
 def test_wrong_type_or_oversized_batch_stores_nothing(inst: Installation) -> None:
@@ -236,7 +242,7 @@ def test_a_batch_is_recorded_whole_with_one_item_and_event_per_file(inst: Instal
     assert len(_blob_files(inst)) == 3
     assert [e.object_id for e in events] == [str(i) for i in (earlier.id, *(v.id for v in views))]
     assert [e.details["blob"] for e in events[1:]] == [blob_of[v.id] for v in views]
-    assert integrity.verify(inst, w.admin).ok
+    assert fixity.verify(inst, w.admin).ok
 
 
 def test_a_bad_file_found_while_encrypting_stores_nothing_of_its_batch(
@@ -321,4 +327,4 @@ def test_the_same_new_file_uploaded_twice_at_once_stays_readable(inst: Installat
         assert read_content(inst, w.fk_essen, view.id)[2] == content  # type: ignore[attr-defined]
     with inst.db.read() as s:
         assert s.scalar(select(func.count()).select_from(Blob)) == 1
-    assert integrity.verify(inst, Actor.cli("test:verify")).ok
+    assert fixity.verify(inst, Actor.cli("test:verify")).ok

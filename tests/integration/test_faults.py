@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ia_events import evidence, integrity, retention
-from ia_events.access import Actor
-from ia_events.agencies import add_agency
-from ia_events.cli import run
-from ia_events.errors import Conflict
-from ia_events.installation import Installation, Settings, initialise
-from ia_events.models import Blob, DeletionRecord, Evidence
+from ia_events.accounts.agencies import add_agency
+from ia_events.archive import evidence, fixity, retention
+from ia_events.cli.main import run
+from ia_events.core.access import Actor
+from ia_events.core.errors import Conflict
+from ia_events.core.installation import Installation, Settings, initialise
+from ia_events.core.models import Blob, DeletionRecord, Evidence
 from tests.conftest import ROOT, make_settings, skip_or_fail
 from tests.integration.crash_support import kill_9_at
 
@@ -45,8 +45,8 @@ CHILD = textwrap.dedent(
         Path(marker).write_text(mode)
         time.sleep(60)
 
-    from ia_events.access import Actor
-    from ia_events.installation import Installation, Settings, initialise
+    from ia_events.core.access import Actor
+    from ia_events.core.installation import Installation, Settings, initialise
     settings = Settings(data_dir=Path(data), database_url=url)
     op = Actor.cli("test:child")
     if mode == "migrate":
@@ -59,7 +59,8 @@ CHILD = textwrap.dedent(
                     stop_here()
         initialise(settings)
     elif mode == "export":
-        from ia_events import bundle, zipstream
+        from ia_events.inspection import bundle
+        from ia_events.inspection import zipstream
         real = zipstream.ZipSink.stream
         def stream(self, entries, before_each=None):
             def each(i):
@@ -72,7 +73,7 @@ CHILD = textwrap.dedent(
         inst = Installation.open(settings)
         bundle.export_bundle(inst, op, "essen", 2010, Path(out))
     elif mode == "retention":
-        from ia_events import retention
+        from ia_events.archive import retention
         inst = Installation.open(settings)
         done = []
         def on_item(cand):
@@ -100,7 +101,7 @@ def _kill_at(settings: Settings, tmp: Path, mode: str, out: Path | None = None) 
 
 def _consistent(inst: Installation) -> None:
     """verify passes; live records have their files, every file belongs to a live blob."""
-    report = integrity.verify(inst, OP)
+    report = fixity.verify(inst, OP)
     assert report.ok, [f.line() for f in report.findings]
     with inst.db.read() as s:
         live = set(s.scalars(select(Blob.name).where(Blob.shredded_at.is_(None))).all())
@@ -278,7 +279,7 @@ def test_a_corrupted_blob_is_reported_and_never_served(sqlite_inst: Installation
     raw = bytearray(path.read_bytes())
     raw[len(raw) // 2] ^= 0x01
     path.write_bytes(bytes(raw))
-    report = integrity.verify(sqlite_inst, OP)
+    report = fixity.verify(sqlite_inst, OP)
     assert not report.ok and any(name in f.line() or str(ids[0]) in f.line()
                                  for f in report.findings)  # fmt: skip
     with pytest.raises(Conflict):
@@ -323,12 +324,12 @@ def test_postgres_restart_mid_session_the_next_request_works(throwaway_pg, tmp_p
             add_agency(s, OP, slug="essen", name="IA Essen", carrier="T", fields=["BE"])
         subprocess.run([*ctl, "-m", "fast", "restart"], check=True, capture_output=True)
         # pooled connections are dead now; pool_pre_ping replaces them
-        from ia_events.agencies import list_agencies
+        from ia_events.accounts.agencies import list_agencies
 
         with inst.db.read() as s:
             assert [a.slug for a in list_agencies(s, OP)] == ["essen"]
         with inst.db.write() as s:
             add_agency(s, OP, slug="kleve", name="IA Kleve", carrier="T", fields=["BE"])
-        assert integrity.verify(inst, OP).ok
+        assert fixity.verify(inst, OP).ok
     finally:
         inst.close()

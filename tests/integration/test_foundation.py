@@ -8,12 +8,15 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from ia_events import accounts, audit, evidence, integrity, planning
-from ia_events.access import Actor
-from ia_events.agencies import add_agency, list_agencies
-from ia_events.errors import NotFound
-from ia_events.installation import Installation, initialise
-from ia_events.models import AuditEvent, Blob, Role
+from ia_events.accounts import users
+from ia_events.accounts.agencies import add_agency, list_agencies
+from ia_events.archive import evidence, fixity
+from ia_events.core import audit
+from ia_events.core.access import Actor
+from ia_events.core.errors import NotFound
+from ia_events.core.installation import Installation, initialise
+from ia_events.core.models import AuditEvent, Blob, Role
+from ia_events.planning import plans
 from storage.db import current_revision, head_revision, utcnow
 from tests.conftest import make_settings
 
@@ -29,7 +32,7 @@ def _agencies(inst: Installation) -> None:
 def _anna(inst: Installation) -> int:
     """A coordinator account with a known password; returns its id."""
     with inst.db.write() as s:
-        return accounts.add_user(
+        return users.add_user(
             s,
             OP,
             inst.settings,
@@ -55,7 +58,7 @@ def test_the_migrated_schema_is_the_one_the_models_describe(inst: Installation) 
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from ia_events.models import Base
+    from ia_events.core.models import Base
 
     with inst.db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
@@ -70,7 +73,7 @@ def test_postgres_url_writes_nothing_to_sqlite(pg_inst: Installation) -> None:
 
 def test_every_change_is_chained_and_verify_passes(inst: Installation) -> None:
     _agencies(inst)
-    report = integrity.verify(inst, OP)
+    report = fixity.verify(inst, OP)
     assert report.ok, report.findings
     with inst.db.read() as s:
         events = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
@@ -82,7 +85,7 @@ def test_an_altered_audit_row_is_named_by_verify(inst: Installation) -> None:
     _agencies(inst)
     with inst.db.write() as s:
         s.execute(update(AuditEvent).where(AuditEvent.seq == 2).values(actor="someone-else"))
-    report = integrity.verify(inst, OP)
+    report = fixity.verify(inst, OP)
     assert not report.ok
     assert any(f.kind == "chain" and "2" in f.subject for f in report.findings)
 
@@ -91,13 +94,13 @@ def test_a_deleted_audit_row_breaks_the_chain(inst: Installation) -> None:
     _agencies(inst)
     with inst.db.write() as s:
         s.execute(delete(AuditEvent).where(AuditEvent.seq == 2))
-    assert any(f.kind == "chain" for f in integrity.verify(inst, OP).findings)
+    assert any(f.kind == "chain" for f in fixity.verify(inst, OP).findings)
 
 
 def test_a_rewritten_chain_contradicts_the_signed_checkpoint(inst: Installation) -> None:
     """Even a forger who recomputes every hash cannot match the earlier signed head."""
     _agencies(inst)
-    assert integrity.verify(inst, OP).ok  # writes a signed checkpoint
+    assert fixity.verify(inst, OP).ok  # writes a signed checkpoint
     with inst.db.write() as s:
         rows = s.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
         prev = audit.GENESIS
@@ -117,7 +120,7 @@ def test_a_rewritten_chain_contradicts_the_signed_checkpoint(inst: Installation)
                 ev.details,
             )
             prev = ev.hash
-    findings = integrity.verify(inst, OP).findings
+    findings = fixity.verify(inst, OP).findings
     assert [f.kind for f in findings] == ["checkpoint"]
 
 
@@ -138,7 +141,7 @@ def test_a_flipped_byte_in_a_stored_file_is_named_by_verify(inst: Installation) 
     raw = bytearray(path.read_bytes())
     raw[40] ^= 0xFF
     path.write_bytes(bytes(raw))
-    report = integrity.verify(inst, OP)
+    report = fixity.verify(inst, OP)
     assert [f.kind for f in report.findings] == ["blob_changed"]
     assert str(blob.id) in report.findings[0].subject
     assert item.sha256 == blob.sha256
@@ -173,7 +176,7 @@ def test_same_file_twice_in_one_agency_is_stored_once(inst: Installation) -> Non
 def test_a_specialist_sees_only_her_agency(inst: Installation) -> None:
     _agencies(inst)
     with inst.db.write() as s:
-        accounts.add_user(
+        users.add_user(
             s,
             OP,
             inst.settings,
@@ -182,11 +185,11 @@ def test_a_specialist_sees_only_her_agency(inst: Installation) -> None:
             role="specialist",
             agency_slug="essen",
         )
-    fk = accounts.login(inst, "fk-essen", "lang-genug-passwort").actor
+    fk = users.login(inst, "fk-essen", "lang-genug-passwort").actor
     with inst.db.read() as s:
         assert [a.slug for a in list_agencies(s, fk)] == ["essen"]
         with pytest.raises(NotFound):
-            planning.list_occurrences(s, fk, agency_slug="kleve")
+            plans.list_occurrences(s, fk, agency_slug="kleve")
         coordinator = Actor("k", Role.coordinator, user_id=99)
         assert {a.slug for a in list_agencies(s, coordinator)} == {"essen", "kleve"}
 
@@ -196,38 +199,38 @@ def test_ten_wrong_passwords_lock_the_account_across_sessions(inst: Installation
     _anna(inst)
     for attempt in range(1, 11):
         with pytest.raises(Exception) as err:
-            accounts.login(inst, "anna", f"falsch-{attempt}")
+            users.login(inst, "anna", f"falsch-{attempt}")
         expected = "login_locked" if attempt == 10 else "login_invalid"
         assert err.value.code == expected
     # Even the right password is refused while locked, with the time it ends.
     with pytest.raises(Exception) as err:
-        accounts.login(inst, "anna", "richtiges-passwort-1")
+        users.login(inst, "anna", "richtiges-passwort-1")
     assert err.value.code == "login_locked"
     later = utcnow() + timedelta(minutes=16)
-    assert accounts.login(inst, "anna", "richtiges-passwort-1", now=later).actor.name == "anna"
+    assert users.login(inst, "anna", "richtiges-passwort-1", now=later).actor.name == "anna"
 
 
 def test_sessions_expire_and_logout_everywhere_ends_all(inst: Installation) -> None:
     _agencies(inst)
     _anna(inst)
-    one = accounts.login(inst, "anna", "richtiges-passwort-1").token
-    two = accounts.login(inst, "anna", "richtiges-passwort-1").token
-    assert accounts.resolve(inst, one) is not None
+    one = users.login(inst, "anna", "richtiges-passwort-1").token
+    two = users.login(inst, "anna", "richtiges-passwort-1").token
+    assert users.resolve(inst, one) is not None
     idle = utcnow() + timedelta(hours=inst.settings.session_idle_hours, minutes=1)
-    assert accounts.resolve(inst, one, now=idle) is None
-    accounts.logout(inst, one, everywhere=True)
-    assert accounts.resolve(inst, one) is None and accounts.resolve(inst, two) is None
+    assert users.resolve(inst, one, now=idle) is None
+    users.logout(inst, one, everywhere=True)
+    assert users.resolve(inst, one) is None and users.resolve(inst, two) is None
 
 
 def test_a_deactivated_account_cannot_log_in_and_keeps_its_history(inst: Installation) -> None:
     _agencies(inst)
     uid = _anna(inst)
-    token = accounts.login(inst, "anna", "richtiges-passwort-1").token
+    token = users.login(inst, "anna", "richtiges-passwort-1").token
     with inst.db.write() as s:
-        accounts.set_active(s, OP, uid, False)
-    assert accounts.resolve(inst, token) is None
+        users.set_active(s, OP, uid, False)
+    assert users.resolve(inst, token) is None
     with pytest.raises(Exception) as err:
-        accounts.login(inst, "anna", "richtiges-passwort-1")
+        users.login(inst, "anna", "richtiges-passwort-1")
     assert err.value.code == "login_inactive"
     with inst.db.read() as s:
         assert s.scalar(select(func.count()).where(AuditEvent.object_id == str(uid))) >= 3
@@ -236,13 +239,13 @@ def test_a_deactivated_account_cannot_log_in_and_keeps_its_history(inst: Install
 def test_cookie_handoff_is_single_use(inst: Installation) -> None:
     _agencies(inst)
     _anna(inst)
-    login = accounts.login(inst, "anna", "richtiges-passwort-1")
-    code = accounts.create_handoff(inst, login.token)
-    cookie = accounts.redeem_handoff(inst, code)
-    assert cookie and accounts.resolve(inst, cookie).name == "anna"
-    assert accounts.redeem_handoff(inst, code) is None
-    late = accounts.create_handoff(inst, cookie)
-    assert accounts.redeem_handoff(inst, late, now=utcnow() + timedelta(minutes=2)) is None
+    login = users.login(inst, "anna", "richtiges-passwort-1")
+    code = users.create_handoff(inst, login.token)
+    cookie = users.redeem_handoff(inst, code)
+    assert cookie and users.resolve(inst, cookie).name == "anna"
+    assert users.redeem_handoff(inst, code) is None
+    late = users.create_handoff(inst, cookie)
+    assert users.redeem_handoff(inst, late, now=utcnow() + timedelta(minutes=2)) is None
 
 
 def test_utc_times_round_trip_exactly(inst: Installation) -> None:
@@ -256,14 +259,14 @@ def test_utc_times_round_trip_exactly(inst: Installation) -> None:
 
 def test_first_admin_needs_the_setup_code(tmp_path) -> None:  # type: ignore[no-untyped-def]
     inst, _ = initialise(make_settings(tmp_path / "data"))
-    code = accounts.ensure_setup_token(inst)
+    code = users.ensure_setup_token(inst)
     assert code
     with pytest.raises(Exception) as err:
-        accounts.create_first_admin(inst, "falsch", "chefin", "ein-langes-passwort")
+        users.create_first_admin(inst, "falsch", "chefin", "ein-langes-passwort")
     assert err.value.code == "setup_token_invalid"
-    accounts.create_first_admin(inst, code, "chefin", "ein-langes-passwort")
-    assert not accounts.setup_token_path(inst.settings).exists()
+    users.create_first_admin(inst, code, "chefin", "ein-langes-passwort")
+    assert not users.setup_token_path(inst.settings).exists()
     with pytest.raises(Exception) as err:
-        accounts.create_first_admin(inst, code, "zweite", "ein-langes-passwort")
+        users.create_first_admin(inst, code, "zweite", "ein-langes-passwort")
     assert err.value.code == "setup_done"
     inst.close()

@@ -9,11 +9,10 @@ import icalendar
 import pytest
 from sqlalchemy import func, select
 
-from ia_events import calendar_feeds, deadlines, planning, reports, schedule
-from ia_events.access import Actor
-from ia_events.errors import Conflict, Forbidden, InvalidInput, NotFound
-from ia_events.installation import Installation
-from ia_events.models import (
+from ia_events.core.access import Actor
+from ia_events.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ia_events.core.installation import Installation
+from ia_events.core.models import (
     Agency,
     Attendance,
     AuditEvent,
@@ -23,7 +22,9 @@ from ia_events.models import (
     SubGoal,
     TaskPlan,
 )
-from ia_events.recurrence import SeriesRule
+from ia_events.planning import calendar_feeds, deadlines, plans, schedule
+from ia_events.planning.recurrence import SeriesRule
+from ia_events.reporting import progress as reports
 
 NOW = datetime(2026, 2, 1, 10, tzinfo=UTC)
 
@@ -41,10 +42,10 @@ def world(inst: Installation):  # type: ignore[no-untyped-def]
     other = Actor("fk-kleve", Role.specialist, agency_id=ids[1])
     coord = Actor("koordination", Role.coordinator)
     with inst.db.write() as s:
-        plan = planning.create_task_plan(
+        plan = plans.create_task_plan(
             s, fk, agency_slug="essen", funding_year=2026, topic="Begegnung", goal="Teilhabe"
         )
-        goal = planning.add_subgoal(
+        goal = plans.add_subgoal(
             s,
             fk,
             plan.id,
@@ -70,21 +71,21 @@ def test_plan_lifecycle_versions_and_approval(world) -> None:  # type: ignore[no
     inst, fk, _other, coord, plan_id, goal_id = world
     with inst.db.write() as s:
         with pytest.raises(Forbidden):
-            planning.approve_plan(s, fk, plan_id)  # a specialist cannot approve
+            plans.approve_plan(s, fk, plan_id)  # a specialist cannot approve
         with pytest.raises(Conflict):
-            planning.approve_plan(s, coord, plan_id)  # still a draft
-        planning.submit_plan(s, fk, plan_id, now=NOW)
+            plans.approve_plan(s, coord, plan_id)  # still a draft
+        plans.submit_plan(s, fk, plan_id, now=NOW)
     with inst.db.write() as s:
-        planning.return_plan(s, coord, plan_id, "Teilziel genauer fassen")
+        plans.return_plan(s, coord, plan_id, "Teilziel genauer fassen")
     with inst.db.write() as s:
         # Submitted once: a change without a reason is refused, with one it is a new version.
         with pytest.raises(InvalidInput) as err:
-            planning.change_subgoal(
+            plans.change_subgoal(
                 s, fk, goal_id, title="25 Termine", field="BE", indicator="occurrences", target=25
             )
         assert err.value.params["field"] == "Grund der Anpassung"
     with inst.db.write() as s:
-        planning.change_subgoal(
+        plans.change_subgoal(
             s,
             fk,
             goal_id,
@@ -94,16 +95,16 @@ def test_plan_lifecycle_versions_and_approval(world) -> None:  # type: ignore[no
             target=25,
             why="Mehr Bedarf laut Analyse",
         )
-        planning.submit_plan(s, fk, plan_id, now=NOW)
-        planning.approve_plan(s, coord, plan_id, now=NOW)
+        plans.submit_plan(s, fk, plan_id, now=NOW)
+        plans.approve_plan(s, coord, plan_id, now=NOW)
     with inst.db.write() as s:
-        planning.update_plan(
+        plans.update_plan(
             s, fk, plan_id, topic="Begegnung im Quartier", goal="Teilhabe", why="Neuer Stadtteil"
         )
     with inst.db.read() as s:
         plan = s.get(TaskPlan, plan_id)
         assert (plan.status, plan.version, plan.approved_version) == ("submitted", 3, 2)
-        history = planning.plan_history(s, coord, plan_id)
+        history = plans.plan_history(s, coord, plan_id)
     assert [v.version for v in history] == [3, 2, 1]
     assert history[0].reason == "Neuer Stadtteil" and history[0].changed_by == "fk-essen"
     assert "Thema geändert" in history[0].changes
@@ -119,20 +120,16 @@ def test_another_agencys_plan_is_not_found_and_nothing_changes(world) -> None:  
     inst, fk, other, _coord, plan_id, _goal_id = world
     events = count(inst, AuditEvent)
     with inst.db.write() as s, pytest.raises(NotFound):
-        planning.update_plan(s, other, plan_id, topic="Fremd", goal="x")
+        plans.update_plan(s, other, plan_id, topic="Fremd", goal="x")
     with inst.db.write() as s, pytest.raises(NotFound):
-        planning.add_subgoal(s, other, plan_id, title="x", field="BE", indicator="manual", target=1)
+        plans.add_subgoal(s, other, plan_id, title="x", field="BE", indicator="manual", target=1)
     with inst.db.read() as s, pytest.raises(NotFound):
-        planning.get_plan(s, other, "essen", 2026)
+        plans.get_plan(s, other, "essen", 2026)
     with inst.db.write() as s, pytest.raises(InvalidInput) as err:
-        planning.add_subgoal(
-            s, fk, plan_id, title="x", field="BE", indicator="manual", target="viele"
-        )
+        plans.add_subgoal(s, fk, plan_id, title="x", field="BE", indicator="manual", target="viele")
     assert err.value.params["field"] == "Zielwert"
     with inst.db.write() as s, pytest.raises(InvalidInput):
-        planning.add_subgoal(
-            s, fk, plan_id, title="x", field="BE", indicator="manual", target="nan"
-        )
+        plans.add_subgoal(s, fk, plan_id, title="x", field="BE", indicator="manual", target="nan")
     assert count(inst, AuditEvent) == events
     assert count(inst, SubGoal) == 1
     with inst.db.read() as s:
@@ -186,7 +183,7 @@ def test_edit_one_then_all_future_and_cancel(world) -> None:  # type: ignore[no-
             field="BE",
         ).occurrence_ids
     first, second, third = ids[5], ids[6], ids[7]  # 10.02., 17.02., 24.02.
-    from ia_events.recurrence import local
+    from ia_events.planning.recurrence import local
 
     with inst.db.write() as s:
         schedule.edit_occurrence(
@@ -312,7 +309,7 @@ def test_deadline_submission_attaches_evidence(world) -> None:  # type: ignore[n
     assert kleve["sachbericht"].state_label(date(2026, 5, 2)) == "überfällig"
     kinds = {(r.deadline.kind, r.submitted) for r in upcoming}
     assert ("online_controlling", False) in kinds and ("sachbericht", True) in kinds
-    from ia_events import evidence
+    from ia_events.archive import evidence
 
     _name, _media, data = evidence.read_content(inst, coord, view.evidence_id)
     assert data == b"%PDF-1.4 Sachbericht"
@@ -365,10 +362,10 @@ def test_feeds_render_and_revoke(world) -> None:  # type: ignore[no-untyped-def]
 def test_progress_counts_participants_and_distinct_names(world) -> None:  # type: ignore[no-untyped-def]
     inst, fk, _other, coord, plan_id, _goal_id = world
     with inst.db.write() as s:
-        p_goal = planning.add_subgoal(
+        p_goal = plans.add_subgoal(
             s, fk, plan_id, title="Teilnahmen", field="BE", indicator="participants", target=10
         )
-        d_goal = planning.add_subgoal(
+        d_goal = plans.add_subgoal(
             s, fk, plan_id, title="Personen", field="BE", indicator="distinct_persons", target=3
         )
         res = schedule.create_series(

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import bindparam, exc, insert, select, text
 
-from ia_events import audit, checkin
-from ia_events.installation import Installation
-from ia_events.models import Attendance, AuditEvent, Scan
+from ia_events.attendance import checkin
+from ia_events.core import audit
+from ia_events.core.installation import Installation
+from ia_events.core.models import Attendance, AuditEvent, Scan
 from storage import prepared
 from tests.integration.checkin_support import make_occurrence
 

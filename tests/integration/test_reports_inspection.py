@@ -13,14 +13,11 @@ from docx import Document as Docx
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from ia_events import activity_report, controlling
-from ia_events.access import Actor
-from ia_events.bundle import export_bundle
-from ia_events.errors import Conflict, Forbidden, NotFound
-from ia_events.inspection import inspect
-from ia_events.installation import Installation
-from ia_events.messages import berlin
-from ia_events.models import (
+from ia_events.core.access import Actor
+from ia_events.core.errors import Conflict, Forbidden, NotFound
+from ia_events.core.installation import Installation
+from ia_events.core.messages import berlin
+from ia_events.core.models import (
     ActivityReport,
     Agency,
     Attendance,
@@ -29,6 +26,9 @@ from ia_events.models import (
     Role,
     SubGoal,
 )
+from ia_events.inspection.bundle import export_bundle
+from ia_events.inspection.completeness import inspect
+from ia_events.reporting import activity_report, controlling
 from storage.db import utcnow
 
 COORD = Actor(name="koordination", role=Role.coordinator)

@@ -8,14 +8,15 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from ia_events import integrity, retention, subjects
-from ia_events.access import Actor
-from ia_events.cli import run as cli_run
-from ia_events.errors import Conflict, DomainError, Forbidden, InvalidInput
-from ia_events.evidence import add_evidence, read_content
-from ia_events.installation import Installation
-from ia_events.models import Attendance, Blob, DeletionRecord, Evidence
-from ia_events.personal import blind_index, seal_text
+from ia_events.archive import fixity, retention
+from ia_events.archive.evidence import add_evidence, read_content
+from ia_events.cli.main import run as cli_run
+from ia_events.core.access import Actor
+from ia_events.core.errors import Conflict, DomainError, Forbidden, InvalidInput
+from ia_events.core.installation import Installation
+from ia_events.core.models import Attendance, Blob, DeletionRecord, Evidence
+from ia_events.privacy import subjects
+from ia_events.privacy.personal import blind_index, seal_text
 from tests.integration.archive_factory import PDF, build
 
 
@@ -124,7 +125,7 @@ def test_run_shreds_keeps_tombstone_and_record_and_spares_shared_blobs(
     with pytest.raises(DomainError) as err:
         read_content(inst, w.fk_essen, gone.id)
     assert err.value.code == "evidence_deleted"
-    assert integrity.verify(inst, cli_actor).ok
+    assert fixity.verify(inst, cli_actor).ok
 
 
 def test_cli_hold_release_run_and_lists(inst: Installation, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -213,7 +214,7 @@ def test_subject_access_and_erasure_restricts_until_duty_ends(inst: Installation
 
 def test_subject_access_finds_a_volunteer_with_readable_name(inst: Installation) -> None:
     """Art. 15 for a volunteer: the export decrypts the name the registry stored."""
-    from ia_events.volunteers import add_volunteer
+    from ia_events.volunteers.registry import add_volunteer
 
     w = build(inst)
     with inst.db.write() as s:

@@ -15,11 +15,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import LargeBinary, String, Text, inspect, select, text
 
-from ia_events import accounts, checkin_page
-from ia_events.access import Actor
-from ia_events.cli import run
-from ia_events.installation import Installation, reset_shared
-from ia_events.routes import routes
+from ia_events.accounts import users
+from ia_events.cli.main import run
+from ia_events.core.access import Actor
+from ia_events.core.installation import Installation, reset_shared
+from ia_events.web import checkin_page
+from ia_events.web.routes import routes
 from tests.conftest import point_app_at
 from tests.integration.checkin_support import make_occurrence
 from tests.support import DEMO_PASSWORD
@@ -57,7 +58,7 @@ def _dump(inst: Installation) -> list[tuple[str, bytes]]:
     """Every text, JSON and binary value of every table, as bytes."""
     cells: list[tuple[str, bytes]] = []
     meta_tables = inspect(inst.db.engine).get_table_names()
-    from ia_events.models import Base
+    from ia_events.core.models import Base
 
     with inst.db.read() as s:
         for name in meta_tables:
@@ -104,7 +105,7 @@ def _checkin(client: TestClient, inst: Installation) -> str:
 def test_no_key_material_password_or_token_in_the_database(
     demo_inst: Installation, client: TestClient
 ) -> None:
-    session_token = accounts.login(demo_inst, "fk-essen", DEMO_PASSWORD).token
+    session_token = users.login(demo_inst, "fk-essen", DEMO_PASSWORD).token
     checkin_token = _checkin(client, demo_inst)
     secrets: dict[str, list[bytes]] = {
         name: _forms(raw) for name, raw in _key_material(demo_inst).items()
@@ -135,11 +136,11 @@ def test_secrets_never_reach_logs_or_command_output(
     # the CLI reads the password from stdin and must not echo it
     monkeypatch.setattr(sys, "stdin", io.StringIO(secret_pw + "\n"))
     assert run(["user", "add", "lea", "--role", "coordinator"]) == 0
-    login = accounts.login(demo_inst, "lea", secret_pw)
-    with pytest.raises(accounts.AuthError):
-        accounts.login(demo_inst, "lea", secret_pw + "-falsch")
+    login = users.login(demo_inst, "lea", secret_pw)
+    with pytest.raises(users.AuthError):
+        users.login(demo_inst, "lea", secret_pw + "-falsch")
     token = _checkin(client, demo_inst)
-    accounts.logout(demo_inst, login.token)
+    users.logout(demo_inst, login.token)
     out = capsys.readouterr()
     # The test client's own request log (httpx) shows the URL it was asked for; what
     # the server side writes is what counts.
@@ -150,7 +151,7 @@ def test_secrets_never_reach_logs_or_command_output(
         assert secret not in out.out + out.err
         assert secret not in server_logs
     # and the audit trail of all this holds ids and digests only
-    from ia_events.audit import list_events
+    from ia_events.core.audit import list_events
 
     with demo_inst.db.read() as s:
         events = list_events(s, Actor.cli(), limit=20)
@@ -163,24 +164,24 @@ def test_secrets_never_reach_logs_or_command_output(
 def test_every_admin_action_is_audited_with_ids_only(inst: Installation, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import select as sel
 
-    from ia_events import backup, integrity
-    from ia_events.models import AuditEvent, Role
+    from ia_events.archive import backup, fixity
+    from ia_events.core.models import AuditEvent, Role
 
     admin = Actor("chefin", Role.admin, user_id=1)
     temp = "Vorlaeufiges-Passwort-42"
     with inst.db.write() as s:
-        user = accounts.add_user(s, admin, inst.settings, username="lotte", password=temp,
+        user = users.add_user(s, admin, inst.settings, username="lotte", password=temp,
                                  role="coordinator")  # fmt: skip
         uid = user.id
     with inst.db.write() as s:
-        accounts.reset_password(s, admin, inst.settings, uid, temp + "-zwei")
+        users.reset_password(s, admin, inst.settings, uid, temp + "-zwei")
     with inst.db.write() as s:
-        accounts.set_active(s, admin, uid, False)
+        users.set_active(s, admin, uid, False)
     with inst.db.write() as s:
-        accounts.set_active(s, admin, uid, True)
+        users.set_active(s, admin, uid, True)
     backup.backup(inst, admin, tmp_path / "bk", include_keys=False)
     backup.rotate_keys(inst, admin)
-    integrity.verify(inst, admin)
+    fixity.verify(inst, admin)
     with inst.db.read() as s:
         events = s.scalars(sel(AuditEvent).where(AuditEvent.actor == "chefin")).all()
     actions = [e.action for e in events]

@@ -1,5 +1,5 @@
 """Tenancy on both databases: the important services called as every role with ids of
-agency A (Essen) -- allowed or refused exactly as ``ia_events.service_matrix`` says.
+agency A (Essen) -- allowed or refused exactly as ``ia_events.core.service_matrix`` says.
 
 Roles: specialist of A, specialist of B (Kleve, passing A's ids on purpose),
 volunteer of A, coordinator, admin, anonymous (``None``). A refusal is ``Forbidden``
@@ -22,35 +22,22 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ia_events import (
-    accounts,
-    attendance,
-    audit,
-    backup,
-    bundle,
-    checkin,
-    controlling,
-    evidence,
-    evidence_query,
-    inspection,
-    integrity,
-    planning,
-    reports,
-    retention,
-    schedule,
-    shifts,
-    tokens,
-    volunteer_hours,
-    volunteer_import,
-    volunteers,
-)
-from ia_events.access import Actor
-from ia_events.agencies import add_agency, list_agencies
-from ia_events.cli import run
-from ia_events.errors import DomainError, Forbidden, NotFound
-from ia_events.installation import Installation
-from ia_events.models import Attendance, AuditEvent, Evidence, Role, Shift
-from ia_events.service_matrix import SERVICES, Reach
+from ia_events.accounts import users
+from ia_events.accounts.agencies import add_agency, list_agencies
+from ia_events.archive import backup, evidence, fixity, query, retention
+from ia_events.attendance import checkin, tokens
+from ia_events.attendance import records as attendance
+from ia_events.cli.main import run
+from ia_events.core import audit
+from ia_events.core.access import Actor
+from ia_events.core.errors import DomainError, Forbidden, NotFound
+from ia_events.core.installation import Installation
+from ia_events.core.models import Attendance, AuditEvent, Evidence, Role, Shift
+from ia_events.core.service_matrix import SERVICES, Reach
+from ia_events.inspection import bundle, completeness
+from ia_events.planning import plans, schedule
+from ia_events.reporting import controlling, progress
+from ia_events.volunteers import hours, registry, shifts, transfer
 
 OP = Actor.cli("test:op")
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -83,20 +70,20 @@ class World:
 def _side(inst: Installation, slug: str, name: str) -> Side:
     with inst.db.write() as s:
         ag = add_agency(s, OP, slug=slug, name=name, carrier="Träger", fields=["BE"])
-        plan = planning.create_task_plan(
+        plan = plans.create_task_plan(
             s, OP, agency_slug=slug, funding_year=2026, topic="Teilhabe", goal="Ziel"
         )
-        goal = planning.add_subgoal(
+        goal = plans.add_subgoal(
             s, OP, plan.id, title="Nähcafé", field="BE", indicator="participants", target=10
         )
         s.expire(plan)
-        planning.submit_plan(s, OP, plan.id)
-        act = planning.create_activity(
+        plans.submit_plan(s, OP, plan.id)
+        act = plans.create_activity(
             s, OP, agency_slug=slug, funding_year=2026, title="Nähcafé", type="Nähcafé",
             field="BE", subgoal_ids=[goal.id],
         )  # fmt: skip
-        occ = planning.add_occurrence(s, OP, act.id, START, START + timedelta(hours=2))
-        vol = volunteers.add_volunteer(
+        occ = plans.add_occurrence(s, OP, act.id, START, START + timedelta(hours=2))
+        vol = registry.add_volunteer(
             s, inst.keys, OP, ag.id, name=f"Ehrenamt {slug}", consent_at=date(2026, 1, 5)
         )
         shift = shifts.add_shift(s, OP, occ.id, role="Aufbau", needed=2)[0]
@@ -154,123 +141,128 @@ def _occ_ids(rows: Any) -> set[int]:
 
 CASES = [
     # planning
-    Case("planning.list_occurrences",
-         lambda c, a: planning.list_occurrences(c[1], a, year=2026),
+    Case("planning.plans.list_occurrences",
+         lambda c, a: plans.list_occurrences(c[1], a, year=2026),
          lambda r, w: w.a.occ in _occ_ids(r)),
-    Case("planning.get_occurrence", lambda c, a: planning.get_occurrence(c[1], a, c[2].a.occ)),
-    Case("planning.get_plan", lambda c, a: planning.get_plan(c[1], a, "essen", 2026)),
-    Case("planning.list_plans", lambda c, a: planning.list_plans(c[1], a, 2026),
+    Case("planning.plans.get_occurrence", lambda c, a: plans.get_occurrence(c[1], a, c[2].a.occ)),
+    Case("planning.plans.get_plan", lambda c, a: plans.get_plan(c[1], a, "essen", 2026)),
+    Case("planning.plans.list_plans", lambda c, a: plans.list_plans(c[1], a, 2026),
          lambda r, w: any(p.agency_slug == "essen" if hasattr(p, "agency_slug") else
                           "essen" in repr(p) for p in r)),
-    Case("planning.plan_history", lambda c, a: planning.plan_history(c[1], a, c[2].a.plan)),
-    Case("planning.update_plan",
-         lambda c, a: planning.update_plan(c[1], a, c[2].a.plan, topic="X", goal="Y", why="z")),
-    Case("planning.add_subgoal",
-         lambda c, a: planning.add_subgoal(c[1], a, c[2].a.plan, title="T", field="BE",
+    Case("planning.plans.plan_history", lambda c, a: plans.plan_history(c[1], a, c[2].a.plan)),
+    Case("planning.plans.update_plan",
+         lambda c, a: plans.update_plan(c[1], a, c[2].a.plan, topic="X", goal="Y", why="z")),
+    Case("planning.plans.add_subgoal",
+         lambda c, a: plans.add_subgoal(c[1], a, c[2].a.plan, title="T", field="BE",
                                            indicator="participants", target=3, why="z")),
-    Case("planning.change_subgoal",
-         lambda c, a: planning.change_subgoal(c[1], a, c[2].a.subgoal, title="T", field="BE",
+    Case("planning.plans.change_subgoal",
+         lambda c, a: plans.change_subgoal(c[1], a, c[2].a.subgoal, title="T", field="BE",
                                               indicator="participants", target=5, why="z")),
-    Case("planning.set_manual_actual",
-         lambda c, a: planning.set_manual_actual(c[1], a, c[2].a.subgoal, 3)),
-    Case("planning.approve_plan", lambda c, a: planning.approve_plan(c[1], a, c[2].a.plan)),
-    Case("planning.return_plan",
-         lambda c, a: planning.return_plan(c[1], a, c[2].a.plan, "Bitte ergänzen")),
-    Case("planning.create_activity",
-         lambda c, a: planning.create_activity(c[1], a, agency_slug="essen", funding_year=2026,
+    Case("planning.plans.set_manual_actual",
+         lambda c, a: plans.set_manual_actual(c[1], a, c[2].a.subgoal, 3)),
+    Case("planning.plans.approve_plan", lambda c, a: plans.approve_plan(c[1], a, c[2].a.plan)),
+    Case("planning.plans.return_plan",
+         lambda c, a: plans.return_plan(c[1], a, c[2].a.plan, "Bitte ergänzen")),
+    Case("planning.plans.create_activity",
+         lambda c, a: plans.create_activity(c[1], a, agency_slug="essen", funding_year=2026,
                                                title="Fest", type="Fest", field="BE")),
-    Case("planning.add_occurrence",
-         lambda c, a: planning.add_occurrence(c[1], a, c[2].a.activity, START + timedelta(days=9),
+    Case("planning.plans.add_occurrence",
+         lambda c, a: plans.add_occurrence(c[1], a, c[2].a.activity, START + timedelta(days=9),
                                               START + timedelta(days=9, hours=1))),
-    Case("schedule.edit_occurrence",
+    Case("planning.schedule.edit_occurrence",
          lambda c, a: schedule.edit_occurrence(c[1], a, c[2].a.occ, starts_at=START,
                                                ends_at=START + timedelta(hours=3))),
-    Case("schedule.cancel_occurrence",
+    Case("planning.schedule.cancel_occurrence",
          lambda c, a: schedule.cancel_occurrence(c[1], a, c[2].a.occ, "Krankheit")),
-    Case("schedule.list_activities", lambda c, a: schedule.list_activities(c[1], a, "essen")),
-    Case("reports.subgoal_progress",
-         lambda c, a: reports.subgoal_progress(c[1], a, "essen", 2026)),
-    Case("reports.district_summary", lambda c, a: reports.district_summary(c[1], a, 2026),
+    Case("planning.schedule.list_activities",
+         lambda c, a: schedule.list_activities(c[1], a, "essen")),
+    Case("reporting.progress.subgoal_progress",
+         lambda c, a: progress.subgoal_progress(c[1], a, "essen", 2026)),
+    Case("reporting.progress.district_summary",
+         lambda c, a: progress.district_summary(c[1], a, 2026),
          lambda r, w: "essen" in repr(r)),
-    Case("agencies.list_agencies", lambda c, a: list_agencies(c[1], a),
+    Case("accounts.agencies.list_agencies", lambda c, a: list_agencies(c[1], a),
          lambda r, w: "essen" in repr(r)),
     # check-in, attendance
-    Case("tokens.occurrence_link",
+    Case("attendance.tokens.occurrence_link",
          lambda c, a: tokens.occurrence_link(c[1], c[0].keys, a, c[2].a.occ, "http://x")),
-    Case("tokens.revoke_links", lambda c, a: tokens.revoke_links(c[1], a, c[2].a.occ)),
-    Case("checkin.door_checkin",
+    Case("attendance.tokens.revoke_links", lambda c, a: tokens.revoke_links(c[1], a, c[2].a.occ)),
+    Case("attendance.checkin.door_checkin",
          lambda c, a: checkin.door_checkin(c[1], c[0].keys, a, c[2].a.occ, name="Zeynep",
                                            now=START)),
-    Case("attendance.list_attendance",
+    Case("attendance.records.list_attendance",
          lambda c, a: attendance.list_attendance(c[1], c[0].keys, a, c[2].a.occ)),
-    Case("attendance.list_scans", lambda c, a: attendance.list_scans(c[1], a, c[2].a.occ)),
-    Case("attendance.counter", lambda c, a: attendance.counter(c[1], a, c[2].a.occ)),
-    Case("attendance.undo", lambda c, a: attendance.undo(c[1], a, c[2].a.attendance, "falsch")),
-    Case("attendance.headcount",
+    Case("attendance.records.list_scans", lambda c, a: attendance.list_scans(c[1], a, c[2].a.occ)),
+    Case("attendance.records.counter", lambda c, a: attendance.counter(c[1], a, c[2].a.occ)),
+    Case("attendance.records.undo",
+         lambda c, a: attendance.undo(c[1], a, c[2].a.attendance, "falsch")),
+    Case("attendance.records.headcount",
          lambda c, a: attendance.headcount(c[1], a, c[2].a.occ, None, 1, now=START)),
     # evidence
-    Case("evidence_query.list_evidence",
-         lambda c, a: evidence_query.list_evidence(c[1], a),
+    Case("archive.query.list_evidence",
+         lambda c, a: query.list_evidence(c[1], a),
          lambda r, w: w.a.evidence in {e.id for e in r}),
-    Case("evidence_query.get_detail",
-         lambda c, a: evidence_query.get_detail(c[1], a, c[2].a.evidence)),
-    Case("evidence_query.occurrence_context",
-         lambda c, a: evidence_query.occurrence_context(c[1], a, c[2].a.occ)),
-    Case("evidence_query.link_options",
-         lambda c, a: evidence_query.link_options(c[1], a, "essen", 2026)),
-    Case("evidence.read_content",
+    Case("archive.query.get_detail",
+         lambda c, a: query.get_detail(c[1], a, c[2].a.evidence)),
+    Case("archive.query.occurrence_context",
+         lambda c, a: query.occurrence_context(c[1], a, c[2].a.occ)),
+    Case("archive.query.link_options",
+         lambda c, a: query.link_options(c[1], a, "essen", 2026)),
+    Case("archive.evidence.read_content",
          lambda c, a: evidence.read_content(c[0], a, c[2].a.evidence)),
-    Case("evidence.change_metadata",
+    Case("archive.evidence.change_metadata",
          lambda c, a: evidence.change_metadata(c[1], a, c[2].a.evidence, reason="Tippfehler",
                                                title="Liste")),
-    Case("evidence.add_evidence",
+    Case("archive.evidence.add_evidence",
          lambda c, a: evidence.add_evidence(c[0], a, agency_slug="essen", funding_year=2026,
                                             kind="press_release", filename="p.pdf",
                                             content=PDF + b"%x")),
-    Case("retention.set_hold",
+    Case("archive.retention.set_hold",
          lambda c, a: retention.set_hold(c[1], a, scope="evidence", scope_id=c[2].a.evidence,
                                          reason="Prüfung")),
-    Case("retention.list_holds", lambda c, a: retention.list_holds(c[1], a)),
-    Case("retention.propose", lambda c, a: retention.propose(c[1], a, TODAY)),
-    Case("retention.run_deletions", lambda c, a: retention.run_deletions(c[0], a, TODAY)),
+    Case("archive.retention.list_holds", lambda c, a: retention.list_holds(c[1], a)),
+    Case("archive.retention.propose", lambda c, a: retention.propose(c[1], a, TODAY)),
+    Case("archive.retention.run_deletions", lambda c, a: retention.run_deletions(c[0], a, TODAY)),
     # volunteers, shifts
-    Case("volunteers.list_volunteers",
-         lambda c, a: volunteers.list_volunteers(c[1], c[0].keys, a, c[2].a.agency)),
-    Case("volunteers.get_volunteer",
-         lambda c, a: volunteers.get_volunteer(c[1], c[0].keys, a, c[2].a.volunteer)),
-    Case("volunteers.update_volunteer",
-         lambda c, a: volunteers.update_volunteer(c[1], c[0].keys, a, c[2].a.volunteer,
+    Case("volunteers.registry.list_volunteers",
+         lambda c, a: registry.list_volunteers(c[1], c[0].keys, a, c[2].a.agency)),
+    Case("volunteers.registry.get_volunteer",
+         lambda c, a: registry.get_volunteer(c[1], c[0].keys, a, c[2].a.volunteer)),
+    Case("volunteers.registry.update_volunteer",
+         lambda c, a: registry.update_volunteer(c[1], c[0].keys, a, c[2].a.volunteer,
                                                   availability="montags")),
-    Case("volunteer_hours.list_with_hours",
-         lambda c, a: volunteer_hours.list_with_hours(c[1], c[0].keys, a, year=2026),
+    Case("volunteers.hours.list_with_hours",
+         lambda c, a: hours.list_with_hours(c[1], c[0].keys, a, year=2026),
          lambda r, w: w.a.volunteer in {v.id for v in r}),
-    Case("volunteer_hours.year_summary",
-         lambda c, a: volunteer_hours.year_summary(c[1], c[0].keys, a, c[2].a.volunteer, 2026)),
-    Case("volunteer_import.export_registry",
-         lambda c, a: volunteer_import.export_registry(c[1], c[0].keys, a, c[2].a.agency)),
-    Case("shifts.add_shift",
+    Case("volunteers.hours.year_summary",
+         lambda c, a: hours.year_summary(c[1], c[0].keys, a, c[2].a.volunteer, 2026)),
+    Case("volunteers.transfer.export_registry",
+         lambda c, a: transfer.export_registry(c[1], c[0].keys, a, c[2].a.agency)),
+    Case("volunteers.shifts.add_shift",
          lambda c, a: shifts.add_shift(c[1], a, c[2].a.occ, role="Küche")),
-    Case("shifts.assign",
+    Case("volunteers.shifts.assign",
          lambda c, a: shifts.assign(c[1], a, c[2].a.shift, c[2].a.volunteer,
                                     now=START - timedelta(days=1))),
-    Case("shifts.mark_no_show", lambda c, a: shifts.mark_no_show(c[1], a, c[2].a.assignment,
+    Case("volunteers.shifts.mark_no_show",
+         lambda c, a: shifts.mark_no_show(c[1], a, c[2].a.assignment,
                                                                  now=START + timedelta(hours=1))),
-    Case("shifts.withdraw",
+    Case("volunteers.shifts.withdraw",
          lambda c, a: shifts.withdraw(c[1], a, c[2].a.assignment, now=START - timedelta(days=1))),
-    Case("shifts.roster_for_occurrence",
+    Case("volunteers.shifts.roster_for_occurrence",
          lambda c, a: shifts.roster_for_occurrence(c[1], c[0].keys, a, c[2].a.occ)),
-    Case("shifts.my_shifts", lambda c, a: shifts.my_shifts(c[1], a, now=START)),
+    Case("volunteers.shifts.my_shifts", lambda c, a: shifts.my_shifts(c[1], a, now=START)),
     # reports, bundle, system
-    Case("controlling.figures", lambda c, a: controlling.figures(c[1], a, 2026),
+    Case("reporting.controlling.figures", lambda c, a: controlling.figures(c[1], a, 2026),
          lambda r, w: "essen" in repr(r)),
-    Case("inspection.inspect", lambda c, a: inspection.inspect(c[1], a, "essen", 2026)),
-    Case("bundle.export_bundle",
+    Case("inspection.completeness.inspect",
+         lambda c, a: completeness.inspect(c[1], a, "essen", 2026)),
+    Case("inspection.bundle.export_bundle",
          lambda c, a: bundle.export_bundle(c[0], a, "essen", 2026, c[3] / "b.zip")),
-    Case("audit.list_events", lambda c, a: audit.list_events(c[1], a),
+    Case("core.audit.list_events", lambda c, a: audit.list_events(c[1], a),
          lambda r, w: any(e.agency_id == w.a.agency for e in r)),
-    Case("accounts.list_users", lambda c, a: accounts.list_users(c[1], a)),
-    Case("integrity.verify", lambda c, a: integrity.verify(c[0], a)),
-    Case("backup.key_status", lambda c, a: backup.key_status(c[0], a)),
+    Case("accounts.users.list_users", lambda c, a: users.list_users(c[1], a)),
+    Case("archive.fixity.verify", lambda c, a: fixity.verify(c[0], a)),
+    Case("archive.backup.key_status", lambda c, a: backup.key_status(c[0], a)),
 ]  # fmt: skip
 
 
@@ -357,17 +349,17 @@ def test_a_volunteer_reaches_only_her_own_record(inst: Installation, world: Worl
     other = Actor("ehrenamt2", Role.volunteer, user_id=110, agency_id=world.a.agency,
                   volunteer_id=world.b.volunteer)  # fmt: skip
     with inst.db.read() as s, pytest.raises(NotFound):  # Kleve's id claimed from Essen
-        volunteers.get_volunteer(s, inst.keys, other, world.b.volunteer)
+        registry.get_volunteer(s, inst.keys, other, world.b.volunteer)
     with inst.db.write() as s:
-        own = volunteers.add_volunteer(s, inst.keys, OP, world.a.agency, name="Nachbarin",
+        own = registry.add_volunteer(s, inst.keys, OP, world.a.agency, name="Nachbarin",
                                        consent_at=date(2026, 1, 5))  # fmt: skip
         own_id = own.id
     me = world.roles["volunteer_a"]
     with inst.db.read() as s:
         with pytest.raises((NotFound, Forbidden)):  # a colleague's record
-            volunteers.get_volunteer(s, inst.keys, me, own_id)
+            registry.get_volunteer(s, inst.keys, me, own_id)
         with pytest.raises((NotFound, Forbidden)):
-            volunteer_hours.year_summary(s, inst.keys, me, own_id, 2026)
+            hours.year_summary(s, inst.keys, me, own_id, 2026)
 
 
 def test_ids_of_b_mixed_into_a_request_are_refused_and_change_nothing(
@@ -389,7 +381,7 @@ def test_ids_of_b_mixed_into_a_request_are_refused_and_change_nothing(
     with inst.db.write() as s:
         attempts += [
             lambda: shifts.assign(s, fk_a, world.a.shift, world.b.volunteer),
-            lambda: planning.create_activity(s, fk_a, agency_slug="essen", funding_year=2026,
+            lambda: plans.create_activity(s, fk_a, agency_slug="essen", funding_year=2026,
                                              title="x", type="x", field="BE",
                                              subgoal_ids=[world.b.subgoal]),
         ]  # fmt: skip

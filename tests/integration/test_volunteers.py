@@ -14,15 +14,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ia_events import checkin, planning, reports, shifts, volunteers
-from ia_events.access import Actor
-from ia_events.agencies import add_agency
-from ia_events.cli import run
-from ia_events.errors import Conflict, DomainError, NotFound
-from ia_events.installation import Installation
-from ia_events.models import AuditEvent, Role, ShiftAssignment, SubGoal, TaskPlan, Volunteer
-from ia_events.volunteer_hours import add_worklog, year_summary
-from ia_events.volunteer_import import confirm, export_registry, preview
+from ia_events.accounts.agencies import add_agency
+from ia_events.attendance import checkin
+from ia_events.cli.main import run
+from ia_events.core.access import Actor
+from ia_events.core.errors import Conflict, DomainError, NotFound
+from ia_events.core.installation import Installation
+from ia_events.core.models import AuditEvent, Role, ShiftAssignment, SubGoal, TaskPlan, Volunteer
+from ia_events.planning import plans
+from ia_events.reporting import progress as reports
+from ia_events.volunteers import registry, shifts
+from ia_events.volunteers.hours import add_worklog, year_summary
+from ia_events.volunteers.transfer import confirm, export_registry, preview
 
 OP = Actor.cli("test:op")
 NOW = datetime(2026, 5, 12, 8, 0, tzinfo=UTC)
@@ -46,17 +49,17 @@ def _world(inst: Installation) -> World:
     with inst.db.write() as s:
         essen = add_agency(s, OP, slug="essen", name="IA Essen", carrier="Träger A", fields=["BE"])
         kleve = add_agency(s, OP, slug="kleve", name="IA Kleve", carrier="Träger B", fields=["BE"])
-        act = planning.create_activity(s, OP, agency_slug="essen", funding_year=2026,
+        act = plans.create_activity(s, OP, agency_slug="essen", funding_year=2026,
                                        title="Nähcafé", type="Nähcafé", field="BE")  # fmt: skip
-        occ = planning.add_occurrence(s, OP, act.id, start, start + timedelta(hours=2.5))
-        later = planning.add_occurrence(
+        occ = plans.add_occurrence(s, OP, act.id, start, start + timedelta(hours=2.5))
+        later = plans.add_occurrence(
             s, OP, act.id, start + timedelta(days=7), start + timedelta(days=7, hours=2.5)
         )
-        act_k = planning.create_activity(
+        act_k = plans.create_activity(
             s, OP, agency_slug="kleve", funding_year=2026, title="Radwerkstatt",
             type="Fahrradwerkstatt", field="BE",
         )  # fmt: skip
-        occ_k = planning.add_occurrence(s, OP, act_k.id, start, start + timedelta(hours=3))
+        occ_k = plans.add_occurrence(s, OP, act_k.id, start, start + timedelta(hours=3))
         ids = (essen.id, kleve.id, act.id, occ.id, later.id, occ_k.id)
     staff = Actor("fk-essen", Role.specialist, user_id=1, agency_id=ids[0])
     staff_k = Actor("fk-kleve", Role.specialist, user_id=2, agency_id=ids[1])
@@ -65,7 +68,7 @@ def _world(inst: Installation) -> World:
 
 def _volunteer(inst: Installation, who: Actor, agency_id: int, name: str, contact: str = "") -> int:
     with inst.db.write() as s:
-        v = volunteers.add_volunteer(s, inst.keys, who, agency_id, name=name, contact=contact,
+        v = registry.add_volunteer(s, inst.keys, who, agency_id, name=name, contact=contact,
                                      consent_at=date(2026, 1, 5), now=NOW)  # fmt: skip
         return v.id
 
@@ -110,7 +113,7 @@ def test_import_previews_per_row_errors_and_imports_only_after_confirm(inst: Ins
     with inst.db.write() as s:
         confirm(s, inst.keys, w.staff, w.essen, "liste.xlsx", content, today=TODAY)
     with inst.db.read() as s:
-        names = [v.name for v in volunteers.list_volunteers(s, inst.keys, w.staff, w.essen)]
+        names = [v.name for v in registry.list_volunteers(s, inst.keys, w.staff, w.essen)]
         assert s.scalar(select(func.count()).where(AuditEvent.action == "volunteer:import")) == 1
     assert sorted(names) == sorted(["Ayşe Yıldız", "Jonas Becker", "@Ewa Nowak"])
     with inst.db.write() as s:
@@ -133,7 +136,7 @@ def test_missing_or_expired_qualification_blocks_assignment(inst: Installation) 
     with inst.db.write() as s:
         assert _code(lambda: shifts.assign(s, w.staff, sid, vid, NOW)) == "qualification_missing"
     with inst.db.write() as s:
-        volunteers.add_qualification(s, w.staff, vid, kind="fuehrungszeugnis",
+        registry.add_qualification(s, w.staff, vid, kind="fuehrungszeugnis",
                                      checked_on=date(2021, 5, 1), today=TODAY)  # fmt: skip
     with inst.db.write() as s:
         with pytest.raises(Conflict) as err:
@@ -141,13 +144,13 @@ def test_missing_or_expired_qualification_blocks_assignment(inst: Installation) 
         assert err.value.code == "qualification_expired"
         assert "01.05.2026" in err.value.message()
     with inst.db.write() as s:
-        q = volunteers.add_qualification(s, w.staff, vid, kind="fuehrungszeugnis",
+        q = registry.add_qualification(s, w.staff, vid, kind="fuehrungszeugnis",
                                          checked_on=date(2026, 4, 2), today=TODAY)  # fmt: skip
         assert q.valid_until == date(2031, 4, 2)
         shifts.assign(s, w.staff, sid, vid, NOW)
     with inst.db.read() as s:
         roster = shifts.roster_for_occurrence(s, inst.keys, w.staff, w.occ)
-        warn = volunteers.expiring_qualifications(s, inst.keys, w.staff, w.essen, TODAY)
+        warn = registry.expiring_qualifications(s, inst.keys, w.staff, w.essen, TODAY)
     assert [a.name for a in roster[0].assignments] == ["Олена Коваленко"]
     assert warn == []  # the newer inspection replaces the expired one
 
@@ -194,9 +197,9 @@ def test_signup_qr_checkin_checkout_hours_worklog_and_subgoal(inst: Installation
         plan = TaskPlan(agency_id=w.essen, funding_year=2026, topic="T", goal="G")
         s.add(plan)
         s.flush()
-        goal = planning.add_subgoal(s, OP, plan.id, title="Stunden", field="BE",
+        goal = plans.add_subgoal(s, OP, plan.id, title="Stunden", field="BE",
                                     indicator="volunteer_hours", target=10)  # fmt: skip
-        from ia_events.models import activity_subgoals
+        from ia_events.core.models import activity_subgoals
 
         s.execute(activity_subgoals.insert().values(activity_id=w.activity, subgoal_id=goal.id))
         goal_id = goal.id
@@ -323,9 +326,9 @@ def test_threshold_is_a_setting_and_changes_the_hint(inst: Installation) -> None
     with inst.db.read() as s:
         assert year_summary(s, inst.keys, w.staff, vid, 2025, TODAY).card_reached  # 225 h >= 200
     with inst.db.write() as s:
-        assert _code(lambda: volunteers.set_card_threshold(
+        assert _code(lambda: registry.set_card_threshold(
             s, w.staff, hours_per_year=250, hours_per_week=5)) == "forbidden"  # fmt: skip
-        volunteers.set_card_threshold(s, OP, hours_per_year=250, hours_per_week=5)
+        registry.set_card_threshold(s, OP, hours_per_year=250, hours_per_week=5)
     with inst.db.read() as s:
         assert not year_summary(s, inst.keys, w.staff, vid, 2025, TODAY).card_reached
 
@@ -336,14 +339,14 @@ def test_deactivated_volunteer_stays_but_cannot_be_assigned(inst: Installation) 
     with inst.db.write() as s:
         (shift,) = shifts.add_shift(s, w.staff, w.occ, role="Aufbau")
         sid = shift.id
-        volunteers.set_volunteer_active(s, w.staff, vid, False, NOW)
+        registry.set_volunteer_active(s, w.staff, vid, False, NOW)
     with inst.db.write() as s:
         assert _code(lambda: shifts.assign(s, w.staff, sid, vid, NOW)) == "volunteer_inactive"
     with inst.db.read() as s:
         assert s.get(Volunteer, vid) is not None
-        everyone = volunteers.list_volunteers(s, inst.keys, w.staff, w.essen, include_inactive=True)
+        everyone = registry.list_volunteers(s, inst.keys, w.staff, w.essen, include_inactive=True)
         with pytest.raises(NotFound):
-            volunteers.get_volunteer(s, inst.keys, _as_volunteer(w.essen, vid + 1), vid)
+            registry.get_volunteer(s, inst.keys, _as_volunteer(w.essen, vid + 1), vid)
     assert [v.active for v in everyone] == [False]
 
 
@@ -352,11 +355,13 @@ def test_erasure_under_retention_duty_hides_the_person_and_stops_processing(
 ) -> None:
     """Art. 17(3)(b) + 18: the rows stay for the proof, but screens show a marker,
     future shifts are given back, the account is closed and nothing new is planned."""
-    from ia_events import accounts, attendance, subjects
-    from ia_events.errors import AuthError
-    from ia_events.models import Attendance
-    from ia_events.personal import blind_index, seal_text
-    from ia_events.restriction import RESTRICTED_NAME
+    from ia_events.accounts import users
+    from ia_events.attendance import records
+    from ia_events.core.errors import AuthError
+    from ia_events.core.models import Attendance
+    from ia_events.privacy import subjects
+    from ia_events.privacy.personal import blind_index, seal_text
+    from ia_events.privacy.restriction import RESTRICTED_NAME
     from storage.db import utcnow
 
     w = _world(inst)
@@ -365,12 +370,12 @@ def test_erasure_under_retention_duty_hides_the_person_and_stops_processing(
     soon = utcnow().replace(microsecond=0) + timedelta(days=7)
     password = "Garten-Laterne-2026!"
     with inst.db.write() as s:
-        future = planning.add_occurrence(s, OP, w.activity, soon, soon + timedelta(hours=2))
+        future = plans.add_occurrence(s, OP, w.activity, soon, soon + timedelta(hours=2))
         (shift,) = shifts.add_shift(s, w.staff, future.id, role="Aufbau", needed=2)
         shifts.assign(s, w.staff, shift.id, vid, utcnow())
         shifts.assign(s, w.staff, shift.id, other, utcnow())
         sid = shift.id
-        accounts.add_user(s, OP, inst.settings, username="ehrenamt-olena", password=password,
+        users.add_user(s, OP, inst.settings, username="ehrenamt-olena", password=password,
                           role="volunteer", agency_slug="essen", volunteer_id=vid)  # fmt: skip
         for minute, name in enumerate(("Olena Kovalenko", "Amina Yilmaz")):
             s.add(
@@ -384,14 +389,14 @@ def test_erasure_under_retention_duty_hides_the_person_and_stops_processing(
                     name_index=blind_index(inst.keys, w.essen, name),
                 )
             )
-    assert accounts.login(inst, "ehrenamt-olena", password).token
+    assert users.login(inst, "ehrenamt-olena", password).token
 
     out = subjects.request_erasure(inst, OP, "olena kovalenko", "essen")
     assert out.status == "restricted" and (out.attendance, out.volunteers) == (1, 1)
 
     with inst.db.read() as s:
-        door = attendance.list_attendance(s, inst.keys, w.staff, w.occ, names=True)
-        people = volunteers.list_volunteers(s, inst.keys, w.staff, w.essen, include_inactive=True)
+        door = records.list_attendance(s, inst.keys, w.staff, w.occ, names=True)
+        people = registry.list_volunteers(s, inst.keys, w.staff, w.essen, include_inactive=True)
         roster = shifts.roster_for_occurrence(s, inst.keys, w.staff, future.id)
     assert [r.name for r in door] == [RESTRICTED_NAME, "Amina Yilmaz"]  # the count stays 2
     shown = {p.id: (p.name, p.contact, p.active) for p in people}
@@ -404,14 +409,14 @@ def test_erasure_under_retention_duty_hides_the_person_and_stops_processing(
         assert (
             _code(lambda: shifts.assign(s, w.staff, sid, vid, utcnow())) == "volunteer_restricted"
         )
-        assert _code(
-            lambda: volunteers.update_volunteer(s, inst.keys, w.staff, vid, skills="x")
-        ) == ("volunteer_restricted")
-        assert _code(lambda: volunteers.set_volunteer_active(s, w.staff, vid, True)) == (
+        assert _code(lambda: registry.update_volunteer(s, inst.keys, w.staff, vid, skills="x")) == (
+            "volunteer_restricted"
+        )
+        assert _code(lambda: registry.set_volunteer_active(s, w.staff, vid, True)) == (
             "volunteer_restricted"
         )
     with pytest.raises(AuthError) as refused:
-        accounts.login(inst, "ehrenamt-olena", password)
+        users.login(inst, "ehrenamt-olena", password)
     assert refused.value.code == "login_inactive"
     # The person's own access report still opens everything (Art. 15).
     report = subjects.find_subject(inst, OP, "Olena Kovalenko")

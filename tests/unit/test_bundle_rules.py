@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ia_events.bag import _decode, _encode
-from ia_events.bundle import _Names, _part
-from ia_events.controlling import safe_cell
+from ia_events.inspection.bag import _decode, _encode
+from ia_events.inspection.bundle import _Names, _part
+from ia_events.reporting.controlling import safe_cell
 
 
 @pytest.mark.parametrize(

@@ -6,14 +6,14 @@ from datetime import date
 
 import pytest
 
-from ia_events.deadlines import (
+from ia_events.core.errors import InvalidInput
+from ia_events.planning.deadlines import (
     DeadlineKind,
     deadlines_between,
     deadlines_for_year,
     find,
     phase_of,
 )
-from ia_events.errors import InvalidInput
 
 K = DeadlineKind
 

@@ -7,8 +7,8 @@ import zipfile
 
 import pytest
 
-from ia_events.errors import InvalidInput
-from ia_events.filetypes import ContentScanner, check, safe_filename
+from ia_events.archive.filetypes import ContentScanner, check, safe_filename
+from ia_events.core.errors import InvalidInput
 
 MB = 1024 * 1024
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40

@@ -6,8 +6,8 @@ from datetime import UTC, date, time, timedelta
 
 import pytest
 
-from ia_events.errors import InvalidInput
-from ia_events.recurrence import Closure, SeriesRule, expand, holiday_name, shift_to
+from ia_events.core.errors import InvalidInput
+from ia_events.planning.recurrence import Closure, SeriesRule, expand, holiday_name, shift_to
 
 
 def weekly(first: date, **kw) -> SeriesRule:  # type: ignore[no-untyped-def]

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from ia_events.access import ROLE_PERMISSIONS, Actor, Permission, can, reaches, require
-from ia_events.accounts import check_password_rules
-from ia_events.errors import Forbidden, InvalidInput, NotFound
-from ia_events.evidence import default_retention, safe_filename
-from ia_events.installation import Settings
-from ia_events.messages import fmt_date, fmt_datetime, text
-from ia_events.models import Role
+from ia_events.accounts.users import check_password_rules
+from ia_events.archive.evidence import default_retention, safe_filename
+from ia_events.core.access import ROLE_PERMISSIONS, Actor, Permission, can, reaches, require
+from ia_events.core.errors import Forbidden, InvalidInput, NotFound
+from ia_events.core.installation import Settings
+from ia_events.core.messages import fmt_date, fmt_datetime, text
+from ia_events.core.models import Role
 
 SETTINGS = Settings(data_dir=Path("/nonexistent"), database_url="sqlite://")
 SPEC_A = Actor("fk-a", Role.specialist, user_id=1, agency_id=1)

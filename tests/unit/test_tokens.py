@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ia_events.checkin_texts import LANGS, T, pick_language
-from ia_events.tokens import (
+from ia_events.attendance.checkin_texts import LANGS, T, pick_language
+from ia_events.attendance.tokens import (
     CheckInError,
     TokenInfo,
     make_token,

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from ia_events.pdf_certificates import group_worklogs
-from ia_events.shifts import overlaps
-from ia_events.volunteer_hours import assignment_hours, fmt_hours
-from ia_events.volunteer_import import parse, safe_cell
-from ia_events.volunteers import (
+from ia_events.volunteers.certificates import group_worklogs
+from ia_events.volunteers.hours import assignment_hours, fmt_hours
+from ia_events.volunteers.registry import (
     CardThreshold,
     add_years,
     card_reached,
@@ -16,6 +14,8 @@ from ia_events.volunteers import (
     qualification_gaps,
     qualification_state,
 )
+from ia_events.volunteers.shifts import overlaps
+from ia_events.volunteers.transfer import parse, safe_cell
 
 T0 = datetime(2026, 3, 3, 9, 30, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ia_events import zipstream
-from ia_events.zipstream import ZipSink
+from ia_events.inspection import zipstream
+from ia_events.inspection.zipstream import ZipSink
 
 STAMP = (2025, 1, 2, 3, 4, 5)
 

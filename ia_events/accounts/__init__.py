@@ -1,0 +1,2 @@
+"""Accounts and tenants: users, logins, sessions, agencies.
+"""

@@ -1,0 +1,82 @@
+"""Agencies (Integrationsagenturen): the tenants of an installation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ia_events.core import audit
+from ia_events.core.access import Actor, Permission, require, scope_filter
+from ia_events.core.audit import Action
+from ia_events.core.errors import Conflict, InvalidInput, NotFound
+from ia_events.core.models import Agency, FieldOfAction
+
+
+@dataclass(frozen=True)
+class AgencyView:
+    id: int
+    slug: str
+    name: str
+    carrier: str
+    city: str
+    fields: list[str]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "slug": self.slug,
+            "name": self.name,
+            "carrier": self.carrier,
+            "fields": list(self.fields),
+        }
+
+
+def _view(a: Agency) -> AgencyView:
+    return AgencyView(a.id, a.slug, a.name, a.carrier, a.city, list(a.fields or []))
+
+
+def list_agencies(session: Session, actor: Actor) -> list[AgencyView]:
+    require(actor, Permission.agency_read)
+    rows = session.scalars(
+        select(Agency).where(scope_filter(actor, Agency.id), Agency.active).order_by(Agency.name)
+    ).all()
+    return [_view(a) for a in rows]
+
+
+def get_by_slug(session: Session, actor: Actor, slug: str) -> AgencyView:
+    """An agency the actor reaches; another agency's slug reads as unknown."""
+    require(actor, Permission.agency_read)
+    agency = session.scalar(select(Agency).where(Agency.slug == slug))
+    if agency is None:
+        raise NotFound(what=f"Die Integrationsagentur „{slug}“")
+    require(actor, Permission.agency_read, agency.id)
+    return _view(agency)
+
+
+def add_agency(
+    session: Session,
+    actor: Actor,
+    *,
+    slug: str,
+    name: str,
+    carrier: str,
+    city: str = "",
+    fields: list[str] | None = None,
+    privacy_law: str = "DSGVO",
+) -> Agency:
+    require(actor, Permission.users_manage)
+    fields = list(fields or [])
+    known = {f.value for f in FieldOfAction}
+    for f in fields:
+        if f not in known:
+            raise InvalidInput(field="Handlungsfeld", reason=f"„{f}“ ist unbekannt.")
+    if session.scalar(select(Agency.id).where(Agency.slug == slug)) is not None:
+        raise Conflict(reason=f"Die Kennung „{slug}“ ist schon vergeben.")
+    agency = Agency(
+        slug=slug, name=name, carrier=carrier, city=city, fields=fields, privacy_law=privacy_law
+    )
+    session.add(agency)
+    session.flush()
+    audit.record(session, actor.name, Action.agency_add, "agency", agency.id, agency_id=agency.id)
+    return agency

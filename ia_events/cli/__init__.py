@@ -1,0 +1,2 @@
+"""Entry point: the ``ia-events`` command (DESIGN.md section 5, a contract).
+"""

@@ -1,0 +1,654 @@
+"""The ``ia-events`` command: the ops interface (DESIGN.md section 5, a contract).
+
+It parses arguments, calls the same services as the pages and prints the
+result. Exit codes: 0 success, 1 a check found a problem (or the system
+failed), 2 bad usage (unknown id, invalid value) -- always with a clear
+message, never a traceback (set ``IA_EVENTS_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ia_events.core.access import Actor
+from ia_events.core.errors import DomainError
+from ia_events.core.installation import Installation, Settings, initialise
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+
+
+class Ctx:
+    def __init__(self, actor_name: str | None) -> None:
+        self.actor_name = actor_name or "system:cli"
+        self._inst: Installation | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.cli(self.actor_name)
+
+    @property
+    def settings(self) -> Settings:
+        return Settings.from_env()
+
+    def inst(self) -> Installation:
+        if self._inst is None:
+            self._inst = Installation.open(self.settings)
+        return self._inst
+
+
+def _set_actor(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.find_object(Ctx).actor_name = value  # type: ignore[union-attr]
+
+
+actor_option = click.option(
+    "--actor",
+    metavar="NAME",
+    expose_value=False,
+    callback=_set_actor,
+    is_eager=True,
+    help="Name recorded in the audit log (default system:cli).",
+)
+
+
+def command(group: click.Group, name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+    """A subcommand that accepts ``--actor`` and gets the Ctx as first argument."""
+
+    def deco(fn: Callable[..., Any]) -> Any:
+        @functools.wraps(fn)
+        @click.pass_obj
+        def wrapper(obj: Ctx, *args: Any, **kw: Any) -> Any:
+            return fn(obj, *args, **kw)
+
+        return group.command(name, **kwargs)(actor_option(wrapper))
+
+    return deco
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=1, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--actor",
+    metavar="NAME",
+    default=None,
+    help="Name recorded in the audit log (default system:cli).",
+)
+@click.pass_context
+def cli(ctx: click.Context, actor: str | None) -> None:
+    """ia-events: Angebote, Teilnahme und Nachweise der Integrationsagenturen."""
+    ctx.obj = Ctx(actor)
+
+
+@command(cli, "init")
+def init_cmd(obj: Ctx) -> int:
+    """Create data dir, database (migrated) and keys; safe to run again."""
+    inst, created = initialise(obj.settings, obj.actor_name)
+    s = inst.settings
+    click.echo(f"Datenverzeichnis: {s.data_dir}")
+    click.echo(f"Datenbank:        {inst.db.url}")
+    click.echo(f"Schlüssel:        {s.keys_dir} (separat sichern!)")
+    click.echo(f"Signatur-Fingerabdruck: {inst.keys.fingerprint()}")
+    click.echo("Eingerichtet." if created else "Schon eingerichtet; Schema ist aktuell.")
+    return EXIT_OK
+
+
+@command(cli, "demo")
+@click.option("--size", type=click.Choice(["small", "large"]), default="small", show_default=True)
+def demo_cmd(obj: Ctx, size: str) -> int:
+    """Load fictional demo data (dates relative to today)."""
+    from ia_events.demo import loader
+
+    inst, _ = initialise(obj.settings, obj.actor_name)
+    obj._inst = inst
+    if size == "large":
+        from ia_events.demo import large
+
+        result = large.load(inst, obj.actor, progress=lambda line: click.echo(line, err=True))
+        click.echo(result.describe())
+        return EXIT_OK
+    summary = loader.load(inst, obj.actor)
+    if summary.already_loaded:
+        click.echo("Die Demodaten sind schon geladen.")
+        return EXIT_OK
+    click.echo(
+        f"Demodaten geladen: {summary.agencies} Integrationsagenturen, {summary.users} Konten, "
+        f"{summary.subgoals} Teilziele, {summary.activities} Angebote, "
+        f"{summary.occurrences} Termine, {summary.attendance} Teilnahme-Einträge."
+    )
+    click.echo(
+        f"Anmeldung z. B. als „fk-essen“ oder „koordination“, Passwort: {loader.DEMO_PASSWORD}"
+    )
+    return EXIT_OK
+
+
+# -- users ------------------------------------------------------------------------------------
+
+user_group = click.Group("user", help="Konten verwalten.")
+cli.add_command(user_group)
+
+
+def _read_password() -> str:
+    if sys.stdin is not None and sys.stdin.isatty():
+        return click.prompt("Passwort", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    return line.rstrip("\r\n")
+
+
+@command(user_group, "add")
+@click.argument("name")
+@click.option(
+    "--role", required=True, type=click.Choice(["specialist", "volunteer", "coordinator", "admin"])
+)
+@click.option("--agency", "agency_slug", metavar="SLUG")
+@click.option("--display-name", default=None)
+def user_add_cmd(
+    obj: Ctx, name: str, role: str, agency_slug: str | None, display_name: str | None
+) -> int:
+    """Add an account; the password is read from standard input."""
+    from ia_events.accounts.users import add_user
+
+    inst = obj.inst()
+    password = _read_password()
+    with inst.db.write() as s:
+        user = add_user(
+            s,
+            obj.actor,
+            inst.settings,
+            username=name,
+            password=password,
+            role=role,
+            agency_slug=agency_slug,
+            display_name=display_name,
+        )
+        click.echo(f"Konto „{user.username}“ ({role}) angelegt, id {user.id}.")
+    return EXIT_OK
+
+
+@command(user_group, "list")
+@click.option("--json", "as_json", is_flag=True)
+def user_list_cmd(obj: Ctx, as_json: bool) -> int:
+    from ia_events.accounts.users import list_users
+
+    inst = obj.inst()
+    with inst.db.read() as s:
+        users = list_users(s, obj.actor)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "id": u.id,
+                    "username": u.username,
+                    "role": u.role,
+                    "agency": u.agency_slug,
+                    "active": u.active,
+                    "locked": u.locked,
+                }
+                for u in users
+            ]
+        )
+    else:
+        for u in users:
+            state = "aktiv" if u.active else "deaktiviert"
+            click.echo(
+                f"{u.id:>4}  {u.username:<28} {u.role:<12} {u.agency_slug or '-':<22} {state}"
+            )
+    return EXIT_OK
+
+
+@command(user_group, "deactivate")
+@click.argument("name")
+def user_deactivate_cmd(obj: Ctx, name: str) -> int:
+    """Deactivate an account (never deleted; its history stays)."""
+    from ia_events.accounts.users import set_active, user_id_by_name
+
+    inst = obj.inst()
+    with inst.db.write() as s:
+        set_active(s, obj.actor, user_id_by_name(s, name), False)
+    click.echo(f"Konto „{name}“ deaktiviert; alle Sitzungen beendet.")
+    return EXIT_OK
+
+
+# -- lists ------------------------------------------------------------------------------------
+
+list_group = click.Group("list", help="Daten auflisten (mit --json maschinenlesbar).")
+cli.add_command(list_group)
+
+
+@command(list_group, "agencies")
+@click.option("--json", "as_json", is_flag=True)
+def list_agencies_cmd(obj: Ctx, as_json: bool) -> int:
+    from ia_events.accounts.agencies import list_agencies
+
+    with obj.inst().db.read() as s:
+        rows = list_agencies(s, obj.actor)
+    if as_json:
+        emit_json([a.as_json() for a in rows])
+    else:
+        for a in rows:
+            click.echo(f"{a.slug:<22} {a.name:<45} {', '.join(a.fields)}")
+    return EXIT_OK
+
+
+@command(list_group, "occurrences")
+@click.option("--agency", "agency_slug", metavar="SLUG")
+@click.option("--year", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def list_occurrences_cmd(obj: Ctx, agency_slug: str | None, year: int | None, as_json: bool) -> int:
+    from ia_events.core.messages import fmt_datetime
+    from ia_events.planning.plans import list_occurrences
+
+    with obj.inst().db.read() as s:
+        rows = list_occurrences(s, obj.actor, agency_slug=agency_slug, year=year)
+    if as_json:
+        emit_json([o.as_json() for o in rows])
+    else:
+        for o in rows:
+            click.echo(f"{o.id:>6}  {fmt_datetime(o.starts_at)}  {o.agency_slug:<20} {o.title}")
+    return EXIT_OK
+
+
+@command(list_group, "subgoals")
+@click.option("--agency", "agency_slug", metavar="SLUG", required=True)
+@click.option("--year", type=int, required=True)
+@click.option("--json", "as_json", is_flag=True)
+def list_subgoals_cmd(obj: Ctx, agency_slug: str, year: int, as_json: bool) -> int:
+    from ia_events.reporting.progress import subgoal_progress
+
+    with obj.inst().db.read() as s:
+        rows = subgoal_progress(s, obj.actor, agency_slug, year)
+    if as_json:
+        emit_json([g.as_json() for g in rows])
+    else:
+        for g in rows:
+            click.echo(f"{g.id:>5}  {g.actual:>8g} / {g.target:<8g} {g.indicator:<18} {g.title}")
+    return EXIT_OK
+
+
+@command(list_group, "evidence")
+@click.option("--agency", "agency_slug", metavar="SLUG")
+@click.option("--year", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def list_evidence_cmd(obj: Ctx, agency_slug: str | None, year: int | None, as_json: bool) -> int:
+    from ia_events.archive.evidence import list_evidence
+
+    with obj.inst().db.read() as s:
+        rows = list_evidence(s, obj.actor, agency_slug, year)
+    if as_json:
+        emit_json([e.as_json() for e in rows])
+    else:
+        for e in rows:
+            flag = " [gelöscht]" if e.deleted else (" [Sperre]" if e.legal_hold else "")
+            click.echo(f"{e.id:>6}  {e.funding_year}  {e.kind:<18} {e.title}{flag}")
+    return EXIT_OK
+
+
+# -- volunteers (issue 6) ------------------------------------------------------------------------
+
+
+@command(list_group, "volunteers")
+@click.option("--agency", "agency_slug", metavar="SLUG")
+@click.option("--year", type=int, help="Jahr der Stunden (Standard: laufendes Jahr).")
+@click.option("--json", "as_json", is_flag=True)
+def list_volunteers_cmd(obj: Ctx, agency_slug: str | None, year: int | None, as_json: bool) -> int:
+    """Volunteers with their hours in the year: [{id, name, agency, hours}]."""
+    from ia_events.volunteers.hours import list_with_hours
+
+    inst = obj.inst()
+    with inst.db.read() as s:
+        rows = list_with_hours(s, inst.keys, obj.actor, agency_slug=agency_slug, year=year)
+    if as_json:
+        emit_json([r.as_json() for r in rows])
+    else:
+        for r in rows:
+            state = "" if r.active else " [deaktiviert]"
+            click.echo(f"{r.id:>5}  {r.agency:<20} {r.hours:>8.2f} h  {r.name}{state}")
+    return EXIT_OK
+
+
+@command(cli, "volunteer-certificate")
+@click.argument("volunteer_id", type=int)
+@click.option("--year", type=int, required=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
+def volunteer_certificate_cmd(obj: Ctx, volunteer_id: int, year: int, out: str) -> int:
+    """Write the Ehrenamtsnachweis (PDF) of VOLUNTEER_ID for YEAR to FILE."""
+    from pathlib import Path
+
+    from ia_events.volunteers.certificates import volunteer_certificate
+
+    inst = obj.inst()
+    with inst.db.write() as s:
+        _name, pdf = volunteer_certificate(s, inst.keys, obj.actor, volunteer_id, year)
+    Path(out).write_bytes(pdf)
+    click.echo(f"Ehrenamtsnachweis {year} für Eintrag {volunteer_id} geschrieben: {out}")
+    return EXIT_OK
+
+
+@command(cli, "ehrenamtskarte-threshold")
+@click.option("--hours-year", type=float, help="Stunden pro Jahr (Standard 200).")
+@click.option("--hours-week", type=float, help="Stunden pro Woche (Standard 4).")
+def card_threshold_cmd(obj: Ctx, hours_year: float | None, hours_week: float | None) -> int:
+    """Show or set the Ehrenamtskarte NRW threshold (check the state's current rule)."""
+    from ia_events.volunteers.registry import card_threshold, set_card_threshold
+
+    inst = obj.inst()
+    with inst.db.write() as s:
+        current = card_threshold(s)
+        if hours_year is not None or hours_week is not None:
+            current = set_card_threshold(
+                s,
+                obj.actor,
+                hours_per_year=hours_year if hours_year is not None else current.hours_per_year,
+                hours_per_week=hours_week if hours_week is not None else current.hours_per_week,
+            )
+    click.echo(
+        f"Ehrenamtskarte NRW: {current.hours_per_year:g} Stunden im Jahr "
+        f"oder {current.hours_per_week:g} Stunden pro Woche."
+    )
+    return EXIT_OK
+
+
+# -- evidence ------------------------------------------------------------------------------------
+
+evidence_group = click.Group("evidence", help="Nachweise archivieren.")
+cli.add_command(evidence_group)
+
+
+@command(evidence_group, "add")
+@click.option("--agency", "agency_slug", metavar="SLUG", required=True)
+@click.option("--year", type=int, required=True)
+@click.option("--kind", required=True)
+@click.option("--occurrence", "occurrence_id", type=int)
+@click.option("--subgoal", "subgoal_ids", type=int, multiple=True)
+@click.option("--title", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, readable=True)
+)
+def evidence_add_cmd(
+    obj: Ctx,
+    agency_slug: str,
+    year: int,
+    kind: str,
+    occurrence_id: int | None,
+    subgoal_ids: tuple[int, ...],
+    title: str | None,
+    as_json: bool,
+    files: tuple[str, ...],
+) -> int:
+    """Archive FILE... as evidence (encrypted, content-addressed)."""
+    from contextlib import ExitStack
+    from pathlib import Path
+
+    from ia_events.archive.evidence import add_many
+    from ia_events.archive.filetypes import check
+
+    inst = obj.inst()
+    for name in files:  # refuse the whole batch before storing anything
+        with open(name, "rb") as fh:
+            check(fh, Path(name).name, inst.settings.max_upload_bytes)
+    out = []
+    for start in range(0, len(files), 32):  # batches share one durable flush
+        batch = [Path(n) for n in files[start : start + 32]]
+        with ExitStack() as stack:
+            handles = [(p.name, stack.enter_context(open(p, "rb"))) for p in batch]
+            views = add_many(
+                inst,
+                obj.actor,
+                handles,  # type: ignore[arg-type]
+                kind=kind,
+                agency_slug=agency_slug,
+                funding_year=year,
+                title=title if len(files) == 1 else None,
+                occurrence_id=occurrence_id,
+                subgoal_ids=list(subgoal_ids),
+            )
+        for path, view in zip(batch, views, strict=True):
+            out.append(view)
+            for warning in view.warnings:
+                click.echo(f"Warnung ({path.name}): {warning}", err=True)
+            if not as_json:
+                click.echo(f"{view.id}  {view.sha256}  {path.name}")
+    if as_json:
+        emit_json([v.as_json() for v in out])
+    return EXIT_OK
+
+
+# -- system ------------------------------------------------------------------------------------
+
+
+@command(cli, "verify")
+def verify_cmd(obj: Ctx) -> int:
+    """Re-read every blob and check the audit chain; exit 1 naming each fault."""
+    from ia_events.archive.fixity import verify
+
+    report = verify(obj.inst(), obj.actor)
+    for f in report.findings:
+        click.echo(f"FEHLER {f.line()}")
+    mib = report.bytes_checked / 1024 / 1024
+    click.echo(
+        f"{report.blobs_checked} Dateien ({mib:.1f} MiB) und {report.events_checked} "
+        f"Audit-Ereignisse geprüft; {len(report.findings)} Fehler."
+    )
+    if report.leftovers_cleared:
+        click.echo(f"{report.leftovers_cleared} Reste abgebrochener Uploads entfernt.")
+    return EXIT_OK if report.ok else EXIT_PROBLEM
+
+
+keys_group = click.Group("keys", help="Schlüssel.")
+cli.add_command(keys_group)
+
+
+@command(keys_group, "public")
+def keys_public_cmd(obj: Ctx) -> int:
+    """Print the signing public key (PEM)."""
+    click.echo(obj.inst().keys.public_pem(), nl=False)
+    return EXIT_OK
+
+
+# -- inspection (issue 7) -------------------------------------------------------------------------
+
+
+@command(cli, "export-bundle")
+@click.option("--agency", "agency_slug", metavar="SLUG", required=True)
+@click.option("--year", type=int, required=True)
+@click.option("--subgoal", "subgoal_id", type=int, default=None)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
+def export_bundle_cmd(
+    obj: Ctx, agency_slug: str, year: int, subgoal_id: int | None, out: str
+) -> int:
+    """Write the signed inspection bundle (BagIt in a ZIP) for an agency and year."""
+    from pathlib import Path
+
+    from ia_events.inspection.bundle import export_bundle
+
+    result = export_bundle(
+        obj.inst(), obj.actor, agency_slug, year, Path(out), subgoal_id=subgoal_id
+    )
+    click.echo(
+        f"{result.files} Dateien ({result.payload_bytes / 1024 / 1024:.1f} MiB), "
+        f"{result.findings} Hinweise zur Vollständigkeit."
+    )
+    click.echo(f"SHA-256 {result.sha256}")
+    click.echo(str(result.path))
+    return EXIT_OK
+
+
+@command(cli, "verify-bundle")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option(
+    "--public-key",
+    "public_key",
+    type=click.Path(exists=True, dir_okay=False, readable=True),
+    default=None,
+    help="PEM file of the signing key known to you (default: this installation's key).",
+)
+def verify_bundle_cmd(obj: Ctx, file: str, public_key: str | None) -> int:
+    """Check every checksum and the signature of a bundle; exit 1 naming each change."""
+    from pathlib import Path
+
+    from ia_events.inspection.bundle import load_public_key, verify_bundle
+
+    if public_key:
+        key = load_public_key(Path(public_key).read_bytes())
+    else:
+        key = obj.inst().keys.public_key
+    check = verify_bundle(Path(file), key)
+    for problem in check.problems:
+        click.echo(f"FEHLER {problem}")
+    click.echo(
+        f"{check.files_checked} Dateien geprüft; Signatur "
+        f"{'gültig' if check.signature_ok else 'UNGÜLTIG'} (Schlüssel {check.key_fingerprint})."
+    )
+    if check.ok:
+        click.echo("Das Prüfpaket ist vollständig und unverändert.")
+        return EXIT_OK
+    click.echo(f"Das Prüfpaket ist NICHT intakt: {len(check.problems)} Abweichung(en).")
+    return EXIT_PROBLEM
+
+
+# Archive commands (evidence hold/release, list deletions, retention, backup, keys rotate).
+from ia_events.cli import archive  # noqa: E402, F401
+
+# -- check-in (issue 4) -------------------------------------------------------------------------
+
+
+@command(cli, "checkin-link")
+@click.argument("occurrence_id", type=int)
+@click.option("--purpose", type=click.Choice(["participant", "volunteer"]), default="participant")
+@click.option("--base-url", metavar="URL", help="Default: IA_EVENTS_BASE_URL.")
+def checkin_link_cmd(obj: Ctx, occurrence_id: int, purpose: str, base_url: str | None) -> int:
+    """Print the check-in URL of an occurrence (the URL is the last line)."""
+    from ia_events.attendance import checkin
+    from ia_events.core.messages import fmt_datetime
+
+    inst = obj.inst()
+    with inst.db.read() as s:
+        url = checkin.occurrence_link(
+            s,
+            inst.keys,
+            obj.actor,
+            occurrence_id,
+            base_url or inst.settings.base_url,
+            purpose=purpose,
+        )
+        target = checkin.resolve(s, inst.keys, url.rsplit("t=", 1)[1])
+    if target.starts_at:
+        click.echo(f"{target.title}, {fmt_datetime(target.starts_at)} – Zustand: {target.state}")
+    click.echo(url)
+    return EXIT_OK
+
+
+@command(list_group, "attendance")
+@click.option("--occurrence", "occurrence_id", type=int, required=True, metavar="ID")
+@click.option("--json", "as_json", is_flag=True)
+def list_attendance_cmd(obj: Ctx, occurrence_id: int, as_json: bool) -> int:
+    """Valid (not undone) attendances of an occurrence."""
+    from ia_events.attendance import records
+
+    with obj.inst().db.read() as s:
+        rows = records.list_attendance(s, None, obj.actor, occurrence_id)
+    if as_json:
+        emit_json([r.as_json() for r in rows])
+    else:
+        for r in rows:
+            click.echo(f"{r.id:>8}  {r.recorded_at.isoformat()}  {r.method:<12} {r.count}")
+    return EXIT_OK
+
+
+@command(list_group, "scans")
+@click.option("--occurrence", "occurrence_id", type=int, required=True, metavar="ID")
+@click.option("--json", "as_json", is_flag=True)
+def list_scans_cmd(obj: Ctx, occurrence_id: int, as_json: bool) -> int:
+    """Every check-in attempt of an occurrence, denied and undone ones included."""
+    from ia_events.attendance import records
+
+    with obj.inst().db.read() as s:
+        rows = records.list_scans(s, obj.actor, occurrence_id)
+    if as_json:
+        emit_json([r.as_json() for r in rows])
+    else:
+        for r in rows:
+            flag = " [rückgängig]" if r.undone else ""
+            click.echo(f"{r.id:>8}  {r.received_at.isoformat()}  {r.method:<12} {r.reason}{flag}")
+    return EXIT_OK
+
+
+@command(cli, "participant-list")
+@click.argument("occurrence_id", type=int)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), metavar="FILE.pdf")
+@click.option("--base-url", metavar="URL", help="For the QR code; default IA_EVENTS_BASE_URL.")
+def participant_list_cmd(obj: Ctx, occurrence_id: int, out: str, base_url: str | None) -> int:
+    """Write the participant list (PDF) of an occurrence."""
+    from pathlib import Path
+
+    from ia_events.attendance import lists
+
+    inst = obj.inst()
+    with inst.db.read() as s:
+        data = lists.participant_list(
+            s, inst.keys, obj.actor, occurrence_id, base_url or inst.settings.base_url
+        )
+    target = Path(out)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    click.echo(f"Teilnehmerliste geschrieben: {target} ({len(data) // 1024} KB)")
+    return EXIT_OK
+
+
+# -- entry point --------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        result = cli.main(args=argv, prog_name="ia-events", standalone_mode=False)
+        return int(result or 0)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        return EXIT_USAGE
+    except click.UsageError as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        click.echo("Abgebrochen.", err=True)
+        return EXIT_PROBLEM
+    except DomainError as exc:
+        click.echo(f"Fehler: {exc.message()}", err=True)
+        return EXIT_PROBLEM if exc.code in ("keys_missing", "storage_full") else EXIT_USAGE
+    except Exception as exc:
+        from ia_events.core.errors import is_disk_full
+        from ia_events.core.messages import text
+        from storage.db import utcnow
+
+        if is_disk_full(exc):  # the file system, SQLite or the PostgreSQL server
+            message = text("disk_full")
+        elif isinstance(exc, OperationalError):
+            message = text("database_unavailable")
+        else:
+            message = text("internal", at=utcnow().isoformat(timespec="seconds"))
+        click.echo(f"Fehler: {message}", err=True)
+        if os.environ.get("IA_EVENTS_DEBUG"):
+            traceback.print_exc()
+        return EXIT_PROBLEM

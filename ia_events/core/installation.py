@@ -1,0 +1,151 @@
+"""One installation: where its data lives, its database, keys and archive.
+
+``Settings.from_env`` reads ``$IA_EVENTS_DATA`` (default ``./data``) and
+``$IA_EVENTS_DATABASE_URL`` (default: SQLite inside the data dir). With a
+PostgreSQL URL nothing is written to SQLite. ``initialise`` is idempotent:
+it creates what is missing and migrates the schema forward.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ia_events.core import audit
+from ia_events.core.errors import DomainError
+from ia_events.core.models import Setting
+from storage.blobs import BlobStore
+from storage.db import Database, current_revision, env_url, head_revision, make_engine, migrate
+from storage.keys import KeyMissing, KeyRing
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    base_url: str = "http://localhost:8501"
+    max_upload_bytes: int = 50 * 1024 * 1024
+    session_idle_hours: float = 12.0
+    session_max_days: float = 14.0
+    lockout_threshold: int = 10
+    lockout_minutes: int = 15
+    min_password_length: int = 12
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(
+        cls, data_dir: str | Path | None = None, database_url: str | None = None
+    ) -> Settings:
+        root = Path(data_dir or os.environ.get("IA_EVENTS_DATA") or "./data").resolve()
+        return cls(
+            data_dir=root,
+            database_url=database_url or env_url(root),
+            base_url=os.environ.get("IA_EVENTS_BASE_URL", "http://localhost:8501").rstrip("/"),
+            max_upload_bytes=int(os.environ.get("IA_EVENTS_MAX_UPLOAD_MB", "50")) * 1024 * 1024,
+        )
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.data_dir / "checkpoints"
+
+
+class NotInitialised(DomainError):
+    code = "not_initialised"
+
+
+@dataclass
+class Installation:
+    settings: Settings
+    db: Database
+    keys: KeyRing
+    blobs: BlobStore
+
+    @classmethod
+    def open(cls, settings: Settings) -> Installation:
+        """Open an initialised installation; refuse clearly if it is not one."""
+        if not settings.keys_dir.exists():
+            raise NotInitialised()
+        try:
+            keys = KeyRing.load(settings.keys_dir)
+        except (KeyMissing, OSError, ValueError) as exc:
+            raise DomainError("keys_missing", detail=str(exc)) from exc
+        engine = make_engine(settings.database_url)
+        if current_revision(engine) != head_revision():
+            engine.dispose()
+            raise NotInitialised()
+        return cls(settings, Database(engine), keys, BlobStore(settings.archive_dir, keys))
+
+    def setting(self, key: str, default: str | None = None) -> str | None:
+        with self.db.read() as s:
+            row = s.get(Setting, key)
+            return row.value if row else default
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def initialise(settings: Settings, actor: str = "system:cli") -> tuple[Installation, bool]:
+    """Create data dir, keys and database, migrate forward. Returns (installation, created)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keys = KeyRing.create_or_load(settings.keys_dir)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    inst = Installation(settings, Database(engine), keys, BlobStore(settings.archive_dir, keys))
+    inst.blobs.clear_temp()
+    created = False
+    with inst.db.write() as s:
+        if s.get(Setting, "installed_at") is None:
+            from storage.db import utcnow
+
+            s.add(Setting(key="installed_at", value=utcnow().isoformat()))
+            audit.record(
+                s, actor, audit.Action.install_init, "installation", key=keys.fingerprint()
+            )
+            created = True
+    return inst, created
+
+
+def is_demo(session) -> bool:  # type: ignore[no-untyped-def]
+    return session.scalar(select(Setting.value).where(Setting.key == "demo")) == "1"
+
+
+_shared: Installation | None = None
+_lock = threading.Lock()
+
+
+def shared() -> Installation:
+    """The process-wide installation for the web app (pages and routes alike).
+
+    The first start initialises itself (data dir, keys, schema), as the Quick
+    start promises. The Engine inside is thread-safe; sessions are not shared.
+    """
+    global _shared
+    if _shared is None:
+        with _lock:
+            if _shared is None:
+                settings = Settings.from_env()
+                try:
+                    _shared = Installation.open(settings)
+                except NotInitialised:
+                    _shared, _ = initialise(settings, "system:web")
+    return _shared
+
+
+def reset_shared() -> None:
+    """For tests that switch data dirs within one process."""
+    global _shared
+    if _shared is not None:
+        _shared.close()
+    _shared = None

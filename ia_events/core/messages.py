@@ -1,0 +1,243 @@
+"""German texts for error codes and a few formatting helpers for the UI.
+
+Codes are English and stable; the words are here, in one place, so pages, CLI
+and tests never repeat a sentence.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+MESSAGES: dict[str, str] = {
+    "error": "Das hat nicht geklappt. Bitte versuchen Sie es noch einmal.",
+    "not_found": "{what} wurde nicht gefunden.",
+    "forbidden": "Dafür fehlt Ihnen die Berechtigung.",
+    "invalid_input": "Bitte prüfen Sie das Feld „{field}“: {reason}",
+    "conflict": "Das ist im jetzigen Zustand nicht möglich: {reason}",
+    "bundle_blob_missing": (
+        "Die Datei des Nachweises {evidence} fehlt oder ist beschädigt; es wurde kein "
+        "Prüfpaket erstellt. Bitte die Administration „ia-events verify“ ausführen lassen."
+    ),
+    "report_submitted": (
+        "Der Sachbericht {year} ist schon eingereicht und eingefroren; er kann nicht mehr "
+        "geändert werden."
+    ),
+    "report_no_plan": (
+        "Für {year} gibt es keine Aufgabenplanung, aus der ein Sachbericht entstehen kann."
+    ),
+    "login_invalid": "Benutzername oder Passwort ist falsch.",
+    "login_locked": (
+        "Zu viele falsche Versuche: Das Konto ist bis {until} Uhr gesperrt. "
+        "Bitte warten Sie oder wenden Sie sich an die Administration."
+    ),
+    "login_inactive": "Dieses Konto ist deaktiviert. Bitte wenden Sie sich an die Administration.",
+    "session_expired": "Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an.",
+    "password_too_short": "Das Passwort muss mindestens {min} Zeichen lang sein.",
+    "password_too_long": "Das Passwort darf höchstens {max} Zeichen lang sein.",
+    "password_common": "Dieses Passwort ist zu verbreitet oder zu leicht zu erraten.",
+    "password_contains_username": "Das Passwort darf den Benutzernamen nicht enthalten.",
+    "password_wrong": "Das bisherige Passwort stimmt nicht.",
+    "username_taken": "Der Benutzername „{username}“ ist schon vergeben.",
+    "username_invalid": (
+        "Benutzernamen bestehen aus 3 bis 60 Kleinbuchstaben, Ziffern, Punkt, "
+        "Binde- oder Unterstrich."
+    ),
+    "role_unknown": (
+        "Unbekannte Rolle „{role}“. Erlaubt: specialist, volunteer, coordinator, admin."
+    ),
+    "agency_required": "Für die Rolle „{role}“ muss eine Integrationsagentur angegeben werden.",
+    "agency_not_allowed": "Die Rolle „{role}“ gehört zu keiner einzelnen Integrationsagentur.",
+    "setup_token_invalid": "Der Einrichtungs-Code stimmt nicht.",
+    "setup_done": "Die Einrichtung ist schon abgeschlossen: Es gibt bereits Konten.",
+    "demo_not_empty": "Demodaten können nur in eine leere Installation geladen werden.",
+    "last_admin": "Das letzte aktive Administrator-Konto kann nicht deaktiviert werden.",
+    "not_initialised": (
+        "Die Installation ist noch nicht eingerichtet. Bitte zuerst „ia-events init“ ausführen."
+    ),
+    "keys_missing": (
+        "Die Schlüsseldateien fehlen oder sind unlesbar ({detail}). Ohne sie sind "
+        "Archiv und personenbezogene Daten nicht lesbar – bitte aus der Schlüsselsicherung "
+        "wiederherstellen."
+    ),
+    "database_unavailable": (
+        "Die Datenbank ist gerade nicht erreichbar. Bitte versuchen Sie es in einem Moment erneut."
+    ),
+    "storage_full": "Im Archiv ist kein Platz mehr. Es wurde nichts gespeichert.",
+    "disk_full": (
+        "Auf dem Datenträger ist kein Platz mehr; der Vorgang wurde abgebrochen, nichts "
+        "wurde halb gespeichert. Bitte Speicherplatz freigeben (lassen) und es dann "
+        "erneut versuchen."
+    ),
+    # -- evidence archive (filetypes, evidence, retention, backup) --
+    "file_empty": "Die Datei „{name}“ ist leer. Es wurde nichts gespeichert.",
+    "file_too_large": (
+        "Die Datei „{name}“ ist {size_mb} MB groß; erlaubt sind höchstens {limit_mb} MB. "
+        "Es wurde nichts gespeichert."
+    ),
+    "file_type_unsupported": (
+        "Die Datei „{name}“ hat kein erlaubtes Format (geprüft wird der Inhalt, nicht die "
+        "Endung). Erlaubt sind: {allowed}. Es wurde nichts gespeichert."
+    ),
+    "file_text_encoding": (
+        "Die Textdatei „{name}“ ist nicht in UTF-8 gespeichert. Bitte als UTF-8 speichern "
+        "oder als PDF hochladen. Es wurde nichts gespeichert."
+    ),
+    "file_zip_bomb": (
+        "Die Datei „{name}“ würde beim Entpacken unverhältnismäßig groß. "
+        "Es wurde nichts gespeichert."
+    ),
+    "evidence_kind_unknown": "„{kind}“ ist keine bekannte Nachweisart.",
+    "evidence_deleted": "Der Nachweis {id} ist gelöscht (nur noch der Löschnachweis existiert).",
+    "evidence_superseded": "Der Nachweis {id} wurde bereits durch Nachweis {by} ersetzt.",
+    "photo_consent_missing": (
+        "Für Fotos bitte die Einwilligung (KUG) angeben oder „Versammlung, keine "
+        "Einwilligung nötig“ wählen."
+    ),
+    "hold_scope": (
+        "Bitte genau einen Bereich angeben: eine Nachweis-ID, --occurrence, --subgoal oder "
+        "--agency mit --year."
+    ),
+    "hold_reason_missing": "Bitte einen Grund für die Sperre angeben.",
+    "hold_not_found": "Es gibt keine aktive Sperre {ref}.",
+    "hold_same_person": (
+        "Eine Sperre muss von einer zweiten Person freigegeben werden: „{who}“ hat sie gesetzt."
+    ),
+    "hold_approver_unknown": (
+        "„{who}“ ist kein aktives Konto mit dem Recht, Sperren freizugeben (Koordination "
+        "oder Administration)."
+    ),
+    "hold_covers_broader": (
+        "Nachweis {id} ist durch eine übergreifende Sperre gesperrt ({holds}); bitte diese "
+        "Sperre freigeben."
+    ),
+    "retention_proposal_stale": (
+        "Der Löschvorschlag ist nicht mehr aktuell (Nachweis {id}); bitte neu erstellen."
+    ),
+    "backup_target_not_empty": "Das Sicherungsziel „{path}“ ist nicht leer.",
+    "backup_invalid": "„{path}“ ist keine vollständige ia-events-Sicherung: {reason}",
+    "restore_target_not_empty": (
+        "Wiederherstellen geht nur in ein leeres Datenverzeichnis und eine leere Datenbank: "
+        "{reason}"
+    ),
+    "subject_name_missing": "Bitte den vollständigen Namen der Person angeben.",
+    "internal": (
+        "Ein unerwarteter Fehler ist aufgetreten; es wurde nichts verändert. "
+        "Bitte versuchen Sie es erneut oder melden Sie den Fehler (Zeitpunkt: {at})."
+    ),
+}
+
+# Volunteers, shifts and hours (ia_events.volunteers: registry, shifts, hours, transfer).
+VOLUNTEER_MESSAGES: dict[str, str] = {
+    "volunteer_duplicate": (
+        "Eine ehrenamtliche Person mit dem Namen „{name}“ ist in Ihrer Agentur schon erfasst."
+    ),
+    "volunteer_inactive": "Diese Person ist deaktiviert und kann nicht eingeteilt werden.",
+    "volunteer_restricted": (
+        "Die Person hat die Löschung ihrer Daten verlangt. Solange die Aufbewahrungspflicht "
+        "läuft, ist die Verarbeitung eingeschränkt (Art. 18 DSGVO): keine Einteilung, keine "
+        "Änderung, keine Reaktivierung."
+    ),
+    "volunteer_not_linked": (
+        "Ihr Konto ist mit keinem Eintrag im Ehrenamtsverzeichnis verknüpft. "
+        "Bitte wenden Sie sich an Ihre Fachkraft."
+    ),
+    "qualification_missing": (
+        "Für den Einsatz „{role}“ fehlt der Nachweis „{qualification}“. Bitte erst den Nachweis "
+        "einsehen und eintragen lassen."
+    ),
+    "qualification_expired": (
+        "Für den Einsatz „{role}“ ist „{qualification}“ seit dem {until} abgelaufen. Bitte einen "
+        "aktuellen Nachweis einsehen und eintragen lassen."
+    ),
+    "shift_collision": (
+        "{who} am {day} von {start} bis {end} Uhr schon für „{role}“ eingeteilt; "
+        "Einsätze dürfen sich nicht überschneiden."
+    ),
+    "shift_collision_elsewhere": (
+        "Diese Person ist zur selben Zeit bereits anderweitig eingeteilt; "
+        "Einsätze dürfen sich nicht überschneiden."
+    ),
+    "shift_full": "Dieser Einsatz ist schon voll besetzt ({needed} von {needed} Plätzen).",
+    "shift_started": "Dieser Einsatz hat schon begonnen; das geht jetzt nicht mehr.",
+    "shift_cancelled": "Der Termin dieses Einsatzes ist abgesagt.",
+    "shift_already": "{who} für diesen Einsatz schon eingetragen.",
+    "shift_not_active": "Diese Einteilung ist nicht mehr aktiv (abgemeldet oder nicht erschienen).",
+    "shift_withdraw_checked_in": "Nach dem Check-in ist keine Abmeldung mehr möglich.",
+    "shift_not_assigned": "Sie sind für diesen Termin für keinen Einsatz eingeteilt.",
+    "shift_already_checked_in": "Sie sind schon seit {at} Uhr eingecheckt.",
+    "shift_checkin_early": "Der Check-in für diesen Einsatz ist ab {at} Uhr möglich.",
+    "shift_checkin_late": (
+        "Der Einsatz ist schon vorbei. Bitte wenden Sie sich an Ihre Fachkraft; "
+        "sie kann die Stunden nachtragen."
+    ),
+    "shift_checkout_first": "Bitte zuerst einchecken.",
+    "shift_checkin_done": "Sie sind für diesen Einsatz schon ein- und ausgecheckt.",
+    "no_show_before_start": "„Nicht erschienen“ kann erst ab Beginn des Einsatzes vermerkt werden.",
+    "no_show_checked_in": "Die Person hat eingecheckt; „nicht erschienen“ passt nicht dazu.",
+    "volunteer_qr_invalid": "Dieser Check-in-Link ist ungültig. Bitte scannen Sie den Code erneut.",
+    "volunteer_qr_revoked": "Dieser Link wurde zurückgezogen. Bitte den neuen Code scannen.",
+    "volunteer_qr_not_open": "Der Check-in für diesen Termin ist noch nicht geöffnet.",
+    "volunteer_qr_closed": "Der Check-in für diesen Termin ist schon geschlossen.",
+    "volunteer_qr_cancelled": "Dieser Termin ist abgesagt.",
+    "import_unreadable": "Die Datei „{name}“ konnte nicht gelesen werden: {reason}",
+    "import_no_name_column": (
+        "In der Datei fehlt eine Spalte „Name“ (oder „Vorname“ und „Nachname“). "
+        "Gefundene Spalten: {columns}"
+    ),
+    "import_too_large": "Die Liste ist zu groß (höchstens {max} Zeilen auf einmal).",
+}
+MESSAGES.update(VOLUNTEER_MESSAGES)
+
+# Check-in answers at the door (ia_events.attendance.checkin; codes are the scan reason codes).
+CHECKIN_MESSAGES: dict[str, str] = {
+    "checkin_ok": "Eingecheckt.",
+    "checkin_invalid": "Der Check-in-Link ist ungültig.",
+    "checkin_revoked": "Dieser Check-in-Link wurde erneuert; der alte gilt nicht mehr.",
+    "checkin_not_open": "Der Check-in für diesen Termin ist noch nicht geöffnet.",
+    "checkin_closed": "Der Check-in für diesen Termin ist geschlossen.",
+    "checkin_cancelled": "Dieser Termin ist abgesagt.",
+    "checkin_already_checked_in": "Diese Person ist schon eingecheckt (nur einmal gezählt).",
+    "checkin_card_unknown": "Diese Karte ist unbekannt (oder gehört zu einer anderen Agentur).",
+    "checkin_card_revoked": "Diese Karte wurde gesperrt.",
+}
+MESSAGES.update(CHECKIN_MESSAGES)
+
+
+class _Default(dict[str, object]):
+    def __missing__(self, key: str) -> str:
+        return "…"
+
+
+def text(code: str, **params: object) -> str:
+    template = MESSAGES.get(code, MESSAGES["error"])
+    return template.format_map(_Default(params))
+
+
+def berlin(value: datetime) -> datetime:
+    return value.astimezone(BERLIN)
+
+
+def fmt_date(value: date | datetime) -> str:
+    """24.11.2026"""
+    if isinstance(value, datetime):
+        value = berlin(value).date()
+    return format_date(value, "dd.MM.yyyy", locale="de_DE")
+
+
+def fmt_datetime(value: datetime) -> str:
+    """24.11.2026, 14:30"""
+    return format_datetime(berlin(value), "dd.MM.yyyy, HH:mm", locale="de_DE")
+
+
+def fmt_time(value: datetime) -> str:
+    return berlin(value).strftime("%H:%M")
+
+
+def fmt_weekday_date(value: datetime) -> str:
+    """Di., 24.11.2026"""
+    return format_datetime(berlin(value), "EEE, dd.MM.yyyy", locale="de_DE")

@@ -1,0 +1,3 @@
+"""Fictional demo data, loaded through the domain services. Nothing in a domain package
+imports it.
+"""

@@ -1,0 +1,610 @@
+"""Fictional demo data for the 13 agencies of the district, relative to today.
+
+Everything here is invented; the agencies are the real district's list (good
+reference data). Each capability extends this module so a new user sees it
+working on first start. Loading is one audited action ("install:demo"), not
+one event per generated row.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import func, insert, select
+
+from ia_events.accounts.users import add_user, setup_token_path
+from ia_events.core import audit
+from ia_events.core.access import Actor
+from ia_events.core.errors import Conflict
+from ia_events.core.installation import Installation
+from ia_events.core.messages import BERLIN, berlin
+from ia_events.core.models import (
+    Activity,
+    Agency,
+    Attendance,
+    ClosurePeriod,
+    Occurrence,
+    ParticipantCard,
+    Setting,
+    SubGoal,
+    TaskPlan,
+    TaskPlanVersion,
+)
+from ia_events.demo import checkins, evidence, volunteers
+from ia_events.planning import deadlines
+from ia_events.planning.plans import snapshot
+from ia_events.planning.recurrence import SeriesRule, expand
+from ia_events.privacy.personal import blind_index, seal_text
+from storage.db import utcnow
+
+DEMO_PASSWORD = "Demo-Passwort-2026"
+
+# (slug, name, city, carrier, fields, privacy law)
+AGENCIES = [
+    (
+        "self-i-essen",
+        "SELF-i Essen (Kreisebene)",
+        "Essen",
+        "Sozialwerk Ruhr e.V.",
+        ["BE", "IKÖ", "SRO", "ADA"],
+        "DSGVO",
+    ),
+    ("essen", "Integrationsagentur Essen", "Essen", "Sozialwerk Ruhr e.V.", ["BE", "SRO"], "DSGVO"),
+    (
+        "wesel-moers",
+        "Integrationsagentur Wesel-Moers",
+        "Moers",
+        "Nachbarschaftshilfe Niederrhein e.V.",
+        ["BE", "IKÖ"],
+        "DSG-EKD",
+    ),
+    (
+        "wesel-kamp-lintfort",
+        "Integrationsagentur Wesel-Kamp-Lintfort",
+        "Kamp-Lintfort",
+        "Nachbarschaftshilfe Niederrhein e.V.",
+        ["SRO", "ADA"],
+        "DSG-EKD",
+    ),
+    ("kleve", "Integrationsagentur Kleve", "Kleve", "Brückenwerk Kleve e.V.", ["BE", "SRO"], "KDG"),
+    (
+        "moenchengladbach",
+        "Integrationsagentur Mönchengladbach",
+        "Mönchengladbach",
+        "Begegnung am Niederrhein gGmbH",
+        ["IKÖ", "ADA"],
+        "DSGVO",
+    ),
+    (
+        "meerbusch",
+        "Integrationsagentur Meerbusch",
+        "Meerbusch",
+        "Begegnung am Niederrhein gGmbH",
+        ["BE", "SRO"],
+        "DSGVO",
+    ),
+    (
+        "duisburg-laar",
+        "Integrationsagentur Duisburg-Laar",
+        "Duisburg",
+        "Stadtteilwerk Duisburg e.V.",
+        ["SRO", "BE"],
+        "DSGVO",
+    ),
+    (
+        "du-meiderich",
+        "Integrationsagentur DU-Meiderich",
+        "Duisburg",
+        "Stadtteilwerk Duisburg e.V.",
+        ["BE", "IKÖ"],
+        "DSGVO",
+    ),
+    (
+        "du-marxloh",
+        "Integrationsagentur DU-Marxloh",
+        "Duisburg",
+        "Stadtteilwerk Duisburg e.V.",
+        ["SRO", "ADA"],
+        "DSGVO",
+    ),
+    (
+        "du-neumuehl",
+        "Integrationsagentur DU-Neumühl",
+        "Duisburg",
+        "Stadtteilwerk Duisburg e.V.",
+        ["BE", "SRO"],
+        "DSGVO",
+    ),
+    (
+        "duesseldorf",
+        "Integrationsagentur Düsseldorf",
+        "Düsseldorf",
+        "Rheinbrücke Düsseldorf e.V.",
+        ["IKÖ", "ADA", "BE"],
+        "DSGVO",
+    ),
+    (
+        "wuppertal-barmen",
+        "Integrationsagentur Wuppertal-Barmen",
+        "Wuppertal",
+        "Bergisches Miteinander e.V.",
+        ["BE", "SRO"],
+        "DSGVO",
+    ),
+]
+
+PLACES = {
+    "essen": "Stadtteilzentrum Altendorf, Helenenstraße 12",
+    "duesseldorf": "Begegnungsstätte Oberbilk, Kölner Straße 200",
+}
+
+FIRST = [
+    "Ayşe",
+    "Olena",
+    "Fatima",
+    "Mariam",
+    "Zahra",
+    "Nadia",
+    "Hanna",
+    "Leyla",
+    "Svitlana",
+    "Amina",
+    "Elif",
+    "Yasmin",
+    "Rania",
+    "Şükran",
+    "Iryna",
+    "Maryam",
+    "Gül",
+    "Nour",
+    "Tetiana",
+    "Samira",
+    "Hatice",
+    "Darya",
+    "Roya",
+    "Ludmila",
+    "Sara",
+]
+LAST = [
+    "Yılmaz",
+    "Kovalenko",
+    "Al-Hassan",
+    "Ahmadi",
+    "Demir",
+    "Schevchenko",
+    "Haddad",
+    "Karimi",
+    "Öztürk",
+    "Bondarenko",
+    "Nasser",
+    "Rahimi",
+    "Kaya",
+    "Melnyk",
+    "Saleh",
+    "Hosseini",
+    "Çelik",
+    "Petrenko",
+    "Youssef",
+    "Moradi",
+]
+SCRIPT_NAMES = ["Марія Іваненко", "فاطمة الزهراء", "زهرا احمدی", "Ольга Смирнова"]
+
+
+def _users() -> list[tuple[str, str]]:
+    users = [("admin", "Administration"), ("koordination", "Koordination (alle Agenturen)")]
+    users += [
+        (f"fk-{slug}", f"Fachkraft {name.removeprefix('Integrationsagentur ')}")
+        for slug, name, *_ in AGENCIES
+    ]
+    users += volunteers.login_names([(slug, name) for slug, name, *_ in AGENCIES])
+    return users
+
+
+DEMO_USERS = _users()
+
+
+@dataclass
+class DemoSummary:
+    agencies: int = 0
+    users: int = 0
+    subgoals: int = 0
+    activities: int = 0
+    occurrences: int = 0
+    attendance: int = 0
+    already_loaded: bool = False
+
+
+def _at(day: date, hh: int, mm: int = 0) -> datetime:
+    return datetime.combine(day, time(hh, mm), tzinfo=BERLIN).astimezone(BERLIN)
+
+
+def load(
+    inst: Installation,
+    actor: Actor,
+    *,
+    today: date | None = None,
+    now: datetime | None = None,
+    seed: int = 2026,
+) -> DemoSummary:
+    """Load the small demo into an empty installation (idempotent once loaded)."""
+    now = now or utcnow()
+    today = today or now.astimezone(BERLIN).date()
+    rng = random.Random(seed)
+    summary = DemoSummary()
+    with inst.db.write() as s:
+        if s.get(Setting, "demo") is not None:
+            summary.already_loaded = True
+            return summary
+        if (s.scalar(select(func.count()).select_from(Agency)) or 0) > 0:
+            raise Conflict("demo_not_empty")
+        s.add(Setting(key="demo", value="1"))
+        agencies: list[Agency] = []
+        for slug, name, city, carrier, fields, law in AGENCIES:
+            a = Agency(
+                slug=slug,
+                name=name,
+                city=city,
+                carrier=carrier,
+                fields=fields,
+                privacy_law=law,
+                privacy_contact=f"Datenschutz {carrier}, datenschutz@{slug}.example",
+            )
+            s.add(a)
+            agencies.append(a)
+        s.flush()
+        summary.agencies = len(agencies)
+        for username, label in DEMO_USERS:
+            if username.startswith("ehrenamt-"):
+                continue  # created with their volunteer record (volunteer_demo)
+            role, agency_slug = "specialist", username.removeprefix("fk-")
+            if username == "admin":
+                role, agency_slug = "admin", None
+            elif username == "koordination":
+                role, agency_slug = "coordinator", None
+            add_user(
+                s,
+                actor,
+                inst.settings,
+                username=username,
+                password=DEMO_PASSWORD,
+                role=role,
+                agency_slug=agency_slug,
+                display_name=label,
+            )
+            summary.users += 1
+        for agency in agencies:
+            _agency_demo(s, inst, agency, today, now, rng, summary)
+        summary.users += volunteers.load_volunteers(s, inst, actor, today, now)
+        checkins.load(s, inst.keys, actor, now)
+        audit.record(
+            s,
+            actor.name,
+            audit.Action.demo_load,
+            "installation",
+            agencies=summary.agencies,
+            occurrences=summary.occurrences,
+            attendance=summary.attendance,
+        )
+    deadlines.load_demo(inst, actor, today)
+    evidence.load_demo(inst, actor, today)
+    # Submitted Sachberichte for last year (frozen as evidence) for a few agencies.
+    from ia_events.reporting.activity_report import submit as submit_report
+
+    for slug in ("essen", "kleve", "duesseldorf"):
+        submit_report(inst, actor, slug, today.year - 1, now=now)
+    # Accounts exist now: the first-start setup code has no use any more.
+    setup_token_path(inst.settings).unlink(missing_ok=True)
+    return summary
+
+
+def _agency_demo(
+    s,
+    inst: Installation,
+    agency: Agency,
+    today: date,
+    now: datetime,  # type: ignore[no-untyped-def]
+    rng: random.Random,
+    summary: DemoSummary,
+) -> None:
+    place = PLACES.get(agency.slug, f"Familienzentrum {agency.city}, Marktplatz 3")
+    pool = [f"{rng.choice(FIRST)} {rng.choice(LAST)}" for _ in range(22)] + SCRIPT_NAMES
+    cards = [
+        ParticipantCard(agency_id=agency.id, code=f"K-{agency.id:02d}-{i:04d}")
+        for i in range(1, 16)
+    ]
+    s.add_all(cards)
+    s.flush()
+    closures = _demo_closures(s, agency, today)
+    cancel_next: list[Occurrence] = []
+    for year in (today.year - 1, today.year):
+        plan = TaskPlan(
+            agency_id=agency.id,
+            funding_year=year,
+            topic="Begegnung und Teilhabe geflüchteter Frauen und junger Menschen im Quartier",
+            reason="Sozialraumanalyse: wenige niedrigschwellige Treffpunkte, Sprachbarrieren, "
+            "geringe Kenntnis der Angebote im Stadtteil.",
+            goal="Geflüchtete Menschen im Quartier nehmen regelmäßig an Angeboten teil und "
+            "kennen die Institutionen ihres Stadtteils.",
+            methods="Wöchentliches Nähcafé, Fahrradwerkstatt, Infoveranstaltungen, Stadtteilfest.",
+            status="approved" if year < today.year else "submitted",
+        )
+        s.add(plan)
+        s.flush()
+        goals = [
+            SubGoal(
+                task_plan_id=plan.id,
+                agency_id=agency.id,
+                funding_year=year,
+                position=0,
+                title="Mindestens 40 Frauen besuchen das Nähcafé regelmäßig",
+                field="BE",
+                indicator="distinct_persons",
+                target=40,
+            ),
+            SubGoal(
+                task_plan_id=plan.id,
+                agency_id=agency.id,
+                funding_year=year,
+                position=1,
+                title="450 Teilnahmen an Begegnungsangeboten",
+                field="SRO",
+                indicator="participants",
+                target=450,
+            ),
+            SubGoal(
+                task_plan_id=plan.id,
+                agency_id=agency.id,
+                funding_year=year,
+                position=2,
+                title="4 Institutionen stellen sich vor",
+                field="IKÖ",
+                indicator="occurrences",
+                target=4,
+            ),
+            SubGoal(
+                task_plan_id=plan.id,
+                agency_id=agency.id,
+                funding_year=year,
+                position=3,
+                title="6 Kooperationspartner im Sozialraum",
+                field="SRO",
+                indicator="partners",
+                target=6,
+            ),
+        ]
+        s.add_all(goals)
+        s.flush()
+        summary.subgoals += len(goals)
+        s.refresh(plan)
+        s.add(
+            TaskPlanVersion(
+                task_plan_id=plan.id,
+                agency_id=agency.id,
+                version=1,
+                snapshot=snapshot(plan),
+                changed_by="demo",
+                reason="Erstfassung",
+            )
+        )
+        if plan.status == "approved":
+            plan.approved_at = datetime(year - 1, 12, 10, 10, tzinfo=BERLIN)
+            plan.approved_by = "koordination"
+            plan.approved_version = 1
+
+        def activity(
+            title,
+            type_,
+            field,
+            mode,
+            goals_,
+            partners,
+            photographed=False,
+            categories=None,
+            recurrence=None,
+            year=year,
+        ):  # type: ignore[no-untyped-def]
+            a = Activity(
+                agency_id=agency.id,
+                funding_year=year,
+                title=title,
+                type=type_,
+                field=field,
+                attendance_mode=mode,
+                place=place,
+                partners=partners,
+                photographed=photographed,
+                count_categories=categories or [],
+                recurrence=recurrence or {"kind": "single"},
+            )
+            a.subgoals = goals_
+            s.add(a)
+            s.flush()
+            summary.activities += 1
+            return a
+
+        naeh = activity(
+            "Nähcafé",
+            "Nähcafé",
+            "BE",
+            "named",
+            [goals[0], goals[1]],
+            ["Stadtteilbibliothek", "Familienzentrum"],
+            photographed=True,
+            recurrence={
+                "kind": "weekly",
+                "interval": 1,
+                "weekday": 1,
+                "start": "09:30",
+                "end": "12:00",
+            },
+        )
+        rad = activity(
+            "Fahrradwerkstatt",
+            "Fahrradwerkstatt",
+            "SRO",
+            "card",
+            [goals[1]],
+            ["ADFC Ortsgruppe", "Jugendzentrum"],
+            recurrence={
+                "kind": "weekly",
+                "interval": 2,
+                "weekday": 3,
+                "start": "15:00",
+                "end": "18:00",
+            },
+        )
+        info = activity(
+            "Institutionen der Stadt stellen sich vor",
+            "Infoveranstaltung",
+            "IKÖ",
+            "anonymous",
+            [goals[2], goals[1]],
+            ["Jobcenter", "Verbraucherzentrale", "Polizei – Bezirksdienst"],
+            categories=["Frauen", "Männer", "Kinder"],
+        )
+        fest = activity(
+            "Interkulturelles Stadtteilfest",
+            "Fest/Begegnung",
+            "SRO",
+            "anonymous",
+            [goals[1], goals[3]],
+            ["Moscheegemeinde", "Kirchengemeinde", "Sportverein"],
+            photographed=True,
+            categories=["Erwachsene", "Kinder"],
+        )
+
+        # Weekly Nähcafé on Tuesdays, Fahrradwerkstatt every other Thursday: expanded by the
+        # series rules, so NRW holidays and the summer closure are skipped as in real use.
+        series_end = min(date(year, 12, 18), today + timedelta(days=42))
+        series_slots = []
+        for act, weekday in ((naeh, 1), (rad, 3)):
+            rule = _demo_rule(act.recurrence, year, weekday, series_end)
+            act.recurrence = rule.as_dict()
+            series_slots += [(act, slot) for slot in expand(rule, year, closures).slots]
+        series_slots.sort(key=lambda pair: pair[1].starts_at)
+        for act, slot in series_slots:
+            if act is naeh and year == today.year and berlin(slot.starts_at).date() == today:
+                continue  # today's Nähcafé is the one open for check-in right now (below)
+            occ = _occ(s, inst, act, slot.starts_at, slot.ends_at, now, rng, pool, cards, summary)
+            if act is rad and slot.starts_at > now and not cancel_next:
+                cancel_next.append(occ)
+        year_end = series_end
+        for month in (3, 5, 9, 11):
+            d = date(year, month, 12)
+            if d <= year_end:
+                _occ(s, inst, info, _at(d, 17), _at(d, 19), now, rng, pool, cards, summary)
+        fest_day = date(year, 6, 20)
+        if fest_day <= year_end:
+            _occ(
+                s, inst, fest, _at(fest_day, 14), _at(fest_day, 19), now, rng, pool, cards, summary
+            )
+        if year == today.year:
+            # Open for check-in right now: a Nähcafé that began half an hour ago.
+            local_now = now.astimezone(BERLIN).replace(second=0, microsecond=0)
+            start = local_now - timedelta(minutes=30)
+            _occ(
+                s,
+                inst,
+                naeh,
+                start,
+                start + timedelta(hours=2, minutes=30),
+                now,
+                rng,
+                pool,
+                cards,
+                summary,
+                attendance=False,
+            )
+
+    for occ in cancel_next:  # one cancelled date, kept in the record with its reason
+        occ.status = "cancelled"
+        occ.cancel_reason = "Die Werkstattleitung ist erkrankt; Ersatztermin folgt."
+
+
+def _demo_closures(s, agency: Agency, today: date) -> list[ClosurePeriod]:  # type: ignore[no-untyped-def]
+    """A summer closure per year (moved later when today falls in it, so today stays open)."""
+    periods = []
+    for year in (today.year - 1, today.year):
+        start, end = date(year, 7, 20), date(year, 8, 7)
+        if start <= today <= end:
+            start, end = today + timedelta(days=7), today + timedelta(days=25)
+        periods.append(
+            ClosurePeriod(agency_id=agency.id, starts_on=start, ends_on=end, label="Sommerpause")
+        )
+    s.add_all(periods)
+    s.flush()
+    return periods
+
+
+def _demo_rule(recurrence: dict[str, object], year: int, weekday: int, until: date) -> SeriesRule:
+    first = date(year, 1, 8)
+    first += timedelta(days=(weekday - first.weekday()) % 7)
+    return SeriesRule.from_dict(
+        {**recurrence, "first_day": first.isoformat(), "until": until.isoformat()}
+    )
+
+
+def _occ(
+    s,
+    inst: Installation,
+    activity: Activity,
+    start: datetime,
+    end: datetime,  # type: ignore[no-untyped-def]
+    now: datetime,
+    rng: random.Random,
+    pool: list[str],
+    cards: list[ParticipantCard],
+    summary: DemoSummary,
+    attendance: bool = True,
+) -> Occurrence:
+    occ = Occurrence(
+        activity_id=activity.id,
+        agency_id=activity.agency_id,
+        funding_year=start.year,
+        starts_at=start,
+        ends_at=end,
+    )
+    s.add(occ)
+    s.flush()
+    summary.occurrences += 1
+    if not attendance or start > now:
+        return occ
+    rows: list[dict[str, object]] = []
+    base = {
+        "occurrence_id": occ.id,
+        "agency_id": activity.agency_id,
+        "funding_year": start.year,
+        "recorded_at": start + timedelta(minutes=10),
+    }
+    if activity.attendance_mode == "named":
+        for name in rng.sample(pool, rng.randint(6, 14)):
+            rows.append(
+                {
+                    **base,
+                    "method": rng.choice(["self_qr", "self_qr", "door_manual"]),
+                    "count": 1,
+                    "name_enc": seal_text(s, inst.keys, activity.agency_id, name, "attendance"),
+                    "name_index": blind_index(inst.keys, activity.agency_id, name),
+                    "photo_consent": rng.random() < 0.7,
+                }
+            )
+    elif activity.attendance_mode == "card":
+        for card in rng.sample(cards, rng.randint(4, 10)):
+            rows.append({**base, "method": "card_scan", "count": 1, "card_id": card.id})
+    else:
+        for category in activity.count_categories or [None]:
+            low, high = (40, 160) if activity.type == "Fest/Begegnung" else (5, 25)
+            rows.append(
+                {
+                    **base,
+                    "method": "headcount",
+                    "count": rng.randint(low, high),
+                    "category": category,
+                }
+            )
+    if rows:
+        s.execute(insert(Attendance), rows)
+        summary.attendance += len(rows)
+    return occ

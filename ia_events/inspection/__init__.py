@@ -1,0 +1,2 @@
+"""Inspection (Prüfung): completeness findings and the signed BagIt bundle.
+"""

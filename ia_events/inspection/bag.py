@@ -1,0 +1,359 @@
+"""BagIt details of the inspection bundle: the tag files we write and checking a bag in a ZIP.
+
+Tag files (all covered by ``tagmanifest-sha256.txt``): ``bagit.txt``,
+``bag-info.txt``, ``manifest-sha256.txt``, ``README-VERIFY.txt`` (German,
+how to check the bundle with standard tools), ``signing-key.pem`` and
+``signing-key-fingerprint.txt``. The signature file beside the tag manifest
+is the one file no manifest lists (it signs them).
+
+``check_zip`` reads a bag straight out of its ZIP (no extraction, streamed)
+and names every change: a changed or missing file, an extra one, a wrong
+Payload-Oxum, an unlisted tag file, a signature that does not verify.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ia_events.core.messages import berlin, fmt_date, fmt_datetime
+from ia_events.inspection.completeness import InspectionTree
+
+TAGMANIFEST = "tagmanifest-sha256.txt"
+SIGNATURE = TAGMANIFEST + ".sig"
+KEY_FILE = "signing-key.pem"
+FINGERPRINT_FILE = "signing-key-fingerprint.txt"
+CHUNK = 1024 * 1024
+HASHES = {"sha256": hashlib.sha256, "sha512": hashlib.sha512}
+
+
+def _info_value(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _size(n: int) -> str:
+    for unit in ("Bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n} {unit}" if unit == "Bytes" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return str(n)
+
+
+def tag_files(
+    *,
+    tree: InspectionTree,
+    bag_name: str,
+    now: datetime,
+    manifest: Sequence[tuple[str, str]],
+    payload_bytes: int,
+    public_pem: str,
+    fingerprint: str,
+) -> list[tuple[str, bytes]]:
+    scope = f":teilziel-{tree.subgoal_id}" if tree.subgoal_id else ""
+    info = {
+        "Source-Organization": f"{tree.carrier} – {tree.agency_name}",
+        "External-Description": (
+            f"Prüfpaket (Nachweise) {tree.agency_name}, Förderjahr {tree.year}"
+            + (f", Teilziel {tree.subgoal_id}" if tree.subgoal_id else "")
+        ),
+        "Bagging-Date": berlin(now).date().isoformat(),
+        "External-Identifier": (
+            f"ia-events:{tree.agency_slug}:{tree.year}{scope}:{berlin(now).strftime('%Y%m%dT%H%M%S')}"
+        ),
+        "Bag-Group-Identifier": str(tree.year),
+        "Payload-Oxum": f"{payload_bytes}.{len(manifest)}",
+        "Bag-Size": _size(payload_bytes),
+        "Bag-Software-Agent": "ia-events",
+        "Signing-Key-Fingerprint": fingerprint,
+    }
+    bag_info = "".join(f"{k}: {_info_value(v)}\n" for k, v in info.items())
+    lines = "".join(f"{digest}  {_encode(path)}\n" for digest, path in manifest)
+    return [
+        ("bagit.txt", b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"),
+        ("bag-info.txt", bag_info.encode()),
+        ("manifest-sha256.txt", lines.encode()),
+        ("README-VERIFY.txt", readme(tree, bag_name, fingerprint).encode()),
+        (KEY_FILE, public_pem.encode()),
+        (FINGERPRINT_FILE, f"{fingerprint}\n".encode()),
+    ]
+
+
+def _encode(path: str) -> str:
+    """RFC 8493 2.1.3: percent-encode CR, LF and % in manifest paths."""
+    return path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _decode(path: str) -> str:
+    return path.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
+
+
+def differences_text(tree: InspectionTree, diffs: Sequence[str]) -> bytes:
+    lines = [f"Eingefrorene Fassungen und heutiger Stand – {tree.agency_name}, {tree.year}", ""]
+    if tree.approved:
+        a = tree.approved
+        when = f" am {fmt_date(a['approved_at'])}" if a.get("approved_at") else ""
+        who = f" durch {a['approved_by']}" if a.get("approved_by") else ""
+        lines.append(f"Aufgabenplanung: freigegebene Fassung {a['version']}{when}{who}.")
+    else:
+        lines.append("Aufgabenplanung: keine freigegebene Fassung vorhanden.")
+    r = tree.report
+    if r and r["status"] == "submitted" and r.get("submitted_at"):
+        lines.append(
+            f"Sachbericht: eingereicht am {fmt_datetime(r['submitted_at'])} Uhr "
+            f"(Nachweis {r['evidence_id']})."
+        )
+    else:
+        lines.append("Sachbericht: noch nicht eingereicht.")
+    lines += ["", f"Stand der Live-Zahlen: {fmt_datetime(tree.generated_at)} Uhr", ""]
+    lines += [f"- {d}" for d in diffs] or ["Keine Abweichungen."]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def readme(tree: InspectionTree, bag_name: str, fingerprint: str) -> str:
+    plain = fingerprint.replace(":", "").lower()
+    return f"""Prüfpaket {tree.agency_name} – Förderjahr {tree.year}
+{"=" * 60}
+
+Dieses Paket ist ein BagIt-Paket nach RFC 8493 (BagIt-Version 1.0). Es lässt
+sich ohne die Software ia-events mit Standardwerkzeugen prüfen.
+
+Inhalt (Ordner data/)
+  00_Inhaltsverzeichnis.pdf   Aufgabenplanung, Teilziele (Soll/Ist), Hinweise zur
+                              Vollständigkeit, Angebote und Termine mit Teilnahmezahlen,
+                              alle Nachweisdateien mit SHA-256-Prüfsumme
+  01_Aufgabenplanung/         die von der Koordination freigegebene Fassung (eingefroren)
+  02_Sachbericht/             der Sachbericht, wie er eingereicht wurde (eingefroren)
+  03_Nachweise/               die Nachweise, geordnet nach Teilziel und Termin
+  04_Teilnahme/               Teilnahmezahlen je Termin und Erfassungsart (ohne Namen)
+  05_Audit/                   Auszug aus dem hashverketteten Audit-Log und der
+                              signierte Prüfpunkt des Logs
+  Abweichungen_zum_heutigen_Stand.txt
+                              was sich seit Freigabe bzw. Einreichung geändert hat
+
+So prüfen Sie das Paket (Linux/macOS, im entpackten Ordner {bag_name}/):
+
+1. Sind alle Dateien vollständig und unverändert?
+     sha256sum -c manifest-sha256.txt
+     sha256sum -c tagmanifest-sha256.txt
+   (macOS: „shasum -a 256 -c …“; Windows PowerShell: Get-FileHash -Algorithm SHA256.)
+   Jede Zeile muss „OK“ melden. Unter data/ darf keine Datei liegen, die nicht in
+   manifest-sha256.txt steht; „Payload-Oxum“ in bag-info.txt nennt Bytes.Anzahl
+   der Dateien unter data/. Das Werkzeug der Library of Congress prüft all das
+   in einem Schritt:  bagit.py --validate {bag_name}
+
+2. Ist das Paket unverändert so, wie es signiert wurde?
+     openssl pkeyutl -verify -pubin -inkey {KEY_FILE} -rawin \\
+         -in {TAGMANIFEST} -sigfile {SIGNATURE}
+   Erwartet: „Signature Verified Successfully“. Die Signatur (Ed25519, 64 Bytes)
+   deckt die Datei {TAGMANIFEST} ab, diese wiederum alle Prüfsummen.
+
+3. Stammt die Signatur wirklich von der Installation der Integrationsagentur?
+   Der öffentliche Schlüssel im Paket ({KEY_FILE}) beweist für sich allein
+   NICHTS: Wer ein Paket fälscht, kann auch einen eigenen Schlüssel beilegen.
+   Vergleichen Sie deshalb seinen Fingerabdruck
+     openssl pkey -pubin -in {KEY_FILE} -outform DER | tail -c 32 | sha256sum
+   (die ersten 32 Zeichen, hier: {plain[:32]})
+   mit dem Fingerabdruck, der auf dem eingereichten Sachbericht gedruckt ist
+   und dem Zuwendungsgeber vorliegt:
+     {fingerprint}
+   Mit der Software geht es so:
+     ia-events verify-bundle PAKET.zip --public-key BEKANNTER-SCHLUESSEL.pem
+
+4. Audit-Log: Jede Zeile in 05_Audit/Audit-Auszug.jsonl trägt ihren Hash und
+   den ihres Vorgängers in der Gesamtkette. Der signierte Prüfpunkt
+   (checkpoint-*.json) hält den Kopf der Kette zum Zeitpunkt des Exports fest;
+   seine Signatur prüft derselbe Schlüssel.
+
+Teilnahmedaten enthalten keine Namen: Listen mit Namen liegen, wo vorhanden,
+als Nachweis (Teilnehmerliste, unterschriebener Scan) bei den Terminen.
+"""
+
+
+def _hash_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, algo: str) -> str | None:
+    digest = HASHES[algo]()
+    try:
+        with zf.open(info) as fh:
+            while block := fh.read(CHUNK):
+                digest.update(block)
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return None  # CRC error or truncated entry: the file has changed
+    return digest.hexdigest()
+
+
+def _parse_manifest(data: bytes) -> list[tuple[str, str]]:
+    out = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        if not line.strip():
+            continue
+        parts = line.split(None, 1)
+        out.append((parts[0].lower(), _decode(parts[1].lstrip("*")) if len(parts) > 1 else ""))
+    return out
+
+
+def check_zip(zf: zipfile.ZipFile, public_key: Ed25519PublicKey, check: BundleCheck) -> None:
+    members = [i for i in zf.infolist() if not i.is_dir()]
+    roots = {m.filename.split("/", 1)[0] for m in members}
+    if len(roots) != 1 or any("/" not in m.filename for m in members):
+        check.problems.append("Die ZIP-Datei enthält nicht genau einen Paket-Ordner.")
+        return
+    root = roots.pop()
+    check.bag_name = root
+    files: dict[str, zipfile.ZipInfo] = {}
+    for m in members:
+        rel = m.filename[len(root) + 1 :]
+        if rel.startswith("/") or ".." in rel.split("/"):
+            check.problems.append(f"Unsicherer Pfad im Paket: {m.filename}")
+            continue
+        files[rel] = m
+
+    def read(name: str) -> bytes | None:
+        return zf.read(files[name]) if name in files else None
+
+    bagit_txt = read("bagit.txt") or b""
+    if b"BagIt-Version: 1.0" not in bagit_txt:
+        check.problems.append("bagit.txt fehlt oder nennt nicht BagIt-Version 1.0.")
+    tagmanifest, signature = read(TAGMANIFEST), read(SIGNATURE)
+    if tagmanifest is None:
+        check.problems.append(f"Fehlt: {TAGMANIFEST}")
+    if signature is None:
+        check.problems.append(f"Fehlt: {SIGNATURE} (Signatur)")
+    if tagmanifest is not None and signature is not None:
+        try:
+            public_key.verify(signature, tagmanifest)
+            check.signature_ok = True
+        except InvalidSignature:
+            check.problems.append(
+                f"Signatur ungültig: {SIGNATURE} passt nicht zu {TAGMANIFEST} "
+                f"und dem Schlüssel {check.key_fingerprint}."
+            )
+    embedded = read(KEY_FILE)
+    if embedded is not None:
+        try:
+            check.embedded_fingerprint = fingerprint_of(load_public_key(embedded))
+        except Exception:
+            check.problems.append(f"{KEY_FILE} ist kein gültiger Ed25519-Schlüssel.")
+        if check.embedded_fingerprint and check.embedded_fingerprint != check.key_fingerprint:
+            check.problems.append(
+                f"Der Schlüssel im Paket ({check.embedded_fingerprint}) ist nicht der zur "
+                f"Prüfung verwendete ({check.key_fingerprint})."
+            )
+    listed_tags: set[str] = set()
+    for digest, name in _parse_manifest(tagmanifest or b""):
+        listed_tags.add(name)
+        _compare(zf, files, name, digest, "sha256", check)
+    for name in sorted(files):
+        if not name.startswith("data/") and name not in listed_tags | {TAGMANIFEST, SIGNATURE}:
+            check.problems.append(f"Nicht verzeichnet (zusätzlich): {name}")
+    listed: set[str] = set()
+    manifests = [n for n in files if n.startswith("manifest-") and n.endswith(".txt")]
+    if "manifest-sha256.txt" not in manifests:
+        check.problems.append("Fehlt: manifest-sha256.txt")
+    for mname in manifests:
+        algo = mname.removeprefix("manifest-").removesuffix(".txt")
+        if algo not in HASHES:
+            check.problems.append(f"Unbekanntes Prüfsummenverfahren: {mname}")
+            continue
+        for digest, name in _parse_manifest(read(mname) or b""):
+            listed.add(name)
+            _compare(zf, files, name, digest, algo, check)
+    payload = {n: i for n, i in files.items() if n.startswith("data/")}
+    for name in sorted(set(payload) - listed):
+        check.problems.append(f"Zusätzlich (in keinem Manifest): {name}")
+    info = _parse_info(read("bag-info.txt") or b"")
+    check.info = info
+    oxum = info.get("Payload-Oxum", "")
+    actual = f"{sum(i.file_size for i in payload.values())}.{len(payload)}"
+    if oxum != actual:
+        check.problems.append(
+            f"Payload-Oxum stimmt nicht: bag-info.txt nennt {oxum or '–'}, "
+            f"vorhanden sind {actual} (Bytes.Dateien)."
+        )
+
+
+def _compare(
+    zf: zipfile.ZipFile,
+    files: dict[str, zipfile.ZipInfo],
+    name: str,
+    digest: str,
+    algo: str,
+    check: BundleCheck,
+) -> None:
+    if name not in files:
+        check.problems.append(f"Fehlt: {name}")
+        return
+    check.files_checked += 1
+    if _hash_member(zf, files[name], algo) != digest:
+        check.problems.append(f"Geändert: {name} ({algo} stimmt nicht)")
+
+
+def _parse_info(data: bytes) -> dict[str, str]:
+    out: dict[str, str] = {}
+    key = None
+    for line in data.decode("utf-8", "replace").splitlines():
+        if line[:1] in (" ", "\t") and key:
+            out[key] += " " + line.strip()
+        elif ":" in line:
+            key, value = line.split(":", 1)
+            key = key.strip()
+            out.setdefault(key, value.strip())
+    return out
+
+
+# -- verification ------------------------------------------------------------------------------
+
+
+@dataclass
+class BundleCheck:
+    """What ``verify_bundle`` found; ``ok`` only when nothing at all changed."""
+
+    problems: list[str] = field(default_factory=list)
+    files_checked: int = 0
+    bag_name: str = ""
+    signature_ok: bool = False
+    embedded_fingerprint: str | None = None
+    key_fingerprint: str = ""
+    info: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.signature_ok
+
+
+def fingerprint_of(key: Ed25519PublicKey) -> str:
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    digest = hashlib.sha256(raw).hexdigest().upper()
+    return ":".join(digest[i : i + 4] for i in range(0, 32, 4))
+
+
+def load_public_key(pem: bytes | str) -> Ed25519PublicKey:
+    from ia_events.core.errors import InvalidInput
+
+    try:
+        key = serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
+    except ValueError as exc:
+        raise InvalidInput(field="Öffentlicher Schlüssel", reason="kein PEM-Schlüssel.") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise InvalidInput(field="Öffentlicher Schlüssel", reason="kein Ed25519-Schlüssel.")
+    return key
+
+
+def verify_bundle(source: Path | BinaryIO, public_key: Ed25519PublicKey) -> BundleCheck:
+    """Check a bundle ZIP completely; every change is named in ``problems`` (German)."""
+    check = BundleCheck(key_fingerprint=fingerprint_of(public_key))
+    try:
+        zf = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError):
+        check.problems.append("Die Datei ist keine lesbare ZIP-Datei.")
+        return check
+    with zf:
+        check_zip(zf, public_key, check)
+    return check

@@ -1,0 +1,3 @@
+"""Planning: task plans and sub-goals, activities and their dates (series, closures),
+deadlines and calendar feeds.
+"""

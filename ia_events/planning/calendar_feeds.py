@@ -1,0 +1,254 @@
+"""iCalendar feeds that calendar apps subscribe to: per agency, per activity, deadlines.
+
+A feed is reached by a secret URL ``<base_url>/ical/<token>.ics``. The token
+is shown once when the feed is created; the database keeps only its SHA-256
+(``CalendarFeed.token_hash``), so a database leak reveals no working URL.
+Revoking a feed makes its URL answer 404 at once, like an unknown token.
+
+Feeds carry what a calendar needs -- titles, times, places, cancellations
+(``STATUS:CANCELLED``) and deadline dates -- never participants' names.
+Occurrence times are written with the Europe/Berlin zone (``VTIMEZONE``
+included), so a weekly series stays at its local time across DST.
+Limits: an occurrence feed covers 120 days back to 400 days ahead.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import icalendar
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ia_events.core import audit
+from ia_events.core.access import Actor, Permission, require
+from ia_events.core.audit import Action
+from ia_events.core.errors import InvalidInput, NotFound
+from ia_events.core.installation import Installation
+from ia_events.core.messages import BERLIN, berlin
+from ia_events.core.models import Activity, Agency, CalendarFeed, Occurrence, OccurrenceStatus
+from ia_events.planning import deadlines
+from ia_events.planning.plans import agency_id_for
+from storage.db import utcnow
+
+PRODID = "-//ia-events//Integrationsagenturen NRW//DE"
+PAST = timedelta(days=120)
+AHEAD = timedelta(days=400)
+
+
+class FeedKind(enum.StrEnum):
+    occurrences = "occurrences"  # all of the agency's occurrences
+    activity = "activity"  # one activity's occurrences
+    deadlines = "deadlines"  # the funding cycle's deadlines with the agency's status
+
+
+KIND_LABELS = {
+    FeedKind.occurrences: "Alle Termine der Agentur",
+    FeedKind.activity: "Termine eines Angebots",
+    FeedKind.deadlines: "Fristen",
+}
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def feed_url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/ical/{token}.ics"
+
+
+@dataclass(frozen=True)
+class CreatedFeed:
+    id: int
+    kind: str
+    token: str  # shown once, never stored
+
+
+@dataclass(frozen=True)
+class FeedView:
+    id: int
+    kind: str
+    activity_title: str | None
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+
+    @property
+    def label(self) -> str:
+        base = KIND_LABELS.get(FeedKind(self.kind), self.kind)
+        return f"{base}: {self.activity_title}" if self.activity_title else base
+
+
+def create_feed(
+    session: Session,
+    actor: Actor,
+    agency_slug: str,
+    kind: str,
+    activity_id: int | None = None,
+    now: datetime | None = None,
+) -> CreatedFeed:
+    agency_id = agency_id_for(session, actor, agency_slug, Permission.occurrence_edit)
+    try:
+        feed_kind = FeedKind(kind)
+    except ValueError as exc:
+        raise InvalidInput(field="Kalender", reason="Unbekannte Art des Kalenders.") from exc
+    if feed_kind == FeedKind.activity:
+        activity = session.get(Activity, activity_id) if activity_id else None
+        if activity is None or activity.agency_id != agency_id:
+            raise NotFound(what="Das Angebot")
+    else:
+        activity_id = None
+    token = secrets.token_urlsafe(32)
+    feed = CalendarFeed(
+        agency_id=agency_id,
+        activity_id=activity_id,
+        kind=feed_kind.value,
+        token_hash=token_hash(token),
+        created_by=actor.name,
+        created_at=now or utcnow(),
+    )
+    session.add(feed)
+    session.flush()
+    audit.record(
+        session,
+        actor.name,
+        Action.feed_add,
+        "calendar_feed",
+        feed.id,
+        agency_id=agency_id,
+        kind=feed_kind.value,
+        activity=activity_id,
+    )
+    return CreatedFeed(feed.id, feed_kind.value, token)
+
+
+def list_feeds(session: Session, actor: Actor, agency_slug: str) -> list[FeedView]:
+    agency_id = agency_id_for(session, actor, agency_slug, Permission.agency_read)
+    rows = session.execute(
+        select(CalendarFeed, Activity.title)
+        .outerjoin(Activity, Activity.id == CalendarFeed.activity_id)
+        .where(CalendarFeed.agency_id == agency_id)
+        .order_by(CalendarFeed.id)
+    ).all()
+    return [
+        FeedView(f.id, f.kind, title, f.created_at, f.created_by, f.revoked_at) for f, title in rows
+    ]
+
+
+def revoke_feed(session: Session, actor: Actor, feed_id: int, now: datetime | None = None) -> None:
+    feed = session.get(CalendarFeed, feed_id)
+    if feed is None:
+        raise NotFound(what="Der Kalender-Link")
+    require(actor, Permission.occurrence_edit, feed.agency_id)
+    if feed.revoked_at is not None:
+        return
+    feed.revoked_at = now or utcnow()
+    audit.record(
+        session, actor.name, Action.feed_revoke, "calendar_feed", feed.id, agency_id=feed.agency_id
+    )
+
+
+# -- rendering (no actor: the secret token is the credential) ---------------------------------
+
+
+def render(session: Session, token: str, now: datetime | None = None) -> bytes | None:
+    """The feed's iCalendar bytes, or ``None`` for an unknown or revoked token."""
+    if not token or len(token) > 200:
+        return None
+    feed = session.scalar(select(CalendarFeed).where(CalendarFeed.token_hash == token_hash(token)))
+    if feed is None or feed.revoked_at is not None:
+        return None
+    agency = session.get(Agency, feed.agency_id)
+    if agency is None or not agency.active:
+        return None
+    now = now or utcnow()
+    if feed.kind == FeedKind.deadlines:
+        name = f"Fristen – {agency.name}"
+        events = _deadline_events(session, agency, now)
+    else:
+        activity = session.get(Activity, feed.activity_id) if feed.activity_id else None
+        if feed.kind == FeedKind.activity and activity is None:
+            return None
+        name = f"{activity.title} – {agency.name}" if activity else f"Termine – {agency.name}"
+        events = _occurrence_events(session, agency, activity, now)
+    cal = icalendar.Calendar.new(
+        prodid=PRODID,
+        name=name,
+        refresh_interval=timedelta(hours=1),
+        subcomponents=events,
+    )
+    cal.add("x-wr-timezone", "Europe/Berlin")
+    cal.add_missing_timezones()
+    return cal.to_ical()
+
+
+def _occurrence_events(
+    session: Session, agency: Agency, activity: Activity | None, now: datetime
+) -> list[icalendar.Event]:
+    q = (
+        select(Occurrence, Activity)
+        .join(Activity, Activity.id == Occurrence.activity_id)
+        .where(
+            Occurrence.agency_id == agency.id,
+            Occurrence.starts_at >= now - PAST,
+            Occurrence.starts_at < now + AHEAD,
+        )
+        .order_by(Occurrence.starts_at)
+    )
+    if activity is not None:
+        q = q.where(Occurrence.activity_id == activity.id)
+    events = []
+    for occ, act in session.execute(q).all():
+        cancelled = occ.status == OccurrenceStatus.cancelled
+        description = act.type
+        if cancelled and occ.cancel_reason:
+            description = f"Abgesagt: {occ.cancel_reason}"
+        elif occ.note:
+            description = f"{act.type}\n{occ.note}"
+        ev = icalendar.Event.new(
+            uid=f"occurrence-{occ.id}@ia-events",
+            summary=("Abgesagt: " if cancelled else "") + act.title,
+            start=occ.starts_at.astimezone(BERLIN),
+            end=occ.ends_at.astimezone(BERLIN),
+            location=occ.place or act.place or None,
+            description=description,
+            status="CANCELLED" if cancelled else "CONFIRMED",
+            stamp=now,
+            categories=[act.type],
+        )
+        events.append(ev)
+    return events
+
+
+def _deadline_events(session: Session, agency: Agency, now: datetime) -> list[icalendar.Event]:
+    today = berlin(now).date()
+    status = deadlines._statuses(session, [agency.id], set(range(today.year - 1, today.year + 3)))
+    events = []
+    for year in range(today.year - 1, today.year + 3):
+        for d in deadlines.deadlines_for_year(year):
+            done = (agency.id, d.funding_year, d.kind.value) in status
+            for target, due in (("Bezirksverband", d.district_due), ("Land", d.state_due)):
+                if due is None or (target == "Land" and due == d.district_due):
+                    continue
+                events.append(
+                    icalendar.Event.new(
+                        uid=f"deadline-{agency.id}-{d.funding_year}-{d.kind.value}-{target}@ia-events",
+                        summary=f"Frist: {d.title} ({target})" + (" – eingereicht" if done else ""),
+                        start=due,
+                        end=due + timedelta(days=1),
+                        description="eingereicht" if done else "offen",
+                        stamp=now,
+                        transparency="TRANSPARENT",
+                    )
+                )
+    return events
+
+
+def serve(inst: Installation, token: str) -> bytes | None:
+    """For the HTTP route: one read transaction, the feed or ``None``."""
+    with inst.db.read() as session:
+        return render(session, token)

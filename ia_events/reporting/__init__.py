@@ -1,0 +1,2 @@
+"""Reporting: sub-goal progress, controlling figures, the Sachbericht and its documents.
+"""

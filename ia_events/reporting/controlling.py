@@ -1,0 +1,349 @@
+"""Figures for the state's online controlling, per agency and funding year, as CSV and XLSX.
+
+For each agency: participants (sum of valid attendance counts), distinct
+persons (distinct personal cards + distinct named persons by keyed blind
+index -- never a name), occurrences held, volunteers who worked a shift and
+their hours, in total, by field of action and by sub-goal (with target and
+actual). Everything is aggregated in SQL with one grouped query per figure
+and grouping; the coordinator gets every agency in one workbook, one sheet
+per agency.
+
+Text cells that a spreadsheet would read as a formula (starting with
+``= + - @``, tab or CR) get a leading apostrophe (CSV and XLSX alike).
+
+Limits: months for the attendance chart are UTC months (an occurrence in the
+last hour of a month in Berlin may count for the next one); volunteer hours
+follow the same rule as ``reports`` (check-in/out, else the shift, else a
+staff override).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, distinct, func, select
+from sqlalchemy.orm import Session
+
+from ia_events.core import audit
+from ia_events.core.access import Actor, Permission, require, scope_filter
+from ia_events.core.audit import Action
+from ia_events.core.errors import NotFound
+from ia_events.core.installation import Installation
+from ia_events.core.models import (
+    FIELD_LABELS,
+    Activity,
+    Agency,
+    Attendance,
+    FieldOfAction,
+    Occurrence,
+    OccurrenceStatus,
+    Shift,
+    ShiftAssignment,
+    activity_subgoals,
+)
+from ia_events.reporting.progress import INDICATOR_LABELS, progress_for_agency
+from storage.db import utcnow
+
+METRICS = ("participants", "distinct_persons", "occurrences", "volunteers", "hours")
+HEADERS = [
+    "Ebene",
+    "Schlüssel",
+    "Bezeichnung",
+    "Teilnahmen",
+    "Erreichte Personen",
+    "Termine",
+    "Ehrenamtliche",
+    "Ehrenamtsstunden",
+    "Messgröße",
+    "Soll",
+    "Ist",
+]
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass
+class Figures:
+    level: str  # "Gesamt" | "Handlungsfeld" | "Teilziel"
+    key: str
+    label: str
+    participants: int = 0
+    distinct_persons: int = 0
+    occurrences: int = 0
+    volunteers: int = 0
+    hours: float = 0.0
+    indicator: str = ""
+    target: float | None = None
+    actual: float | None = None
+
+    def row(self) -> list[Any]:
+        return [
+            self.level,
+            self.key,
+            self.label,
+            self.participants,
+            self.distinct_persons,
+            self.occurrences,
+            self.volunteers,
+            round(self.hours, 2),
+            INDICATOR_LABELS.get(self.indicator, self.indicator),
+            self.target,
+            self.actual,
+        ]
+
+
+@dataclass
+class AgencyFigures:
+    slug: str
+    name: str
+    year: int
+    rows: list[Figures]
+
+
+def safe_cell(value: Any) -> Any:
+    """Neutralise formula injection in text cells."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def metrics(
+    session: Session, agency_id: int, year: int, key: str, now: datetime
+) -> dict[Any, dict[str, float]]:
+    """Figures grouped by ``key``: "total", "field", "subgoal" or "activity"."""
+    held = and_(
+        Occurrence.agency_id == agency_id,
+        Occurrence.funding_year == year,
+        Occurrence.status == OccurrenceStatus.scheduled,
+        Occurrence.starts_at <= now,
+    )
+    link = activity_subgoals
+
+    def keyed(*cols: Any, start: Any) -> tuple[Any, Any]:
+        if key == "field":
+            col: Any = Activity.field
+        elif key == "subgoal":
+            col = link.c.subgoal_id
+        elif key == "activity":
+            col = Occurrence.activity_id
+        else:
+            col = Occurrence.agency_id
+        q = select(col, *cols).select_from(start)
+        if start is Attendance:
+            q = q.join(Occurrence, Occurrence.id == Attendance.occurrence_id).where(
+                Attendance.undone_at.is_(None)
+            )
+        elif start is ShiftAssignment:
+            q = (
+                q.join(Shift, Shift.id == ShiftAssignment.shift_id)
+                .join(Occurrence, Occurrence.id == Shift.occurrence_id)
+                .where(
+                    ShiftAssignment.status != "no_show",
+                    ShiftAssignment.checked_in_at.is_not(None),
+                )
+            )
+        if key == "field":
+            q = q.join(Activity, Activity.id == Occurrence.activity_id)
+        elif key == "subgoal":
+            q = q.join(link, link.c.activity_id == Occurrence.activity_id)
+        return q.where(held).group_by(col), col
+
+    out: dict[Any, dict[str, float]] = defaultdict(lambda: dict.fromkeys(METRICS, 0.0))
+    # One pass over the attendance: COUNT(DISTINCT) skips NULLs, so cards and named
+    # persons are counted apart and anonymous headcounts only as participants.
+    q, _ = keyed(
+        func.sum(Attendance.count),
+        func.count(distinct(Attendance.card_id)),
+        func.count(distinct(Attendance.name_index)),
+        start=Attendance,
+    )
+    for k, total, cards, names in session.execute(q):
+        out[k]["participants"] = int(total or 0)
+        out[k]["distinct_persons"] = int(cards or 0) + int(names or 0)
+    q, _ = keyed(func.count(distinct(Occurrence.id)), start=Occurrence)
+    for k, v in session.execute(q):
+        out[k]["occurrences"] = int(v or 0)
+    q, _ = keyed(func.count(distinct(ShiftAssignment.volunteer_id)), start=ShiftAssignment)
+    for k, v in session.execute(q):
+        out[k]["volunteers"] = int(v or 0)
+    q, _ = keyed(
+        ShiftAssignment.hours_override,
+        ShiftAssignment.checked_in_at,
+        ShiftAssignment.checked_out_at,
+        Shift.starts_at,
+        Shift.ends_at,
+        start=ShiftAssignment,
+    )
+    for k, override, cin, cout, s_start, s_end in session.execute(q.group_by(None)):
+        if override is not None:
+            out[k]["hours"] += override
+        elif cin and cout:
+            out[k]["hours"] += max(0.0, (cout - cin).total_seconds() / 3600)
+        else:
+            out[k]["hours"] += max(0.0, (s_end - s_start).total_seconds() / 3600)
+    return out
+
+
+def _figures(session: Session, agency: Agency, year: int, now: datetime) -> AgencyFigures:
+    def fig(level: str, key: str, label: str, m: dict[str, float] | None) -> Figures:
+        m = m or {}
+        return Figures(
+            level,
+            key,
+            label,
+            int(m.get("participants", 0)),
+            int(m.get("distinct_persons", 0)),
+            int(m.get("occurrences", 0)),
+            int(m.get("volunteers", 0)),
+            float(m.get("hours", 0.0)),
+        )
+
+    rows = [
+        fig(
+            "Gesamt",
+            agency.slug,
+            agency.name,
+            metrics(session, agency.id, year, "total", now).get(agency.id),
+        )
+    ]
+    by_field = metrics(session, agency.id, year, "field", now)
+    for fa in FieldOfAction:
+        if fa.value in by_field or fa.value in (agency.fields or []):
+            rows.append(fig("Handlungsfeld", fa.value, FIELD_LABELS[fa], by_field.get(fa.value)))
+    by_goal = metrics(session, agency.id, year, "subgoal", now)
+    for g in progress_for_agency(session, agency.id, year, now):
+        f = fig("Teilziel", str(g.id), g.title, by_goal.get(g.id))
+        f.indicator, f.target, f.actual = g.indicator, g.target, g.actual
+        rows.append(f)
+    return AgencyFigures(agency.slug, agency.name, year, rows)
+
+
+def figures(
+    session: Session,
+    actor: Actor,
+    year: int,
+    agency_slug: str | None = None,
+    now: datetime | None = None,
+) -> list[AgencyFigures]:
+    """One agency (``agency_slug``) or every agency the actor reaches."""
+    require(actor, Permission.agency_read)
+    now = now or utcnow()
+    q = select(Agency).where(scope_filter(actor, Agency.id), Agency.active).order_by(Agency.name)
+    if agency_slug:
+        agency = session.scalar(select(Agency).where(Agency.slug == agency_slug))
+        if agency is None:
+            raise NotFound(what=f"Die Integrationsagentur „{agency_slug}“")
+        require(actor, Permission.agency_read, agency.id)
+        q = q.where(Agency.id == agency.id)
+    return [_figures(session, a, year, now) for a in session.scalars(q)]
+
+
+def to_csv(data: list[AgencyFigures]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    w.writerow(["Agentur", "Förderjahr", *HEADERS])
+    for agency in data:
+        for f in agency.rows:
+            w.writerow([safe_cell(v) for v in (agency.slug, agency.year, *f.row())])
+    return ("\ufeff" + buf.getvalue()).encode()
+
+
+def to_xlsx(data: list[AgencyFigures]) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    assert wb.active is not None
+    wb.remove(wb.active)
+    used: set[str] = set()
+    for agency in data:
+        title = agency.slug[:31]
+        n = 1
+        while title.casefold() in used:
+            n += 1
+            title = f"{agency.slug[:28]}-{n}"
+        used.add(title.casefold())
+        ws = wb.create_sheet(title)
+        ws.append([safe_cell(f"{agency.name} – Förderjahr {agency.year}")])
+        ws.append([safe_cell(h) for h in HEADERS])
+        for cell in ws[2]:
+            cell.font = Font(bold=True)
+        for f in agency.rows:
+            ws.append([safe_cell(v) for v in f.row()])
+        ws.column_dimensions["C"].width = 55
+        ws.freeze_panes = "A3"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def export(
+    inst: Installation,
+    actor: Actor,
+    year: int,
+    fmt: str,
+    agency_slug: str | None = None,
+    now: datetime | None = None,
+) -> tuple[str, str, bytes]:
+    """(file name, media type, bytes) of the controlling figures; the export is audited."""
+    with inst.db.write() as s:
+        data = figures(s, actor, year, agency_slug, now)
+        scope = agency_slug or "alle"
+        if fmt == "xlsx":
+            name, mime, body = f"Controlling_{year}_{scope}.xlsx", XLSX_MIME, to_xlsx(data)
+        else:
+            name, mime, body = f"Controlling_{year}_{scope}.csv", "text/csv", to_csv(data)
+        audit.record(
+            s,
+            actor.name,
+            Action.controlling_export,
+            "controlling",
+            year,
+            agency_id=_agency_id(s, agency_slug) if agency_slug else None,
+            year=year,
+            format=fmt,
+            agencies=[a.slug for a in data],
+        )
+    return name, mime, body
+
+
+def _agency_id(s: Session, slug: str) -> int | None:
+    return s.scalar(select(Agency.id).where(Agency.slug == slug))
+
+
+def attendance_by_month(
+    session: Session, actor: Actor, agency_slug: str, year: int, now: datetime | None = None
+) -> list[dict[str, int]]:
+    """Per month (1-12): occurrences held and participants, for the chart."""
+    from ia_events.planning.plans import agency_id_for
+
+    agency_id = agency_id_for(session, actor, agency_slug, Permission.agency_read)
+    now = now or utcnow()
+    month = func.extract("month", Occurrence.starts_at)
+    held = and_(
+        Occurrence.agency_id == agency_id,
+        Occurrence.funding_year == year,
+        Occurrence.status == OccurrenceStatus.scheduled,
+        Occurrence.starts_at <= now,
+    )
+    occ = dict(session.execute(select(month, func.count()).where(held).group_by(month)).all())
+    part = dict(
+        session.execute(
+            select(month, func.sum(Attendance.count))
+            .join(Occurrence, Occurrence.id == Attendance.occurrence_id)
+            .where(held, Attendance.undone_at.is_(None))
+            .group_by(month)
+        ).all()
+    )
+    return [
+        {
+            "Monat": m,
+            "Termine": int(occ.get(m, 0) or 0),
+            "Teilnahmen": int(part.get(m, 0) or 0),
+        }
+        for m in range(1, 13)
+    ]

@@ -1,0 +1,139 @@
+"""The Sachbericht as documents: PDF (PDF/A-2B, fpdf2) and Word (.docx, python-docx).
+
+Both carry the same content from an ``activity_report.ReportDraft``: head
+data, one section per sub-goal with target vs. actual, the activities with
+their dates and participant figures, volunteer hours, evidence count and
+the agency's text, and -- on every page -- the fingerprint of the
+installation's signing key. Layout only; no data access.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+from ia_events.core.messages import fmt_date
+from ia_events.core.pdf import Document
+from ia_events.reporting.activity_report import ReportDraft, field_label, status_line
+from ia_events.reporting.progress import INDICATOR_LABELS
+
+
+def _dates(days: list[date], limit: int = 60) -> str:
+    if not days:
+        return "keine Termine"
+    shown = ", ".join(d.strftime("%d.%m.") for d in days[:limit])
+    return shown + (f" … (insgesamt {len(days)})" if len(days) > limit else "")
+
+
+def _key_line(d: ReportDraft) -> str:
+    return f"Signaturschlüssel der Installation (Fingerabdruck): {d.fingerprint}"
+
+
+def render_pdf(d: ReportDraft) -> bytes:
+    doc = Document(
+        f"Sachbericht {d.year} – {d.agency_name}",
+        subtitle=f"Träger: {d.carrier} · {status_line(d)} · {_key_line(d)}",
+    )
+    doc.body(10)
+    if d.topic:
+        doc.multi_cell(0, 5, f"Thema: {d.topic}\nZiel: {d.goal}", new_x="LMARGIN", new_y="NEXT")
+        doc.ln(2)
+    if d.intro:
+        doc.multi_cell(0, 5, d.intro, new_x="LMARGIN", new_y="NEXT")
+    for n, sec in enumerate(d.sections, 1):
+        g = sec.goal
+        doc.ln(3)
+        doc.body(11.5, bold=True)
+        doc.multi_cell(0, 6, f"{n}. {g.title}", new_x="LMARGIN", new_y="NEXT")
+        doc.body(9.5)
+        doc.multi_cell(
+            0,
+            4.8,
+            f"Handlungsfeld: {field_label(g.field)} · Messgröße: "
+            f"{INDICATOR_LABELS.get(g.indicator, g.indicator)} · Soll {g.target:g} · "
+            f"Ist {g.actual:g} · Ehrenamtsstunden {sec.volunteer_hours:g} · "
+            f"Nachweise {sec.evidence_count}",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+        for a in sec.activities:
+            doc.multi_cell(
+                0,
+                4.8,
+                f"• {a.title}: {len(a.dates)} Termine, {a.participants} Teilnahmen"
+                + (f", {a.hours:g} Ehrenamtsstunden" if a.hours else "")
+                + f" – {_dates(a.dates)}",
+                new_x="LMARGIN",
+                new_y="NEXT",
+            )
+        doc.ln(1)
+        doc.body(10)
+        doc.multi_cell(0, 5, sec.text or "–", new_x="LMARGIN", new_y="NEXT")
+    if d.closing:
+        doc.ln(3)
+        doc.body(11.5, bold=True)
+        doc.cell(0, 6, "Fazit", new_x="LMARGIN", new_y="NEXT")
+        doc.body(10)
+        doc.multi_cell(0, 5, d.closing, new_x="LMARGIN", new_y="NEXT")
+    doc.ln(4)
+    doc.body(8)
+    doc.multi_cell(
+        0,
+        4,
+        f"{_key_line(d)}. Mit diesem Schlüssel signiert die Installation die Prüfpakete "
+        "(Nachweise) der Integrationsagentur; vergleichen Sie den Fingerabdruck mit dem "
+        "Schlüssel in einem Prüfpaket.",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    return doc.render()
+
+
+def render_docx(d: ReportDraft) -> bytes:
+    from docx import Document as Docx
+    from docx.shared import Pt
+
+    doc = Docx()
+    doc.core_properties.title = f"Sachbericht {d.year} – {d.agency_name}"
+    doc.core_properties.language = "de-DE"
+    footer = doc.sections[0].footer.paragraphs[0]
+    footer.text = _key_line(d)
+    footer.runs[0].font.size = Pt(8)
+    doc.add_heading(f"Sachbericht {d.year} – {d.agency_name}", level=0)
+    doc.add_paragraph(f"Träger: {d.carrier} · {status_line(d)} · Stand {fmt_date(date.today())}")
+    if d.topic:
+        doc.add_paragraph(f"Thema: {d.topic}")
+        doc.add_paragraph(f"Ziel: {d.goal}")
+    if d.intro:
+        doc.add_paragraph(d.intro)
+    for n, sec in enumerate(d.sections, 1):
+        g = sec.goal
+        doc.add_heading(f"{n}. {g.title}", level=1)
+        table = doc.add_table(rows=1, cols=2)
+        table.style = "Table Grid"
+        facts = [
+            ("Handlungsfeld", field_label(g.field)),
+            ("Messgröße", INDICATOR_LABELS.get(g.indicator, g.indicator)),
+            ("Soll / Ist", f"{g.target:g} / {g.actual:g}"),
+            ("Ehrenamtsstunden", f"{sec.volunteer_hours:g}"),
+            ("Nachweise", str(sec.evidence_count)),
+        ]
+        table.rows[0].cells[0].text, table.rows[0].cells[1].text = facts[0]
+        for label, value in facts[1:]:
+            cells = table.add_row().cells
+            cells[0].text, cells[1].text = label, value
+        for a in sec.activities:
+            doc.add_paragraph(
+                f"{a.title}: {len(a.dates)} Termine, {a.participants} Teilnahmen"
+                + (f", {a.hours:g} Ehrenamtsstunden" if a.hours else "")
+                + f" – {_dates(a.dates)}",
+                style="List Bullet",
+            )
+        doc.add_paragraph(sec.text)
+    if d.closing:
+        doc.add_heading("Fazit", level=1)
+        doc.add_paragraph(d.closing)
+    doc.add_paragraph(_key_line(d))
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()

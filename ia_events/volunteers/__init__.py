@@ -1,0 +1,2 @@
+"""Volunteers: registry and qualifications, shifts, hours, certificates, import/export.
+"""

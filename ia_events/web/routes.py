@@ -1,0 +1,98 @@
+"""Plain HTTP routes served beside Streamlit (``st.App(..., routes=routes())``).
+
+These are entry points like pages: parse the request, call a service, answer.
+They see no ``st.session_state`` and get no XSRF protection from Streamlit,
+so each protects itself; nothing is recorded on a bare GET.
+
+- ``GET /auth/session?code=[&next=/path]``  trade a one-time login hand-off code
+  for an HttpOnly session cookie, then go to ``/`` or the local ``next`` path
+  (e.g. back to a scanned volunteer QR link; the code is single-use, 60 s).
+- ``GET /auth/logout``         clear the cookie (the session itself was
+  revoked by the page), then go to ``/``.
+- ``GET /healthz``             liveness for the reverse proxy.
+- ``GET|POST /checkin?t=``      the participant check-in page (``checkin_page``).
+- ``GET /ical/<token>.ics``     an iCalendar feed (``calendar_feeds``); 404 when the
+  token is unknown or revoked.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ia_events.accounts import users
+from ia_events.core.installation import shared
+from ia_events.web import checkin_page
+
+COOKIE = "ia_session"
+
+
+def _secure(request: Request) -> bool:
+    proto = request.headers.get("x-forwarded-proto") or request.url.scheme
+    return proto == "https"
+
+
+def _local_path(value: str) -> str:
+    """A path on this server to continue to after login (never another site)."""
+    if value.startswith("/") and not value.startswith(("//", "/\\")) and "\\" not in value:
+        return value
+    return "/"
+
+
+async def auth_session(request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    code = request.query_params.get("code", "")
+    token = await run_in_threadpool(users.redeem_handoff, shared(), code)
+    response = RedirectResponse(_local_path(request.query_params.get("next", "")), status_code=303)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    if token:
+        inst = shared()
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=int(inst.settings.session_max_days * 86400),
+            httponly=True,
+            samesite="lax",
+            secure=_secure(request),
+            path="/",
+        )
+    return response
+
+
+async def auth_logout(request: Request) -> Response:
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def ical_feed(request: Request) -> Response:
+    """A calendar subscription; the secret is in the path and is never logged."""
+    from starlette.concurrency import run_in_threadpool
+
+    from ia_events.planning import calendar_feeds
+
+    body = await run_in_threadpool(
+        calendar_feeds.serve, shared(), str(request.path_params.get("token", ""))
+    )
+    headers = {"Cache-Control": "private, max-age=300", "Referrer-Policy": "no-referrer"}
+    if body is None:
+        return PlainTextResponse("Kalender nicht gefunden.", status_code=404, headers=headers)
+    return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/auth/session", auth_session, methods=["GET"]),
+        Route("/auth/logout", auth_logout, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/checkin", checkin_page.checkin_route, methods=["GET", "POST"]),
+        Route("/ical/{token}.ics", ical_feed, methods=["GET"]),
+    ]
