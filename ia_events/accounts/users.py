@@ -531,13 +531,6 @@ def create_first_admin(
     return user
 
 
-def demo_logins() -> list[tuple[str, str, str]]:
-    """(username, role label, password) shown on the login page in demo mode."""
-    from ia_events.demo.loader import DEMO_PASSWORD, DEMO_USERS
-
-    return [(u, label, DEMO_PASSWORD) for u, label in DEMO_USERS]
-
-
 __all__ = [
     "DomainError",
     "Login",

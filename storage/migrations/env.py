@@ -1,15 +1,17 @@
-"""Alembic environment: migrations run from ``storage.db.migrate`` (or alembic's CLI)."""
+"""Alembic environment: migrations run from ``storage.db.migrate``.
+
+Storage knows no domain: autogenerate needs the models' metadata, which the caller
+passes in ``config.attributes["target_metadata"]`` (``scripts/new_migration.py`` does).
+Running migrations needs none.
+"""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-import ia_events.core.models  # noqa: F401 - registers every table on the metadata
-from storage.db import metadata
-
 config = context.config
-target_metadata = metadata
+target_metadata = config.attributes.get("target_metadata")
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
