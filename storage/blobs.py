@@ -87,13 +87,13 @@ def _chunks_of(source: BinaryIO | bytes | Iterable[bytes]) -> Iterator[bytes]:
         return
     if hasattr(source, "read"):
         while True:
-            block = source.read(CHUNK)  # type: ignore[union-attr]
+            block = source.read(CHUNK)
             if not block:
                 return
             yield block
         return
     buf = b""
-    for part in source:  # type: ignore[union-attr]
+    for part in source:
         buf += part
         while len(buf) >= CHUNK:
             yield buf[:CHUNK]

@@ -103,7 +103,7 @@ def _lower(value: object) -> object:
 
 def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn, _record):
         # Let SQLAlchemy's "begin" event, not pysqlite, decide how a
         # transaction starts (deferred for reads, immediate for writes).
         dbapi_conn.isolation_level = None
@@ -122,7 +122,7 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(conn):  # type: ignore[no-untyped-def]
+    def _on_begin(conn):
         if conn.get_execution_options().get("ia_write"):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
@@ -195,7 +195,7 @@ class Database:
         self.engine.dispose()
 
 
-def alembic_config(url: str):  # type: ignore[no-untyped-def]
+def alembic_config(url: str):
     from alembic.config import Config
 
     cfg = Config()

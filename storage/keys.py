@@ -61,7 +61,7 @@ class KeyRing:
     # anywhere, never logged, never in ``repr``.
     _data_keys: dict[tuple[str, int, str, bytes], bytes] = field(default_factory=dict, repr=False)
 
-    def _repr_pretty_(self, printer, cycle):  # type: ignore[no-untyped-def]
+    def _repr_pretty_(self, printer, cycle):
         # IPython's and hypothesis' pretty printers ignore ``repr=False`` and would
         # print the raw key bytes; they get the safe ``repr`` instead.
         printer.text(repr(self))
@@ -95,6 +95,7 @@ class KeyRing:
         for path in sorted(directory.glob("kek-*.bin")):
             ring._keks[path.stem.removeprefix("kek-")] = path.read_bytes()
         ring._hmac = (directory / "hmac.bin").read_bytes()
+        # load_pem_private_key is typed for every key type; ours is Ed25519 (written by init).
         ring._signing = serialization.load_pem_private_key(  # type: ignore[assignment]
             (directory / "signing-ed25519.pem").read_bytes(), password=None
         )

@@ -18,11 +18,12 @@ run finds them). ``docs/performance.md`` has the figures.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
 
 Processor = Callable[[Any], Any] | None
@@ -33,7 +34,8 @@ class Prepared:
 
     def __init__(self, stmt: ClauseElement, dialect: Dialect, keys: Sequence[str] = ()) -> None:
         column_keys = list(keys) if isinstance(stmt, Insert) else None
-        compiled = stmt.compile(dialect=dialect, column_keys=column_keys)
+        # A DML/SELECT statement compiles to an SQLCompiler (``compile`` is typed as Compiled).
+        compiled = cast(SQLCompiler, stmt.compile(dialect=dialect, column_keys=column_keys))
         if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
             raise ValueError("a column default would be needed: give every column's value")
         binds = {name: bp for bp, name in compiled.bind_names.items()}  # as rendered
@@ -54,6 +56,7 @@ class Prepared:
 
     def _params(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         values = self._compiled.construct_params(params)
+        assert values is not None  # None only for a compiler that renders no parameters
         processed = {}
         for name in self._order:
             value = values[name]
@@ -67,6 +70,7 @@ class Prepared:
         """Execute in ``conn``'s transaction; every row, each value converted by its type."""
         args = self._params(params)
         fairy = conn.connection
+        # A checked-out connection always has its driver connection (None only once closed).
         cursor = fairy.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(self.sql, args)

@@ -163,17 +163,17 @@ def _seekable(content: bytes | BinaryIO | Iterable[bytes]) -> bytes | BinaryIO:
     if isinstance(content, bytes | bytearray | memoryview):
         return bytes(content)
     if filetypes.is_seekable(content):
-        return content  # type: ignore[return-value]
+        return content  # type: ignore[return-value]  # is_seekable: a seekable file
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - returned
-    source = content.read if hasattr(content, "read") else None  # type: ignore[union-attr]
+    source = content.read if hasattr(content, "read") else None
     if source is not None:
         while block := source(1024 * 1024):
             spool.write(block)
     else:
-        for block in content:  # type: ignore[union-attr]
+        for block in content:
             spool.write(block)
     spool.seek(0)
-    return spool  # type: ignore[return-value]
+    return spool  # type: ignore[return-value]  # SpooledTemporaryFile is a binary file
 
 
 @dataclass(frozen=True)
@@ -334,6 +334,7 @@ def add_many(
         title if len(files) == 1 else (f"{title} ({i + 1})" if title else None)
         for i in range(len(files))
     ]
+    # ``meta`` holds _target's keyword arguments, checked there (typed as object here).
     target = _target(inst, actor, kind=kind, **meta)  # type: ignore[arg-type]
     with inst.blobs.uploading():  # recovery waits for us (storage/blobs.py)
         staged = _stage_all(inst, target.agency_id, contents)
@@ -664,7 +665,7 @@ def supersede(
         filename=filename,
         content=content,
         supersedes_id=evidence_id,
-        **meta,  # type: ignore[arg-type]
+        **meta,  # type: ignore[arg-type]  # add_evidence's keyword arguments, checked there
     )
 
 

@@ -251,7 +251,8 @@ def check(source: bytes | BinaryIO, filename: str, max_bytes: int) -> Checked:
     shown = safe_filename(filename)
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
-        size, head, handle = len(data), data[:HEAD], io.BytesIO(data)
+        size, head = len(data), data[:HEAD]
+        handle: BinaryIO = io.BytesIO(data)
     else:
         handle = source
         size = _size_of(handle)
@@ -270,6 +271,6 @@ def check(source: bytes | BinaryIO, filename: str, max_bytes: int) -> Checked:
 
 def is_seekable(source: object) -> bool:
     try:
-        return bool(source.seekable())  # type: ignore[attr-defined]
+        return bool(source.seekable())  # type: ignore[attr-defined]  # duck-typed on purpose
     except (AttributeError, OSError, ValueError):
         return False

@@ -27,7 +27,7 @@ class Preview:
     note: str = ""
 
 
-def _png(image) -> bytes:  # type: ignore[no-untyped-def]
+def _png(image) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()

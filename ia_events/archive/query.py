@@ -27,7 +27,7 @@ from ia_events.core.models import (
 )
 
 
-def _views(session: Session, q) -> list:  # type: ignore[no-untyped-def]
+def _views(session: Session, q) -> list:
     from ia_events.archive.evidence import _view
 
     rows = session.execute(q.options(selectinload(Evidence.subgoals))).all()
@@ -172,7 +172,7 @@ def get_detail(session: Session, actor: Actor, evidence_id: int) -> EvidenceDeta
             .order_by(EvidenceRevision.revision)
         )
     ]
-    versions = []
+    versions: list[int] = []
     prev = item.supersedes_id
     while prev is not None and len(versions) < 50:
         versions.append(prev)

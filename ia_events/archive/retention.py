@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, and_, case, exists, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ia_events.core import audit
 from ia_events.core.access import Actor, Permission, can, require, scope_filter
@@ -139,6 +139,18 @@ class HoldView:
         }
 
 
+def _owner(
+    session: Session,
+    agency_col: InstrumentedAttribute[int],
+    year_col: InstrumentedAttribute[int],
+    id_col: InstrumentedAttribute[int],
+    scope_id: int | None,
+) -> tuple[int, int | None] | None:
+    """(agency id, funding year) of the row with ``id_col == scope_id``, if any."""
+    row = session.execute(select(agency_col, year_col).where(id_col == scope_id)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 def _scope_agency(
     session: Session,
     scope: str,
@@ -147,20 +159,17 @@ def _scope_agency(
     year: int | None,
 ) -> tuple[int, int | None]:
     """(agency id, funding year) of the scope; unknown ids are ``NotFound``."""
+    row: tuple[int, int | None] | None
     if scope == "evidence":
-        row = session.execute(
-            select(Evidence.agency_id, Evidence.funding_year).where(Evidence.id == scope_id)
-        ).first()
+        row = _owner(session, Evidence.agency_id, Evidence.funding_year, Evidence.id, scope_id)
         what = f"Der Nachweis {scope_id}"
     elif scope == "occurrence":
-        row = session.execute(
-            select(Occurrence.agency_id, Occurrence.funding_year).where(Occurrence.id == scope_id)
-        ).first()
+        row = _owner(
+            session, Occurrence.agency_id, Occurrence.funding_year, Occurrence.id, scope_id
+        )
         what = f"Der Termin {scope_id}"
     elif scope == "subgoal":
-        row = session.execute(
-            select(SubGoal.agency_id, SubGoal.funding_year).where(SubGoal.id == scope_id)
-        ).first()
+        row = _owner(session, SubGoal.agency_id, SubGoal.funding_year, SubGoal.id, scope_id)
         what = f"Das Teilziel {scope_id}"
     else:
         agency_id = session.scalar(select(Agency.id).where(Agency.slug == agency_slug))

@@ -117,9 +117,10 @@ def decode_qr(image_bytes: bytes) -> list[str]:
         image.load()
     except Exception as exc:  # not an image at all
         raise InvalidInput(field="Foto", reason="Das Bild ist nicht lesbar.") from exc
-    if image.mode not in ("L", "RGB"):
-        image = image.convert("RGB")
-    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    readable = image if image.mode in ("L", "RGB") else image.convert("RGB")
+    found = zxingcpp.read_barcodes(
+        readable, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    )
     return [b.text for b in found if b.valid and b.text]
 
 

@@ -27,9 +27,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, exists, insert, select
+from sqlalchemy import Connection, Table, bindparam, exists, insert, select
 from sqlalchemy.orm import Session
 
 from ia_events.attendance.tokens import (  # noqa: F401 - the public surface of check-in
@@ -150,12 +150,13 @@ class Slot:
         return (self.key_id, self.kek_id, self.wrapped_key)
 
 
-_OCC = Occurrence.__table__
-_ACT = Activity.__table__
-_AGENCY = Agency.__table__
-_KEYS = DataKey.__table__
-_ATT = Attendance.__table__
-_SCANS = Scan.__table__
+# Declarative ``__table__`` is a Table at run time; its annotation says FromClause.
+_OCC = cast(Table, Occurrence.__table__)
+_ACT = cast(Table, Activity.__table__)
+_AGENCY = cast(Table, Agency.__table__)
+_KEYS = cast(Table, DataKey.__table__)
+_ATT = cast(Table, Attendance.__table__)
+_SCANS = cast(Table, Scan.__table__)
 
 _SLOT = (
     select(
@@ -610,7 +611,8 @@ def _submit(
         return Answer(reason, target.occurrence_id, scan_id=scan_id), shown
     # The name is checked only where it counts (open, named); a replay or a closed door is
     # answered as such even with a bad name -- as before, nothing is stored then.
-    clean, index, bad, device = None, None, None, ()
+    clean, index, bad = None, None, None
+    device: tuple[int, ...] = ()
     if target.state == "open":
         if target.attendance_mode == AttendanceMode.named:
             clean, index, bad = _checked_name(keys, occ.agency_id, name)

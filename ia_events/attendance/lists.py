@@ -122,7 +122,7 @@ def participant_list(
     doc.body(9)
     summary = f"Erfasst: {total} Teilnahme(n)"
     if counted:
-        parts = {}
+        parts: dict[str, int] = {}
         for r in counted:
             parts[r.category or "gesamt"] = parts.get(r.category or "gesamt", 0) + r.count
         summary += " · davon gezählt: " + ", ".join(f"{k} {v}" for k, v in parts.items())

@@ -190,7 +190,7 @@ def counter(session: Session, actor: Actor, occurrence_id: int) -> Counter:
         ).all()
     }
     by_category = {
-        c: int(n or 0)
+        str(c): int(n or 0)
         for c, n in session.execute(
             select(Attendance.category, func.sum(Attendance.count))
             .where(valid, Attendance.category.is_not(None))

@@ -107,7 +107,8 @@ def evidence_release_cmd(obj: Ctx, ref: str, approved_by: str) -> int:
 
     kind, number = _parse_hold_ref(ref)
     with obj.inst().db.write() as s:
-        if kind == "evidence" and s.get(Evidence, number) is None and s.get(LegalHold, number):
+        unknown_item = kind == "evidence" and s.get(Evidence, number) is None
+        if unknown_item and s.get(LegalHold, number) is not None:
             kind = "hold"  # no such item, but a hold with that number
         if kind == "hold":
             released = [release_hold(s, obj.actor, number, approved_by)]

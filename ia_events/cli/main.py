@@ -46,6 +46,7 @@ class Ctx:
 
 def _set_actor(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     if value:
+        # The root group always creates the Ctx before any option callback runs.
         ctx.find_object(Ctx).actor_name = value  # type: ignore[union-attr]
 
 
@@ -405,7 +406,7 @@ def evidence_add_cmd(
             views = add_many(
                 inst,
                 obj.actor,
-                handles,  # type: ignore[arg-type]
+                handles,  # type: ignore[arg-type]  # BufferedReader is a BinaryIO
                 kind=kind,
                 agency_slug=agency_slug,
                 funding_year=year,

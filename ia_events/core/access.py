@@ -15,7 +15,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, true
 
 from ia_events.core.errors import Forbidden, NotFound
 from ia_events.core.models import Role
@@ -120,7 +120,9 @@ def reaches(actor: Actor, agency_id: int) -> bool:
     return actor.agency_id == agency_id
 
 
-def scope_filter(actor: Actor, column: ColumnElement[int]) -> ColumnElement[bool]:
+def scope_filter(
+    actor: Actor, column: SQLColumnExpression[int] | SQLColumnExpression[int | None]
+) -> ColumnElement[bool]:
     """A WHERE clause limiting ``column`` (an agency_id) to what the actor reaches."""
     if actor.system or actor.role not in TENANT_ROLES:
         return true()

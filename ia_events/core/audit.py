@@ -20,11 +20,12 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
     Insert,
+    Table,
     bindparam,
     func,
     insert,
@@ -198,7 +199,8 @@ def record(
     return event
 
 
-_EVENTS = AuditEvent.__table__
+# Declarative ``__table__`` is a Table at run time; its annotation says FromClause.
+_EVENTS = cast(Table, AuditEvent.__table__)
 _NEWEST = _EVENTS.c.seq.desc()
 # The chain head as two scalar subqueries, for a hot path to read it inside a statement it
 # runs anyway (``append(head=...)``): (seq, hash) of the newest event, NULL when empty.

@@ -117,7 +117,7 @@ def initialise(settings: Settings, actor: str = "system:cli") -> tuple[Installat
     return inst, created
 
 
-def is_demo(session) -> bool:  # type: ignore[no-untyped-def]
+def is_demo(session) -> bool:
     return session.scalar(select(Setting.value).where(Setting.key == "demo")) == "1"
 
 

@@ -24,8 +24,12 @@ class Document(FPDF):
     def __init__(
         self, title: str, *, subtitle: str = "", orientation: str = "P", pdfa: bool = True
     ) -> None:
-        kwargs = {"enforce_compliance": "PDF/A-2B"} if pdfa else {}
-        super().__init__(orientation=orientation, unit="mm", format="A4", **kwargs)
+        super().__init__(
+            orientation=orientation,
+            unit="mm",
+            format="A4",
+            enforce_compliance="PDF/A-2B" if pdfa else None,
+        )
         self.doc_title = title
         self.doc_subtitle = subtitle
         self.add_font(FAMILY, "", FONTS / "NotoSans-Regular.ttf")

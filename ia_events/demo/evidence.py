@@ -50,7 +50,7 @@ def _photo_png(label: str) -> bytes:
     return out.getvalue()
 
 
-def _first_occurrence(s, agency_id: int, year: int, activity_type: str):  # type: ignore[no-untyped-def]
+def _first_occurrence(s, agency_id: int, year: int, activity_type: str):
     return s.execute(
         select(Occurrence.id, Occurrence.starts_at, Activity.title)
         .join(Activity, Activity.id == Occurrence.activity_id)

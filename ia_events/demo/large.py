@@ -19,6 +19,7 @@ import time as clock
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -151,7 +152,7 @@ def _totals(inst: Installation) -> dict[str, int]:
         return {k: s.scalar(select(func.count()).select_from(t)) or 0 for k, t in tables.items()}
 
 
-def _ids(s: Session, table, rows: list[dict]) -> list[int]:  # type: ignore[no-untyped-def]
+def _ids(s: Session, table, rows: list[dict]) -> list[int]:
     if not rows:
         return []
     out: list[int] = []
@@ -163,7 +164,7 @@ def _ids(s: Session, table, rows: list[dict]) -> list[int]:  # type: ignore[no-u
     return out
 
 
-def _bulk(s: Session, table, rows: list[dict]) -> None:  # type: ignore[no-untyped-def]
+def _bulk(s: Session, table, rows: list[dict]) -> None:
     for i in range(0, len(rows), BATCH):
         s.execute(insert(table), rows[i : i + BATCH])
 
@@ -314,11 +315,13 @@ def _year(
             links.append({"activity_id": aid, "subgoal_id": goal_ids[2]})
     s.execute(insert(activity_subgoals), links)
 
-    occ_rows, occ_meta = [], []
+    occ_rows: list[dict[str, Any]] = []
+    occ_meta = []
     for aid, (_t, _ty, _f, mode, weekday, start, end, low, high, kind) in zip(
         activity_ids, specs, strict=True
     ):
         if kind == "weekly":
+            assert weekday is not None  # weekly specs name their weekday
             day = date(year, 1, 8)
             day += timedelta(days=(weekday - day.weekday()) % 7)
             days = []

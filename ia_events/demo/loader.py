@@ -258,7 +258,8 @@ def load(
         for username, label in DEMO_USERS:
             if username.startswith("ehrenamt-"):
                 continue  # created with their volunteer record (volunteer_demo)
-            role, agency_slug = "specialist", username.removeprefix("fk-")
+            agency_slug: str | None = username.removeprefix("fk-")
+            role = "specialist"
             if username == "admin":
                 role, agency_slug = "admin", None
             elif username == "koordination":
@@ -304,7 +305,7 @@ def _agency_demo(
     inst: Installation,
     agency: Agency,
     today: date,
-    now: datetime,  # type: ignore[no-untyped-def]
+    now: datetime,
     rng: random.Random,
     summary: DemoSummary,
 ) -> None:
@@ -404,7 +405,7 @@ def _agency_demo(
             categories=None,
             recurrence=None,
             year=year,
-        ):  # type: ignore[no-untyped-def]
+        ):
             a = Activity(
                 agency_id=agency.id,
                 funding_year=year,
@@ -523,7 +524,7 @@ def _agency_demo(
         occ.cancel_reason = "Die Werkstattleitung ist erkrankt; Ersatztermin folgt."
 
 
-def _demo_closures(s, agency: Agency, today: date) -> list[ClosurePeriod]:  # type: ignore[no-untyped-def]
+def _demo_closures(s, agency: Agency, today: date) -> list[ClosurePeriod]:
     """A summer closure per year (moved later when today falls in it, so today stays open)."""
     periods = []
     for year in (today.year - 1, today.year):
@@ -551,7 +552,7 @@ def _occ(
     inst: Installation,
     activity: Activity,
     start: datetime,
-    end: datetime,  # type: ignore[no-untyped-def]
+    end: datetime,
     now: datetime,
     rng: random.Random,
     pool: list[str],
@@ -594,7 +595,8 @@ def _occ(
         for card in rng.sample(cards, rng.randint(4, 10)):
             rows.append({**base, "method": "card_scan", "count": 1, "card_id": card.id})
     else:
-        for category in activity.count_categories or [None]:
+        categories: list[str | None] = [*activity.count_categories] or [None]
+        for category in categories:
             low, high = (40, 160) if activity.type == "Fest/Begegnung" else (5, 25)
             rows.append(
                 {

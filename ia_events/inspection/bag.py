@@ -41,11 +41,12 @@ def _info_value(text: str) -> str:
 
 
 def _size(n: int) -> str:
+    size: float = n
     for unit in ("Bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n} {unit}" if unit == "Bytes" else f"{n:.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
-    return str(n)
+        if size < 1000 or unit == "GB":
+            return f"{n} {unit}" if unit == "Bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return str(size)
 
 
 def tag_files(

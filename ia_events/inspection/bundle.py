@@ -252,7 +252,7 @@ def export_bundle(
     offsets = [sum(e.size for e in items[:i]) for i in range(len(items))]
     manifest: list[tuple[str, str]] = []
     payload_bytes = 0
-    sink = ZipSink(Path(out), berlin(now).timetuple()[:6])  # type: ignore[arg-type]
+    sink = ZipSink(Path(out), berlin(now).timetuple()[:6])
     try:
         for name, data in generated:
             sink.put(f"{bag_name}/data/{name}", data, deflate=True)
@@ -339,6 +339,7 @@ def _reader(
     inst: Installation, e: EvidenceNode, blobs: dict[int, tuple[str, str, bytes]]
 ) -> Callable[[], Iterable[bytes]]:
     """Plaintext chunks of one evidence file, authenticated and checked against its SHA-256."""
+    # Only items with a blob reach the bundle (tombstones are listed, never read).
     name, kek, wrapped = blobs[e.blob_id]  # type: ignore[index]
 
     def chunks() -> Iterable[bytes]:

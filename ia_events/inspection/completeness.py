@@ -14,8 +14,9 @@ whatever the data size). The bundle itself is written by ``ia_events.inspection.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -74,10 +75,10 @@ class OccurrenceNode:
     status: str
     held: bool
     participants: int = 0
-    by_method: dict[str, int] = field(default_factory=dict)
-    by_category: dict[str, int] = field(default_factory=dict)
+    by_method: dict[str, int] = dataclasses.field(default_factory=dict)
+    by_category: dict[str, int] = dataclasses.field(default_factory=dict)
     distinct_cards: int = 0
-    evidence_ids: list[int] = field(default_factory=list)
+    evidence_ids: list[int] = dataclasses.field(default_factory=list)
 
 
 @dataclass
@@ -87,7 +88,7 @@ class ActivityNode:
     field: str
     attendance_mode: str
     subgoal_ids: list[int]
-    occurrence_ids: list[int] = field(default_factory=list)
+    occurrence_ids: list[int] = dataclasses.field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ class _Index(Document):
                 head()
             for i, (w, value) in enumerate(zip(widths, row, strict=True)):
                 a = align[i] if align else "L"
-                text = self.fit(value, w, keep_end=a == "M")
+                text = self.fit(str(value), w, keep_end=a == "M")
                 self.cell(w, line, text, border=1, align="R" if a == "R" else "L")
             self.ln(line)
 

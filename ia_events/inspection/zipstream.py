@@ -30,7 +30,7 @@ import hashlib
 import mmap
 import os
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -157,7 +157,7 @@ class ZipSink:
 
 def _pieces(
     sources: Iterable[Callable[[], Iterable[bytes]]],
-) -> Iterator[tuple[int, list[bytes], bool]]:
+) -> Generator[tuple[int, list[bytes], bool]]:
     """``(entry index, chunks of up to PIECE bytes, last piece of the entry)`` for every
     entry in turn; an entry without any chunk still gives one empty last piece."""
     for i, chunks in enumerate(sources):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import icalendar
+from icalendar.enums import STATUS, TRANSP
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -216,7 +217,7 @@ def _occurrence_events(
             end=occ.ends_at.astimezone(BERLIN),
             location=occ.place or act.place or None,
             description=description,
-            status="CANCELLED" if cancelled else "CONFIRMED",
+            status=STATUS.CANCELLED if cancelled else STATUS.CONFIRMED,
             stamp=now,
             categories=[act.type],
         )
@@ -242,7 +243,7 @@ def _deadline_events(session: Session, agency: Agency, now: datetime) -> list[ic
                         end=due + timedelta(days=1),
                         description="eingereicht" if done else "offen",
                         stamp=now,
-                        transparency="TRANSPARENT",
+                        transparency=TRANSP.TRANSPARENT,
                     )
                 )
     return events

@@ -200,7 +200,7 @@ def _agencies(session: Session, actor: Actor, slug: str | None) -> list[tuple[in
     if slug:
         agency_id_for(session, actor, slug, Permission.agency_read)
         q = q.where(Agency.slug == slug)
-    return [tuple(r) for r in session.execute(q.order_by(Agency.name)).all()]  # type: ignore[misc]
+    return [(r.id, r.slug, r.name) for r in session.execute(q.order_by(Agency.name))]
 
 
 def for_year(

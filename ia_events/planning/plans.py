@@ -12,6 +12,7 @@ and tenant scope itself.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -525,7 +526,7 @@ def _apply_change(
     actor: Actor,
     plan: TaskPlan,
     target: TaskPlan | SubGoal,
-    values: dict[str, object],
+    values: Mapping[str, object],
     action: Action,
     object_type: str,
     why: str,
@@ -830,8 +831,9 @@ def describe_changes(old: dict[str, object], new: dict[str, object]) -> list[str
         for key, label in PLAN_FIELD_LABELS.items()
         if old.get(key) != new.get(key)
     ]
+    # A snapshot's "subgoals" is a list of dicts (``snapshot``); the mapping is typed loosely.
     old_goals = {g["id"]: g for g in old.get("subgoals", [])}  # type: ignore[attr-defined]
-    new_goals = {g["id"]: g for g in new.get("subgoals", [])}  # type: ignore[attr-defined]
+    new_goals = {g["id"]: g for g in new.get("subgoals", [])}  # type: ignore[attr-defined]  # as above
     for gid, g in new_goals.items():
         before = old_goals.get(gid)
         if before is None:

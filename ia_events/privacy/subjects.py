@@ -117,7 +117,7 @@ def propose_lines(session: Session, today: date) -> list[str]:
     return lines
 
 
-def _anonymise_attendance_rows(session: Session, where: list, at: datetime) -> int:  # type: ignore[type-arg]
+def _anonymise_attendance_rows(session: Session, where: list, at: datetime) -> int:
     run_key = os.urandom(32)  # forgotten after this call: the pseudonyms lead nowhere
     rows = session.execute(select(Attendance.id, Attendance.name_index).where(*where)).all()
     by_index: dict[str | None, list[int]] = {}

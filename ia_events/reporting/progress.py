@@ -119,7 +119,7 @@ def progress_for_agencies(
     )
     valid = Attendance.undone_at.is_(None)
 
-    def grouped(expr, indicators: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    def grouped(expr, indicators: tuple[str, ...]):
         ids = [i for name in indicators for i in wanted.get(name, [])]
         return (
             expr.join(link, link.c.activity_id == Occurrence.activity_id)
@@ -127,7 +127,7 @@ def progress_for_agencies(
             .group_by(link.c.subgoal_id)
         )
 
-    def attendance(*cols):  # type: ignore[no-untyped-def]
+    def attendance(*cols):
         return (
             select(link.c.subgoal_id, *cols)
             .select_from(Attendance)

@@ -131,7 +131,7 @@ def add_worklog(
 # -- totals -------------------------------------------------------------------------------------
 
 
-def _shift_rows(session: Session, condition, year: int, volunteer_condition=None):  # type: ignore[no-untyped-def]
+def _shift_rows(session: Session, condition, year: int, volunteer_condition=None):
     query = (
         select(
             ShiftAssignment.volunteer_id,
@@ -158,7 +158,7 @@ def _shift_rows(session: Session, condition, year: int, volunteer_condition=None
     return session.execute(query).all()
 
 
-def hours_by_volunteer(session: Session, condition, year: int) -> dict[int, float]:  # type: ignore[no-untyped-def]
+def hours_by_volunteer(session: Session, condition, year: int) -> dict[int, float]:
     """Caller has checked permission; ``condition`` limits ``Volunteer``/agency rows."""
     totals: dict[int, float] = defaultdict(float)
     for vid, status, override, cin, cout, start, end, _role, _title in _shift_rows(

@@ -520,7 +520,7 @@ def scan_at_occurrence(
     return ScanOutcome("checked_in", a.id, shift.role, now, 0.0)
 
 
-def _token_occurrence(session: Session, keys: KeyRing, actor: Actor, token: str, now: datetime):  # type: ignore[no-untyped-def]
+def _token_occurrence(session: Session, keys: KeyRing, actor: Actor, token: str, now: datetime):
     from ia_events.attendance.checkin import resolve
 
     own_volunteer_id(actor)
@@ -624,7 +624,7 @@ def set_hours(
 def _views(
     session: Session,
     keys: KeyRing | None,
-    condition,  # type: ignore[no-untyped-def]
+    condition,
     *,
     with_names: bool,
 ) -> list[ShiftView]:

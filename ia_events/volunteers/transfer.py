@@ -341,7 +341,8 @@ def export_registry(
         from openpyxl import Workbook
 
         wb = Workbook()
-        ws = wb.active
+        ws = wb.create_sheet(index=0)
+        wb.remove(wb.worksheets[1])  # the default empty sheet
         ws.title = "Ehrenamtliche"
         ws.append(EXPORT_HEADER)
         for r in safe:

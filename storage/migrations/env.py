@@ -14,7 +14,7 @@ config = context.config
 target_metadata = config.attributes.get("target_metadata")
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
