@@ -14,12 +14,10 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import streamlit as st
-from sqlalchemy.exc import OperationalError
 
 from ia_events.core.access import Actor
-from ia_events.core.errors import DomainError, is_disk_full
+from ia_events.core.errors import classify
 from ia_events.core.installation import Installation, shared
-from ia_events.core.messages import text
 from storage.db import utcnow
 
 log = logging.getLogger("ia_events.ui")
@@ -60,25 +58,13 @@ def guard(stop: bool = False) -> Iterator[None]:
     """Show a German message for any error of the block; with ``stop`` end the run."""
     try:
         yield
-    except DomainError as exc:
-        st.error(exc.message())
-        if stop:
-            st.stop()
     except Exception as exc:
-        if is_disk_full(exc):  # the file system, SQLite or the PostgreSQL server
+        failure = classify(exc)
+        if failure.code == "disk_full":
             log.error("no space left on a disk: %s", type(exc).__name__)
-            st.error(text("disk_full"))
-            if stop:
-                st.stop()
-            return
-        if isinstance(exc, OperationalError):
-            log.exception("database error")
-            st.error(text("database_unavailable"))
-            if stop:
-                st.stop()
-            return
-        log.exception("unexpected error in a page")
-        st.error(text("internal", at=utcnow().strftime("%d.%m.%Y %H:%M:%S")))
+        elif not failure.expected:
+            log.exception("unexpected error in a page (%s)", failure.code)
+        st.error(failure.message)
         if stop:
             st.stop()
 

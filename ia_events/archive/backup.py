@@ -41,7 +41,7 @@ from sqlalchemy.types import JSON, Date
 from ia_events.core import audit
 from ia_events.core.access import Actor, Permission, require
 from ia_events.core.audit import Action
-from ia_events.core.errors import DomainError
+from ia_events.core.errors import BackupError, DomainError
 from ia_events.core.installation import Installation, Settings
 from ia_events.core.models import Agency, Base, Blob, DataKey
 from storage.db import UTCDateTime, make_engine, migrate, utcnow
@@ -61,10 +61,6 @@ verschlüsselten USB-Stick im Tresor oder in einen Passwort-Safe, und hier lösc
 Zum Wiederherstellen wird er wieder neben die Sicherung gelegt (oder mit
 `ia-events restore DIR --keys PFAD` angegeben).
 """
-
-
-class BackupError(DomainError):
-    code = "backup_invalid"
 
 
 def _sha256(path: Path) -> str:

@@ -37,7 +37,6 @@ from ia_events.attendance.tokens import (  # noqa: F401 - the public surface of 
     DEFAULT_BEFORE,
     INVALID,
     PURPOSES,
-    CheckInError,
     TokenInfo,
     link,
     make_token,
@@ -52,7 +51,7 @@ from ia_events.attendance.tokens import (  # noqa: F401 - the public surface of 
 from ia_events.core import audit
 from ia_events.core.access import Actor, Permission, require
 from ia_events.core.audit import Action
-from ia_events.core.errors import InvalidInput, NotFound
+from ia_events.core.errors import CheckInError, InvalidInput, NotFound
 from ia_events.core.messages import berlin
 from ia_events.core.models import (
     Activity,

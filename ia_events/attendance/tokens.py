@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from ia_events.core import audit
 from ia_events.core.access import Actor, Permission, require
 from ia_events.core.audit import Action
-from ia_events.core.errors import DomainError, InvalidInput, NotFound
+from ia_events.core.errors import CheckInError, InvalidInput, NotFound
 from ia_events.core.models import Activity, Occurrence
 from storage.keys import KeyRing, b64, unb64
 
@@ -36,17 +36,6 @@ PURPOSES = ("participant", "volunteer")
 DEFAULT_BEFORE = timedelta(hours=1)
 DEFAULT_AFTER = timedelta(hours=2)
 INVALID = "invalid"
-
-
-class CheckInError(DomainError):
-    """A token or check-in refused; ``code`` is a scan reason code (``checkin.REASONS``)."""
-
-    code = INVALID
-
-    def message(self) -> str:
-        from ia_events.core.messages import text
-
-        return text(f"checkin_{self.code}", **self.params)
 
 
 # -- tokens ----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 ``evidence hold`` / ``evidence release`` / ``evidence holds``, ``list deletions``,
 ``retention run``, ``backup``, ``restore``, ``keys rotate`` and ``keys status``.
-Registered on the groups of ``ia_events.cli.main``; parsing and printing only, the
+Registered on the groups of ``ia_events.cli.base``; parsing and printing only, the
 work is done by ``retention``, ``backup`` and ``subjects``.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from ia_events.cli.main import (
+from ia_events.cli.base import (
     EXIT_OK,
     Ctx,
     cli,

@@ -8,92 +8,37 @@ message, never a traceback (set ``IA_EVENTS_DEBUG=1`` to see one).
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
 import click
 
-from ia_events.core.access import Actor
-from ia_events.core.errors import DomainError
-from ia_events.core.installation import Installation, Settings, initialise
-
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
-
-
-class Ctx:
-    def __init__(self, actor_name: str | None) -> None:
-        self.actor_name = actor_name or "system:cli"
-        self._inst: Installation | None = None
-
-    @property
-    def actor(self) -> Actor:
-        return Actor.cli(self.actor_name)
-
-    @property
-    def settings(self) -> Settings:
-        return Settings.from_env()
-
-    def inst(self) -> Installation:
-        if self._inst is None:
-            self._inst = Installation.open(self.settings)
-        return self._inst
-
-
-def _set_actor(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    if value:
-        # The root group always creates the Ctx before any option callback runs.
-        ctx.find_object(Ctx).actor_name = value  # type: ignore[union-attr]
-
-
-actor_option = click.option(
-    "--actor",
-    metavar="NAME",
-    expose_value=False,
-    callback=_set_actor,
-    is_eager=True,
-    help="Name recorded in the audit log (default system:cli).",
+from ia_events.cli import archive
+from ia_events.cli.base import (
+    EXIT_OK,
+    EXIT_PROBLEM,
+    EXIT_USAGE,
+    Ctx,
+    cli,
+    command,
+    emit_json,
+    evidence_group,
+    keys_group,
+    list_group,
+    user_group,
 )
+from ia_events.core.errors import classify
 
-
-def command(group: click.Group, name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
-    """A subcommand that accepts ``--actor`` and gets the Ctx as first argument."""
-
-    def deco(fn: Callable[..., Any]) -> Any:
-        @functools.wraps(fn)
-        @click.pass_obj
-        def wrapper(obj: Ctx, *args: Any, **kw: Any) -> Any:
-            return fn(obj, *args, **kw)
-
-        return group.command(name, **kwargs)(actor_option(wrapper))
-
-    return deco
-
-
-def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=1, default=str))
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--actor",
-    metavar="NAME",
-    default=None,
-    help="Name recorded in the audit log (default system:cli).",
-)
-@click.pass_context
-def cli(ctx: click.Context, actor: str | None) -> None:
-    """ia-events: Angebote, Teilnahme und Nachweise der Integrationsagenturen."""
-    ctx.obj = Ctx(actor)
+__all__ = ["archive", "cli", "main", "run"]
 
 
 @command(cli, "init")
 def init_cmd(obj: Ctx) -> int:
     """Create data dir, database (migrated) and keys; safe to run again."""
+    from ia_events.core.installation import initialise
+
     inst, created = initialise(obj.settings, obj.actor_name)
     s = inst.settings
     click.echo(f"Datenverzeichnis: {s.data_dir}")
@@ -108,6 +53,7 @@ def init_cmd(obj: Ctx) -> int:
 @click.option("--size", type=click.Choice(["small", "large"]), default="small", show_default=True)
 def demo_cmd(obj: Ctx, size: str) -> int:
     """Load fictional demo data (dates relative to today)."""
+    from ia_events.core.installation import initialise
     from ia_events.demo import loader
 
     inst, _ = initialise(obj.settings, obj.actor_name)
@@ -134,9 +80,6 @@ def demo_cmd(obj: Ctx, size: str) -> int:
 
 
 # -- users ------------------------------------------------------------------------------------
-
-user_group = click.Group("user", help="Konten verwalten.")
-cli.add_command(user_group)
 
 
 def _read_password() -> str:
@@ -221,9 +164,6 @@ def user_deactivate_cmd(obj: Ctx, name: str) -> int:
 
 
 # -- lists ------------------------------------------------------------------------------------
-
-list_group = click.Group("list", help="Daten auflisten (mit --json maschinenlesbar).")
-cli.add_command(list_group)
 
 
 @command(list_group, "agencies")
@@ -323,7 +263,6 @@ def list_volunteers_cmd(obj: Ctx, agency_slug: str | None, year: int | None, as_
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
 def volunteer_certificate_cmd(obj: Ctx, volunteer_id: int, year: int, out: str) -> int:
     """Write the Ehrenamtsnachweis (PDF) of VOLUNTEER_ID for YEAR to FILE."""
-    from pathlib import Path
 
     from ia_events.volunteers.certificates import volunteer_certificate
 
@@ -361,9 +300,6 @@ def card_threshold_cmd(obj: Ctx, hours_year: float | None, hours_week: float | N
 
 # -- evidence ------------------------------------------------------------------------------------
 
-evidence_group = click.Group("evidence", help="Nachweise archivieren.")
-cli.add_command(evidence_group)
-
 
 @command(evidence_group, "add")
 @click.option("--agency", "agency_slug", metavar="SLUG", required=True)
@@ -389,7 +325,6 @@ def evidence_add_cmd(
 ) -> int:
     """Archive FILE... as evidence (encrypted, content-addressed)."""
     from contextlib import ExitStack
-    from pathlib import Path
 
     from ia_events.archive.evidence import add_many
     from ia_events.archive.filetypes import check
@@ -446,10 +381,6 @@ def verify_cmd(obj: Ctx) -> int:
     return EXIT_OK if report.ok else EXIT_PROBLEM
 
 
-keys_group = click.Group("keys", help="Schlüssel.")
-cli.add_command(keys_group)
-
-
 @command(keys_group, "public")
 def keys_public_cmd(obj: Ctx) -> int:
     """Print the signing public key (PEM)."""
@@ -469,7 +400,6 @@ def export_bundle_cmd(
     obj: Ctx, agency_slug: str, year: int, subgoal_id: int | None, out: str
 ) -> int:
     """Write the signed inspection bundle (BagIt in a ZIP) for an agency and year."""
-    from pathlib import Path
 
     from ia_events.inspection.bundle import export_bundle
 
@@ -496,7 +426,6 @@ def export_bundle_cmd(
 )
 def verify_bundle_cmd(obj: Ctx, file: str, public_key: str | None) -> int:
     """Check every checksum and the signature of a bundle; exit 1 naming each change."""
-    from pathlib import Path
 
     from ia_events.inspection.bundle import load_public_key, verify_bundle
 
@@ -517,9 +446,6 @@ def verify_bundle_cmd(obj: Ctx, file: str, public_key: str | None) -> int:
     click.echo(f"Das Prüfpaket ist NICHT intakt: {len(check.problems)} Abweichung(en).")
     return EXIT_PROBLEM
 
-
-# Archive commands (evidence hold/release, list deletions, retention, backup, keys rotate).
-from ia_events.cli import archive  # noqa: E402, F401
 
 # -- check-in (issue 4) -------------------------------------------------------------------------
 
@@ -591,7 +517,6 @@ def list_scans_cmd(obj: Ctx, occurrence_id: int, as_json: bool) -> int:
 @click.option("--base-url", metavar="URL", help="For the QR code; default IA_EVENTS_BASE_URL.")
 def participant_list_cmd(obj: Ctx, occurrence_id: int, out: str, base_url: str | None) -> int:
     """Write the participant list (PDF) of an occurrence."""
-    from pathlib import Path
 
     from ia_events.attendance import lists
 
@@ -616,8 +541,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(argv: list[str] | None = None) -> int:
-    from sqlalchemy.exc import OperationalError
-
     try:
         result = cli.main(args=argv, prog_name="ia-events", standalone_mode=False)
         return int(result or 0)
@@ -635,21 +558,9 @@ def run(argv: list[str] | None = None) -> int:
     except click.Abort:
         click.echo("Abgebrochen.", err=True)
         return EXIT_PROBLEM
-    except DomainError as exc:
-        click.echo(f"Fehler: {exc.message()}", err=True)
-        return EXIT_PROBLEM if exc.code in ("keys_missing", "storage_full") else EXIT_USAGE
     except Exception as exc:
-        from ia_events.core.errors import is_disk_full
-        from ia_events.core.messages import text
-        from storage.db import utcnow
-
-        if is_disk_full(exc):  # the file system, SQLite or the PostgreSQL server
-            message = text("disk_full")
-        elif isinstance(exc, OperationalError):
-            message = text("database_unavailable")
-        else:
-            message = text("internal", at=utcnow().isoformat(timespec="seconds"))
-        click.echo(f"Fehler: {message}", err=True)
-        if os.environ.get("IA_EVENTS_DEBUG"):
+        failure = classify(exc)
+        click.echo(f"Fehler: {failure.message}", err=True)
+        if os.environ.get("IA_EVENTS_DEBUG") and not failure.expected:
             traceback.print_exc()
-        return EXIT_PROBLEM
+        return failure.exit_code

@@ -7,15 +7,22 @@
     ├── Forbidden         the role may not do this
     ├── InvalidInput      a field is wrong; ``field`` names it
     ├── Conflict          the state does not allow it (already approved, on hold, ...)
-    └── AuthError         login refused (invalid, locked, inactive)
+    ├── AuthError         login refused (invalid, locked, inactive)
+    ├── CheckInError      a token or check-in refused; ``code`` is a scan reason code
+    ├── BackupError       a backup that cannot be restored (``backup_invalid``)
+    └── NotInitialised    no installation in the data dir yet
 
-Tests assert on ``code``; pages and the CLI turn a code into a German
-sentence with ``ia_events.core.messages.text``.
+Tests assert on ``code``. Every entry point turns an exception into words the same
+way: ``classify`` gives a ``Failure`` (code, German sentence, whether it is the
+user's to fix, the CLI's exit code); pages show ``failure.message``, the CLI prints
+it, the participant page maps ``failure.code`` to its seven languages.
 """
 
 from __future__ import annotations
 
 import errno
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 # "No space left": the file system (ENOSPC, a quota, a file-size limit), SQLite's
@@ -61,6 +68,56 @@ class Conflict(DomainError):
 
 class AuthError(DomainError):
     code = "login_invalid"
+
+
+class CheckInError(DomainError):
+    """A token or check-in refused; ``code`` is a scan reason code (``checkin.REASONS``)."""
+
+    code = "invalid"
+
+    def message(self) -> str:
+        from ia_events.core.messages import text
+
+        return text(f"checkin_{self.code}", **self.params)
+
+
+class BackupError(DomainError):
+    code = "backup_invalid"
+
+
+class NotInitialised(DomainError):
+    code = "not_initialised"
+
+
+# Codes of a DomainError that are a fault of the installation (the operator's to fix),
+# not of the input: the CLI exits 1 for them, 2 for every other DomainError.
+_SYSTEM_CODES = frozenset({"keys_missing", "storage_full"})
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What an entry point says about an exception."""
+
+    code: str  # a DomainError's code, or disk_full / database_unavailable / internal
+    message: str  # the German sentence
+    expected: bool  # a refusal the user can act on (a DomainError), not a fault of ours
+    exit_code: int  # for the CLI: 2 bad usage / refused input, 1 a problem on our side
+
+
+def classify(exc: BaseException, now: datetime | None = None) -> Failure:
+    """The one way from an exception to a sentence (pages, CLI, participant page)."""
+    from sqlalchemy.exc import OperationalError
+
+    from ia_events.core.messages import berlin, text
+
+    if isinstance(exc, DomainError):
+        return Failure(exc.code, exc.message(), True, 1 if exc.code in _SYSTEM_CODES else 2)
+    if is_disk_full(exc):  # the file system, SQLite or the PostgreSQL server
+        return Failure("disk_full", text("disk_full"), False, 1)
+    if isinstance(exc, OperationalError):
+        return Failure("database_unavailable", text("database_unavailable"), False, 1)
+    at = berlin(now or datetime.now(UTC)).strftime("%d.%m.%Y %H:%M:%S")
+    return Failure("internal", text("internal", at=at), False, 1)
 
 
 def is_disk_full(exc: BaseException) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from ia_events.core import audit
-from ia_events.core.errors import DomainError
+from ia_events.core.errors import DomainError, NotInitialised
 from ia_events.core.models import Setting
 from storage.blobs import BlobStore
 from storage.db import Database, current_revision, env_url, head_revision, make_engine, migrate
@@ -59,10 +59,6 @@ class Settings:
     @property
     def checkpoints_dir(self) -> Path:
         return self.data_dir / "checkpoints"
-
-
-class NotInitialised(DomainError):
-    code = "not_initialised"
 
 
 @dataclass

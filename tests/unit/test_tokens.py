@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 
 from ia_events.attendance.checkin_texts import LANGS, T, pick_language
 from ia_events.attendance.tokens import (
-    CheckInError,
     TokenInfo,
     make_token,
     new_nonce,
     nonce_valid,
     parse_token,
 )
+from ia_events.core.errors import CheckInError
 from storage.keys import KeyRing
 
 
