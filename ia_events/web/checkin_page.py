@@ -35,7 +35,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ia_events.attendance import checkin
 from ia_events.attendance.checkin_texts import LANGS, RTL, legal_basis, notice_ref, pick_language, t
-from ia_events.core.errors import InvalidInput
+from ia_events.core.errors import InvalidInput, classify
 from ia_events.core.installation import Installation, shared
 from ia_events.core.messages import fmt_date, fmt_time
 
@@ -411,13 +411,23 @@ def _set_cookies(request: Request, response: Response, sid: str, new: bool) -> N
         )
 
 
+def _log_failure(what: str, exc: Exception) -> None:
+    """Every failure here is answered "try again" (the participant's language has no
+    sentence for our faults); the log says which kind it was (``errors.classify``)."""
+    failure = classify(exc)
+    if failure.expected:
+        log.warning("%s: %s", what, failure.code)
+    else:
+        log.error("%s (%s)", what, failure.code, exc_info=exc)
+
+
 async def checkin_route(request: Request) -> Response:
     try:
         if request.method == "POST":
             return await _post(request)
         return await _get(request)
-    except Exception:
-        log.exception("check-in page failed")
+    except Exception as exc:
+        _log_failure("check-in page failed", exc)
         lang = pick_language(
             request.query_params.get("lang"), request.headers.get("accept-language")
         )
@@ -462,8 +472,8 @@ async def _post(request: Request) -> Response:
     device = _device_ids(inst, request.cookies.get(DEVICE_COOKIE))
     try:
         view = await run_in_threadpool(_submit, inst, form, lang, device)
-    except Exception:
-        log.exception("check-in submission failed")
+    except Exception as exc:
+        _log_failure("check-in submission failed", exc)
         return _try_again(lang, form=form)
     response = _headers(_html(view, 200))
     _set_cookies(request, response, sid, new)
