@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ia_events.core.access import Actor
+from ia_events.core.access import Actor, sees_all_agencies
 from ia_events.core.messages import berlin, fmt_date
 from ia_events.planning import deadlines
 from pages._ui import actor, guard, inst, now
@@ -112,7 +112,7 @@ def render() -> None:
     who = actor()
     st.title("Fristen")
     with guard():
-        if who.role == "coordinator" or who.agency_id is None:
+        if sees_all_agencies(who):
             _coordinator(who)
         else:
             _specialist(who)

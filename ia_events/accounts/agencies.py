@@ -12,6 +12,7 @@ from ia_events.core.access import Actor, Permission, require, scope_filter
 from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
 from ia_events.core.models import Agency, FieldOfAction
+from ia_events.core.permissions import Reach, service
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ def _view(a: Agency) -> AgencyView:
     return AgencyView(a.id, a.slug, a.name, a.carrier, a.city, list(a.fields or []))
 
 
+@service(Permission.agency_read, Reach.listing)
 def list_agencies(session: Session, actor: Actor) -> list[AgencyView]:
     require(actor, Permission.agency_read)
     rows = session.scalars(
@@ -44,6 +46,7 @@ def list_agencies(session: Session, actor: Actor) -> list[AgencyView]:
     return [_view(a) for a in rows]
 
 
+@service(Permission.agency_read, Reach.agency)
 def get_by_slug(session: Session, actor: Actor, slug: str) -> AgencyView:
     """An agency the actor reaches; another agency's slug reads as unknown."""
     require(actor, Permission.agency_read)
@@ -54,6 +57,7 @@ def get_by_slug(session: Session, actor: Actor, slug: str) -> AgencyView:
     return _view(agency)
 
 
+@service(Permission.users_manage, Reach.installation)
 def add_agency(
     session: Session,
     actor: Actor,

@@ -30,6 +30,7 @@ from ia_events.core.audit import Action
 from ia_events.core.errors import AuthError, Conflict, DomainError, InvalidInput, NotFound
 from ia_events.core.installation import Installation, Settings
 from ia_events.core.models import Agency, Role, User, UserSession
+from ia_events.core.permissions import Reach, service
 from storage.db import utcnow
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
@@ -115,6 +116,7 @@ def _validate_role_agency(session: Session, role: str, agency_slug: str | None) 
     return None
 
 
+@service(Permission.users_manage, Reach.installation)
 def add_user(
     session: Session,
     actor: Actor,
@@ -154,6 +156,7 @@ def add_user(
     return user
 
 
+@service(Permission.users_manage, Reach.installation)
 def list_users(session: Session, actor: Actor) -> list[UserView]:
     require(actor, Permission.users_manage)
     now = utcnow()
@@ -184,6 +187,7 @@ def user_id_by_name(session: Session, username: str) -> int:
     return uid
 
 
+@service(Permission.users_manage, Reach.installation)
 def set_active(session: Session, actor: Actor, user_id: int, active: bool) -> None:
     require(actor, Permission.users_manage)
     user = session.get(User, user_id)
@@ -208,6 +212,7 @@ def set_active(session: Session, actor: Actor, user_id: int, active: bool) -> No
     )
 
 
+@service(Permission.users_manage, Reach.installation)
 def reset_password(
     session: Session, actor: Actor, settings: Settings, user_id: int, new_password: str
 ) -> None:
@@ -228,6 +233,7 @@ def reset_password(
     )
 
 
+@service(None, Reach.own, "needs the old password")
 def change_own_password(
     session: Session, actor: Actor, settings: Settings, old: str, new: str
 ) -> None:
@@ -407,6 +413,7 @@ def resolve(inst: Installation, token: str | None, now: datetime | None = None) 
     return actor
 
 
+@service(None, Reach.own, "reads the actor's own flag")
 def must_change_password(inst: Installation, actor: Actor) -> bool:
     if actor.user_id is None:
         return False

@@ -44,6 +44,7 @@ from ia_events.core.audit import Action
 from ia_events.core.errors import BackupError, DomainError
 from ia_events.core.installation import Installation, Settings
 from ia_events.core.models import Agency, Base, Blob, DataKey
+from ia_events.core.permissions import Reach, service
 from storage.db import UTCDateTime, make_engine, migrate, utcnow
 from storage.keys import KeyRing
 
@@ -175,6 +176,7 @@ class BackupResult:
     keys_included: bool
 
 
+@service(Permission.system_run, Reach.installation)
 def backup(
     inst: Installation, actor: Actor, target: Path, *, include_keys: bool = True
 ) -> BackupResult:
@@ -377,6 +379,7 @@ class RotationResult:
     old_keks: list[str]
 
 
+@service(Permission.system_run, Reach.installation)
 def rotate_keys(inst: Installation, actor: Actor) -> RotationResult:
     """New KEK; rewrap every wrapped data key under it (files stay untouched). Audited."""
     require(actor, Permission.system_run)
@@ -413,6 +416,7 @@ class KeyStatus:
     wrapped_by: dict[str, int]  # kek id -> number of wrapped keys still under it
 
 
+@service(Permission.system_run, Reach.installation)
 def key_status(inst: Installation, actor: Actor) -> KeyStatus:
     require(actor, Permission.system_run)
     counts: dict[str, int] = {}

@@ -49,6 +49,7 @@ from ia_events.core.models import (
     SubGoal,
     UploadJournal,
 )
+from ia_events.core.permissions import Reach, service
 from storage.blobs import BlobCorrupt, BlobMissing, PendingBlob, StorageFull
 from storage.db import utcnow
 
@@ -254,6 +255,7 @@ def _target(
     )
 
 
+@service(Permission.evidence_add, Reach.agency)
 def add_evidence(
     inst: Installation,
     actor: Actor,
@@ -297,6 +299,7 @@ def add_evidence(
             inst.blobs.discard(staged[0])  # a no-op once the blob is in place
 
 
+@service(Permission.evidence_add, Reach.agency)
 def add_many(
     inst: Installation,
     actor: Actor,
@@ -626,6 +629,7 @@ def _check_links(
     return activity_id
 
 
+@service(Permission.evidence_add, Reach.agency)
 def supersede(
     inst: Installation,
     actor: Actor,
@@ -682,6 +686,7 @@ def snapshot(e: Evidence) -> dict[str, object]:
     }
 
 
+@service(Permission.evidence_add, Reach.agency)
 def change_metadata(
     session: Session,
     actor: Actor,
@@ -749,6 +754,7 @@ def change_metadata(
     return _view(item, slug)
 
 
+@service(Permission.evidence_read, Reach.agency, "every read is audited")
 def read_content(inst: Installation, actor: Actor, evidence_id: int) -> tuple[str, str, bytes]:
     """(file name, media type, bytes) after every integrity check; audited."""
     with inst.db.read() as s:
@@ -782,6 +788,7 @@ def read_content(inst: Installation, actor: Actor, evidence_id: int) -> tuple[st
     return filename, media, data
 
 
+@service(Permission.evidence_read, Reach.agency)
 def open_content(inst: Installation, actor: Actor, evidence_id: int) -> io.BytesIO:
     """``read_content`` as a file object (for deferred downloads)."""
     return io.BytesIO(read_content(inst, actor, evidence_id)[2])

@@ -17,6 +17,7 @@ from ia_events.core import audit
 from ia_events.core.access import Actor, Permission, require
 from ia_events.core.installation import Installation
 from ia_events.core.models import Blob, UploadJournal
+from ia_events.core.permissions import Reach, service
 from storage.db import utcnow
 
 
@@ -72,6 +73,7 @@ def _recover(inst: Installation) -> int:
     return cleared
 
 
+@service(Permission.system_run, Reach.installation)
 def verify(inst: Installation, actor: Actor, progress: Progress | None = None) -> Report:
     require(actor, Permission.system_run)
     report = Report()

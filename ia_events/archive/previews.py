@@ -13,8 +13,9 @@ import io
 from dataclasses import dataclass, field
 
 from ia_events.archive.evidence import read_content
-from ia_events.core.access import Actor
+from ia_events.core.access import Actor, Permission
 from ia_events.core.installation import Installation
+from ia_events.core.permissions import Reach, service
 
 MAX_PAGES = 3
 
@@ -33,6 +34,7 @@ def _png(image) -> bytes:
     return out.getvalue()
 
 
+@service(Permission.evidence_read, Reach.agency)
 def preview(
     inst: Installation, actor: Actor, evidence_id: int, flags: tuple[str, ...] = ()
 ) -> Preview:

@@ -25,6 +25,7 @@ from ia_events.core.models import (
     SubGoal,
     evidence_subgoals,
 )
+from ia_events.core.permissions import Reach, service
 
 
 def _views(session: Session, q) -> list:
@@ -34,6 +35,7 @@ def _views(session: Session, q) -> list:
     return [_view(e, slug) for e, slug in rows]
 
 
+@service(Permission.evidence_read, Reach.listing)
 def list_evidence(
     session: Session,
     actor: Actor,
@@ -82,6 +84,7 @@ class EvidencePage:
         return max(1, -(-self.total // self.page_size))
 
 
+@service(Permission.evidence_read, Reach.listing)
 def search_evidence(
     session: Session, actor: Actor, flt: EvidenceFilter, page: int = 1, page_size: int = 25
 ) -> EvidencePage:
@@ -144,6 +147,7 @@ class EvidenceDetail:
     versions: list[int] = field(default_factory=list)  # older ids this one supersedes
 
 
+@service(Permission.evidence_read, Reach.agency)
 def get_detail(session: Session, actor: Actor, evidence_id: int) -> EvidenceDetail:
     from ia_events.archive.evidence import _view
     from ia_events.archive.retention import list_holds
@@ -198,6 +202,7 @@ class LinkOptions:
     subgoals: list[tuple[int, str]]
 
 
+@service(Permission.evidence_read, Reach.agency)
 def link_options(session: Session, actor: Actor, agency_slug: str, year: int) -> LinkOptions:
     from ia_events.core.messages import fmt_datetime
 
@@ -224,6 +229,7 @@ def link_options(session: Session, actor: Actor, agency_slug: str, year: int) ->
     )
 
 
+@service(Permission.evidence_read, Reach.agency)
 def occurrence_context(session: Session, actor: Actor, occurrence_id: int) -> tuple[str, int]:
     """(agency slug, funding year) of an occurrence the actor reaches (for preselection)."""
     require(actor, Permission.evidence_read)

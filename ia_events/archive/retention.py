@@ -28,7 +28,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ia_events.core import audit
-from ia_events.core.access import Actor, Permission, can, require, scope_filter
+from ia_events.core.access import Actor, Permission, can, require, role_may, scope_filter
 from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
 from ia_events.core.installation import Installation
@@ -45,6 +45,7 @@ from ia_events.core.models import (
     User,
     evidence_subgoals,
 )
+from ia_events.core.permissions import Reach, service
 from storage.db import utcnow
 
 # -- policy -------------------------------------------------------------------------------
@@ -180,6 +181,7 @@ def _scope_agency(
     return row[0], row[1]
 
 
+@service(Permission.evidence_hold, Reach.agency)
 def set_hold(
     session: Session,
     actor: Actor,
@@ -269,10 +271,12 @@ def _check_approver(session: Session, hold: LegalHold, approver: str) -> None:
     if not approver or approver == hold.set_by:
         raise Conflict("hold_same_person", who=hold.set_by)
     user = session.scalar(select(User).where(User.username == approver))
-    if user is None or not user.active or user.role not in (Role.coordinator, Role.admin):
+    # The approver must be someone who may set and release holds herself.
+    if user is None or not user.active or not role_may(Role(user.role), Permission.evidence_hold):
         raise InvalidInput("hold_approver_unknown", who=approver)
 
 
+@service(Permission.evidence_hold, Reach.agency, "a second person approves")
 def release_hold(session: Session, actor: Actor, hold_id: int, approved_by: str) -> HoldView:
     """Release an active hold; ``approved_by`` must be a second person (not who set it)."""
     require(actor, Permission.evidence_hold)
@@ -300,6 +304,7 @@ def release_hold(session: Session, actor: Actor, hold_id: int, approved_by: str)
     return _hold_view(session, hold)
 
 
+@service(Permission.evidence_hold, Reach.agency)
 def release_for_evidence(
     session: Session, actor: Actor, evidence_id: int, approved_by: str
 ) -> list[HoldView]:
@@ -326,6 +331,7 @@ def release_for_evidence(
     return [release_hold(session, actor, h.id, approved_by) for h in holds]
 
 
+@service(Permission.evidence_read, Reach.listing, alternatives=(Permission.evidence_hold,))
 def list_holds(
     session: Session,
     actor: Actor,
@@ -394,6 +400,7 @@ def _due_clause(today: date) -> ColumnElement[bool]:
     return and_(Evidence.deleted_at.is_(None), Evidence.retention_until < today)
 
 
+@service(Permission.system_run, Reach.installation)
 def propose(session: Session, actor: Actor, today: date) -> Proposal:
     """What a run on ``today`` would delete (and which due items a hold keeps)."""
     require(actor, Permission.system_run)
@@ -434,6 +441,7 @@ class RunResult:
     personal: list[str] = field(default_factory=list)
 
 
+@service(Permission.system_run, Reach.installation)
 def run_deletions(
     inst: Installation,
     actor: Actor,
@@ -564,6 +572,14 @@ class DeletionView:
         }
 
 
+@service(
+    Permission.evidence_read,
+    Reach.listing,
+    alternatives=(
+        Permission.system_run,
+        Permission.evidence_hold,
+    ),
+)
 def list_deletions(session: Session, actor: Actor, limit: int | None = None) -> list[DeletionView]:
     if not (can(actor, Permission.system_run) or can(actor, Permission.evidence_hold)):
         require(actor, Permission.evidence_read)

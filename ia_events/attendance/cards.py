@@ -27,6 +27,7 @@ from ia_events.core.access import Actor, Permission, require
 from ia_events.core.audit import Action
 from ia_events.core.errors import InvalidInput
 from ia_events.core.models import Agency, ParticipantCard
+from ia_events.core.permissions import Reach, service
 from storage.db import utcnow
 
 CARD_PREFIX = "IAK:"
@@ -67,6 +68,7 @@ class CardView:
     revoked: bool
 
 
+@service(Permission.checkin_door, Reach.agency)
 def issue_cards(
     session: Session, actor: Actor, agency_id: int, count: int, now: datetime | None = None
 ) -> list[CardView]:
@@ -124,6 +126,7 @@ def decode_qr(image_bytes: bytes) -> list[str]:
     return [b.text for b in found if b.valid and b.text]
 
 
+@service(Permission.checkin_door, Reach.agency)
 def cards_pdf(session: Session, actor: Actor, agency_id: int, cards: list[CardView]) -> bytes:
     """Printable cards, 8 per A4 page (cut along the lines), QR and code, no name."""
     from ia_events.core.pdf import Document

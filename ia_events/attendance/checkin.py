@@ -63,6 +63,7 @@ from ia_events.core.models import (
     OccurrenceStatus,
     Scan,
 )
+from ia_events.core.permissions import Reach, service
 from ia_events.privacy.personal import StoredKey, blind_index, normalise_name, scope_of, seal_text
 from storage import prepared
 from storage.db import lock_chain as storage_lock_chain
@@ -748,6 +749,7 @@ def door_state(occ: Slot | Occurrence, now: datetime) -> str:
     return "open"
 
 
+@service(Permission.checkin_door, Reach.agency)
 def door_checkin(
     session: Session,
     keys: KeyRing,
@@ -800,6 +802,7 @@ def door_checkin(
     )
 
 
+@service(Permission.checkin_door, Reach.agency)
 def card_checkin(
     session: Session,
     keys: KeyRing,

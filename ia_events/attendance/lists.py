@@ -23,6 +23,7 @@ from ia_events.core.errors import NotFound
 from ia_events.core.messages import fmt_date, fmt_time, fmt_weekday_date
 from ia_events.core.models import FIELD_LABELS, Activity, Agency, FieldOfAction, Occurrence
 from ia_events.core.pdf import Document
+from ia_events.core.permissions import Reach, service
 from storage.keys import KeyRing
 
 MIN_ROWS = 20
@@ -76,6 +77,7 @@ def _notice(session: Session, agency: Agency) -> str:
     )
 
 
+@service(Permission.attendance_names, Reach.agency)
 def participant_list(
     session: Session, keys: KeyRing, actor: Actor, occurrence_id: int, base_url: str
 ) -> bytes:
@@ -199,6 +201,7 @@ def _poster(title: str, lines: list[str], url: str, footer: str) -> bytes:
     return doc.render()
 
 
+@service(Permission.checkin_door, Reach.agency)
 def occurrence_poster(
     session: Session, keys: KeyRing, actor: Actor, occurrence_id: int, base_url: str
 ) -> bytes:
@@ -211,6 +214,7 @@ def occurrence_poster(
     return _poster(occ.activity.title, [ln for ln in lines if ln], url, agency.name)
 
 
+@service(Permission.checkin_door, Reach.agency)
 def series_poster(
     session: Session, keys: KeyRing, actor: Actor, activity_id: int, base_url: str
 ) -> bytes:

@@ -24,6 +24,7 @@ from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
 from ia_events.core.messages import BERLIN, berlin
 from ia_events.core.models import Attendance, Occurrence, ParticipantCard, Scan
+from ia_events.core.permissions import Reach, service
 from ia_events.planning.plans import OccurrenceView, list_occurrences
 from ia_events.privacy.restriction import shown_text
 from storage.db import utcnow
@@ -106,6 +107,7 @@ def _occurrence(session: Session, actor: Actor, occurrence_id: int, perm: Permis
     return occ
 
 
+@service(Permission.agency_read, Reach.agency, "names need attendance.names")
 def list_attendance(
     session: Session,
     keys: KeyRing | None,
@@ -152,6 +154,7 @@ def list_attendance(
     return rows
 
 
+@service(Permission.agency_read, Reach.agency)
 def list_scans(session: Session, actor: Actor, occurrence_id: int) -> list[ScanRow]:
     """Every attempt at this occurrence, denied and undone ones included."""
     occ = _occurrence(session, actor, occurrence_id, Permission.agency_read)
@@ -178,6 +181,7 @@ def list_scans(session: Session, actor: Actor, occurrence_id: int) -> list[ScanR
     ]
 
 
+@service(Permission.checkin_door, Reach.agency)
 def counter(session: Session, actor: Actor, occurrence_id: int) -> Counter:
     occ = _occurrence(session, actor, occurrence_id, Permission.checkin_door)
     valid = (Attendance.occurrence_id == occ.id) & Attendance.undone_at.is_(None)
@@ -209,6 +213,7 @@ def counter(session: Session, actor: Actor, occurrence_id: int) -> Counter:
     return Counter(sum(by_method.values()), int(entries), by_method, by_category, int(denied))
 
 
+@service(Permission.checkin_door, Reach.agency)
 def undo(
     session: Session,
     actor: Actor,
@@ -252,6 +257,7 @@ def _mark_undone(
     )
 
 
+@service(Permission.checkin_door, Reach.agency)
 def headcount(
     session: Session,
     actor: Actor,
@@ -338,6 +344,7 @@ def _add_count(
     )
 
 
+@service(Permission.checkin_door, Reach.listing)
 def today_occurrences(
     session: Session, actor: Actor, now: datetime | None = None
 ) -> list[OccurrenceView]:
@@ -364,6 +371,7 @@ class DoorInfo:
     may_revoke: bool
 
 
+@service(Permission.checkin_door, Reach.agency, "names need attendance.names")
 def door_info(
     session: Session,
     keys: KeyRing,

@@ -30,6 +30,7 @@ from ia_events.core.access import Actor, Permission, require
 from ia_events.core.audit import Action
 from ia_events.core.errors import CheckInError, InvalidInput, NotFound
 from ia_events.core.models import Activity, Occurrence
+from ia_events.core.permissions import Reach, service
 from storage.keys import KeyRing, b64, unb64
 
 PURPOSES = ("participant", "volunteer")
@@ -136,6 +137,7 @@ def link(base_url: str, token: str) -> str:
 # -- links --------------------------------------------------------------------------------------
 
 
+@service(Permission.checkin_door, Reach.agency)
 def occurrence_link(
     session: Session,
     keys: KeyRing,
@@ -158,6 +160,7 @@ def occurrence_link(
     return link(base_url, make_token(keys, info))
 
 
+@service(Permission.checkin_door, Reach.agency)
 def series_link(
     session: Session, keys: KeyRing, actor: Actor, activity_id: int, base_url: str
 ) -> str:
@@ -170,6 +173,7 @@ def series_link(
     return link(base_url, make_token(keys, info))
 
 
+@service(Permission.occurrence_edit, Reach.agency)
 def revoke_links(
     session: Session, actor: Actor, occurrence_id: int, now: datetime | None = None
 ) -> int:
@@ -192,6 +196,7 @@ def revoke_links(
     return occ.token_generation
 
 
+@service(Permission.occurrence_edit, Reach.agency)
 def revoke_series_link(
     session: Session, actor: Actor, activity_id: int, now: datetime | None = None
 ) -> int:

@@ -100,7 +100,18 @@ def can(actor: Actor | None, permission: Permission) -> bool:
         return False
     if actor.system:
         return True
-    return permission in ROLE_PERMISSIONS[actor.role]
+    return role_may(actor.role, permission)
+
+
+def role_may(role: Role, permission: Permission) -> bool:
+    """Does the role carry ``permission`` (whoever holds it, e.g. a named approver)?"""
+    return permission in ROLE_PERMISSIONS[role]
+
+
+def sees_all_agencies(actor: Actor) -> bool:
+    """True for the district's view (coordinator, admin, the CLI); a specialist or a
+    volunteer reaches only her own agency."""
+    return actor.system or actor.role not in TENANT_ROLES
 
 
 def require(actor: Actor | None, permission: Permission, agency_id: int | None = None) -> Actor:
@@ -115,7 +126,7 @@ def require(actor: Actor | None, permission: Permission, agency_id: int | None =
 
 
 def reaches(actor: Actor, agency_id: int) -> bool:
-    if actor.system or actor.role not in TENANT_ROLES:
+    if sees_all_agencies(actor):
         return True
     return actor.agency_id == agency_id
 
@@ -124,7 +135,7 @@ def scope_filter(
     actor: Actor, column: SQLColumnExpression[int] | SQLColumnExpression[int | None]
 ) -> ColumnElement[bool]:
     """A WHERE clause limiting ``column`` (an agency_id) to what the actor reaches."""
-    if actor.system or actor.role not in TENANT_ROLES:
+    if sees_all_agencies(actor):
         return true()
     return column == actor.agency_id
 

@@ -34,7 +34,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from ia_events.core.access import Permission
 from ia_events.core.models import AuditEvent
+from ia_events.core.permissions import Reach, service
 from storage import prepared
 from storage.db import CHAIN_LOCK_ID, lock_chain, utcnow
 from storage.keys import KeyRing, b64
@@ -121,6 +123,7 @@ def _canonical(data: dict[str, Any]) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+@service(None, Reach.internal, "pure function of an event")
 def event_hash(
     prev_hash: str,
     seq: int,
@@ -176,6 +179,7 @@ def _link(
     }
 
 
+@service(None, Reach.internal, "takes the actor's name; written by every change")
 def record(
     session: Session,
     actor: str,
@@ -221,6 +225,7 @@ def takes_chain_lock(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
+@service(None, Reach.internal, "audit.record for hot paths (Core); takes the actor's name")
 def append(
     conn: Connection,
     actor: str,
@@ -277,6 +282,7 @@ _EVENT_CTE = (
 _CARRIERS: dict[Insert, Insert] = {}
 
 
+@service(None, Reach.internal, "audit.append inside a caller's insert; actor's name")
 def append_along(
     conn: Connection,
     along: tuple[Insert, dict[str, Any]],
@@ -421,6 +427,7 @@ class EventView:
     details: dict[str, Any]
 
 
+@service(Permission.audit_read, Reach.listing)
 def list_events(
     session: Session,
     actor: Any,

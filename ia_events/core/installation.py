@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ia_events.core import audit
 from ia_events.core.errors import DomainError, NotInitialised
 from ia_events.core.models import Setting
+from ia_events.core.permissions import Reach, service
 from storage.blobs import BlobStore
 from storage.db import Database, current_revision, env_url, head_revision, make_engine, migrate
 from storage.keys import KeyMissing, KeyRing
@@ -92,6 +93,7 @@ class Installation:
         self.db.dispose()
 
 
+@service(None, Reach.setup, "takes the operator's name")
 def initialise(settings: Settings, actor: str = "system:cli") -> tuple[Installation, bool]:
     """Create data dir, keys and database, migrate forward. Returns (installation, created)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -20,11 +20,13 @@ from ia_events.attendance import checkin, records
 from ia_events.attendance.tokens import TokenInfo, make_token, new_nonce
 from ia_events.core.access import Actor
 from ia_events.core.models import Activity, Occurrence
+from ia_events.core.permissions import Reach, service
 from storage.keys import KeyRing
 
 SELF = ["Olena Kovalenko", "Fatima Haddad", "Ayşe Demir"]
 
 
+@service(None, Reach.setup)
 def load(session: Session, keys: KeyRing, actor: Actor, now: datetime) -> int:
     """Returns the number of scans written."""
     running = session.scalars(

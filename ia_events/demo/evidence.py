@@ -23,6 +23,7 @@ from ia_events.core.installation import Installation
 from ia_events.core.messages import fmt_datetime
 from ia_events.core.models import Activity, Agency, Occurrence, Role, SubGoal
 from ia_events.core.pdf import Document
+from ia_events.core.permissions import Reach, service
 
 
 @functools.cache
@@ -64,6 +65,7 @@ def _first_occurrence(s, agency_id: int, year: int, activity_type: str):
     ).first()
 
 
+@service(None, Reach.setup)
 def load_demo(inst: Installation, actor: Actor, today: date) -> int:
     """Add the demo evidence; returns the number of items added."""
     year = today.year - 1

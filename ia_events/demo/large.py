@@ -45,6 +45,7 @@ from ia_events.core.models import (
     activity_subgoals,
     evidence_subgoals,
 )
+from ia_events.core.permissions import Reach, service
 from ia_events.demo import loader
 from ia_events.privacy.personal import blind_index, seal_text
 from storage.db import utcnow
@@ -94,6 +95,7 @@ def _at(day: date, hm: tuple[int, int]) -> datetime:
     return datetime.combine(day, time(*hm), tzinfo=BERLIN)
 
 
+@service(None, Reach.setup)
 def load(
     inst: Installation,
     actor: Actor,

@@ -32,6 +32,7 @@ from ia_events.core.models import (
     TaskPlan,
     TaskPlanVersion,
 )
+from ia_events.core.permissions import Reach, service
 from ia_events.demo import checkins, evidence, volunteers
 from ia_events.planning import deadlines
 from ia_events.planning.plans import snapshot
@@ -220,6 +221,7 @@ def _at(day: date, hh: int, mm: int = 0) -> datetime:
     return datetime.combine(day, time(hh, mm), tzinfo=BERLIN).astimezone(BERLIN)
 
 
+@service(None, Reach.setup)
 def load(
     inst: Installation,
     actor: Actor,

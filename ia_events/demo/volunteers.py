@@ -31,6 +31,7 @@ from ia_events.core.models import (
     Volunteer,
     WorkLog,
 )
+from ia_events.core.permissions import Reach, service
 from ia_events.privacy.personal import blind_index, seal_text
 from ia_events.volunteers.registry import CONSENT_VERSION, add_years, person_index
 
@@ -57,6 +58,7 @@ def login_names(agencies: list[tuple[str, str]]) -> list[tuple[str, str]]:
     ]
 
 
+@service(None, Reach.setup)
 def load_volunteers(
     s: Session, inst: Installation, actor: Actor, today: date, now: datetime
 ) -> int:

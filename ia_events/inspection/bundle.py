@@ -42,12 +42,13 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 
 from ia_events.core import audit
-from ia_events.core.access import Actor
+from ia_events.core.access import Actor, Permission
 from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict
 from ia_events.core.installation import Installation
 from ia_events.core.messages import berlin
 from ia_events.core.models import AuditEvent, Blob
+from ia_events.core.permissions import Reach, service
 from ia_events.inspection import bag
 from ia_events.inspection.bag import BundleCheck, load_public_key, verify_bundle
 from ia_events.inspection.completeness import EvidenceNode, InspectionTree, differences, inspect
@@ -191,6 +192,7 @@ def _cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
+@service(Permission.bundle_export, Reach.agency)
 def export_bundle(
     inst: Installation,
     actor: Actor,
@@ -398,6 +400,7 @@ def _audit_extract(s: Any, tree: InspectionTree) -> list[dict[str, Any]]:
 EXPORT_TTL_SECONDS = 3600  # plaintext copies of evidence: kept only briefly
 
 
+@service(Permission.bundle_export, Reach.agency)
 def export_for_download(
     inst: Installation,
     actor: Actor,
@@ -453,6 +456,7 @@ def open_export(inst: Installation, path: str | Path) -> BinaryIO:
     return open(target, "rb")  # the caller (the download) closes it
 
 
+@service(Permission.agency_read, Reach.installation, "checks a file, reads no data")
 def verify_upload(inst: Installation, actor: Actor, upload: BinaryIO) -> BundleCheck:
     """Check an uploaded bundle against this installation's signing key."""
     from ia_events.core.access import Permission, require

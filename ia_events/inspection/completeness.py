@@ -40,6 +40,7 @@ from ia_events.core.models import (
     activity_subgoals,
     evidence_subgoals,
 )
+from ia_events.core.permissions import Reach, service
 from ia_events.reporting.progress import SubGoalProgress, progress_for_agency
 from storage.db import utcnow
 
@@ -141,6 +142,7 @@ class InspectionTree:
         }
 
 
+@service(Permission.bundle_export, Reach.agency)
 def inspect(
     session: Session,
     actor: Actor,

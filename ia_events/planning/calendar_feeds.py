@@ -32,6 +32,7 @@ from ia_events.core.errors import InvalidInput, NotFound
 from ia_events.core.installation import Installation
 from ia_events.core.messages import BERLIN, berlin
 from ia_events.core.models import Activity, Agency, CalendarFeed, Occurrence, OccurrenceStatus
+from ia_events.core.permissions import Reach, service
 from ia_events.planning import deadlines
 from ia_events.planning.plans import agency_id_for
 from storage.db import utcnow
@@ -84,6 +85,7 @@ class FeedView:
         return f"{base}: {self.activity_title}" if self.activity_title else base
 
 
+@service(Permission.occurrence_edit, Reach.agency)
 def create_feed(
     session: Session,
     actor: Actor,
@@ -127,6 +129,7 @@ def create_feed(
     return CreatedFeed(feed.id, feed_kind.value, token)
 
 
+@service(Permission.agency_read, Reach.agency)
 def list_feeds(session: Session, actor: Actor, agency_slug: str) -> list[FeedView]:
     agency_id = agency_id_for(session, actor, agency_slug, Permission.agency_read)
     rows = session.execute(
@@ -140,6 +143,7 @@ def list_feeds(session: Session, actor: Actor, agency_slug: str) -> list[FeedVie
     ]
 
 
+@service(Permission.occurrence_edit, Reach.agency)
 def revoke_feed(session: Session, actor: Actor, feed_id: int, now: datetime | None = None) -> None:
     feed = session.get(CalendarFeed, feed_id)
     if feed is None:

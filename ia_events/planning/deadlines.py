@@ -35,6 +35,7 @@ from ia_events.core.errors import InvalidInput
 from ia_events.core.installation import Installation
 from ia_events.core.messages import BERLIN, berlin
 from ia_events.core.models import Agency, DeadlineStatus
+from ia_events.core.permissions import Reach, service
 from ia_events.planning.plans import agency_id_for
 from storage.db import utcnow
 
@@ -203,6 +204,7 @@ def _agencies(session: Session, actor: Actor, slug: str | None) -> list[tuple[in
     return [(r.id, r.slug, r.name) for r in session.execute(q.order_by(Agency.name))]
 
 
+@service(Permission.agency_read, Reach.listing)
 def for_year(
     session: Session, actor: Actor, year: int, agency_slug: str | None = None
 ) -> list[DeadlineView]:
@@ -210,6 +212,7 @@ def for_year(
     return _views(session, _agencies(session, actor, agency_slug), deadlines_for_year(year))
 
 
+@service(Permission.agency_read, Reach.listing)
 def upcoming(
     session: Session,
     actor: Actor,
@@ -226,6 +229,7 @@ def upcoming(
     return [v for v in views if (v.deadline.district_due >= today) or (not v.submitted)]
 
 
+@service(Permission.plan_edit, Reach.agency)
 def submit(
     inst: Installation,
     actor: Actor,
@@ -297,6 +301,7 @@ def submit(
     return DeadlineView(deadline, agency_slug, name, now, actor.name, item.id, row.note)
 
 
+@service(Permission.plan_edit, Reach.agency)
 def mark_submitted_without_document(
     session: Session,
     actor: Actor,
@@ -333,6 +338,7 @@ def mark_submitted_without_document(
     return row
 
 
+@service(None, Reach.setup)
 def load_demo(inst: Installation, actor: Actor, today: date) -> int:
     """Demo: every agency submitted its past deadlines with a document, but two agencies
     still owe their most recent one (so the coordinator view shows overdue items)."""

@@ -38,6 +38,7 @@ from ia_events.core.models import (
     TaskPlan,
     TaskPlanVersion,
 )
+from ia_events.core.permissions import Reach, service
 from storage.db import utcnow
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class OccurrenceView:
         }
 
 
+@service(None, Reach.internal, "checks the permission it is given")
 def agency_id_for(session: Session, actor: Actor, slug: str, permission: Permission) -> int:
     agency_id = session.scalar(select(Agency.id).where(Agency.slug == slug))
     if agency_id is None:
@@ -128,6 +130,7 @@ def snapshot(plan: TaskPlan) -> dict[str, object]:
     }
 
 
+@service(Permission.plan_edit, Reach.agency)
 def create_task_plan(
     session: Session,
     actor: Actor,
@@ -229,6 +232,7 @@ def _after_change(
     record_version(session, actor, plan, why, now)
 
 
+@service(Permission.plan_edit, Reach.agency)
 def add_subgoal(
     session: Session,
     actor: Actor,
@@ -271,6 +275,7 @@ def add_subgoal(
     return goal
 
 
+@service(None, Reach.internal, "called after _plan_for_edit")
 def record_version(
     session: Session, actor: Actor, plan: TaskPlan, reason: str, now: datetime | None = None
 ) -> TaskPlanVersion:
@@ -293,6 +298,7 @@ def record_version(
 # -- activities and occurrences ---------------------------------------------------------------
 
 
+@service(Permission.occurrence_edit, Reach.agency)
 def create_activity(
     session: Session,
     actor: Actor,
@@ -349,6 +355,7 @@ def create_activity(
     return activity
 
 
+@service(Permission.occurrence_edit, Reach.agency)
 def add_occurrence(
     session: Session,
     actor: Actor,
@@ -384,6 +391,7 @@ def add_occurrence(
     return occ
 
 
+@service(Permission.agency_read, Reach.listing)
 def list_occurrences(
     session: Session,
     actor: Actor,
@@ -441,6 +449,7 @@ def list_occurrences(
     ]
 
 
+@service(Permission.agency_read, Reach.agency)
 def get_occurrence(session: Session, actor: Actor, occurrence_id: int) -> OccurrenceView:
     occ = session.get(Occurrence, occurrence_id)
     if occ is None:
@@ -467,6 +476,7 @@ def get_occurrence(session: Session, actor: Actor, occurrence_id: int) -> Occurr
 # -- task plan lifecycle: change, submit, approve, return, history ---------------------------
 
 
+@service(Permission.plan_edit, Reach.agency)
 def update_plan(
     session: Session,
     actor: Actor,
@@ -491,6 +501,7 @@ def update_plan(
     return plan
 
 
+@service(Permission.plan_edit, Reach.agency)
 def change_subgoal(
     session: Session,
     actor: Actor,
@@ -550,6 +561,7 @@ def _apply_change(
     _after_change(session, actor, plan, why, now)
 
 
+@service(Permission.plan_edit, Reach.agency)
 def set_manual_actual(
     session: Session, actor: Actor, subgoal_id: int, value: float | str
 ) -> SubGoal:
@@ -573,6 +585,7 @@ def set_manual_actual(
     return goal
 
 
+@service(Permission.plan_edit, Reach.agency)
 def submit_plan(
     session: Session, actor: Actor, plan_id: int, now: datetime | None = None
 ) -> TaskPlan:
@@ -614,6 +627,7 @@ def _plan_for_review(session: Session, actor: Actor, plan_id: int) -> TaskPlan:
     return plan
 
 
+@service(Permission.plan_approve, Reach.agency)
 def approve_plan(
     session: Session, actor: Actor, plan_id: int, now: datetime | None = None
 ) -> TaskPlan:
@@ -636,6 +650,7 @@ def approve_plan(
     return plan
 
 
+@service(Permission.plan_approve, Reach.agency)
 def return_plan(session: Session, actor: Actor, plan_id: int, note: str) -> TaskPlan:
     """Back to the agency as a draft, with the coordinator's note saying what to change."""
     plan = _plan_for_review(session, actor, plan_id)
@@ -656,6 +671,7 @@ def return_plan(session: Session, actor: Actor, plan_id: int, note: str) -> Task
     return plan
 
 
+@service(Permission.plan_edit, Reach.agency)
 def attach_analysis(
     inst: Installation,
     actor: Actor,
@@ -761,6 +777,7 @@ def _plan_view(plan: TaskPlan) -> PlanView:
     )
 
 
+@service(Permission.agency_read, Reach.agency)
 def get_plan(session: Session, actor: Actor, agency_slug: str, year: int) -> PlanView | None:
     agency_id = agency_id_for(session, actor, agency_slug, Permission.agency_read)
     plan = session.scalar(
@@ -769,6 +786,7 @@ def get_plan(session: Session, actor: Actor, agency_slug: str, year: int) -> Pla
     return _plan_view(plan) if plan else None
 
 
+@service(Permission.agency_read, Reach.listing)
 def list_plans(session: Session, actor: Actor, year: int) -> list[PlanView]:
     """Every plan of the year the actor reaches (the coordinator's Freigabe list)."""
     require(actor, Permission.agency_read)
@@ -790,6 +808,7 @@ class VersionView:
     changes: list[str]  # German, against the version before
 
 
+@service(Permission.agency_read, Reach.agency)
 def plan_history(session: Session, actor: Actor, plan_id: int) -> list[VersionView]:
     """Every version with who/when/why and what changed, newest first."""
     plan = session.get(TaskPlan, plan_id)

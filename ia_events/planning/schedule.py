@@ -29,6 +29,7 @@ from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
 from ia_events.core.messages import berlin
 from ia_events.core.models import Activity, ClosurePeriod, Occurrence, OccurrenceStatus
+from ia_events.core.permissions import Reach, service
 from ia_events.planning import plans
 from ia_events.planning.recurrence import Expansion, SeriesRule, expand, shift_to
 from storage.db import utcnow
@@ -69,6 +70,7 @@ def materialise(session: Session, activity: Activity, expansion: Expansion) -> l
     return sorted(result.all())
 
 
+@service(Permission.occurrence_edit, Reach.agency)
 def create_series(
     session: Session,
     actor: Actor,
@@ -132,6 +134,7 @@ def _occurrence(session: Session, actor: Actor, occurrence_id: int) -> Occurrenc
     return occ
 
 
+@service(Permission.occurrence_edit, Reach.agency)
 def edit_occurrence(
     session: Session,
     actor: Actor,
@@ -166,6 +169,7 @@ def edit_occurrence(
     return occ
 
 
+@service(Permission.occurrence_edit, Reach.agency)
 def edit_future(
     session: Session,
     actor: Actor,
@@ -217,6 +221,7 @@ def edit_future(
     return ids
 
 
+@service(Permission.occurrence_edit, Reach.agency)
 def cancel_occurrence(
     session: Session, actor: Actor, occurrence_id: int, reason: str
 ) -> Occurrence:
@@ -239,6 +244,7 @@ def cancel_occurrence(
 # -- closure periods ----------------------------------------------------------------------------
 
 
+@service(Permission.occurrence_edit, Reach.agency)
 def add_closure(
     session: Session,
     actor: Actor,
@@ -291,6 +297,7 @@ def add_closure(
     return period, cancelled
 
 
+@service(Permission.agency_read, Reach.agency)
 def list_closures(session: Session, actor: Actor, agency_slug: str) -> list[ClosurePeriod]:
     agency_id = plans.agency_id_for(session, actor, agency_slug, Permission.agency_read)
     return closures_for(session, agency_id)
@@ -311,6 +318,7 @@ class ActivityView:
     funding_year: int
 
 
+@service(Permission.agency_read, Reach.agency)
 def list_activities(
     session: Session, actor: Actor, agency_slug: str, year: int | None = None
 ) -> list[ActivityView]:

@@ -49,6 +49,7 @@ from ia_events.core.models import (
     Volunteer,
     WorkLog,
 )
+from ia_events.core.permissions import Reach, service
 from ia_events.privacy.personal import blind_index, normalise_name, open_text
 from storage.db import utcnow
 
@@ -152,6 +153,7 @@ def _anonymise_volunteer(session: Session, vol: Volunteer, at: datetime) -> None
     vol.active = False
 
 
+@service(Permission.system_run, Reach.installation)
 def anonymise_due(
     inst: Installation, actor: Actor, today: date, *, approved_by: str | None = None
 ) -> list[str]:
@@ -255,6 +257,7 @@ def _agencies_in_reach(session: Session, actor: Actor, agency_slug: str | None) 
     return agencies
 
 
+@service(Permission.attendance_names, Reach.agency, alternatives=(Permission.system_run,))
 def find_subject(
     inst: Installation, actor: Actor, name: str, agency_slug: str | None = None
 ) -> SubjectReport:
@@ -367,6 +370,7 @@ class ErasureOutcome:
     volunteers: int
 
 
+@service(Permission.attendance_names, Reach.agency, alternatives=(Permission.system_run,))
 def request_erasure(
     inst: Installation,
     actor: Actor,

@@ -44,6 +44,7 @@ from ia_events.core.models import (
     activity_subgoals,
     evidence_subgoals,
 )
+from ia_events.core.permissions import Reach, service
 from ia_events.reporting.controlling import metrics
 from ia_events.reporting.progress import INDICATOR_LABELS, SubGoalProgress, progress_for_agency
 from storage.db import utcnow
@@ -92,6 +93,7 @@ class ReportDraft:
         return self.status == "submitted"
 
 
+@service(Permission.agency_read, Reach.agency)
 def draft(
     session: Session,
     actor: Actor,
@@ -240,6 +242,7 @@ def _default_text(g: SubGoalProgress, lines: list[ActivityLine]) -> str:
     )
 
 
+@service(Permission.plan_edit, Reach.agency)
 def save_texts(
     session: Session,
     actor: Actor,
@@ -279,6 +282,7 @@ def save_texts(
     )
 
 
+@service(Permission.agency_read, Reach.agency)
 def export(
     inst: Installation, actor: Actor, agency_slug: str, year: int, fmt: str
 ) -> tuple[str, str, bytes]:
@@ -305,6 +309,7 @@ def export(
     return out
 
 
+@service(Permission.plan_edit, Reach.agency)
 def submit(
     inst: Installation, actor: Actor, agency_slug: str, year: int, now: datetime | None = None
 ) -> int:

@@ -46,6 +46,7 @@ from ia_events.core.models import (
     ShiftAssignment,
     activity_subgoals,
 )
+from ia_events.core.permissions import Reach, service
 from ia_events.reporting.progress import INDICATOR_LABELS, progress_for_agency
 from storage.db import utcnow
 
@@ -222,6 +223,7 @@ def _figures(session: Session, agency: Agency, year: int, now: datetime) -> Agen
     return AgencyFigures(agency.slug, agency.name, year, rows)
 
 
+@service(Permission.agency_read, Reach.listing)
 def figures(
     session: Session,
     actor: Actor,
@@ -281,6 +283,7 @@ def to_xlsx(data: list[AgencyFigures]) -> bytes:
     return buf.getvalue()
 
 
+@service(Permission.agency_read, Reach.listing, "CSV/XLSX cells formula-escaped")
 def export(
     inst: Installation,
     actor: Actor,
@@ -315,6 +318,7 @@ def _agency_id(s: Session, slug: str) -> int | None:
     return s.scalar(select(Agency.id).where(Agency.slug == slug))
 
 
+@service(Permission.agency_read, Reach.agency)
 def attendance_by_month(
     session: Session, actor: Actor, agency_slug: str, year: int, now: datetime | None = None
 ) -> list[dict[str, int]]:

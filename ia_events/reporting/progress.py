@@ -32,6 +32,7 @@ from ia_events.core.models import (
     SubGoal,
     activity_subgoals,
 )
+from ia_events.core.permissions import Reach, service
 from ia_events.planning.plans import agency_id_for
 from ia_events.volunteers.hours import agencies_figures, assignment_hours
 from storage.db import utcnow
@@ -74,6 +75,7 @@ def _num(value: float) -> int | float:
     return int(value) if float(value).is_integer() else round(value, 2)
 
 
+@service(Permission.agency_read, Reach.agency)
 def subgoal_progress(
     session: Session, actor: Actor, agency_slug: str, year: int, now: datetime | None = None
 ) -> list[SubGoalProgress]:
@@ -246,6 +248,7 @@ class AgencySummary:
     volunteer_hours: float = 0.0
 
 
+@service(Permission.agency_read, Reach.listing)
 def district_summary(
     session: Session, actor: Actor, year: int, now: datetime | None = None
 ) -> list[AgencySummary]:

@@ -16,10 +16,11 @@ from datetime import date
 from sqlalchemy.orm import Session
 
 from ia_events.core import audit
-from ia_events.core.access import Actor
+from ia_events.core.access import Actor, Permission
 from ia_events.core.audit import Action
 from ia_events.core.messages import berlin, fmt_date
 from ia_events.core.pdf import Document
+from ia_events.core.permissions import Reach, service
 from ia_events.volunteers.hours import YearSummary, fmt_hours, year_summary
 from storage.db import utcnow
 from storage.keys import KeyRing
@@ -102,6 +103,12 @@ def render_certificate(summary: YearSummary, issued_on: date) -> bytes:
     return doc.render()
 
 
+@service(
+    Permission.volunteer_manage,
+    Reach.agency,
+    "volunteer: own record",
+    alternatives=(Permission.volunteer_self,),
+)
 def volunteer_certificate(
     session: Session,
     keys: KeyRing,

@@ -38,6 +38,7 @@ from ia_events.core.models import (
     Volunteer,
     WorkLog,
 )
+from ia_events.core.permissions import Reach, service
 from ia_events.privacy.restriction import shown_text
 from storage.db import utcnow
 from storage.keys import KeyRing
@@ -80,6 +81,7 @@ def _year_bounds(year: int) -> tuple[date, date]:
 # -- worklog ------------------------------------------------------------------------------------
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def add_worklog(
     session: Session,
     actor: Actor,
@@ -192,6 +194,7 @@ class VolunteerRow:
         return {"id": self.id, "name": self.name, "agency": self.agency, "hours": self.hours}
 
 
+@service(Permission.volunteer_manage, Reach.listing)
 def list_with_hours(
     session: Session,
     keys: KeyRing,
@@ -260,6 +263,12 @@ class YearSummary:
     card_threshold: object
 
 
+@service(
+    Permission.volunteer_manage,
+    Reach.agency,
+    "volunteer: own record",
+    alternatives=(Permission.volunteer_self,),
+)
 def year_summary(
     session: Session,
     keys: KeyRing,
@@ -337,6 +346,7 @@ def agencies_figures(
     return out
 
 
+@service(Permission.volunteer_self, Reach.own)
 def own_year_summary(
     session: Session, keys: KeyRing, actor: Actor, year: int, today: date | None = None
 ) -> YearSummary:

@@ -33,6 +33,7 @@ from ia_events.core.access import Actor, Permission, can, require
 from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
 from ia_events.core.models import Qualification, Setting, Volunteer
+from ia_events.core.permissions import Reach, service
 from ia_events.privacy.personal import blind_index, normalise_name, open_text, seal_text
 from ia_events.privacy.restriction import shown_text
 from storage.db import utcnow
@@ -205,6 +206,12 @@ def _view(
 # -- access --------------------------------------------------------------------------------------
 
 
+@service(
+    Permission.volunteer_manage,
+    Reach.agency,
+    "volunteer: own record",
+    alternatives=(Permission.volunteer_self,),
+)
 def load_volunteer(session: Session, actor: Actor, volunteer_id: int) -> Volunteer:
     """The volunteer record if the actor may see it: staff of its agency, or the person."""
     v = session.get(Volunteer, volunteer_id)
@@ -219,6 +226,7 @@ def load_volunteer(session: Session, actor: Actor, volunteer_id: int) -> Volunte
     return v
 
 
+@service(Permission.volunteer_self, Reach.own)
 def own_volunteer_id(actor: Actor) -> int:
     """The volunteer record behind a volunteer's account (or a clear refusal)."""
     require(actor, Permission.volunteer_self)
@@ -244,6 +252,7 @@ def person_index(keys: KeyRing, name: str, contact: str) -> str:
 # -- registry ------------------------------------------------------------------------------------
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def add_volunteer(
     session: Session,
     keys: KeyRing,
@@ -305,6 +314,7 @@ def add_volunteer(
     return v
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def update_volunteer(
     session: Session,
     keys: KeyRing,
@@ -354,6 +364,7 @@ def update_volunteer(
     )
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def set_volunteer_active(
     session: Session, actor: Actor, volunteer_id: int, active: bool, now: datetime | None = None
 ) -> None:
@@ -383,6 +394,7 @@ def _qualifications(session: Session, ids: list[int]) -> dict[int, list[Qualific
     return out
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def list_volunteers(
     session: Session,
     keys: KeyRing,
@@ -403,6 +415,12 @@ def list_volunteers(
     return sorted(views, key=lambda v: normalise_name(v.name))
 
 
+@service(
+    Permission.volunteer_manage,
+    Reach.agency,
+    "volunteer: own record",
+    alternatives=(Permission.volunteer_self,),
+)
 def get_volunteer(
     session: Session, keys: KeyRing, actor: Actor, volunteer_id: int, today: date | None = None
 ) -> VolunteerView:
@@ -413,6 +431,7 @@ def get_volunteer(
 # -- qualifications ---------------------------------------------------------------------------
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def add_qualification(
     session: Session,
     actor: Actor,
@@ -486,6 +505,7 @@ class ExpiringQualification:
     state: str
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def expiring_qualifications(
     session: Session,
     keys: KeyRing,
@@ -533,6 +553,7 @@ def card_threshold(session: Session) -> CardThreshold:
     )
 
 
+@service(Permission.system_run, Reach.installation)
 def set_card_threshold(
     session: Session, actor: Actor, *, hours_per_year: float, hours_per_week: float
 ) -> CardThreshold:

@@ -37,6 +37,7 @@ from ia_events.core.models import (
     ShiftAssignment,
     Volunteer,
 )
+from ia_events.core.permissions import Reach, service
 from ia_events.privacy.restriction import shown_text
 from ia_events.volunteers.hours import assignment_hours
 from ia_events.volunteers.registry import (
@@ -106,6 +107,7 @@ class ShiftView:
 # -- creating shifts -------------------------------------------------------------------------
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def add_shift(
     session: Session,
     actor: Actor,
@@ -326,6 +328,7 @@ def _shift(session: Session, shift_id: int) -> Shift:
     return shift
 
 
+@service(Permission.volunteer_self, Reach.own)
 def sign_up(
     session: Session, actor: Actor, shift_id: int, now: datetime | None = None
 ) -> ShiftAssignment:
@@ -337,6 +340,7 @@ def sign_up(
     return _enlist(session, actor, shift, volunteer, by_staff=False, now=now or utcnow())
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def assign(
     session: Session, actor: Actor, shift_id: int, volunteer_id: int, now: datetime | None = None
 ) -> ShiftAssignment:
@@ -361,6 +365,12 @@ def _assignment(
     return a, shift
 
 
+@service(
+    Permission.volunteer_manage,
+    Reach.agency,
+    "volunteer: own assignment",
+    alternatives=(Permission.volunteer_self,),
+)
 def withdraw(
     session: Session, actor: Actor, assignment_id: int, now: datetime | None = None
 ) -> None:
@@ -385,6 +395,7 @@ def withdraw(
     )
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def mark_no_show(
     session: Session, actor: Actor, assignment_id: int, now: datetime | None = None
 ) -> None:
@@ -406,6 +417,12 @@ def mark_no_show(
 # -- check-in and out --------------------------------------------------------------------------
 
 
+@service(
+    Permission.volunteer_manage,
+    Reach.agency,
+    "volunteer: own assignment",
+    alternatives=(Permission.volunteer_self,),
+)
 def check_in(
     session: Session,
     actor: Actor,
@@ -437,6 +454,12 @@ def check_in(
     return a
 
 
+@service(
+    Permission.volunteer_manage,
+    Reach.agency,
+    "volunteer: own assignment",
+    alternatives=(Permission.volunteer_self,),
+)
 def check_out(
     session: Session,
     actor: Actor,
@@ -507,6 +530,7 @@ def _due(
     return "check_in", a, shift
 
 
+@service(Permission.volunteer_self, Reach.own)
 def scan_at_occurrence(
     session: Session, actor: Actor, occurrence_id: int, now: datetime | None = None
 ) -> ScanOutcome:
@@ -547,6 +571,7 @@ class ScanPreview:
     checked_in_at: datetime | None
 
 
+@service(Permission.volunteer_self, Reach.own)
 def scan_preview(
     session: Session, keys: KeyRing, actor: Actor, token: str, now: datetime | None = None
 ) -> ScanPreview:
@@ -560,6 +585,7 @@ def scan_preview(
     )  # fmt: skip
 
 
+@service(Permission.volunteer_self, Reach.own)
 def scan_token(
     session: Session, keys: KeyRing, actor: Actor, token: str, now: datetime | None = None
 ) -> ScanOutcome:
@@ -583,6 +609,7 @@ def _hours(a: ShiftAssignment, shift: Shift) -> float:
     )
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def set_hours(
     session: Session,
     actor: Actor,
@@ -685,6 +712,7 @@ def _views(
     return out
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def roster_for_occurrence(
     session: Session, keys: KeyRing, actor: Actor, occurrence_id: int
 ) -> list[ShiftView]:
@@ -695,6 +723,7 @@ def roster_for_occurrence(
     return _views(session, keys, Shift.occurrence_id == occ.id, with_names=True)
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def roster_for_week(
     session: Session, keys: KeyRing, actor: Actor, agency_id: int, week_of: date
 ) -> list[ShiftView]:
@@ -711,6 +740,7 @@ def roster_for_week(
     )
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def reminders(
     session: Session,
     keys: KeyRing,
@@ -738,6 +768,7 @@ def reminders(
     ]
 
 
+@service(Permission.volunteer_self, Reach.own)
 def open_shifts(
     session: Session, actor: Actor, now: datetime | None = None, days: int = 60
 ) -> list[ShiftView]:
@@ -788,6 +819,7 @@ class MyShift:
         return self.checked_in_at is not None and self.checked_out_at is None
 
 
+@service(Permission.volunteer_self, Reach.own)
 def my_shifts(
     session: Session, actor: Actor, now: datetime | None = None, past_days: int = 14
 ) -> list[MyShift]:
@@ -829,6 +861,7 @@ class VolunteerHome:
     open: list[ShiftView]
 
 
+@service(Permission.volunteer_self, Reach.own)
 def volunteer_home(session: Session, actor: Actor, now: datetime | None = None) -> VolunteerHome:
     now = now or utcnow()
     return VolunteerHome(my_shifts(session, actor, now), open_shifts(session, actor, now))
@@ -842,6 +875,7 @@ class OverviewNotes:
     expiring: list  # list[volunteers.ExpiringQualification]
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def overview_notes(
     session: Session, keys: KeyRing, actor: Actor, agency_id: int, now: datetime | None = None
 ) -> OverviewNotes:

@@ -33,6 +33,7 @@ from ia_events.core.audit import Action
 from ia_events.core.errors import DomainError, InvalidInput
 from ia_events.core.messages import fmt_date
 from ia_events.core.models import Volunteer
+from ia_events.core.permissions import Reach, service
 from ia_events.privacy.personal import blind_index, normalise_name
 from ia_events.volunteers.registry import add_volunteer, list_volunteers, qualification_label
 from storage.db import utcnow
@@ -197,6 +198,7 @@ def parse(filename: str, content: bytes, default_consent_version: str = "") -> l
     return rows
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def preview(
     session: Session,
     keys: KeyRing,
@@ -232,6 +234,7 @@ def preview(
     return ImportPreview(filename, hashlib.sha256(content).hexdigest(), rows)
 
 
+@service(Permission.volunteer_manage, Reach.agency)
 def confirm(
     session: Session,
     keys: KeyRing,
@@ -311,6 +314,7 @@ def safe_cell(value: object) -> object:
     return value
 
 
+@service(Permission.volunteer_manage, Reach.agency, "cells formula-escaped")
 def export_registry(
     session: Session, keys: KeyRing, actor: Actor, agency_id: int, fmt: str = "csv"
 ) -> bytes:

@@ -1,5 +1,5 @@
 """Tenancy on both databases: the important services called as every role with ids of
-agency A (Essen) -- allowed or refused exactly as ``ia_events.core.service_matrix`` says.
+agency A (Essen) -- allowed or refused exactly as ``ia_events.core.permissions`` says.
 
 Roles: specialist of A, specialist of B (Kleve, passing A's ids on purpose),
 volunteer of A, coordinator, admin, anonymous (``None``). A refusal is ``Forbidden``
@@ -28,12 +28,12 @@ from ia_events.archive import backup, evidence, fixity, query, retention
 from ia_events.attendance import checkin, tokens
 from ia_events.attendance import records as attendance
 from ia_events.cli.main import run
-from ia_events.core import audit
+from ia_events.core import audit, permissions
 from ia_events.core.access import Actor
 from ia_events.core.errors import DomainError, Forbidden, NotFound
 from ia_events.core.installation import Installation
 from ia_events.core.models import Attendance, AuditEvent, Evidence, Role, Shift
-from ia_events.core.service_matrix import SERVICES, Reach
+from ia_events.core.permissions import Reach
 from ia_events.inspection import bundle, completeness
 from ia_events.planning import plans, schedule
 from ia_events.reporting import controlling, progress
@@ -268,7 +268,7 @@ CASES = [
 
 def _expected(case: Case, role: str) -> str:
     """'allowed', 'forbidden', 'not_found' or 'filtered' (a listing without A's data)."""
-    rule = SERVICES[case.service]
+    rule = permissions.registry()[case.service]
     actor_role = {
         "specialist_a": Role.specialist,
         "specialist_b": Role.specialist,
@@ -309,7 +309,7 @@ def _outcome(fn: Callable[[], Any]) -> tuple[str, Any]:
 
 
 def test_the_registry_has_a_case_for_every_listed_service() -> None:
-    assert {c.service for c in CASES} <= set(SERVICES)
+    assert {c.service for c in CASES} <= set(permissions.registry())
     assert len({c.service for c in CASES}) == len(CASES)
 
 
