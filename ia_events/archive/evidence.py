@@ -4,7 +4,7 @@ An item links a stored blob to agency, funding year, occurrence/activity and
 sub-goals, with a retention end from ``retention.retention_for``. Files are
 validated by content (``filetypes``) in the same pass that encrypts them.
 
-Adding follows the upload journal protocol (DESIGN.md section 4): stage the
+Adding follows the upload journal protocol (docs/design.md section 4): stage the
 encrypted temp file, commit a journal entry, move the blob into place, then
 commit blob row, evidence row, audit event and journal completion in one
 transaction. ``add_many`` runs each step once for a whole batch (one journal
@@ -316,7 +316,7 @@ def add_many(
     of the batch is stored (a full disk too). Each file still gets its own item and its
     own audit event, exactly as ``add_evidence`` would write them.
 
-    The upload journal protocol (DESIGN.md section 4) runs once per batch instead of
+    The upload journal protocol (docs/design.md section 4) runs once per batch instead of
     once per file: stage and fsync every file, commit the journal entries of all new
     blobs, rename them into place and fsync their folders once, then commit every
     row in one transaction. A crash in between leaves only journaled blobs, which

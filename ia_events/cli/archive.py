@@ -1,4 +1,4 @@
-"""CLI commands of the evidence archive (contract: DESIGN.md section 5).
+"""CLI commands of the evidence archive (contract: docs/design.md section 5).
 
 ``evidence hold`` / ``evidence release`` / ``evidence holds``, ``list deletions``,
 ``retention run``, ``backup``, ``restore``, ``keys rotate`` and ``keys status``.

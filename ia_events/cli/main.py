@@ -1,4 +1,4 @@
-"""The ``ia-events`` command: the ops interface (DESIGN.md section 5, a contract).
+"""The ``ia-events`` command: the ops interface (docs/design.md section 5, a contract).
 
 It parses arguments, calls the same services as the pages and prints the
 result. Exit codes: 0 success, 1 a check found a problem (or the system

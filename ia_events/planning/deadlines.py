@@ -1,6 +1,6 @@
 """Deadlines (Fristen) of the funding cycle and each agency's status for them.
 
-The dates are rules, not rows: the table of DESIGN.md section 2 as we read it
+The dates are rules, not rows: the table of docs/design.md section 2 as we read it
 for funding year Y (phases of two years begin in even years -- the handbook
 names 30.10.2021 as the next application deadline, i.e. for 2022/23):
 

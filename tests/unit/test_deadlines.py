@@ -1,4 +1,4 @@
-"""Deadline computation per funding year and phase (DESIGN.md section 2)."""
+"""Deadline computation per funding year and phase (docs/design.md section 2)."""
 
 from __future__ import annotations
 
