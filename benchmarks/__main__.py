@@ -10,7 +10,9 @@
                                     (``ia-events demo --size large`` makes one)
     python -m benchmarks --only archive,checkin --markdown results.md
 
-Modules: ``archive`` (ingest, verify, bundle export vs. openssl/cp/sync),
+Modules: ``startup`` (``ia-events --help`` and ``verify`` on an empty installation),
+``archive`` (ingest, verify, bundle export through ``ia-events`` vs. openssl/cp/sync,
+warm and cold page cache),
 ``checkin`` (service latency vs. one-row INSERT+COMMIT; HTTP and browser
 crowds through ``streamlit run``), ``bundle`` (index PDF of 1,000 items) and,
 with ``--pages``, ``pages``. Not part of the test suite; figures depend on the
@@ -27,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import archive, checkin
+from benchmarks import archive, checkin, startup
 from benchmarks.common import FIGURES, ROOT, table
 
 
@@ -35,7 +37,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks")
     ap.add_argument("--quick", action="store_true", help="small sizes")
     ap.add_argument("--pg", action="store_true", help="repeat on PostgreSQL")
-    ap.add_argument("--only", default="archive,checkin,bundle")
+    ap.add_argument("--only", default="startup,archive,checkin,bundle")
     ap.add_argument("--pages", type=Path, help="data dir of a large demo for benchmarks/pages.py")
     ap.add_argument("--markdown", type=Path, help="also write the summary table here")
     args = ap.parse_args()
@@ -47,6 +49,8 @@ def main() -> None:
     for db in dbs:
         root = Path(tempfile.mkdtemp(prefix="ia-bench-", dir=os.environ.get("BENCH_DIR")))
         try:
+            if "startup" in only:
+                startup.run(root / "startup", db, 3 if args.quick else 7)
             if "archive" in only:
                 archive.run(root / "archive", db, files, mb, rounds)
             if "checkin" in only:
