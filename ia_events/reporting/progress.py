@@ -15,10 +15,13 @@ activities linked to the sub-goal, in the sub-goal's funding year:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
+from typing import Any
 
-from sqlalchemy import and_, distinct, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from ia_events.core.access import Actor, Permission, require
@@ -95,11 +98,11 @@ def progress_for_agencies(
 ) -> dict[int, list[SubGoalProgress]]:
     """Progress of every sub-goal of ``agency_ids`` in ``year``, by agency.
 
-    Caller has checked permission. At most six grouped queries for any number
-    of agencies; each is bounded by the occurrences of those agencies in that
-    year (index ``ix_occurrences_agency_year``), never by the whole history.
+    Caller has checked permission. One grouped query per indicator in use (volunteers
+    and their hours share one), for any number of agencies; each is bounded by the
+    occurrences of those agencies in that year (index ``ix_occurrences_agency_year``),
+    never by the whole history.
     """
-    now = now or utcnow()
     goals = session.scalars(
         select(SubGoal)
         .where(SubGoal.agency_id.in_(agency_ids), SubGoal.funding_year == year)
@@ -107,132 +110,164 @@ def progress_for_agencies(
     ).all()
     if not goals:
         return {}
-    link = activity_subgoals
     # Each figure is counted only for the sub-goals measured by it: a district
     # overview then reads each year's attendance about once, not once per figure.
     wanted: dict[str, list[int]] = defaultdict(list)
     for g in goals:
         wanted[g.indicator].append(g.id)
-    held = and_(
-        Occurrence.agency_id.in_(agency_ids),
-        Occurrence.funding_year == year,
-        Occurrence.status == OccurrenceStatus.scheduled,
-        Occurrence.starts_at <= now,
-    )
-    valid = Attendance.undone_at.is_(None)
+    scope = _Scope(session, agency_ids, year, now or utcnow(), wanted)
+    figures = {name: COUNTERS[name](scope, ids) for name, ids in wanted.items() if name in COUNTERS}
+    out: dict[int, list[SubGoalProgress]] = defaultdict(list)
+    for g in goals:
+        if g.indicator in figures:
+            actual = figures[g.indicator].get(g.id, 0.0)
+        else:  # "manual": the figure the agency reports by hand
+            actual = float(g.manual_actual or 0)
+        out[g.agency_id].append(
+            SubGoalProgress(g.id, g.title, g.field, g.indicator, g.target, actual)
+        )
+    return dict(out)
 
-    def grouped(expr, indicators: tuple[str, ...]):
-        ids = [i for name in indicators for i in wanted.get(name, [])]
+
+@dataclass
+class _Scope:
+    """What every counter shares: the occurrences held by the agencies in the year."""
+
+    session: Session
+    agency_ids: list[int]
+    year: int
+    now: datetime
+    wanted: dict[str, list[int]]  # indicator -> the sub-goals measured by it
+
+    @property
+    def held(self) -> ColumnElement[bool]:
+        return and_(
+            Occurrence.agency_id.in_(self.agency_ids),
+            Occurrence.funding_year == self.year,
+            Occurrence.status == OccurrenceStatus.scheduled,
+            Occurrence.starts_at <= self.now,
+        )
+
+    def per_subgoal(self, stmt: Select[Any], ids: list[int]) -> Select[Any]:
+        """``stmt`` (over occurrences) grouped by the linked sub-goals among ``ids``."""
+        link = activity_subgoals
         return (
-            expr.join(link, link.c.activity_id == Occurrence.activity_id)
+            stmt.join(link, link.c.activity_id == Occurrence.activity_id)
             .where(link.c.subgoal_id.in_(ids))
             .group_by(link.c.subgoal_id)
         )
 
-    def attendance(*cols):
+    def attendance(self, *cols: Any) -> Select[Any]:
+        """Valid (not undone) attendance of held occurrences, with ``cols``."""
         return (
-            select(link.c.subgoal_id, *cols)
+            select(activity_subgoals.c.subgoal_id, *cols)
             .select_from(Attendance)
             .join(Occurrence, Occurrence.id == Attendance.occurrence_id)
-            .where(valid, held)
+            .where(Attendance.undone_at.is_(None), self.held)
         )
 
-    participants: dict[int, int] = {}
-    if wanted.get("participants"):
-        participants = dict(
-            session.execute(
-                grouped(attendance(func.coalesce(func.sum(Attendance.count), 0)), ("participants",))
-            ).all()
+    @cached_property
+    def volunteer_work(self) -> dict[int, tuple[set[int], float]]:
+        """Per sub-goal: the volunteers who worked a shift there, and their hours -- one
+        query for both volunteer indicators. Worked: checked in, or hours confirmed by
+        staff (``hours.assignment_hours``)."""
+        ids = self.wanted.get("volunteers", []) + self.wanted.get("volunteer_hours", [])
+        worked = and_(
+            ShiftAssignment.status.not_in(("no_show", "withdrawn")),
+            or_(
+                ShiftAssignment.checked_in_at.is_not(None),
+                ShiftAssignment.hours_override.is_not(None),
+            ),
         )
-    # COUNT(DISTINCT) skips NULLs: cards and named persons (keyed blind index) are
-    # counted apart, anonymous headcounts not at all.
-    persons: dict[int, int] = {}
-    if wanted.get("distinct_persons"):
-        for sid, cards, names in session.execute(
-            grouped(
-                attendance(
-                    func.count(distinct(Attendance.card_id)),
-                    func.count(distinct(Attendance.name_index)),
-                ),
-                ("distinct_persons",),
+        link = activity_subgoals
+        rows = self.session.execute(
+            select(
+                link.c.subgoal_id,
+                ShiftAssignment.volunteer_id,
+                ShiftAssignment.status,
+                ShiftAssignment.hours_override,
+                ShiftAssignment.checked_in_at,
+                ShiftAssignment.checked_out_at,
+                Shift.starts_at,
+                Shift.ends_at,
             )
-        ).all():
-            persons[sid] = int(cards or 0) + int(names or 0)
-    occurrences: dict[int, int] = {}
-    if wanted.get("occurrences"):
-        occurrences = dict(
-            session.execute(
-                grouped(
-                    select(link.c.subgoal_id, func.count(distinct(Occurrence.id)))
-                    .select_from(Occurrence)
-                    .where(held),
-                    ("occurrences",),
-                )
-            ).all()
-        )
-    # Worked: checked in, or hours confirmed by staff (volunteer_hours.assignment_hours).
-    worked = and_(
-        ShiftAssignment.status.not_in(("no_show", "withdrawn")),
-        or_(
-            ShiftAssignment.checked_in_at.is_not(None), ShiftAssignment.hours_override.is_not(None)
-        ),
-    )
-    hours: dict[int, float] = defaultdict(float)
-    volunteers: dict[int, set[int]] = defaultdict(set)
-    if wanted.get("volunteers") or wanted.get("volunteer_hours"):
-        rows = session.execute(
-            grouped(
-                select(
-                    link.c.subgoal_id,
-                    ShiftAssignment.volunteer_id,
-                    ShiftAssignment.status,
-                    ShiftAssignment.hours_override,
-                    ShiftAssignment.checked_in_at,
-                    ShiftAssignment.checked_out_at,
-                    Shift.starts_at,
-                    Shift.ends_at,
-                )
-                .select_from(ShiftAssignment)
-                .join(Shift, Shift.id == ShiftAssignment.shift_id)
-                .join(Occurrence, Occurrence.id == Shift.occurrence_id)
-                .where(held, worked),
-                ("volunteers", "volunteer_hours"),
-            ).group_by(None)
+            .select_from(ShiftAssignment)
+            .join(Shift, Shift.id == ShiftAssignment.shift_id)
+            .join(Occurrence, Occurrence.id == Shift.occurrence_id)
+            .join(link, link.c.activity_id == Occurrence.activity_id)
+            .where(self.held, worked, link.c.subgoal_id.in_(ids))
         ).all()
+        out: dict[int, tuple[set[int], float]] = {}
         for sid, vid, status, override, cin, cout, s_start, s_end in rows:
-            volunteers[sid].add(vid)
-            hours[sid] += assignment_hours(status, override, cin, cout, s_start, s_end)
-    partners: dict[int, set[str]] = defaultdict(set)
-    for sid, plist in session.execute(
+            people, hours = out.get(sid, (set(), 0.0))
+            people.add(vid)
+            out[sid] = (
+                people,
+                hours + assignment_hours(status, override, cin, cout, s_start, s_end),
+            )
+        return out
+
+
+def _participants(scope: _Scope, ids: list[int]) -> dict[int, float]:
+    """Sum of valid attendance counts."""
+    stmt = scope.attendance(func.coalesce(func.sum(Attendance.count), 0))
+    return {sid: float(n) for sid, n in scope.session.execute(scope.per_subgoal(stmt, ids))}
+
+
+def _distinct_persons(scope: _Scope, ids: list[int]) -> dict[int, float]:
+    """Distinct personal cards plus distinct named persons (keyed blind index).
+    COUNT(DISTINCT) skips NULLs: anonymous headcounts count for no one."""
+    stmt = scope.attendance(
+        func.count(distinct(Attendance.card_id)), func.count(distinct(Attendance.name_index))
+    )
+    rows = scope.session.execute(scope.per_subgoal(stmt, ids))
+    return {sid: float(int(cards or 0) + int(names or 0)) for sid, cards, names in rows}
+
+
+def _occurrences(scope: _Scope, ids: list[int]) -> dict[int, float]:
+    """Occurrences held: not cancelled, already begun."""
+    stmt = (
+        select(activity_subgoals.c.subgoal_id, func.count(distinct(Occurrence.id)))
+        .select_from(Occurrence)
+        .where(scope.held)
+    )
+    return {sid: float(n) for sid, n in scope.session.execute(scope.per_subgoal(stmt, ids))}
+
+
+def _volunteers(scope: _Scope, ids: list[int]) -> dict[int, float]:
+    """Distinct volunteers who worked a shift at the linked occurrences."""
+    work = scope.volunteer_work
+    return {sid: float(len(work[sid][0])) for sid in ids if sid in work}
+
+
+def _volunteer_hours(scope: _Scope, ids: list[int]) -> dict[int, float]:
+    """Hours of those shifts (actual times, or a staff override)."""
+    work = scope.volunteer_work
+    return {sid: round(work[sid][1], 2) for sid in ids if sid in work}
+
+
+def _partners(scope: _Scope, ids: list[int]) -> dict[int, float]:
+    """Distinct cooperation partners named on the linked activities."""
+    link = activity_subgoals
+    found: dict[int, set[str]] = defaultdict(set)
+    for sid, plist in scope.session.execute(
         select(link.c.subgoal_id, Activity.partners)
         .join(Activity, Activity.id == link.c.activity_id)
-        .where(link.c.subgoal_id.in_(wanted.get("partners", [])))
-    ).all():
-        partners[sid].update(p.strip().lower() for p in plist or [] if p.strip())
+        .where(link.c.subgoal_id.in_(ids))
+    ):
+        found[sid].update(p.strip().lower() for p in plist or [] if p.strip())
+    return {sid: float(len(names)) for sid, names in found.items()}
 
-    def actual(g: SubGoal) -> float:
-        match g.indicator:
-            case "participants":
-                return float(participants.get(g.id, 0))
-            case "distinct_persons":
-                return float(persons.get(g.id, 0))
-            case "occurrences":
-                return float(occurrences.get(g.id, 0))
-            case "volunteers":
-                return float(len(volunteers.get(g.id, ())))
-            case "volunteer_hours":
-                return round(hours.get(g.id, 0.0), 2)
-            case "partners":
-                return float(len(partners.get(g.id, set())))
-            case _:
-                return float(g.manual_actual or 0)
 
-    out: dict[int, list[SubGoalProgress]] = defaultdict(list)
-    for g in goals:
-        out[g.agency_id].append(
-            SubGoalProgress(g.id, g.title, g.field, g.indicator, g.target, actual(g))
-        )
-    return dict(out)
+# One counter per indicator (``manual`` has none: the agency enters its figure).
+COUNTERS: dict[str, Callable[[_Scope, list[int]], dict[int, float]]] = {
+    "participants": _participants,
+    "distinct_persons": _distinct_persons,
+    "occurrences": _occurrences,
+    "volunteers": _volunteers,
+    "volunteer_hours": _volunteer_hours,
+    "partners": _partners,
+}
 
 
 @dataclass(frozen=True)
