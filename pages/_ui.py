@@ -83,10 +83,30 @@ def guard(stop: bool = False) -> Iterator[None]:
             st.stop()
 
 
-def redirect(url: str) -> None:
-    """Send the browser to ``url`` (a route on this server)."""
+def demo_installation() -> bool:
+    from ia_events.core.installation import is_demo
+
+    with inst().db.read() as s:
+        return is_demo(s)
+
+
+def demo_banner() -> None:
+    """Shown on every page of a demo installation: nobody should mistake it for a real one."""
+    st.warning(
+        "Demo-Installation: Alle Daten sind erfunden. Bitte geben Sie hier keine echten "
+        "Personendaten ein.",
+        icon=":material/science:",
+    )
+
+
+def redirect(url: str, *, append_here: bool = False) -> None:
+    """Send the browser to ``url`` (a route on this server); with ``append_here``
+    the browser's own path and query are appended, URL-encoded (a ``next=``)."""
+    target = repr(url)
+    if append_here:
+        target += " + encodeURIComponent(window.location.pathname + window.location.search)"
     st.html(
-        f"<script>window.location.replace({url!r});</script>",
+        f"<script>window.location.replace({target});</script>",
         unsafe_allow_javascript=True,
     )
 
