@@ -212,7 +212,10 @@ else:
         meta["Gelöscht"] = fmt_datetime(v.deleted_at) if v.deleted_at else "ja"
     st.markdown("\n".join(f"- **{k}:** {val}" for k, val in meta.items()))
     if "pdf_javascript" in v.flags:
-        st.warning("Diese PDF-Datei enthält JavaScript; sie wird hier nicht angezeigt.")
+        st.warning(
+            "Diese PDF-Datei enthält aktive Inhalte (JavaScript, Startaktionen, eingebettete "
+            "Dateien oder XFA-Formulare); sie wird hier nicht angezeigt."
+        )
     for h in detail.holds:
         st.warning(
             f"Gesperrt ({h.ref}, {h.scope}): {h.reason}"

@@ -178,3 +178,88 @@ def test_changing_the_password_ends_every_other_session(inst: Installation) -> N
         )
     assert users.resolve(inst, stolen) is None
     assert users.resolve(inst, laptop.token) is not None
+
+
+# -- 2. active content in PDFs, 5. previews without size limits ----------------------------------
+
+
+def _evidence(inst: Installation, actor: Actor, name: str, content: bytes):  # type: ignore[no-untyped-def]
+    from ia_events.archive.evidence import add_evidence
+
+    return add_evidence(
+        inst, actor, agency_slug="essen", funding_year=2025, kind="flyer",
+        filename=name, content=content,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("sample", ["JS_IN_OBJECT_STREAM", "ESCAPED_JS", "ESCAPED_LAUNCH"])
+def test_a_pdf_with_hidden_active_content_is_flagged_and_not_previewed(
+    inst: Installation, sample: str
+) -> None:
+    from ia_events.archive import previews
+    from tests import pdf_samples
+    from tests.integration.archive_factory import build
+
+    w = build(inst)
+    view = _evidence(inst, w.fk_essen, "flyer.pdf", getattr(pdf_samples, sample))
+    assert "pdf_javascript" in view.flags
+    assert view.warnings  # the uploader is told
+    shown = previews.preview(inst, w.fk_essen, view.id, view.flags)
+    assert shown.kind == "none" and not shown.images
+
+
+def _huge_png(side: int = 13_000) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    rows = (b"\x00" + b"\x00" * ((side + 7) // 8)) * side  # 1-bit grey, filter 0
+    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(rows, 9))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_huge_pages_and_images_get_a_german_note_instead_of_a_preview(
+    inst: Installation,
+) -> None:
+    import io
+
+    from PIL import Image
+
+    from ia_events.archive import previews
+    from tests.integration.archive_factory import build
+    from tests.pdf_samples import HUGE_PAGE, PLAIN
+
+    w = build(inst)
+    page = _evidence(inst, w.fk_essen, "plakat.pdf", HUGE_PAGE)
+    picture = _huge_png()
+    assert len(picture) < 200_000  # small on the wire, 169 million pixels inside
+    image = _evidence(inst, w.fk_essen, "foto.png", picture)
+    started = time.perf_counter()
+    shown = previews.preview(inst, w.fk_essen, image.id, image.flags)
+    assert time.perf_counter() - started < 3
+    assert shown.kind == "none" and "zu groß" in shown.note, shown.note
+    # The 200-inch page is drawn small (it took 18.6 s and 2.7 GB at the usual scale).
+    started = time.perf_counter()
+    shown = previews.preview(inst, w.fk_essen, page.id, page.flags)
+    assert time.perf_counter() - started < 3
+    with Image.open(io.BytesIO(shown.images[0])) as img:
+        assert max(img.size) <= previews.MAX_EDGE
+    # An ordinary A4 page is still previewed, and at a bounded size.
+    a4 = _evidence(inst, w.fk_essen, "liste.pdf", PLAIN)
+    shown = previews.preview(inst, w.fk_essen, a4.id, a4.flags)
+    import io
+
+    from PIL import Image
+
+    assert shown.kind == "images"
+    with Image.open(io.BytesIO(shown.images[0])) as img:
+        assert max(img.size) <= previews.MAX_EDGE
