@@ -134,6 +134,8 @@ SERVICES: dict[str, Rule] = {
     "attendance.records.list_scans": Rule(P.agency_read, A),
     "attendance.records.counter": Rule(P.checkin_door, A),
     "attendance.records.undo": Rule(P.checkin_door, A),
+    "attendance.bursts.find_burst": Rule(P.checkin_door, A),
+    "attendance.bursts.stop_burst": Rule(P.checkin_door, A, "and occurrence.edit (closes links)"),
     "attendance.records.headcount": Rule(P.checkin_door, A),
     "attendance.records.today_occurrences": Rule(P.checkin_door, L),
     "attendance.records.door_info": Rule(P.checkin_door, A, "names need attendance.names"),
