@@ -61,7 +61,8 @@ def guard(stop: bool = False) -> Iterator[None]:
     try:
         yield
     except DomainError as exc:
-        st.error(exc.message())
+        # The values in a message (a file name, a user name) may be typed by anyone.
+        st.error(exc.message(escape=md))
         if stop:
             st.stop()
     except Exception as exc:
@@ -81,6 +82,20 @@ def guard(stop: bool = False) -> Iterator[None]:
         st.error(text("internal", at=utcnow().strftime("%d.%m.%Y %H:%M:%S")))
         if stop:
             st.stop()
+
+
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:=\"'&")
+
+
+def md(value: object) -> str:
+    """``value`` (text a person typed) made literal inside a Markdown string: every
+    Markdown/HTML special character is backslash-escaped and line breaks become
+    spaces, so ``![b](http://x/beacon)`` shows as those characters, never as an
+    image, a link, a heading, an icon (``:material/…:``) or a formula (``$…$``).
+    Use for every user value interpolated into ``st.markdown``/``st.write``/
+    ``st.caption``/``st.info``/… and into widget, tab and expander labels."""
+    text = " ".join(str(value).splitlines())
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in text)
 
 
 def demo_installation() -> bool:

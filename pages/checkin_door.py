@@ -17,7 +17,7 @@ from ia_events.attendance import bursts, cards, checkin, lists, records
 from ia_events.attendance.records import METHOD_LABELS
 from ia_events.core.access import Actor
 from ia_events.core.messages import fmt_time, text
-from pages._ui import actor, guard, inst, now, writing
+from pages._ui import actor, guard, inst, md, now, writing
 
 REFRESH = "5s"
 
@@ -168,7 +168,7 @@ def _count(who: Actor, info: records.DoorInfo) -> None:
     for category in categories:
         label = category or "Personen"
         cols = st.columns([3, 1, 1])
-        cols[0].markdown(f"**{label}**")
+        cols[0].markdown(f"**{md(label)}**")
         minus = cols[1].button("−", key=f"door_minus_{label}", width="stretch")
         plus = cols[2].button("+", key=f"door_plus_{label}", width="stretch", type="primary")
         if plus or minus:
@@ -176,7 +176,7 @@ def _count(who: Actor, info: records.DoorInfo) -> None:
                 total = records.headcount(
                     s, who, info.occurrence.id, category, 1 if plus else -1, now=now()
                 )
-                st.toast(f"{label}: {total}")
+                st.toast(f"{md(label)}: {total}")
 
 
 def _undo(who: Actor, info: records.DoorInfo) -> None:
@@ -292,7 +292,7 @@ def render() -> None:
     left, right = st.columns([2, 3])
     with left:
         st.image(cards.qr_png(info.participant_url, box=12), width="stretch")
-        st.caption(f"{o.title} · {o.place}")
+        st.caption(f"{md(o.title)} · {md(o.place)}")
         st.code(info.participant_url, language=None)
         with st.expander("QR für Ehrenamtliche (Schicht-Check-in)"):
             st.image(cards.qr_png(info.volunteer_url, box=8), width=220)

@@ -19,6 +19,7 @@ import hmac
 import os
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
@@ -43,10 +44,10 @@ class CheckInError(DomainError):
 
     code = INVALID
 
-    def message(self) -> str:
+    def message(self, escape: Callable[[object], object] | None = None) -> str:
         from ia_events.core.messages import text
 
-        return text(f"checkin_{self.code}", **self.params)
+        return text(f"checkin_{self.code}", **self._shown_params(escape))
 
 
 # -- tokens ----------------------------------------------------------------------------------

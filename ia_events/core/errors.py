@@ -16,6 +16,7 @@ sentence with ``ia_events.core.messages.text``.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from typing import Any
 
 # "No space left": the file system (ENOSPC, a quota, a file-size limit), SQLite's
@@ -34,10 +35,17 @@ class DomainError(Exception):
         self.params = params
         super().__init__(self.code, params)
 
-    def message(self) -> str:
+    def message(self, escape: Callable[[object], object] | None = None) -> str:
+        """The German sentence; ``escape`` is applied to every value put into it
+        (a page escapes Markdown there: a file or user name may be typed by anyone)."""
         from ia_events.core.messages import text
 
-        return text(self.code, **self.params)
+        return text(self.code, **self._shown_params(escape))
+
+    def _shown_params(self, escape: Callable[[object], object] | None) -> dict[str, Any]:
+        if escape is None:
+            return dict(self.params)
+        return {k: escape(v) for k, v in self.params.items()}
 
     def __str__(self) -> str:
         return self.message()
