@@ -153,9 +153,10 @@ def main() -> None:
         return
     st.session_state["actor"] = actor
     with st.sidebar:
-        st.caption(f"Angemeldet als **{actor.label}**")
+        st.caption("Angemeldet als")
+        st.text(actor.label)  # a user-chosen name: never read as Markdown
     from ia_events.accounts import users
-    from pages._ui import inst
+    from pages._ui import demo_banner, demo_installation, inst
 
     if users.must_change_password(inst(), actor):
         # A temporary password set by an admin opens nothing but the Konto page.
@@ -163,6 +164,8 @@ def main() -> None:
         page = st.navigation([st.Page("pages/account.py", title="Konto", icon="👤")])
     else:
         page = st.navigation(_pages_for(str(actor.role)))
+    if demo_installation():  # after st.navigation, so it belongs to every page's run
+        demo_banner()
     with guard():
         page.run()
 

@@ -53,7 +53,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
-PASSWORD = "Demo-Passwort-2026"
+
+def demo_password() -> str:
+    """The demo accounts' password: random per demo load, kept in the data dir (0600)."""
+    from ia_events.demo.loader import read_demo_password
+
+    return read_demo_password(Path(os.environ["IA_EVENTS_DATA"])) or ""
+
+
 ROLE_OF = {
     "admin": "admin",
     "koordination": "coordinator",
@@ -107,7 +114,7 @@ def apptest_login(user: str):  # type: ignore[no-untyped-def]
     at.run()
     fields = {t.label: t for t in at.text_input}
     fields["Benutzername"].input(user)
-    fields["Passwort"].input(PASSWORD)
+    fields["Passwort"].input(demo_password())
     next(b for b in at.button if b.label == "Anmelden").click().run()
     at.run()
     if at.exception or not at.session_state["actor"]:
@@ -296,7 +303,7 @@ def browser_login(context, base: str, user: str):  # type: ignore[no-untyped-def
     page.goto(base + "/")
     wait_ready(page)
     page.get_by_label("Benutzername").fill(user)
-    page.get_by_label("Passwort", exact=True).fill(PASSWORD)
+    page.get_by_label("Passwort", exact=True).fill(demo_password())
     page.get_by_role("button", name="Anmelden").click()
     page.wait_for_selector('[data-testid="stSidebarNav"]')
     wait_ready(page)

@@ -59,7 +59,8 @@ def guard(stop: bool = False) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        failure = classify(exc)
+        # The values in a message (a file name, a user name) may be typed by anyone.
+        failure = classify(exc, escape=md)
         if failure.code == "disk_full":
             log.error("no space left on a disk: %s", type(exc).__name__)
         elif not failure.expected:
@@ -69,10 +70,44 @@ def guard(stop: bool = False) -> Iterator[None]:
             st.stop()
 
 
-def redirect(url: str) -> None:
-    """Send the browser to ``url`` (a route on this server)."""
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:=\"'&")
+
+
+def md(value: object) -> str:
+    """``value`` (text a person typed) made literal inside a Markdown string: every
+    Markdown/HTML special character is backslash-escaped and line breaks become
+    spaces, so ``![b](http://x/beacon)`` shows as those characters, never as an
+    image, a link, a heading, an icon (``:material/…:``) or a formula (``$…$``).
+    Use for every user value interpolated into ``st.markdown``/``st.write``/
+    ``st.caption``/``st.info``/… and into widget, tab and expander labels."""
+    text = " ".join(str(value).splitlines())
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in text)
+
+
+def demo_installation() -> bool:
+    from ia_events.core.installation import is_demo
+
+    with inst().db.read() as s:
+        return is_demo(s)
+
+
+def demo_banner() -> None:
+    """Shown on every page of a demo installation: nobody should mistake it for a real one."""
+    st.warning(
+        "Demo-Installation: Alle Daten sind erfunden. Bitte geben Sie hier keine echten "
+        "Personendaten ein.",
+        icon=":material/science:",
+    )
+
+
+def redirect(url: str, *, append_here: bool = False) -> None:
+    """Send the browser to ``url`` (a route on this server); with ``append_here``
+    the browser's own path and query are appended, URL-encoded (a ``next=``)."""
+    target = repr(url)
+    if append_here:
+        target += " + encodeURIComponent(window.location.pathname + window.location.search)"
     st.html(
-        f"<script>window.location.replace({url!r});</script>",
+        f"<script>window.location.replace({target});</script>",
         unsafe_allow_javascript=True,
     )
 

@@ -16,9 +16,8 @@ ROLE_LABELS = {
 
 who = actor()
 st.title("Konto")
-st.write(
-    f"**{who.label}** · Benutzername `{who.name}` · Rolle: {ROLE_LABELS.get(who.role, who.role)}"
-)
+# The display name is typed by people: shown as plain text, never as Markdown.
+st.text(f"{who.label} · Benutzername {who.name} · Rolle: {ROLE_LABELS.get(who.role, who.role)}")
 
 with st.form("account_password", clear_on_submit=True):
     st.subheader("Passwort ändern")
@@ -30,8 +29,13 @@ with st.form("account_password", clear_on_submit=True):
             st.error("Die beiden neuen Passwörter stimmen nicht überein.")
         else:
             with guard(), writing() as s:
-                users.change_own_password(s, who, inst().settings, old, new)
-                st.success("Das Passwort wurde geändert.")
+                users.change_own_password(
+                    s, who, inst().settings, old, new, keep_token=st.session_state.get("auth_token")
+                )
+                st.success(
+                    "Das Passwort wurde geändert. Alle anderen Anmeldungen dieses Kontos "
+                    "(andere Geräte und Browser) sind beendet."
+                )
 
 st.subheader("Abmelden")
 left, right = st.columns(2)

@@ -14,7 +14,7 @@ from ia_events.core.models import FIELD_LABELS, AttendanceMode
 from ia_events.planning import calendar_feeds, plans, schedule
 from ia_events.planning.recurrence import WEEKDAYS, SeriesRule, local
 from ia_events.reporting.progress import INDICATOR_LABELS
-from pages._ui import actor, guard, inst, now, writing
+from pages._ui import actor, guard, inst, md, now, writing
 
 MODES = {
     AttendanceMode.named: "namentlich (z. B. Nähcafé)",
@@ -194,13 +194,13 @@ def _new_activity(who: Actor, slug: str) -> None:
                 count_categories=categories.split(","),
             )
         st.success(
-            f"Angebot „{title.strip()}“ angelegt: {len(result.occurrence_ids)} Termine "
+            f"Angebot „{md(title.strip())}“ angelegt: {len(result.occurrence_ids)} Termine "
             f"({rule.describe()})."
         )
         if result.expansion.skipped:
             st.info(
                 "Ausgelassen: "
-                + "; ".join(f"{fmt_date(k.day)} ({k.reason})" for k in result.expansion.skipped)
+                + "; ".join(f"{fmt_date(k.day)} ({md(k.reason)})" for k in result.expansion.skipped)
             )
 
 
@@ -233,8 +233,8 @@ def _edit(who: Actor, slug: str) -> None:
     )
     o = options[occ_id]
     st.caption(
-        f"{fmt_datetime(o.starts_at)}–{fmt_time(o.ends_at)} · {o.place or 'ohne Ort'} · Status: "
-        + ("abgesagt" if o.status == "cancelled" else "geplant")
+        f"{fmt_datetime(o.starts_at)}–{fmt_time(o.ends_at)} · {md(o.place or 'ohne Ort')} · "
+        "Status: " + ("abgesagt" if o.status == "cancelled" else "geplant")
     )
     one, future, cancel = st.tabs(["Nur diesen Termin", "Diesen und alle folgenden", "Absagen"])
     with one, st.form("act_edit_one"):

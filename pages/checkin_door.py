@@ -13,11 +13,11 @@ import hashlib
 
 import streamlit as st
 
-from ia_events.attendance import cards, checkin, lists, records
+from ia_events.attendance import bursts, cards, checkin, lists, records
 from ia_events.attendance.records import METHOD_LABELS
 from ia_events.core.access import Actor
 from ia_events.core.messages import fmt_time, text
-from pages._ui import actor, guard, inst, now, writing
+from pages._ui import actor, guard, inst, md, now, writing
 
 REFRESH = "5s"
 
@@ -48,13 +48,35 @@ def _choose(who: Actor) -> int | None:
     )
 
 
+def _burst(who: Actor, occ_id: int, burst: bursts.Burst, may_stop: bool) -> None:
+    """An unusual burst of self check-ins, and one action to stop it."""
+    st.error(
+        f"Ungewöhnlich viele QR-Check-ins in kurzer Zeit: {burst.count} zwischen "
+        f"{fmt_time(burst.since)} und {fmt_time(burst.until)} Uhr. Stimmt das mit den "
+        "Menschen an der Tür überein?",
+        icon=":material/warning:",
+    )
+    if may_stop and st.button(
+        f"Link schließen und diese {burst.count} Check-ins rückgängig machen",
+        key=f"door_burst_stop_{occ_id}",
+        type="primary",
+    ):
+        with guard(), writing() as s:
+            n = bursts.stop_burst(s, who, occ_id, burst.since, now=now())
+            st.session_state["door_burst_done"] = n
+            st.rerun(scope="app")  # the QR code changes with the link
+
+
 @st.fragment(run_every=REFRESH)
-def _live(occ_id: int) -> None:
+def _live(occ_id: int, may_stop: bool = False) -> None:
     who = actor()
     with guard():
         with inst().db.read() as s:
             c = records.counter(s, who, occ_id)
             rows = records.list_attendance(s, inst().keys, who, occ_id, names=True)
+            burst = bursts.find_burst(s, who, occ_id)
+        if burst is not None:
+            _burst(who, occ_id, burst, may_stop)
         st.metric("Eingecheckt", c.total)
         parts = [f"{METHOD_LABELS.get(m, m)}: {n}" for m, n in sorted(c.by_method.items())]
         parts += [f"{k}: {n}" for k, n in sorted(c.by_category.items())]
@@ -146,7 +168,7 @@ def _count(who: Actor, info: records.DoorInfo) -> None:
     for category in categories:
         label = category or "Personen"
         cols = st.columns([3, 1, 1])
-        cols[0].markdown(f"**{label}**")
+        cols[0].markdown(f"**{md(label)}**")
         minus = cols[1].button("−", key=f"door_minus_{label}", width="stretch")
         plus = cols[2].button("+", key=f"door_plus_{label}", width="stretch", type="primary")
         if plus or minus:
@@ -154,7 +176,7 @@ def _count(who: Actor, info: records.DoorInfo) -> None:
                 total = records.headcount(
                     s, who, info.occurrence.id, category, 1 if plus else -1, now=now()
                 )
-                st.toast(f"{label}: {total}")
+                st.toast(f"{md(label)}: {total}")
 
 
 def _undo(who: Actor, info: records.DoorInfo) -> None:
@@ -260,10 +282,17 @@ def render() -> None:
         st.error("Dieser Termin ist abgesagt – Check-in nicht möglich.")
     elif info.state == "not_open":
         st.info("Der Check-in öffnet eine Stunde vor Beginn.")
+    done = st.session_state.pop("door_burst_done", None)
+    if done is not None:
+        st.success(
+            f"Der Check-in-Link ist geschlossen und {done} Check-ins sind rückgängig gemacht "
+            "(im Protokoll sichtbar). Der neue Link und QR-Code stehen unten; bitte das "
+            "Plakat neu drucken."
+        )
     left, right = st.columns([2, 3])
     with left:
         st.image(cards.qr_png(info.participant_url, box=12), width="stretch")
-        st.caption(f"{o.title} · {o.place}")
+        st.caption(f"{md(o.title)} · {md(o.place)}")
         st.code(info.participant_url, language=None)
         with st.expander("QR für Ehrenamtliche (Schicht-Check-in)"):
             st.image(cards.qr_png(info.volunteer_url, box=8), width=220)
@@ -281,7 +310,7 @@ def render() -> None:
     with tabs[5], guard():
         _cards(who)
     with right:  # filled last, so it already shows what the tabs above just recorded
-        _live(occ_id)
+        _live(occ_id, info.may_revoke)
 
 
 render()

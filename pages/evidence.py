@@ -15,7 +15,7 @@ from ia_events.archive import evidence, previews, query, retention
 from ia_events.archive.evidence import GATHERING, KIND_LABELS
 from ia_events.core.access import Permission, can
 from ia_events.core.messages import berlin, fmt_date, fmt_datetime
-from pages._ui import actor, guard, inst, now, writing
+from pages._ui import actor, guard, inst, md, now, writing
 
 who = actor()
 st.title("Nachweise")
@@ -36,7 +36,7 @@ years = list(range(this_year + 1, this_year - 12, -1))
 left, right = st.columns(2)
 if len(slugs) == 1:
     agency_slug = slugs[0]
-    left.markdown(f"**{names[agency_slug]}**")
+    left.markdown(f"**{md(names[agency_slug])}**")
 else:
     default = slugs.index(preset_ctx[0]) if preset_ctx else 0
     agency_slug = left.selectbox(
@@ -55,7 +55,7 @@ kinds = list(KIND_LABELS)
 if can(who, Permission.evidence_add):
     with st.expander("Nachweise hochladen", expanded=preset is not None):
         if preset and preset in occ_labels:
-            st.info(f"Termin vorausgewählt: {occ_labels[preset]}")
+            st.info(f"Termin vorausgewählt: {md(occ_labels[preset])}")
         with st.form("ev_upload", clear_on_submit=True):
             files = st.file_uploader(
                 "Dateien (mehrere möglich, auch per Ziehen und Ablegen)",
@@ -114,11 +114,11 @@ if can(who, Permission.evidence_add):
                 )
                 st.success(
                     f"{len(added)} Nachweis(e) archiviert: "
-                    + ", ".join(f"Nr. {v.id} „{v.filename}“" for v in added)
+                    + ", ".join(f"Nr. {v.id} „{md(v.filename)}“" for v in added)
                 )
                 for v in added:
                     for w in v.warnings:
-                        st.warning(f"Nr. {v.id}: {w}")
+                        st.warning(f"Nr. {v.id}: {md(w)}")
 
 # -- browse ----------------------------------------------------------------------------------
 st.subheader("Archiv")
@@ -191,7 +191,7 @@ else:
     with guard(stop=True), inst().db.read() as s:
         detail = query.get_detail(s, who, chosen)
     v = detail.view
-    st.markdown(f"#### Nr. {v.id}: {v.title}")
+    st.markdown(f"#### Nr. {v.id}: {md(v.title)}")
     meta = {
         "Art": KIND_LABELS.get(v.kind, v.kind),
         "Datei": f"{v.filename} ({v.media_type}, {v.size / 1024:.0f} KB)",
@@ -210,14 +210,17 @@ else:
         meta["Ersetzt durch"] = f"Nr. {v.superseded_by_id}"
     if v.deleted:
         meta["Gelöscht"] = fmt_datetime(v.deleted_at) if v.deleted_at else "ja"
-    st.markdown("\n".join(f"- **{k}:** {val}" for k, val in meta.items()))
+    st.markdown("\n".join(f"- **{k}:** {md(val)}" for k, val in meta.items()))
     if "pdf_javascript" in v.flags:
-        st.warning("Diese PDF-Datei enthält JavaScript; sie wird hier nicht angezeigt.")
+        st.warning(
+            "Diese PDF-Datei enthält aktive Inhalte (JavaScript, Startaktionen, eingebettete "
+            "Dateien oder XFA-Formulare); sie wird hier nicht angezeigt."
+        )
     for h in detail.holds:
         st.warning(
-            f"Gesperrt ({h.ref}, {h.scope}): {h.reason}"
-            + (f" – Aktenzeichen {h.case_ref}" if h.case_ref else "")
-            + f" – gesetzt von {h.set_by} am {fmt_date(h.set_at)}"
+            f"Gesperrt ({md(h.ref)}, {md(h.scope)}): {md(h.reason)}"
+            + (f" – Aktenzeichen {md(h.case_ref)}" if h.case_ref else "")
+            + f" – gesetzt von {md(h.set_by)} am {fmt_date(h.set_at)}"
         )
 
     if not v.deleted:
@@ -289,11 +292,11 @@ else:
                         reason=reason,
                         case_ref=case_ref,
                     )
-                    st.success(f"Sperre {hold.ref} gesetzt ({hold.items} Nachweise).")
+                    st.success(f"Sperre {md(hold.ref)} gesetzt ({hold.items} Nachweise).")
             for h in detail.holds:
                 if h.set_by != who.name and st.button(
-                    f"Sperre {h.ref} freigeben (als zweite Person)", key=f"ev_release_{h.id}"
+                    f"Sperre {md(h.ref)} freigeben (als zweite Person)", key=f"ev_release_{h.id}"
                 ):
                     with guard(), writing() as s:
                         retention.release_hold(s, who, h.id, who.name)
-                        st.success(f"Sperre {h.ref} freigegeben.")
+                        st.success(f"Sperre {md(h.ref)} freigegeben.")

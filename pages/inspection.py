@@ -11,7 +11,7 @@ from ia_events.accounts import agencies
 from ia_events.core.messages import berlin, fmt_date, fmt_time
 from ia_events.inspection import bundle, completeness
 from ia_events.reporting.progress import INDICATOR_LABELS
-from pages._ui import actor, guard, inst, now
+from pages._ui import actor, guard, inst, md, now
 
 STATUS = {"scheduled": "durchgeführt", "cancelled": "abgesagt"}
 
@@ -86,17 +86,19 @@ if tree.plan:
         if tree.approved
         else "nicht freigegeben"
     )
-    st.markdown(f"**Thema:** {tree.plan['topic']}  \n**Ziel:** {tree.plan['goal']}  \n{approved}")
+    st.markdown(
+        f"**Thema:** {md(tree.plan['topic'])}  \n**Ziel:** {md(tree.plan['goal'])}  \n{approved}"
+    )
 else:
     st.info(f"Für {year} gibt es keine Aufgabenplanung.")
 for g in tree.subgoals:
     label = INDICATOR_LABELS.get(g.indicator, g.indicator)
-    with st.expander(f"{g.title} – {g.actual:g} von {g.target:g} ({label})"):
+    with st.expander(f"{md(g.title)} – {g.actual:g} von {g.target:g} ({label})"):
         st.progress(min(g.ratio, 1.0), text=f"{round(100 * g.ratio)} % erreicht")
         for act in tree.activities.values():
             if g.id not in act.subgoal_ids:
                 continue
-            st.markdown(f"**{act.title}** ({act.field})")
+            st.markdown(f"**{md(act.title)}** ({md(act.field)})")
             rows = [tree.occurrences[o] for o in act.occurrence_ids]
             st.dataframe(
                 pd.DataFrame(
@@ -177,4 +179,4 @@ if upload is not None:
             )
         else:
             st.error(f"Das Prüfpaket ist NICHT intakt ({len(check.problems)} Abweichungen):")
-            st.markdown("\n".join(f"- {p}" for p in check.problems))
+            st.markdown("\n".join(f"- {md(p)}" for p in check.problems))

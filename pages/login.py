@@ -11,10 +11,11 @@ from urllib.parse import quote
 import streamlit as st
 
 from ia_events.accounts import users
-from ia_events.core.access import Actor
 from ia_events.core.installation import is_demo
 from ia_events.demo import loader
-from pages._ui import guard, inst, redirect, sso_configured
+from pages._ui import demo_banner, guard, inst, redirect, sso_configured
+
+LOGIN_COOKIE = "ia_login"  # ia_events.web.routes.LOGIN_COOKIE, set by /auth/prepare
 
 
 def _first_start() -> None:
@@ -29,13 +30,16 @@ def _first_start() -> None:
         st.subheader("Ausprobieren")
         st.write(
             "13 Integrationsagenturen mit erfundenen Personen, Aufgabenplanungen, "
-            "Angeboten und Terminen. Die Anmeldedaten stehen danach hier."
+            "Angeboten und Terminen. Zum Laden brauchen Sie den Einrichtungs-Code "
+            "(rechts erklärt); das Passwort der Demo-Konten wird danach einmal angezeigt."
         )
-        if st.button("Demodaten laden", type="primary", key="login_load_demo"):
-            with guard(), st.spinner("Demodaten werden geladen …"):
-                summary = loader.load(inst(), Actor.cli("system:web-demo"))
-                st.session_state["login_demo_loaded"] = summary.occurrences
-                st.rerun()
+        with st.form("login_load_demo_form"):
+            demo_code = st.text_input("Einrichtungs-Code", key="login_demo_code")
+            if st.form_submit_button("Demodaten laden", type="primary"):
+                with guard(), st.spinner("Demodaten werden geladen …"):
+                    summary = loader.load_with_setup_code(inst(), demo_code)
+                    st.session_state["login_demo_password"] = summary.password
+                    st.rerun()
     with right, st.container(border=True):
         st.subheader("Erstes Administrator-Konto")
         # Printed on the server console and kept in a 0600 file, never shown here.
@@ -58,10 +62,28 @@ def _first_start() -> None:
 
 
 def _demo_hint() -> None:
+    """The demo logins; their password only once, right after this browser loaded them."""
     with st.expander("Demo-Zugänge (erfundene Daten)", expanded=True):
-        st.write(f"Passwort für alle: `{loader.DEMO_PASSWORD}`")
+        password = st.session_state.pop("login_demo_password", None)
+        if password:
+            st.write("Passwort für alle Demo-Konten (wird nur dieses eine Mal angezeigt):")
+            st.code(password, language=None)
+        else:
+            st.write(
+                "Das Passwort der Demo-Konten wurde beim Laden einmal angezeigt; auf dem "
+                "Server steht es in der Datei `demo-logins.txt` im Datenordner."
+            )
         rows = [{"Benutzername": u, "Rolle": label} for u, label in loader.DEMO_USERS]
         st.dataframe(rows, hide_index=True, width="stretch", height=230)
+
+
+def _ensure_login_cookie() -> str | None:
+    """The browser's login cookie, which binds the hand-off code to this browser.
+    A browser without it is sent once to ``/auth/prepare`` (and straight back)."""
+    binding = st.context.cookies.get(LOGIN_COOKIE)
+    if not binding and st.query_params.get("bound") != "1":
+        redirect("/auth/prepare?next=", append_here=True)
+    return binding or None
 
 
 def render() -> None:
@@ -69,12 +91,15 @@ def render() -> None:
     if not users.has_users(installation):
         _first_start()
         return
-    st.title("Anmelden")
-    st.caption("ia-events – Angebote, Teilnahme und Nachweise der Integrationsagenturen")
-    if st.session_state.pop("login_logged_out", False):
-        st.info("Sie sind abgemeldet.")
     with installation.db.read() as s:
         demo_mode = is_demo(s)
+    if demo_mode:
+        demo_banner()
+    st.title("Anmelden")
+    st.caption("ia-events – Angebote, Teilnahme und Nachweise der Integrationsagenturen")
+    binding = _ensure_login_cookie()
+    if st.session_state.pop("login_logged_out", False):
+        st.info("Sie sind abgemeldet.")
     col, side = st.columns([1, 1])
     with col, st.form("login_form"):
         username = st.text_input("Benutzername", autocomplete="username")
@@ -84,9 +109,11 @@ def render() -> None:
         with guard():
             login = users.login(installation, username, password)
             st.session_state["auth_token"] = login.token
-            code = users.create_handoff(installation, login.token)
+            st.success("Willkommen! Einen Moment …")
+            if binding is None:  # no login cookie (cookies refused): this tab only
+                st.rerun()
+            code = users.create_handoff(installation, login.token, binding)
             # The browser fetches an HttpOnly cookie, so a reload keeps the login.
-            st.success(f"Willkommen, {login.actor.label}! Einen Moment …")
             pending = st.session_state.get("volunteer_checkin_token")
             after = ""
             if pending and login.actor.role == "volunteer":  # back to the scanned QR link

@@ -11,7 +11,7 @@ import streamlit as st
 from ia_events.core.messages import fmt_time, fmt_weekday_date
 from ia_events.volunteers import shifts
 from ia_events.volunteers.hours import fmt_hours
-from pages._ui import actor, guard, inst, now, writing
+from pages._ui import actor, guard, inst, md, now, writing
 
 who = actor()
 st.title("Meine Einsätze")
@@ -49,8 +49,8 @@ if home is not None:
     for m in home.mine:
         v = m.shift
         with st.container(border=True):
-            st.markdown(f"**{v.role}** · {v.activity_title}")
-            st.caption(f"{_when(v)} · {v.place}")
+            st.markdown(f"**{md(v.role)}** · {md(v.activity_title)}")
+            st.caption(f"{_when(v)} · {md(v.place)}")
             if v.cancelled:
                 st.warning("Der Termin ist abgesagt.")
             elif m.status == "no_show":
@@ -82,10 +82,10 @@ if home is not None:
         st.info("Im Moment sind keine Einsätze offen.")
     for v in home.open:
         with st.container(border=True):
-            st.markdown(f"**{v.role}** · {v.activity_title}")
-            st.caption(f"{_when(v)} · {v.place}")
+            st.markdown(f"**{md(v.role)}** · {md(v.activity_title)}")
+            st.caption(f"{_when(v)} · {md(v.place)}")
             places = "1 Platz frei" if v.open_slots == 1 else f"{v.open_slots} Plätze frei"
-            needs = f" · Voraussetzung: {v.required_labels}" if v.required else ""
+            needs = f" · Voraussetzung: {md(v.required_labels)}" if v.required else ""
             st.write(places + needs)
             if st.button("Eintragen", key=f"ms_signup_{v.id}", type="primary"):
-                _act(f"Sie sind für „{v.role}“ eingetragen.", shifts.sign_up, v.id)
+                _act(f"Sie sind für „{md(v.role)}“ eingetragen.", shifts.sign_up, v.id)

@@ -14,7 +14,7 @@ from ia_events.core.models import FIELD_LABELS, FieldOfAction
 from ia_events.planning import plans
 from ia_events.reporting import progress
 from ia_events.reporting.progress import INDICATOR_LABELS
-from pages._ui import actor, guard, inst, now
+from pages._ui import actor, guard, inst, md, now
 
 DISTRICT_TTL = 300  # seconds; figures of the whole district may lag this much
 
@@ -106,17 +106,17 @@ def _volunteer_notes(who: Actor) -> None:
     if notes.reminders:
         st.subheader("Ehrenamt: Einsätze der nächsten 3 Tage")
         for v in notes.reminders:
-            names = ", ".join(a.name for a in v.assignments if a.status in ACTIVE)
+            names = ", ".join(md(a.name) for a in v.assignments if a.status in ACTIVE)
             gap = f" · **noch {v.open_slots} offen**" if v.open_slots else ""
             st.write(
-                f"{fmt_weekday_date(v.starts_at)}, {fmt_time(v.starts_at)} Uhr · {v.role} "
-                f"({v.activity_title}): {names or 'niemand eingeteilt'}{gap}"
+                f"{fmt_weekday_date(v.starts_at)}, {fmt_time(v.starts_at)} Uhr · {md(v.role)} "
+                f"({md(v.activity_title)}): {names or 'niemand eingeteilt'}{gap}"
             )
     if notes.expiring:
         st.subheader("Ehrenamt: Nachweise laufen ab")
         for q in notes.expiring:
             state = "abgelaufen seit" if q.state == "expired" else "gültig bis"
-            st.write(f"⚠ {q.name}: {q.label} – {state} {fmt_date(q.valid_until)}")
+            st.write(f"⚠ {md(q.name)}: {md(q.label)} – {state} {fmt_date(q.valid_until)}")
 
 
 def _specialist(who: Actor) -> None:
@@ -126,8 +126,8 @@ def _specialist(who: Actor) -> None:
         st.warning("Ihrem Konto ist keine aktive Integrationsagentur zugeordnet.")
         return
     agency = own[0]
-    st.title(f"Übersicht – {agency.name}")
-    st.caption(f"Träger: {agency.carrier} · Stand {fmt_date(now())}")
+    st.title(f"Übersicht – {md(agency.name)}")
+    st.caption(f"Träger: {md(agency.carrier)} · Stand {fmt_date(now())}")
     _upcoming(who, agency.slug)
     _volunteer_notes(who)
     _progress(who, agency.slug, berlin(now()).year)

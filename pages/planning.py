@@ -16,7 +16,7 @@ from ia_events.core.models import FIELD_LABELS, FieldOfAction, Indicator
 from ia_events.planning import plans as planning
 from ia_events.reporting import progress
 from ia_events.reporting.progress import INDICATOR_LABELS
-from pages._ui import actor, guard, inst, now, writing
+from pages._ui import actor, guard, inst, md, now, writing
 
 STATUS = {"draft": "Entwurf", "submitted": "eingereicht", "approved": "freigegeben"}
 
@@ -31,13 +31,13 @@ def _status_line(plan: planning.PlanView) -> None:
     if plan.approved_version:
         parts.append(
             f"freigegeben: Version {plan.approved_version} am {fmt_date(plan.approved_at)} "
-            f"von {plan.approved_by}"
+            f"von {md(plan.approved_by)}"
         )
     st.markdown(" · ".join(parts))
     if plan.changed_since_approval:
         st.warning("Seit der letzten Freigabe angepasst – die Koordination prüft die Änderungen.")
     if plan.status == "draft" and plan.review_note:
-        st.warning(f"Hinweis der Koordination: {plan.review_note}")
+        st.warning(f"Hinweis der Koordination: {md(plan.review_note)}")
 
 
 def _progress(who: Actor, slug: str, year: int) -> None:
@@ -63,7 +63,7 @@ def _progress(who: Actor, slug: str, year: int) -> None:
     for g in goals:
         st.progress(
             min(g.ratio, 1.0),
-            text=f"{g.title} ({g.field}; {INDICATOR_LABELS.get(g.indicator, g.indicator)}): "
+            text=f"{md(g.title)} ({g.field}; {INDICATOR_LABELS.get(g.indicator, g.indicator)}): "
             f"{g.actual:g} von {g.target:g}",
         )
 
@@ -75,10 +75,10 @@ def _history(who: Actor, plan_id: int) -> None:
         st.caption("Noch keine Versionen (die erste entsteht beim Einreichen).")
     for v in versions:
         st.markdown(
-            f"**Version {v.version}** – {fmt_datetime(v.changed_at)}, {v.changed_by}"
-            + (f": {v.reason}" if v.reason else "")
+            f"**Version {v.version}** – {fmt_datetime(v.changed_at)}, {md(v.changed_by)}"
+            + (f": {md(v.reason)}" if v.reason else "")
         )
-        st.caption("; ".join(v.changes))
+        st.caption("; ".join(md(c) for c in v.changes))
 
 
 def _field_label(f: str) -> str:
@@ -280,9 +280,12 @@ def _coordinator(who: Actor) -> None:
         key="plan_pick",
     )
     plan = by_slug[slug]
-    st.subheader(f"{plan.agency_name} – {year}")
+    st.subheader(f"{md(plan.agency_name)} – {year}")
     _status_line(plan)
-    st.markdown(f"**Thema:** {plan.topic}\n\n**Ziel:** {plan.goal}\n\n**Methoden:** {plan.methods}")
+    st.markdown(
+        f"**Thema:** {md(plan.topic)}\n\n**Ziel:** {md(plan.goal)}\n\n"
+        f"**Methoden:** {md(plan.methods)}"
+    )
     _progress(who, slug, year)
     with st.expander("Versionen (wer, wann, warum)", expanded=plan.changed_since_approval):
         _history(who, plan.id)

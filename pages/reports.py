@@ -9,7 +9,7 @@ from ia_events.accounts import agencies
 from ia_events.core.messages import berlin
 from ia_events.reporting import activity_report, controlling, progress
 from ia_events.reporting.progress import INDICATOR_LABELS
-from pages._ui import actor, guard, inst, now, writing
+from pages._ui import actor, guard, inst, md, now, writing
 
 MONTHS = ["Jan", "Feb", "Mär", "Apr", "Mai", "Jun", "Jul", "Aug", "Sep", "Okt", "Nov", "Dez"]
 
@@ -61,13 +61,13 @@ with tab_report:
         }
         for n, sec in enumerate(draft.sections, 1):
             g = sec.goal
-            st.markdown(f"**{n}. {g.title}**")
+            st.markdown(f"**{n}. {md(g.title)}**")
             st.caption(
                 f"{INDICATOR_LABELS.get(g.indicator, g.indicator)}: Soll {g.target:g}, "
                 f"Ist {g.actual:g} · Ehrenamtsstunden {sec.volunteer_hours:g} · "
                 f"Nachweise {sec.evidence_count} · "
                 + "; ".join(
-                    f"{a.title}: {len(a.dates)} Termine, {a.participants} Teilnahmen"
+                    f"{md(a.title)}: {len(a.dates)} Termine, {a.participants} Teilnahmen"
                     for a in sec.activities
                 )
             )

@@ -16,7 +16,7 @@ from ia_events.archive import retention
 from ia_events.core.access import Permission, can
 from ia_events.core.messages import fmt_date, fmt_datetime
 from ia_events.privacy import subjects
-from pages._ui import actor, guard, inst, writing
+from pages._ui import actor, guard, inst, md, writing
 
 who = actor()
 st.title("Aufbewahrung")
@@ -62,7 +62,7 @@ if can(who, Permission.system_run):
                 width="stretch",
             )
             for line in plan.personal:
-                st.write(f"- {line}")
+                st.write(f"- {md(line)}")
             if plan.held:
                 st.info(f"Wegen Sperre behalten: {', '.join(map(str, plan.held))}")
             if st.button("Vorschlag genehmigen und löschen", type="primary", key="ret_approve"):
@@ -89,18 +89,18 @@ if not holds:
 for h in holds:
     target = h.scope_id if h.scope_id is not None else h.funding_year
     st.markdown(
-        f"**{h.ref}** · {h.agency_slug} · {h.scope} {target} · {h.items} Nachweise · "
-        f"{h.reason}"
-        + (f" (Az. {h.case_ref})" if h.case_ref else "")
-        + f" · gesetzt von {h.set_by} am {fmt_date(h.set_at)}"
+        f"**{md(h.ref)}** · {md(h.agency_slug)} · {md(h.scope)} {target} · {h.items} "
+        f"Nachweise · {md(h.reason)}"
+        + (f" (Az. {md(h.case_ref)})" if h.case_ref else "")
+        + f" · gesetzt von {md(h.set_by)} am {fmt_date(h.set_at)}"
     )
     may_release = can(who, Permission.evidence_hold) and h.set_by != who.name
     if may_release and st.button(
-        f"{h.ref} freigeben (als zweite Person)", key=f"ret_release_{h.id}"
+        f"{md(h.ref)} freigeben (als zweite Person)", key=f"ret_release_{h.id}"
     ):
         with guard(), writing() as s:
             retention.release_hold(s, who, h.id, who.name)
-            st.success(f"Sperre {h.ref} freigegeben.")
+            st.success(f"Sperre {md(h.ref)} freigegeben.")
 
 # -- deletion records --------------------------------------------------------------------------
 st.subheader("Löschprotokoll")

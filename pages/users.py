@@ -7,7 +7,7 @@ import streamlit as st
 from ia_events.accounts import agencies
 from ia_events.accounts import users as accounts
 from ia_events.core.messages import fmt_datetime
-from pages._ui import actor, guard, inst, writing
+from pages._ui import actor, guard, inst, md, writing
 
 ROLES = {
     "specialist": "Fachkraft",
@@ -64,7 +64,8 @@ with st.expander("Neues Konto anlegen"), st.form("users_add", clear_on_submit=Tr
                 must_change_password=True,
             )
             st.success(
-                f"Konto „{username}“ angelegt. Beim ersten Anmelden ändert die Person ihr Passwort."
+                f"Konto „{md(username)}“ angelegt. Beim ersten Anmelden ändert die Person "
+                "ihr Passwort."
             )
 
 names = {u.id: f"{u.username} ({u.display_name})" for u in users}

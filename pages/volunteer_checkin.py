@@ -16,7 +16,7 @@ import streamlit as st
 from ia_events.core.messages import fmt_time, fmt_weekday_date
 from ia_events.volunteers import shifts
 from ia_events.volunteers.hours import fmt_hours
-from pages._ui import actor, guard, inst, now, writing
+from pages._ui import actor, guard, inst, md, now, writing
 
 TOKEN_KEY = "volunteer_checkin_token"
 
@@ -42,10 +42,10 @@ else:
         preview = shifts.scan_preview(s, inst().keys, who, token, now())
     if preview is not None:
         with st.container(border=True):
-            st.markdown(f"**{preview.role}** · {preview.title}")
+            st.markdown(f"**{md(preview.role)}** · {md(preview.title)}")
             st.caption(
                 f"{fmt_weekday_date(preview.starts_at)}, {fmt_time(preview.starts_at)}–"
-                f"{fmt_time(preview.ends_at)} Uhr · {preview.place}"
+                f"{fmt_time(preview.ends_at)} Uhr · {md(preview.place)}"
             )
             if preview.checked_in_at is not None:
                 st.write(f"🟢 Eingecheckt seit {fmt_time(preview.checked_in_at)} Uhr")

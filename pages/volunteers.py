@@ -27,7 +27,7 @@ from ia_events.volunteers import registry, shifts
 from ia_events.volunteers.certificates import volunteer_certificate
 from ia_events.volunteers.hours import add_worklog, fmt_hours, list_with_hours
 from ia_events.volunteers.transfer import confirm, export_registry, preview
-from pages._ui import actor, guard, inst, now, writing
+from pages._ui import actor, guard, inst, md, now, writing
 
 who = actor()
 agency_id = who.agency_id
@@ -111,7 +111,7 @@ with tab_reg:
                     skills=skills, availability=avail, consent_at=consent_at,
                     consent_version=consent_version, agreement_at=agreement_at, now=now(),
                 )  # fmt: skip
-                s.info["flash"] = f"„{name.strip()}“ wurde ins Verzeichnis aufgenommen."
+                s.info["flash"] = f"„{md(name.strip())}“ wurde ins Verzeichnis aufgenommen."
     if people:
         with st.expander("Deaktivieren oder wieder aktivieren"):
             pick = st.selectbox(
@@ -123,7 +123,7 @@ with tab_reg:
             if st.button(label, key="vo_toggle"):
                 with action() as s:
                     registry.set_volunteer_active(s, who, pick, not is_active, now())
-                    s.info["flash"] = f"„{names[pick]}“: {label.lower()} – erledigt."
+                    s.info["flash"] = f"„{md(names[pick])}“: {label.lower()} – erledigt."
 
 # -- import / export --------------------------------------------------------------------------
 with tab_import:
@@ -217,7 +217,7 @@ with tab_qual:
                         valid_until=until, note=note, today=today,
                     )  # fmt: skip
                     s.info["flash"] = (
-                        f"{registry.qualification_label(kind)} für „{names[pid]}“ eingetragen."
+                        f"{registry.qualification_label(kind)} für „{md(names[pid])}“ eingetragen."
                     )
 
 
@@ -245,11 +245,11 @@ with tab_shifts:
     if not upcoming:
         st.info("In den nächsten 3 Tagen sind keine Einsätze geplant.")
     for v in upcoming:
-        people_in = [a.name for a in v.assignments if a.status in shifts.ACTIVE]
+        people_in = [md(a.name) for a in v.assignments if a.status in shifts.ACTIVE]
         missing = f" · **noch {v.open_slots} offen**" if v.open_slots else ""
         st.write(
-            f"{fmt_weekday_date(v.starts_at)}, {fmt_time(v.starts_at)} Uhr · {v.role} "
-            f"({v.activity_title}): {', '.join(people_in) or 'niemand'}{missing}"
+            f"{fmt_weekday_date(v.starts_at)}, {fmt_time(v.starts_at)} Uhr · {md(v.role)} "
+            f"({md(v.activity_title)}): {', '.join(people_in) or 'niemand'}{missing}"
         )
 
     st.subheader("Einsätze je Termin")
@@ -274,8 +274,8 @@ with tab_shifts:
         for v in roster:
             with st.container(border=True):
                 st.markdown(
-                    f"**{v.role}** · {fmt_time(v.starts_at)}–{fmt_time(v.ends_at)} Uhr · "
-                    f"{v.taken} von {v.needed} besetzt · Voraussetzung: {v.required_labels}"
+                    f"**{md(v.role)}** · {fmt_time(v.starts_at)}–{fmt_time(v.ends_at)} Uhr · "
+                    f"{v.taken} von {v.needed} besetzt · Voraussetzung: {md(v.required_labels)}"
                 )
                 if v.assignments:
                     st.dataframe(_assignment_rows(v), hide_index=True, width="stretch")

@@ -293,6 +293,14 @@ def demo_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def demo_password(demo_dir: Path) -> str:
+    """The demo accounts' password of ``demo_dir`` (random per demo load)."""
+    from tests.support import demo_password as read
+
+    return read(demo_dir)
+
+
+@pytest.fixture
 def demo_inst(demo_dir: Path) -> Iterator[Installation]:
     inst = Installation.open(make_settings(demo_dir))
     yield inst

@@ -235,8 +235,15 @@ def reset_password(
 
 @service(None, Reach.own, "needs the old password")
 def change_own_password(
-    session: Session, actor: Actor, settings: Settings, old: str, new: str
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    old: str,
+    new: str,
+    keep_token: str | None = None,
 ) -> None:
+    """Change one's own password; every other session of the account ends (whoever
+    knew the old password is logged out), only the one holding ``keep_token`` stays."""
     if actor.user_id is None:
         raise NotFound(what="Das Konto")
     user = session.get(User, actor.user_id)
@@ -250,6 +257,7 @@ def change_own_password(
     user.password_hash = _hasher.hash(new)
     user.password_changed_at = utcnow()
     user.must_change_password = False
+    _revoke_all(session, user.id, keep_hash=_sha(keep_token) if keep_token else None)
     audit.record(
         session, actor.name, Action.user_password_change, "user", user.id, agency_id=user.agency_id
     )
@@ -276,7 +284,12 @@ def _actor_for(user: User) -> Actor:
 
 
 def login(inst: Installation, username: str, password: str, now: datetime | None = None) -> Login:
-    """Check a password and open a session. Failed attempts are committed, then refused."""
+    """Check a password and open a session. Failed attempts are committed, then refused.
+
+    An unknown name, a wrong password, a locked and a deactivated account all get
+    the same answer (``login_invalid``) after the same work (one Argon2 verify), so
+    neither the text nor the time tells an outsider which user names exist.
+    """
     now = now or utcnow()
     settings = inst.settings
     username = (username or "").strip().lower()[:80]
@@ -288,16 +301,15 @@ def login(inst: Installation, username: str, password: str, now: datetime | None
             with contextlib.suppress(VerificationError):
                 _hasher.verify(_DUMMY_HASH, password or "")
             raise AuthError("login_invalid")
-        if user.locked_until and user.locked_until > now:
-            from ia_events.core.messages import fmt_time
-
-            raise AuthError("login_locked", until=fmt_time(user.locked_until))
         try:
             _hasher.verify(user.password_hash, password or "")
             ok = True
         except (VerificationError, InvalidHashError):
             ok = False
-        if not ok:
+        if user.locked_until and user.locked_until > now:
+            # Verified anyway (above), so a locked account answers as slowly as any other.
+            refusal = AuthError("login_invalid")
+        elif not ok:
             user.failed_logins += 1
             audit.record(
                 s,
@@ -320,13 +332,9 @@ def login(inst: Installation, username: str, password: str, now: datetime | None
                     agency_id=user.agency_id,
                     minutes=settings.lockout_minutes,
                 )
-                from ia_events.core.messages import fmt_time
-
-                refusal = AuthError("login_locked", until=fmt_time(user.locked_until))
-            else:
-                refusal = AuthError("login_invalid")
+            refusal = AuthError("login_invalid")
         elif not user.active:
-            refusal = AuthError("login_inactive")
+            refusal = AuthError("login_invalid")
         else:
             if _hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = _hasher.hash(password)
@@ -421,26 +429,45 @@ def must_change_password(inst: Installation, actor: Actor) -> bool:
         return bool(s.scalar(select(User.must_change_password).where(User.id == actor.user_id)))
 
 
-def create_handoff(inst: Installation, token: str, now: datetime | None = None) -> str:
-    """A one-time code (60 s) the browser trades for an HttpOnly session cookie."""
+def _handoff_hash(code: str, binding: str) -> str:
+    return _sha(f"{code}\x00{binding}")
+
+
+def create_handoff(
+    inst: Installation, token: str, binding: str, now: datetime | None = None
+) -> str:
+    """A one-time code (60 s) the browser trades for an HttpOnly session cookie.
+
+    The code is bound to ``binding``, the random login cookie of the browser that
+    logged in (``/auth/prepare`` sets it before the login form): the code alone is
+    worth nothing in another browser, so nobody can log a victim into the
+    attacker's account by sending the hand-off link (login CSRF).
+    """
+    if not binding or len(binding) < 16 or len(binding) > 100:
+        raise AuthError("session_expired")
     now = now or utcnow()
     code = secrets.token_urlsafe(24)
     with inst.db.write() as s:
         sess = s.scalar(select(UserSession).where(UserSession.token_hash == _sha(token)))
         if sess is None or sess.revoked_at:
             raise AuthError("session_expired")
-        sess.handoff_hash = _sha(code)
+        sess.handoff_hash = _handoff_hash(code, binding)
         sess.handoff_expires_at = now + timedelta(seconds=60)
     return code
 
 
-def redeem_handoff(inst: Installation, code: str, now: datetime | None = None) -> str | None:
-    """Trade a hand-off code for a fresh session token (the old one stops working)."""
-    if not code or len(code) > 100:
+def redeem_handoff(
+    inst: Installation, code: str, binding: str | None, now: datetime | None = None
+) -> str | None:
+    """Trade a hand-off code for a fresh session token (the old one stops working);
+    only in the browser whose login cookie ``binding`` the code was made for."""
+    if not code or len(code) > 100 or not binding or len(binding) > 100:
         return None
     now = now or utcnow()
     with inst.db.write() as s:
-        sess = s.scalar(select(UserSession).where(UserSession.handoff_hash == _sha(code)))
+        sess = s.scalar(
+            select(UserSession).where(UserSession.handoff_hash == _handoff_hash(code, binding))
+        )
         if sess is None or sess.revoked_at or not sess.handoff_expires_at:
             return None
         if sess.handoff_expires_at <= now:
@@ -475,12 +502,13 @@ def logout(inst: Installation, token: str | None, everywhere: bool = False) -> N
         )
 
 
-def _revoke_all(session: Session, user_id: int) -> None:
-    session.execute(
-        update(UserSession)
-        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+def _revoke_all(session: Session, user_id: int, keep_hash: str | None = None) -> None:
+    query = update(UserSession).where(
+        UserSession.user_id == user_id, UserSession.revoked_at.is_(None)
     )
+    if keep_hash is not None:
+        query = query.where(UserSession.token_hash != keep_hash)
+    session.execute(query.values(revoked_at=utcnow()))
 
 
 # -- first start ---------------------------------------------------------------------------------
@@ -515,15 +543,23 @@ def ensure_setup_token(inst: Installation) -> str | None:
     return path.read_text().strip()
 
 
-def create_first_admin(
-    inst: Installation, setup_token: str, username: str, password: str, display_name: str = ""
-) -> User:
+def check_setup_token(inst: Installation, setup_token: str) -> None:
+    """Only whoever can read the server console (or ``setup-token.txt``) may set up a
+    fresh installation: create the first admin or load the demo from the start page."""
     path = setup_token_path(inst.settings)
     expected = path.read_text().strip() if path.exists() else None
     if has_users(inst):
         raise Conflict("setup_done")
-    if not expected or not secrets.compare_digest(expected, (setup_token or "").strip()):
+    if not expected or not secrets.compare_digest(
+        expected.encode(), (setup_token or "").strip().encode()
+    ):
         raise AuthError("setup_token_invalid")
+
+
+def create_first_admin(
+    inst: Installation, setup_token: str, username: str, password: str, display_name: str = ""
+) -> User:
+    check_setup_token(inst, setup_token)
     with inst.db.write() as s:
         user = add_user(
             s,
@@ -534,7 +570,7 @@ def create_first_admin(
             role="admin",
             display_name=display_name or username,
         )
-    path.unlink(missing_ok=True)
+    setup_token_path(inst.settings).unlink(missing_ok=True)
     return user
 
 

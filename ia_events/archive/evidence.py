@@ -551,8 +551,8 @@ def _warnings(target: _Target, item: Evidence) -> tuple[str, ...]:
         return target.warnings
     return (
         *target.warnings,
-        "Die PDF-Datei enthält JavaScript oder Startaktionen; sie ist markiert und "
-        "wird in der App nicht geöffnet.",
+        "Die PDF-Datei enthält aktive Inhalte (JavaScript, Startaktionen, eingebettete "
+        "Dateien oder XFA-Formulare); sie ist markiert und wird in der App nicht geöffnet.",
     )
 
 
@@ -577,7 +577,7 @@ def stage_file(
     """Check the content and encrypt it into a temp file in one pass (nothing recorded)."""
     data = _seekable(content)
     checked = filetypes.check(data, filename, inst.settings.max_upload_bytes)
-    scanner = filetypes.ContentScanner(checked)
+    scanner = filetypes.ContentScanner(checked, source=data)
     try:
         pending = inst.blobs.stage(
             data, namespace=f"agency:{agency_id}", observe=scanner.feed, durable=durable

@@ -10,12 +10,16 @@ Checks happen in two steps so a file is read only once: ``sniff`` looks at
 the first 64 KiB (and, for ZIP containers, the central directory through a
 seekable handle) and names the type; a ``ContentScanner`` then sees every
 block while the blob store encrypts it and checks what needs the whole file
-(UTF-8 validity, NUL bytes, JavaScript in PDFs). A PDF with JavaScript or
-launch actions is accepted but *flagged* (``pdf_javascript``) — agencies get
-flyers from printers that contain form scripts — and never opened in the app.
+(UTF-8 validity, NUL bytes, active content in PDFs). A PDF is a PDF by its
+structure: ``%PDF-`` later than the first byte counts only when pdfium can
+open the document (else an HTML page with ``%PDF-`` in a comment would pass
+as a PDF). A PDF with active content — JavaScript, launch actions, embedded
+files, XFA, additional actions, found by parsing it (``pdfcheck``) — is
+accepted but *flagged* (``pdf_javascript``) — agencies get flyers from
+printers that contain form scripts — and never opened in the app.
 
 Limits: this is a gate against mistakes and obvious abuse, not a malware
-scanner. PDF names hidden inside compressed object streams are not seen.
+scanner.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from __future__ import annotations
 import codecs
 import io
 import re
+import tempfile
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
+from ia_events.archive import pdfcheck
 from ia_events.core.errors import InvalidInput
 
 HEAD = 64 * 1024
@@ -79,7 +85,6 @@ ALLOWED_LABELS = "PDF, JPEG, PNG, HEIC, WebP, TIFF, DOCX, XLSX, ODT, Text (UTF-8
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10))}
 _WINDOWS_RESERVED |= {f"lpt{i}" for i in range(1, 10)}
 _EMAIL_HEADER = re.compile(rb"^([A-Za-z0-9-]{1,76}):[ \t]?", re.M)
-_PDF_ACTIVE = re.compile(rb"/(?:JavaScript|JS|Launch)(?![A-Za-z0-9])")
 
 
 @dataclass
@@ -90,6 +95,7 @@ class Checked:
     filename: str
     size: int
     flags: list[str] = field(default_factory=list)
+    pdf: pdfcheck.PdfFacts | None = None  # set by ContentScanner.finish for a PDF
 
     @property
     def media_type(self) -> str:
@@ -164,9 +170,27 @@ def _looks_like_email(head: bytes) -> bool:
     return b"from" in names and bool(names & {b"date", b"subject", b"message-id", b"to"})
 
 
+def _parses_as_pdf(handle: BinaryIO | None) -> bool:
+    if handle is None:
+        return False
+    import pypdfium2 as pdfium
+
+    pos = handle.tell()
+    try:
+        pdfium.PdfDocument(handle.read()).close()
+        return True
+    except Exception:
+        return False
+    finally:
+        handle.seek(pos)
+
+
 def sniff(head: bytes, handle: BinaryIO | None, filename: str, max_bytes: int) -> FileType:
     """Name the type from the first bytes (and the ZIP directory via ``handle``)."""
-    if head.startswith(b"%PDF-") or b"%PDF-" in head[:1024]:
+    if head.startswith(b"%PDF-"):
+        return TYPES["pdf"]
+    # Readers accept a header within the first KiB; then the structure must be a PDF's.
+    if b"%PDF-" in head[:1024] and _parses_as_pdf(handle):
         return TYPES["pdf"]
     if head.startswith(b"\xff\xd8\xff"):
         return TYPES["jpeg"]
@@ -195,19 +219,23 @@ def sniff(head: bytes, handle: BinaryIO | None, filename: str, max_bytes: int) -
     return TYPES["text"]
 
 
-def _active_name_in(window: bytes) -> bool:
-    """A /JavaScript, /JS or /Launch name that ends inside ``window`` (not at its edge)."""
-    return any(m.end() < len(window) for m in _PDF_ACTIVE.finditer(window))
-
-
 class ContentScanner:
-    """Sees every block once (while the blob store encrypts it); raises on a bad file."""
+    """Sees every block once (while the blob store encrypts it); raises on a bad file.
 
-    def __init__(self, checked: Checked) -> None:
+    A PDF is judged whole in ``finish`` (``pdfcheck.inspect``): from ``source``
+    when the caller still has it (bytes or a seekable file), else from a spool
+    of the blocks seen.
+    """
+
+    def __init__(self, checked: Checked, source: bytes | BinaryIO | None = None) -> None:
         self.checked = checked
         self.key = checked.type.key
         self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
-        self._tail = b""
+        self._source = source
+        self._start = 0 if source is None or isinstance(source, bytes) else source.tell()
+        self._spool: IO[bytes] | None = None
+        if self.key == "pdf" and source is None:
+            self._spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - closed in finish
 
     def feed(self, block: bytes) -> None:
         if self.key == "text":
@@ -217,17 +245,21 @@ class ContentScanner:
                 self._decoder.decode(block)
             except UnicodeDecodeError as exc:
                 raise _reject("file_text_encoding", self.checked.filename) from exc
-        elif self.key == "pdf" and "pdf_javascript" not in self.checked.flags:
-            # Names across the border are seen in the small seam; one that reaches the end
-            # of the block may continue in the next one and is decided there (or in finish).
-            if _active_name_in(self._tail + block[:16]) or _active_name_in(block):
-                self.checked.flags.append("pdf_javascript")
-            self._tail = (self._tail + block)[-16:] if len(block) < 16 else block[-16:]
+        elif self._spool is not None:
+            self._spool.write(block)
 
     def finish(self) -> None:
-        flagged = "pdf_javascript" in self.checked.flags
-        if self.key == "pdf" and not flagged and _PDF_ACTIVE.search(self._tail):
-            self.checked.flags.append("pdf_javascript")
+        if self.key == "pdf":
+            source = self._source if self._source is not None else self._spool
+            try:
+                start = self._start if self._source is not None else 0
+                facts = pdfcheck.inspect(source, start)  # type: ignore[arg-type]  # one of the two is set
+            finally:
+                if self._spool is not None:
+                    self._spool.close()
+            self.checked.pdf = facts
+            if facts.active and "pdf_javascript" not in self.checked.flags:
+                self.checked.flags.append("pdf_javascript")
         if self.key == "text":
             try:
                 self._decoder.decode(b"", final=True)

@@ -114,8 +114,12 @@ def decode_qr(image_bytes: bytes) -> list[str]:
     """Texts of the QR codes in a photo (empty if none is readable)."""
     import zxingcpp
 
+    from ia_events.archive.previews import MAX_PIXELS
+
     try:
         image = Image.open(io.BytesIO(image_bytes))
+        if image.size[0] * image.size[1] > MAX_PIXELS:  # checked before decoding
+            raise ValueError("too many pixels")
         image.load()
     except Exception as exc:  # not an image at all
         raise InvalidInput(field="Foto", reason="Das Bild ist nicht lesbar.") from exc

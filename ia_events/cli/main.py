@@ -63,6 +63,10 @@ def demo_cmd(obj: Ctx, size: str) -> int:
 
         result = large.load(inst, obj.actor, progress=lambda line: click.echo(line, err=True))
         click.echo(result.describe())
+        click.echo(
+            "Passwort der Demo-Konten: steht in "
+            f"{loader.demo_logins_path(obj.settings)} (Modus 0600)."
+        )
         return EXIT_OK
     summary = loader.load(inst, obj.actor)
     if summary.already_loaded:
@@ -74,7 +78,9 @@ def demo_cmd(obj: Ctx, size: str) -> int:
         f"{summary.occurrences} Termine, {summary.attendance} Teilnahme-Einträge."
     )
     click.echo(
-        f"Anmeldung z. B. als „fk-essen“ oder „koordination“, Passwort: {loader.DEMO_PASSWORD}"
+        "Anmeldung z. B. als „fk-essen“ oder „koordination“. Passwort für alle Demo-Konten "
+        f"(zufällig, nur jetzt angezeigt; steht auch in {loader.demo_logins_path(obj.settings)}, "
+        f"Modus 0600): {summary.password}"
     )
     return EXIT_OK
 

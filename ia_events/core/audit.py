@@ -77,6 +77,7 @@ class Action(enum.StrEnum):
     deadline_submit = "deadline:submit"
     checkin_link = "checkin:link"
     checkin_revoke = "checkin:revoke"
+    checkin_burst_stop = "checkin:burst_stop"
     attendance_add = "attendance:add"
     attendance_undo = "attendance:undo"
     card_add = "card:add"

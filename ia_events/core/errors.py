@@ -21,6 +21,7 @@ it, the participant page maps ``failure.code`` to its seven languages.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,10 +42,17 @@ class DomainError(Exception):
         self.params = params
         super().__init__(self.code, params)
 
-    def message(self) -> str:
+    def message(self, escape: Callable[[object], object] | None = None) -> str:
+        """The German sentence; ``escape`` is applied to every value put into it
+        (a page escapes Markdown there: a file or user name may be typed by anyone)."""
         from ia_events.core.messages import text
 
-        return text(self.code, **self.params)
+        return text(self.code, **self._shown_params(escape))
+
+    def _shown_params(self, escape: Callable[[object], object] | None) -> dict[str, Any]:
+        if escape is None:
+            return dict(self.params)
+        return {k: escape(v) for k, v in self.params.items()}
 
     def __str__(self) -> str:
         return self.message()
@@ -75,10 +83,10 @@ class CheckInError(DomainError):
 
     code = "invalid"
 
-    def message(self) -> str:
+    def message(self, escape: Callable[[object], object] | None = None) -> str:
         from ia_events.core.messages import text
 
-        return text(f"checkin_{self.code}", **self.params)
+        return text(f"checkin_{self.code}", **self._shown_params(escape))
 
 
 class BackupError(DomainError):
@@ -104,14 +112,19 @@ class Failure:
     exit_code: int  # for the CLI: 2 bad usage / refused input, 1 a problem on our side
 
 
-def classify(exc: BaseException, now: datetime | None = None) -> Failure:
-    """The one way from an exception to a sentence (pages, CLI, participant page)."""
+def classify(
+    exc: BaseException,
+    now: datetime | None = None,
+    escape: Callable[[object], object] | None = None,
+) -> Failure:
+    """The one way from an exception to a sentence (pages, CLI, participant page);
+    ``escape`` is applied to the values put into a domain error's sentence."""
     from sqlalchemy.exc import OperationalError
 
     from ia_events.core.messages import berlin, text
 
     if isinstance(exc, DomainError):
-        return Failure(exc.code, exc.message(), True, 1 if exc.code in _SYSTEM_CODES else 2)
+        return Failure(exc.code, exc.message(escape), True, 1 if exc.code in _SYSTEM_CODES else 2)
     if is_disk_full(exc):  # the file system, SQLite or the PostgreSQL server
         return Failure("disk_full", text("disk_full"), False, 1)
     if isinstance(exc, OperationalError):

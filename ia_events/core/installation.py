@@ -35,6 +35,8 @@ class Settings:
     lockout_threshold: int = 10
     lockout_minutes: int = 15
     min_password_length: int = 12
+    # Reverse proxies whose X-Forwarded-For names the client (IA_EVENTS_TRUSTED_PROXIES).
+    trusted_proxies: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -47,6 +49,7 @@ class Settings:
             database_url=database_url or env_url(root),
             base_url=os.environ.get("IA_EVENTS_BASE_URL", "http://localhost:8501").rstrip("/"),
             max_upload_bytes=int(os.environ.get("IA_EVENTS_MAX_UPLOAD_MB", "50")) * 1024 * 1024,
+            trusted_proxies=os.environ.get("IA_EVENTS_TRUSTED_PROXIES", "").strip(),
         )
 
     @property

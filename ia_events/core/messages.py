@@ -30,7 +30,12 @@ MESSAGES: dict[str, str] = {
     "report_no_plan": (
         "Für {year} gibt es keine Aufgabenplanung, aus der ein Sachbericht entstehen kann."
     ),
-    "login_invalid": "Benutzername oder Passwort ist falsch.",
+    # One answer for unknown, wrong, locked and deactivated: it names no account.
+    "login_invalid": (
+        "Benutzername oder Passwort ist falsch – oder das Konto ist nach zu vielen "
+        "Fehlversuchen vorübergehend gesperrt oder deaktiviert. Bitte versuchen Sie es "
+        "später erneut oder wenden Sie sich an die Administration."
+    ),
     "login_locked": (
         "Zu viele falsche Versuche: Das Konto ist bis {until} Uhr gesperrt. "
         "Bitte warten Sie oder wenden Sie sich an die Administration."

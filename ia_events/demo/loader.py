@@ -8,17 +8,20 @@ one event per generated row.
 
 from __future__ import annotations
 
+import os
 import random
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from ia_events.accounts.users import add_user, setup_token_path
+from ia_events.accounts.users import add_user, check_setup_token, setup_token_path
 from ia_events.core import audit
 from ia_events.core.access import Actor
 from ia_events.core.errors import Conflict
-from ia_events.core.installation import Installation
+from ia_events.core.installation import Installation, Settings
 from ia_events.core.messages import BERLIN, berlin
 from ia_events.core.models import (
     Activity,
@@ -40,7 +43,43 @@ from ia_events.planning.recurrence import SeriesRule, expand
 from ia_events.privacy.personal import blind_index, seal_text
 from storage.db import utcnow
 
-DEMO_PASSWORD = "Demo-Passwort-2026"
+# No published password: every load draws its own (one for all demo accounts of that
+# installation), shown once to whoever loaded it and kept for the operator in a 0600
+# file in the data dir. A fixed password would let anyone who can reach a fresh
+# server log in as the demo admin.
+DEMO_LOGINS_FILE = "demo-logins.txt"
+
+
+def new_demo_password() -> str:
+    """A random password (about 72 bits) that passes the password rules."""
+    return "demo-" + "-".join(secrets.token_hex(3) for _ in range(3))
+
+
+def demo_logins_path(settings: Settings) -> Path:
+    return settings.data_dir / DEMO_LOGINS_FILE
+
+
+def read_demo_password(data_dir: Path) -> str | None:
+    """The demo password of the installation in ``data_dir`` (its 0600 file), or None."""
+    path = Path(data_dir) / DEMO_LOGINS_FILE
+    if not path.exists():
+        return None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            return line.strip()
+    return None
+
+
+def _write_demo_logins(settings: Settings, password: str) -> Path:
+    path = demo_logins_path(settings)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when the file was there before
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("# ia-events Demo-Zugänge (erfundene Daten). Passwort für alle Demo-Konten:\n")
+        fh.write(password + "\n")
+        fh.write("# Benutzernamen: " + ", ".join(u for u, _ in DEMO_USERS) + "\n")
+    return path
+
 
 # (slug, name, city, carrier, fields, privacy law)
 AGENCIES = [
@@ -215,6 +254,8 @@ class DemoSummary:
     occurrences: int = 0
     attendance: int = 0
     already_loaded: bool = False
+    # The password of every demo account, set only by the load that created them.
+    password: str = field(default="", repr=False)
 
 
 def _at(day: date, hh: int, mm: int = 0) -> datetime:
@@ -229,8 +270,14 @@ def load(
     today: date | None = None,
     now: datetime | None = None,
     seed: int = 2026,
+    password: str | None = None,
 ) -> DemoSummary:
-    """Load the small demo into an empty installation (idempotent once loaded)."""
+    """Load the small demo into an empty installation (idempotent once loaded).
+
+    The demo accounts get ``password`` (default: a new random one), returned in
+    the summary and written to ``demo-logins.txt`` (0600) in the data dir.
+    """
+    password = password or new_demo_password()
     now = now or utcnow()
     today = today or now.astimezone(BERLIN).date()
     rng = random.Random(seed)
@@ -271,7 +318,7 @@ def load(
                 actor,
                 inst.settings,
                 username=username,
-                password=DEMO_PASSWORD,
+                password=password,
                 role=role,
                 agency_slug=agency_slug,
                 display_name=label,
@@ -279,7 +326,7 @@ def load(
             summary.users += 1
         for agency in agencies:
             _agency_demo(s, inst, agency, today, now, rng, summary)
-        summary.users += volunteers.load_volunteers(s, inst, actor, today, now)
+        summary.users += volunteers.load_volunteers(s, inst, actor, today, now, password)
         checkins.load(s, inst.keys, actor, now)
         audit.record(
             s,
@@ -299,7 +346,16 @@ def load(
         submit_report(inst, actor, slug, today.year - 1, now=now)
     # Accounts exist now: the first-start setup code has no use any more.
     setup_token_path(inst.settings).unlink(missing_ok=True)
+    _write_demo_logins(inst.settings, password)
+    summary.password = password
     return summary
+
+
+def load_with_setup_code(inst: Installation, setup_code: str) -> DemoSummary:
+    """The start page's "Demodaten laden": only for whoever holds the setup code
+    (printed on the server console, ``setup-token.txt``), like the first admin."""
+    check_setup_token(inst, setup_code)
+    return load(inst, Actor.cli("system:web-demo"))
 
 
 def _agency_demo(

@@ -35,8 +35,6 @@ from ia_events.core.permissions import Reach, service
 from ia_events.privacy.personal import blind_index, seal_text
 from ia_events.volunteers.registry import CONSENT_VERSION, add_years, person_index
 
-DEMO_PASSWORD = "Demo-Passwort-2026"
-
 # Five per agency, rotated so agencies differ; index 0 gets the login.
 PEOPLE = [
     ("Ayşe Yıldız", "ayse.yildiz@example.org", ["Deutsch", "Türkisch"], ["Nähen", "Zuschnitt"]),
@@ -60,7 +58,7 @@ def login_names(agencies: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 @service(None, Reach.setup)
 def load_volunteers(
-    s: Session, inst: Installation, actor: Actor, today: date, now: datetime
+    s: Session, inst: Installation, actor: Actor, today: date, now: datetime, password: str
 ) -> int:
     """Add the demo volunteers of every agency; returns the number of logins created."""
     agencies = list(s.scalars(select(Agency).order_by(Agency.id)))
@@ -74,7 +72,7 @@ def load_volunteers(
                 actor,
                 inst.settings,
                 username=username,
-                password=DEMO_PASSWORD,
+                password=password,
                 role="volunteer",
                 agency_slug=agency.slug,
                 display_name=name,

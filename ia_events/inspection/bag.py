@@ -14,6 +14,8 @@ Payload-Oxum, an unlisted tag file, a signature that does not verify.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -200,7 +202,31 @@ def _parse_manifest(data: bytes) -> list[tuple[str, str]]:
     return out
 
 
+def _odd_entries(zf: zipfile.ZipFile) -> list[str]:
+    """Entries no bundle of ours has: the same name twice (also when spelled with other
+    case, Unicode form or a backslash -- unpackers differ in which copy they keep, so
+    a forged copy before the original would be what the inspector sees), links,
+    absolute or Windows paths."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for info in zf.infolist():
+        name = info.filename
+        key = unicodedata.normalize("NFC", name.replace("\\", "/")).casefold().rstrip("/")
+        if key in seen:
+            problems.append(f"Doppelter Eintrag im Paket: {name}")
+        seen.add(key)
+        if (info.external_attr >> 16) & 0o170000 == 0o120000:
+            problems.append(f"Unerwarteter Eintrag (Verknüpfung): {name}")
+        if "\\" in name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+            problems.append(f"Unsicherer Pfad im Paket: {name}")
+    return problems
+
+
 def check_zip(zf: zipfile.ZipFile, public_key: Ed25519PublicKey, check: BundleCheck) -> None:
+    odd = _odd_entries(zf)
+    if odd:
+        check.problems.extend(odd)
+        return
     members = [i for i in zf.infolist() if not i.is_dir()]
     roots = {m.filename.split("/", 1)[0] for m in members}
     if len(roots) != 1 or any("/" not in m.filename for m in members):

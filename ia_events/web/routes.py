@@ -4,9 +4,13 @@ These are entry points like pages: parse the request, call a service, answer.
 They see no ``st.session_state`` and get no XSRF protection from Streamlit,
 so each protects itself; nothing is recorded on a bare GET.
 
+- ``GET /auth/prepare?next=/path``  set the browser's random login cookie
+  (``ia_login``, HttpOnly) and go back to the local ``next`` path; the login page
+  sends a browser here once when it lacks the cookie.
 - ``GET /auth/session?code=[&next=/path]``  trade a one-time login hand-off code
   for an HttpOnly session cookie, then go to ``/`` or the local ``next`` path
-  (e.g. back to a scanned volunteer QR link; the code is single-use, 60 s).
+  (e.g. back to a scanned volunteer QR link; the code is single-use, 60 s, and
+  works only together with the login cookie of the browser that logged in).
 - ``GET /auth/logout``         clear the cookie (the session itself was
   revoked by the page), then go to ``/``.
 - ``GET /healthz``             liveness for the reverse proxy.
@@ -26,6 +30,7 @@ from ia_events.core.installation import shared
 from ia_events.web import checkin_page
 
 COOKIE = "ia_session"
+LOGIN_COOKIE = "ia_login"  # binds a login hand-off code to the browser that logged in
 
 
 def _secure(request: Request) -> bool:
@@ -40,11 +45,35 @@ def _local_path(value: str) -> str:
     return "/"
 
 
+async def auth_prepare(request: Request) -> Response:
+    """Give the browser its login cookie before it shows the login form."""
+    import secrets
+    from urllib.parse import urlsplit, urlunsplit
+
+    target = urlsplit(_local_path(request.query_params.get("next", "")))
+    # ``bound=1`` tells the login page not to send the browser here again (no loop
+    # when a browser refuses cookies).
+    query = "&".join(p for p in (target.query, "bound=1") if p)
+    response = RedirectResponse(urlunsplit(("", "", target.path, query, "")), status_code=303)
+    response.headers["Cache-Control"] = "no-store"
+    if not request.cookies.get(LOGIN_COOKIE):
+        response.set_cookie(
+            LOGIN_COOKIE,
+            secrets.token_urlsafe(24),
+            httponly=True,
+            samesite="lax",
+            secure=_secure(request),
+            path="/",
+        )
+    return response
+
+
 async def auth_session(request: Request) -> Response:
     from starlette.concurrency import run_in_threadpool
 
     code = request.query_params.get("code", "")
-    token = await run_in_threadpool(users.redeem_handoff, shared(), code)
+    binding = request.cookies.get(LOGIN_COOKIE)
+    token = await run_in_threadpool(users.redeem_handoff, shared(), code, binding)
     response = RedirectResponse(_local_path(request.query_params.get("next", "")), status_code=303)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -90,6 +119,7 @@ async def ical_feed(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     return [
+        Route("/auth/prepare", auth_prepare, methods=["GET"]),
         Route("/auth/session", auth_session, methods=["GET"]),
         Route("/auth/logout", auth_logout, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

@@ -98,3 +98,33 @@ def test_headcount_plus_and_minus(door) -> None:  # type: ignore[no-untyped-def]
 def test_downloads_are_offered(door) -> None:  # type: ignore[no-untyped-def]
     labels = [b.label for b in door.get("download_button")]
     assert "Teilnehmerliste (PDF)" in labels and "QR-Plakat für den Raum" in labels
+
+
+def test_a_burst_of_self_check_ins_is_shown_and_stopped_in_one_action(  # type: ignore[no-untyped-def]
+    door, app_env: Installation
+) -> None:
+    from urllib.parse import parse_qs, urlparse
+
+    from ia_events.attendance import checkin
+    from ia_events.attendance.tokens import new_nonce
+
+    token = parse_qs(urlparse(door.code[0].value).query)["t"][0]
+    before = _count(door)
+    for i in range(35):  # a script: 35 names within seconds
+        with app_env.db.write() as s:
+            answer = checkin.submit(
+                s, app_env.keys, token, new_nonce(app_env.keys, token), name=f"Fake {i}"
+            )
+            assert answer.ok
+    door.run()
+    assert _count(door) == before + 35
+    assert any("Ungewöhnlich viele QR-Check-ins" in e.value for e in door.error)
+    stop = next(b for b in door.button if b.label.startswith("Link schließen und diese"))
+    assert "35" in stop.label or str(35 + 3) in stop.label
+    stop.click().run()
+    assert not door.exception
+    assert any("Check-in-Link ist geschlossen" in s.value for s in door.success)
+    assert not any("Ungewöhnlich viele" in e.value for e in door.error)
+    # A new link (the old one and its poster are void); the forged entries are undone.
+    assert parse_qs(urlparse(door.code[0].value).query)["t"][0] != token
+    assert _count(door) == before

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from ia_events.core.messages import text
 from ia_events.demo.loader import DEMO_USERS
 from tests.conftest import ROOT
-from tests.support import login, texts
+from tests.support import demo_password, login, texts
 
 ROLE_USERS = {"admin": "admin", "coordinator": "koordination", "specialist": "fk-essen"}
 volunteer_users = [u for u, _ in DEMO_USERS if u.startswith("ehrenamt-")]
@@ -31,6 +32,9 @@ def test_every_page_in_the_navigation_renders(app, role, monkeypatch):  # type: 
     files = _page_files(role, monkeypatch)
     at = login(app, ROLE_USERS[role])
     assert not at.exception
+    # The shell says "demo" above every page (AppTest's switch_page runs a page
+    # without the shell, so it is checked here, on the shell's own run).
+    assert "Demo-Installation" in texts(at)
     for page in files:
         at.switch_page(page).run()
         assert not at.exception, f"{page}: {at.exception}"
@@ -45,13 +49,17 @@ def test_nothing_of_any_agency_before_login(app):  # type: ignore[no-untyped-def
     assert [t.value for t in at.title] == ["Anmelden"]
     shown = texts(at)
     assert "Integrationsagentur Essen" not in shown
-    # Demo mode shows the demo logins, so a new user can try it at once.
-    assert "Demo-Passwort-2026" in shown
+    # Demo mode names the demo logins and says it is a demo, but shows no password:
+    # that was shown once to whoever loaded the demo.
+    assert "fk-essen" in str([df.value for df in at.dataframe])
+    assert "Demo-Installation" in shown
+    assert demo_password() not in shown and "Demo-Passwort-2026" not in shown
 
 
 def test_wrong_password_is_refused_in_german(app):  # type: ignore[no-untyped-def]
     at = login(app, "fk-essen", "voellig-falsches-passwort", follow=False)
-    assert "Benutzername oder Passwort ist falsch." in [e.value for e in at.error]
+    assert [e.value for e in at.error] == [text("login_invalid")]
+    assert text("login_invalid").startswith("Benutzername oder Passwort ist falsch")
     assert [t.value for t in at.title] == ["Anmelden"]
 
 

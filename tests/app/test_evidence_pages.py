@@ -61,3 +61,41 @@ def test_admin_creates_proposal_and_finds_nothing_due_today(app) -> None:  # typ
     assert "Zum Stichtag ist nichts zu löschen." in texts(at)
     at.switch_page("pages/system.py").run()
     assert not at.exception and "Schlüssel und Sicherung" in texts(at)
+
+
+BEACON = "![b](http://attacker.example/beacon) [Anmeldung](http://attacker.example/phish)"
+
+
+def _all_rendered(at) -> list[str]:  # type: ignore[no-untyped-def]
+    """Everything the page hands to Streamlit's Markdown renderer."""
+    kinds = ("markdown", "caption", "success", "info", "warning", "error", "subheader", "title")
+    out = [str(e.value) for kind in kinds for e in getattr(at, kind)]
+    out += [str(e.label) for e in at.expander] if hasattr(at, "expander") else []
+    return out
+
+
+def test_an_evidence_title_with_markdown_is_shown_literally(app, app_env) -> None:  # type: ignore[no-untyped-def]
+    """A title that would load an image from another server and show a phishing link."""
+    from ia_events.archive.evidence import add_evidence
+    from ia_events.core.access import Actor
+    from tests.pdf_samples import PLAIN
+
+    item = add_evidence(
+        app_env, Actor.cli("test"), agency_slug="essen", funding_year=date.today().year,
+        kind="flyer", filename="![x](http://attacker.example/f).pdf", content=PLAIN,
+        title=BEACON,
+    )  # fmt: skip
+    at = login(app, "koordination")
+    at.switch_page("pages/evidence.py").run()
+    at.selectbox(key="ev_agency").select("essen").run()
+    picker = next(s for s in at.selectbox if str(s.key).startswith("ev_selected_"))
+    picker.select(item.id).run()
+    assert not at.exception
+    rendered = _all_rendered(at)
+    heading = next(r for r in rendered if r.startswith(f"#### Nr. {item.id}:"))
+    from pages._ui import md
+
+    assert heading.endswith(md(BEACON))
+    # No Markdown image or link reaches the renderer unescaped.
+    for value in rendered:
+        assert "](http" not in value.replace("\\]\\(", ""), value

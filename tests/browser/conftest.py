@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, database_url, skip_or_fail
+from tests.support import demo_password
 
 CHROMIUM = os.environ.get("IA_EVENTS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -36,6 +37,10 @@ CHROMIUM_ARGS = [
 ]
 
 pytestmark = pytest.mark.browser
+
+# base URL -> data dir of each server started here, so a test can log in with
+# that installation's demo password (random per demo load, see demo_password()).
+_SERVED: dict[str, Path] = {}
 
 
 def free_port() -> int:
@@ -61,6 +66,7 @@ def start_server(
             env["IA_EVENTS_DATABASE_URL"] = url
         else:
             env.pop("IA_EVENTS_DATABASE_URL", None)
+    _SERVED[f"http://127.0.0.1:{port}"] = Path(data_dir)
     log = open(data_dir.parent / f"streamlit-{port}.log", "wb")  # noqa: SIM115 - lives with the server
     return subprocess.Popen(
         [
@@ -163,7 +169,14 @@ def wait_ready(page, timeout: float = 20_000) -> None:  # type: ignore[no-untype
     page.wait_for_selector('[data-test-script-state="notRunning"]', timeout=timeout)
 
 
-def ui_login(page, base: str, username: str, password: str = "Demo-Passwort-2026") -> None:  # type: ignore[no-untyped-def]
+def served_demo_password(base: str) -> str:
+    """The demo accounts' password of the installation the server at ``base`` serves."""
+    return demo_password(_SERVED[base.rstrip("/")])
+
+
+def ui_login(page, base: str, username: str, password: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Log in through the form; without ``password`` with the demo accounts' password."""
+    password = password if password is not None else served_demo_password(base)
     page.goto(base + "/")
     wait_ready(page)
     page.get_by_label("Benutzername").fill(username)

@@ -24,6 +24,7 @@ def test_login_overview_reload_logout(page, live_server):  # type: ignore[no-unt
     page.get_by_role("heading", name=re.compile("Übersicht – Integrationsagentur Essen")).wait_for()
     wait_ready(page)
     assert "Teilziele" in page.content()
+    page.get_by_text(re.compile("^Demo-Installation: Alle Daten sind erfunden")).wait_for()
 
     page.reload()
     wait_ready(page)
@@ -40,6 +41,37 @@ def test_login_overview_reload_logout(page, live_server):  # type: ignore[no-unt
 
 def test_wrong_password_is_refused(page, live_server):  # type: ignore[no-untyped-def]
     ui_login(page, live_server, "fk-essen", "falsches-Passwort-123")
-    page.get_by_text("Benutzername oder Passwort ist falsch.").wait_for()
+    page.get_by_text(re.compile("^Benutzername oder Passwort ist falsch")).wait_for()
     assert page.get_by_role("heading", name="Anmelden").is_visible()
     assert "Übersicht" not in page.get_by_role("heading").all_inner_texts()
+
+
+def test_a_hand_off_link_sent_to_someone_else_logs_nobody_in(browser, page, live_server):  # type: ignore[no-untyped-def]
+    """Login CSRF: the attacker logs in, stops before the hand-off and sends the
+    link to a victim; the victim's browser must not end up in the attacker's account."""
+    links: list[str] = []
+
+    def stop(route):  # type: ignore[no-untyped-def]
+        links.append(route.request.url)
+        route.abort()
+
+    page.route(re.compile(r".*/auth/session\?code=.*"), stop)
+    ui_login(page, live_server, "fk-essen")
+    page.wait_for_timeout(500)
+    for _ in range(40):
+        if links:
+            break
+        page.wait_for_timeout(250)
+    assert links, "the login did not go to the hand-off"
+    victim_ctx = browser.new_context(locale="de-DE")
+    victim = victim_ctx.new_page()
+    try:
+        victim.goto(links[0])
+        wait_ready(victim)
+        victim.get_by_role("heading", name="Anmelden").wait_for()
+        assert "ia_session" not in {c["name"] for c in victim_ctx.cookies()}
+        victim.reload()
+        wait_ready(victim)
+        assert "Übersicht" not in " ".join(victim.get_by_role("heading").all_inner_texts())
+    finally:
+        victim_ctx.close()

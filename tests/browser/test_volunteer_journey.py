@@ -14,7 +14,7 @@ from ia_events.core.access import Actor
 from ia_events.core.installation import Installation
 from ia_events.core.models import Agency, Shift
 from storage.db import utcnow
-from tests.browser.conftest import ui_login, wait_ready
+from tests.browser.conftest import served_demo_password, ui_login, wait_ready
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.browser
@@ -76,7 +76,7 @@ def test_qr_link_opened_before_login_is_kept_through_the_login(page, live_server
     wait_ready(page)
     page.get_by_role("heading", name="Anmelden").wait_for()
     page.get_by_label("Benutzername").fill("ehrenamt-essen")
-    page.get_by_label("Passwort", exact=True).fill("Demo-Passwort-2026")
+    page.get_by_label("Passwort", exact=True).fill(served_demo_password(live_server))
     page.get_by_role("button", name="Anmelden").click()
     page.get_by_role("heading", name="Check-in für Ihren Einsatz").wait_for()
     wait_ready(page)

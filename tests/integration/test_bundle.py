@@ -413,3 +413,35 @@ def test_a_damaged_archive_file_stops_the_export_and_names_it(
     assert refused.value.code == "bundle_blob_missing"
     assert refused.value.params["evidence"] == ids["scan"]
     assert list(out.parent.iterdir()) == []
+
+
+def test_verify_bundle_refuses_a_forged_copy_before_the_original(
+    cli_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``unzip -n`` keeps the first of two equal names, Python's zipfile the last:
+    a forged copy placed first must make the bundle fail, not pass unnoticed."""
+    import warnings
+
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(cli_bundle) as src:
+        infos = src.infolist()
+        target = next(i for i in infos if "/data/03_Nachweise/" in i.filename)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+            with zipfile.ZipFile(forged, "w") as out:
+                for info in infos:
+                    if info.filename == target.filename:
+                        out.writestr(info.filename, b"%PDF-1.4 gefaelscht")
+                    out.writestr(info, src.read(info))
+    assert run(["verify-bundle", str(forged)]) == 1
+    out = capsys.readouterr().out
+    assert f"Doppelter Eintrag im Paket: {target.filename}" in out
+    # The same with another case or a backslash (other unpackers, other file systems).
+    for twin in (target.filename.upper(), target.filename.replace("/", "\\")):
+        odd = tmp_path / "odd.zip"
+        with zipfile.ZipFile(cli_bundle) as src, zipfile.ZipFile(odd, "w") as out_zip:
+            out_zip.writestr(twin, b"x")
+            for info in src.infolist():
+                out_zip.writestr(info, src.read(info))
+        assert run(["verify-bundle", str(odd)]) == 1
+        assert "Doppelter Eintrag" in capsys.readouterr().out

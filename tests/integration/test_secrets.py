@@ -23,7 +23,7 @@ from ia_events.web import checkin_page
 from ia_events.web.routes import routes
 from tests.conftest import point_app_at
 from tests.integration.checkin_support import make_occurrence
-from tests.support import DEMO_PASSWORD
+from tests.support import demo_password
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -105,12 +105,13 @@ def _checkin(client: TestClient, inst: Installation) -> str:
 def test_no_key_material_password_or_token_in_the_database(
     demo_inst: Installation, client: TestClient
 ) -> None:
-    session_token = users.login(demo_inst, "fk-essen", DEMO_PASSWORD).token
+    password = demo_password(demo_inst.settings.data_dir)
+    session_token = users.login(demo_inst, "fk-essen", password).token
     checkin_token = _checkin(client, demo_inst)
     secrets: dict[str, list[bytes]] = {
         name: _forms(raw) for name, raw in _key_material(demo_inst).items()
     }
-    secrets["demo password"] = [DEMO_PASSWORD.encode()]
+    secrets["demo password"] = [password.encode()]
     secrets["session token"] = [session_token.encode()]
     secrets["check-in token"] = [checkin_token.encode()]
     secrets["participant name"] = [NAME.encode()]

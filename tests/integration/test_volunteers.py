@@ -417,7 +417,7 @@ def test_erasure_under_retention_duty_hides_the_person_and_stops_processing(
         )
     with pytest.raises(AuthError) as refused:
         users.login(inst, "ehrenamt-olena", password)
-    assert refused.value.code == "login_inactive"
+    assert refused.value.code == "login_invalid"  # as for any refused login
     # The person's own access report still opens everything (Art. 15).
     report = subjects.find_subject(inst, OP, "Olena Kovalenko")
     assert report.attendance[0]["name"] == "Olena Kovalenko"

@@ -137,3 +137,34 @@ def test_pdf_with_javascript_is_flagged_even_across_block_borders() -> None:
 )
 def test_sanitised_names(raw: str, safe: str) -> None:
     assert safe_filename(raw) == safe
+
+
+@pytest.mark.parametrize(
+    "name", ["JS_IN_OBJECT_STREAM", "ESCAPED_JS", "ESCAPED_LAUNCH", "EMBEDDED_FILE"]
+)
+def test_active_content_is_found_by_parsing_not_by_spelling(name: str) -> None:
+    """``#xx``-escaped names and JavaScript inside a compressed object stream."""
+    from tests import pdf_samples
+
+    assert _scan(getattr(pdf_samples, name), "flyer.pdf") == ["pdf_javascript"]
+
+
+def test_a_plain_pdf_is_not_flagged_and_its_page_size_is_known() -> None:
+    from tests.pdf_samples import HUGE_PAGE, PLAIN
+
+    assert _scan(PLAIN, "liste.pdf") == []
+    checked = check(HUGE_PAGE, "gross.pdf", 50 * MB)
+    scanner = ContentScanner(checked, source=HUGE_PAGE)
+    scanner.finish()
+    assert checked.pdf is not None and checked.pdf.largest_page == (14400.0, 14400.0)
+
+
+def test_html_with_a_pdf_marker_in_its_first_kilobyte_is_not_a_pdf() -> None:
+    html = b"<html><!-- %PDF-1.4 --><body><script>alert(1)</script></body></html>"
+    checked = check(html, "rechnung.pdf", 50 * MB)
+    assert checked.media_type == "text/plain"
+    assert not checked.filename.endswith(".pdf") or checked.filename.endswith(".pdf.txt")
+    # A real PDF behind a few bytes of junk is still a PDF (readers accept that).
+    from tests.pdf_samples import PLAIN
+
+    assert check(b"junk\n" + PLAIN, "liste.pdf", 50 * MB).media_type == "application/pdf"
