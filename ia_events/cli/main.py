@@ -518,7 +518,8 @@ def verify_bundle_cmd(obj: Ctx, file: str, public_key: str | None) -> int:
 
 
 # Archive commands (evidence hold/release, list deletions, retention, backup, keys rotate).
-from ia_events.cli import archive  # noqa: E402, F401
+# Notification command (ia-events notify).
+from ia_events.cli import archive, notify  # noqa: E402, F401
 
 # -- check-in (issue 4) -------------------------------------------------------------------------
 

@@ -232,6 +232,12 @@ SERVICES: dict[str, Rule] = {
     "volunteers.shifts.my_shifts": Rule(P.volunteer_self, OWN),
     "volunteers.shifts.volunteer_home": Rule(P.volunteer_self, OWN),
     "volunteers.shifts.overview_notes": Rule(P.volunteer_manage, A),
+    # notifications
+    "notify.prefs.get_preferences": Rule(None, OWN, "the actor's own address and choices"),
+    "notify.prefs.set_preferences": Rule(None, OWN, "the actor's own address and choices"),
+    "notify.outbox.overview": Rule(P.system_run, INST),
+    "notify.outbox.counts": Rule(P.system_run, INST),
+    "notify.outbox.requeue": Rule(P.system_run, INST),
     # system
     "archive.fixity.verify": Rule(P.system_run, INST),
     "archive.backup.backup": Rule(P.system_run, INST),

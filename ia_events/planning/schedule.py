@@ -29,6 +29,7 @@ from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
 from ia_events.core.messages import berlin
 from ia_events.core.models import Activity, ClosurePeriod, Occurrence, OccurrenceStatus
+from ia_events.notify.outbox import occurrence_event
 from ia_events.planning import plans
 from ia_events.planning.recurrence import Expansion, SeriesRule, expand, shift_to
 from storage.db import utcnow
@@ -141,6 +142,7 @@ def edit_occurrence(
     ends_at: datetime,
     place: str | None = None,
     note: str = "",
+    now: datetime | None = None,
 ) -> Occurrence:
     """Change one date only; later series edits leave it alone."""
     occ = _occurrence(session, actor, occurrence_id)
@@ -150,6 +152,7 @@ def edit_occurrence(
         raise InvalidInput(field="Ende", reason="Das Ende muss nach dem Beginn liegen.")
     if berlin(starts_at).year != occ.funding_year:
         raise InvalidInput(field="Datum", reason=f"Bitte im Förderjahr {occ.funding_year}.")
+    old_times, old_place = (occ.starts_at, occ.ends_at), occ.place
     occ.starts_at, occ.ends_at = starts_at, ends_at
     occ.place = (place or "").strip() or None
     occ.note = (note or "").strip()[:2000]
@@ -163,6 +166,14 @@ def edit_occurrence(
         agency_id=occ.agency_id,
         scope="one",
     )
+    if (starts_at, ends_at) != old_times or occ.place != old_place:
+        occurrence_event(
+            session,
+            occ,
+            old_times=old_times if (starts_at, ends_at) != old_times else None,
+            old_place=(old_place or "") if occ.place != old_place else None,
+            now=now,
+        )
     return occ
 
 
@@ -193,9 +204,18 @@ def edit_future(
         )
     ).all()
     for row in rows:
+        before, old_place = (row.starts_at, row.ends_at), row.place
         row.starts_at, row.ends_at = shift_to(row.starts_at, row.ends_at, start_time, end_time)
         if place is not None:
             row.place = place.strip() or None
+        if (row.starts_at, row.ends_at) != before or row.place != old_place:
+            occurrence_event(
+                session,
+                row,
+                old_times=before if (row.starts_at, row.ends_at) != before else None,
+                old_place=(old_place or "") if row.place != old_place else None,
+                now=now,
+            )
     activity = session.get(Activity, occ.activity_id)
     assert activity is not None
     activity.recurrence = {
@@ -218,7 +238,7 @@ def edit_future(
 
 
 def cancel_occurrence(
-    session: Session, actor: Actor, occurrence_id: int, reason: str
+    session: Session, actor: Actor, occurrence_id: int, reason: str, now: datetime | None = None
 ) -> Occurrence:
     """Cancel with a reason; the date stays in the record and its check-in links stop working."""
     occ = _occurrence(session, actor, occurrence_id)
@@ -233,6 +253,7 @@ def cancel_occurrence(
     audit.record(
         session, actor.name, Action.occurrence_cancel, "occurrence", occ.id, agency_id=occ.agency_id
     )
+    occurrence_event(session, occ, cancelled=True, now=now)
     return occ
 
 
@@ -279,6 +300,7 @@ def add_closure(
             occ.cancel_reason = f"Schließzeit: {label}"
             occ.token_generation += 1
             cancelled.append(occ.id)
+            occurrence_event(session, occ, cancelled=True, now=now)
     audit.record(
         session,
         actor.name,
