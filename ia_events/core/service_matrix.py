@@ -238,6 +238,7 @@ SERVICES: dict[str, Rule] = {
     "notify.outbox.overview": Rule(P.system_run, INST),
     "notify.outbox.counts": Rule(P.system_run, INST),
     "notify.outbox.requeue": Rule(P.system_run, INST),
+    "notify.delivery.preview": Rule(P.system_run, INST),
     # system
     "archive.fixity.verify": Rule(P.system_run, INST),
     "archive.backup.backup": Rule(P.system_run, INST),

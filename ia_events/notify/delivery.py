@@ -46,6 +46,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from ia_events.core.access import Actor, Permission, require
 from ia_events.core.installation import Installation
 from ia_events.core.models import OutboxMessage
 from ia_events.notify import mail, rules
@@ -322,6 +323,21 @@ def run(
     return report
 
 
+def preview(inst: Installation, actor: Actor, ids: list[int]) -> list[tuple[str, str]]:
+    """(subject, plain text) of waiting messages as they would be sent -- for the admin's
+    System page when no mail server is configured (the demo). Changes nothing."""
+    require(actor, Permission.system_run)
+    cfg = mail.config_from_env()
+    domain = cfg.domain if cfg else "ia-events.local"
+    out = []
+    with inst.db.read() as s:
+        for row in s.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
+            rendered = render(s, inst.keys, row, inst.settings.base_url, domain)
+            if rendered is not None:
+                out.append((rendered.subject, rendered.text))
+    return out
+
+
 # -- the server's background thread -------------------------------------------------------------
 
 _started = False
@@ -342,6 +358,7 @@ def start_background(
         _started = True
 
     def loop() -> None:
+        time.sleep(min(interval, 60))  # let the server finish starting first
         while True:
             try:
                 run(get_inst())

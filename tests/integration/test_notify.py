@@ -351,3 +351,48 @@ def test_cli_notify_contract(
     monkeypatch.setenv("IA_EVENTS_SMTP_URL", "http://mail.example.org")
     assert run(["notify"]) == 2
     assert "smtp://" in capsys.readouterr().err
+
+
+def test_opt_out_link_get_asks_post_records(
+    inst: Installation, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import warnings
+
+    from starlette.applications import Starlette
+
+    from ia_events.core.installation import reset_shared
+    from ia_events.web.routes import routes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    w = _world(inst)
+    token = prefs.optout_token(inst.keys, w.volunteer.user_id, "shift_reminder")  # type: ignore[arg-type]
+    monkeypatch.setenv("IA_EVENTS_DATA", str(inst.settings.data_dir))
+    monkeypatch.setenv("IA_EVENTS_DATABASE_URL", inst.settings.database_url)
+    reset_shared()
+
+    def enabled() -> list[str]:
+        with inst.db.read() as s:
+            return prefs.get_preferences(s, inst.keys, w.volunteer).enabled
+
+    try:
+        with TestClient(Starlette(routes=routes()), base_url="http://testserver") as c:
+            page = c.get(f"/notify/optout?t={token}")
+            assert page.status_code == 200 and "Ja, abbestellen" in page.text
+            assert "Erinnerung am Tag vor dem Einsatz" in page.text
+            assert "shift_reminder" in enabled()  # a bare GET changed nothing
+            done = c.post("/notify/optout", data={"t": token})
+            assert done.status_code == 200 and "Erledigt" in done.text
+            assert "shift_reminder" not in enabled()
+            assert "shift_confirmed" in enabled()  # only that one kind
+            # RFC 8058: the mail program posts to the link itself.
+            other = prefs.optout_token(inst.keys, w.volunteer.user_id, "shift_confirmed")  # type: ignore[arg-type]
+            one_click = c.post(f"/notify/optout?t={other}", data={"List-Unsubscribe": "One-Click"})
+            assert one_click.status_code == 200 and "shift_confirmed" not in enabled()
+            forged = token.rsplit(".", 1)[0] + ".0000"
+            assert c.get(f"/notify/optout?t={forged}").status_code == 400
+            assert c.post("/notify/optout", data={"t": forged}).status_code == 400
+    finally:
+        reset_shared()
