@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy.orm import Session
 
 from ia_events.core import audit
@@ -116,7 +117,10 @@ def recipient(session: Session, keys: KeyRing, user_id: int, kind: str) -> str |
         return None
     if kind in (row.disabled or []) or user.role not in KINDS[kind].roles:
         return None
-    return open_contact(session, keys, user.agency_id, row.email_enc, PURPOSE) or None
+    try:
+        return open_contact(session, keys, user.agency_id, row.email_enc, PURPOSE) or None
+    except (InvalidTag, KeyError, ValueError):  # the agency's data key was shredded
+        return None
 
 
 def reminder_hour(session: Session, user_id: int) -> int:

@@ -396,3 +396,21 @@ def test_opt_out_link_get_asks_post_records(
             assert c.post("/notify/optout", data={"t": forged}).status_code == 400
     finally:
         reset_shared()
+
+
+def test_an_erased_volunteer_gets_nothing_more(inst: Installation, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    from ia_events.core.models import NotifyPreference
+    from ia_events.privacy.subjects import request_erasure
+
+    w = _world(inst)
+    with inst.db.write() as s:
+        shifts.sign_up(s, w.volunteer, w.shift, now=NOW)
+    outcome = request_erasure(inst, OP, "Aylin Demir", "essen", today=NOW.date())
+    _send(inst, smtp_server, NOW)
+    assert not [m for m in smtp_server.handler.messages if "ehrenamt@" in str(m["X-Envelope-To"])]
+    with inst.db.read() as s:
+        row = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "shift_confirmed")).one()
+        assert row.status == "skipped" and row.body_text is None
+        if outcome.status == "done":
+            pref = s.get(NotifyPreference, w.volunteer.user_id)
+            assert pref is not None and pref.email_enc is None
