@@ -6,6 +6,7 @@ import streamlit as st
 
 from ia_events.accounts import users
 from ia_events.notify import prefs
+from ia_events.notify.kinds import kinds_for
 from pages._ui import actor, guard, inst, redirect, writing
 
 ROLE_LABELS = {
@@ -21,7 +22,7 @@ st.write(
     f"**{who.label}** · Benutzername `{who.name}` · Rolle: {ROLE_LABELS.get(who.role, who.role)}"
 )
 
-if who.user_id is not None:
+if who.user_id is not None and kinds_for(str(who.role)):
     st.subheader("Benachrichtigungen per E-Mail")
     with guard(), inst().db.read() as s:
         current = prefs.get_preferences(s, inst().keys, who)
