@@ -59,3 +59,25 @@ def test_opt_out_tokens_are_signed_per_person_and_kind(tmp_path: Path) -> None:
     assert "/notify/optout?t=7.shift_reminder." in prefs.optout_url(
         "https://x.org/", keys, 7, "shift_reminder"
     )
+
+
+def test_the_server_starts_one_sending_thread_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[str] = []
+
+    class FakeThread:
+        def __init__(self, target, name: str, daemon: bool) -> None:  # type: ignore[no-untyped-def]
+            self.name = name
+
+        def start(self) -> None:
+            started.append(self.name)
+
+    monkeypatch.setattr(delivery, "_started", False)
+    monkeypatch.setattr(delivery.threading, "Thread", FakeThread)
+    monkeypatch.delenv("IA_EVENTS_NOTIFY_THREAD", raising=False)
+    assert delivery.start_background(lambda: None) is True  # type: ignore[arg-type,return-value]
+    assert delivery.start_background(lambda: None) is False  # type: ignore[arg-type,return-value]
+    assert started == ["ia-events-notify"]
+    monkeypatch.setattr(delivery, "_started", False)
+    monkeypatch.setenv("IA_EVENTS_NOTIFY_THREAD", "0")
+    assert delivery.start_background(lambda: None) is False  # type: ignore[arg-type,return-value]
+    assert started == ["ia-events-notify"]
