@@ -2,7 +2,7 @@
 
 Every kind is switchable per person (``prefs``); a kind a role does not list
 is never sent to that role. Limits: scans in the inbox of unassigned scans and
-submitted analyses/reports are not notified yet.
+uploaded social-space analyses are not notified yet.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ KINDS: dict[str, Kind] = {
             "shift_understaffed", "Einsatz 3 Tage vorher noch nicht besetzt", ("specialist",), True
         ),
         Kind("plan_submitted", "Aufgabenplanung zur Freigabe eingereicht", ("coordinator",)),
+        Kind("report_submitted", "Sachbericht eingereicht", ("coordinator",)),
         Kind(
             "coordinator_digest",
             "Wöchentliche Übersicht überfälliger Fristen",

@@ -240,6 +240,25 @@ def plan_event(
     return n
 
 
+def report_event(
+    session: Session, *, report_id: int, agency_id: int, now: datetime | None = None
+) -> int:
+    """An agency submitted its Sachbericht: tell the coordination."""
+    n = 0
+    for user_id in _users(session, "coordinator"):
+        row = enqueue(
+            session,
+            kind="report_submitted",
+            user_id=user_id,
+            agency_id=agency_id,
+            object_type="activity_report",
+            object_id=report_id,
+            now=now,
+        )
+        n += row is not None
+    return n
+
+
 # -- for the admin ------------------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from ia_events.core.messages import fmt_date, fmt_time, fmt_weekday_date
 from ia_events.core.models import (
     Activity,
+    ActivityReport,
     Agency,
     Occurrence,
     OccurrenceStatus,
@@ -255,6 +256,20 @@ def _scheduled_text(session: Session, row: OutboxMessage) -> tuple[str, list[str
             lines.append(f"• {_when(start, end)}: {item['role']} bei „{item['title']}“")
         lines += ["", "Eintragen können Sie sich in der App unter „Meine Einsätze“."]
         return (f"Neue offene Einsätze ({len(p.get('shifts', []))})", lines)
+    if row.kind == "report_submitted":
+        report = session.get(ActivityReport, row.object_id)
+        agency = session.get(Agency, row.agency_id) if row.agency_id else None
+        if report is None or agency is None:
+            return None
+        return (
+            f"Sachbericht {report.funding_year} eingereicht – {agency.name}",
+            [
+                f"{agency.name} hat den Sachbericht {report.funding_year} eingereicht.",
+                "",
+                "Sie finden ihn in ia-events unter „Berichte & Controlling“ und als Nachweis "
+                "(Art „Bericht“).",
+            ],
+        )
     if row.kind == "coordinator_digest":
         lines = ["Diese Fristen sind überschritten und nicht als eingereicht vermerkt:", ""]
         for item in p.get("items", []):

@@ -414,3 +414,14 @@ def test_an_erased_volunteer_gets_nothing_more(inst: Installation, smtp_server) 
         if outcome.status == "done":
             pref = s.get(NotifyPreference, w.volunteer.user_id)
             assert pref is not None and pref.email_enc is None
+
+
+def test_a_submitted_report_reaches_the_coordination(inst: Installation, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    from ia_events.reporting.activity_report import submit
+
+    w = _world(inst)
+    submit(inst, w.specialist, "essen", 2027, now=NOW)
+    _send(inst, smtp_server, NOW)
+    (msg,) = smtp_server.handler.by_subject("Sachbericht 2027 eingereicht – IA Essen")
+    assert str(msg["X-Envelope-To"]) == "ko@example.org"
+    assert "IA Essen hat den Sachbericht 2027 eingereicht." in body_text(msg)

@@ -42,7 +42,11 @@ def test_every_kind_has_a_role_and_staff_and_volunteers_have_choices() -> None:
     assert all(k.roles for k in KINDS.values())
     assert {k.code for k in kinds_for("volunteer")} >= {"shift_confirmed", "shift_reminder"}
     assert {k.code for k in kinds_for("specialist")} >= {"plan_returned", "deadline_3"}
-    assert {k.code for k in kinds_for("coordinator")} == {"plan_submitted", "coordinator_digest"}
+    assert {k.code for k in kinds_for("coordinator")} == {
+        "plan_submitted",
+        "report_submitted",
+        "coordinator_digest",
+    }
 
 
 def test_opt_out_tokens_are_signed_per_person_and_kind(tmp_path: Path) -> None:
