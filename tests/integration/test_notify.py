@@ -425,3 +425,24 @@ def test_a_submitted_report_reaches_the_coordination(inst: Installation, smtp_se
     (msg,) = smtp_server.handler.by_subject("Sachbericht 2027 eingereicht – IA Essen")
     assert str(msg["X-Envelope-To"]) == "ko@example.org"
     assert "IA Essen hat den Sachbericht 2027 eingereicht." in body_text(msg)
+
+
+def test_two_sender_processes_send_each_message_once(inst: Installation, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    """As two servers (or a server and cron) would: two `ia-events notify` at once."""
+    import json
+
+    w = _world(inst)
+    with inst.db.write() as s:
+        for _ in range(16):
+            outbox.enqueue(s, kind="plan_submitted", user_id=w.coordinator.user_id,  # type: ignore[arg-type]
+                           agency_id=w.agency, object_type="task_plan", object_id=w.plan,
+                           now=NOW)  # fmt: skip
+    smtp_server.handler.delay = 0.02
+    procs = [_child(inst, smtp_server, "2026-11-02T09:00") for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e.decode()[-2000:] for _o, e in outs]
+    sent = [json.loads(o)["sent"] for o, _e in outs]
+    assert not set(sent[0]) & set(sent[1])
+    every = [str(m["Message-ID"]) for m in smtp_server.handler.messages]
+    assert len(every) == len(set(every)) == len(sent[0]) + len(sent[1])
+    assert len(smtp_server.handler.by_subject("Zur Freigabe")) == 16
