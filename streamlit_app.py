@@ -28,6 +28,11 @@ async def _startup(_app):  # type: ignore[no-untyped-def]
     ensure_setup_token(shared())
     clear_stale_exports(shared())
     recover_uploads(shared())  # leftovers of an upload a crash interrupted (waits for live ones)
+    # E-mail notifications: one sending thread per server process (guarded inside); safe
+    # beside cron's `ia-events notify` and other replicas, as claims are locked.
+    from ia_events.notify.delivery import start_background
+
+    start_background(shared)
     yield
 
 

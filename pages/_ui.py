@@ -9,18 +9,22 @@ server log, never to the user).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TypeVar
 
 import streamlit as st
+from sqlalchemy.orm import Session
 
 from ia_events.core.access import Actor
 from ia_events.core.errors import classify
 from ia_events.core.installation import Installation, shared
+from ia_events.core.messages import berlin
 from storage.db import utcnow
 
 log = logging.getLogger("ia_events.ui")
+T = TypeVar("T")
 
 
 def inst() -> Installation:
@@ -68,6 +72,66 @@ def guard(stop: bool = False) -> Iterator[None]:
         st.error(failure.message)
         if stop:
             st.stop()
+
+
+def commit(action: Callable[[Session], T], done: str | None = None) -> T | None:
+    """The one way a page changes data: run ``action`` in one write transaction; if it
+    commits, remember ``done`` (a German sentence) for the next run and rerun the page
+    so every part of it shows the new state; if it fails, show why and change nothing.
+    Returns only on failure (``None``): a success ends the run."""
+    with guard():
+        with writing() as s:
+            result = action(s)
+        if done:
+            st.session_state[_FLASH] = done
+        st.rerun()
+        return result  # not reached: st.rerun() ends the run
+    return None
+
+
+def flash(done: str) -> None:
+    """Say ``done`` on the next run (after a change made outside ``commit``)."""
+    st.session_state[_FLASH] = done
+
+
+def show_flash() -> None:
+    """The message of the last change, once (called by the shell before each page)."""
+    done = st.session_state.pop(_FLASH, None)
+    if done:
+        st.success(done, icon=":material/check_circle:")
+
+
+_FLASH = "ui_flash"
+_YEAR = "ui_year"  # one funding year for every page, kept while moving between them
+
+
+def year_picker(
+    years: Sequence[int] | None = None, label: str = "Förderjahr", key: str = "ui_year_picker"
+) -> int:
+    """The funding year the user works on: the current one unless she chose another, the
+    same on every page (Planung, Nachweise, Prüfung, Berichte, Fristen)."""
+    this = berlin(now()).year
+    choices = list(years) if years is not None else [this + 1, *range(this, this - 11, -1)]
+    current = st.session_state.get(_YEAR, this)
+    if current not in choices:
+        current = this if this in choices else choices[0]
+    picked = st.selectbox(label, choices, index=choices.index(current), key=key)
+    st.session_state[_YEAR] = int(picked)
+    return int(picked)
+
+
+def agency_picker(who: Actor, key: str, label: str = "Integrationsagentur") -> str | None:
+    """The agency a district user looks at (slug); a specialist's own agency, unasked."""
+    from ia_events.accounts.agencies import list_agencies
+
+    with inst().db.read() as s:
+        agencies = list_agencies(s, who)
+    if not agencies:
+        return None
+    if len(agencies) == 1:
+        return agencies[0].slug
+    names = {a.slug: a.name for a in agencies}
+    return st.selectbox(label, list(names), format_func=names.get, key=key)
 
 
 _MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:=\"'&")

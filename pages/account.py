@@ -1,10 +1,12 @@
-"""Konto: who am I, change my password, log out (here or everywhere)."""
+"""Konto: who am I, e-mail notifications, change my password, log out (here or everywhere)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from ia_events.accounts import users
+from ia_events.notify import prefs
+from ia_events.notify.kinds import kinds_for
 from pages._ui import actor, guard, inst, redirect, writing
 
 ROLE_LABELS = {
@@ -18,6 +20,43 @@ who = actor()
 st.title("Konto")
 # The display name is typed by people: shown as plain text, never as Markdown.
 st.text(f"{who.label} · Benutzername {who.name} · Rolle: {ROLE_LABELS.get(who.role, who.role)}")
+
+if who.user_id is not None and kinds_for(str(who.role)):
+    st.subheader("Benachrichtigungen per E-Mail")
+    with guard(), inst().db.read() as s:
+        current = prefs.get_preferences(s, inst().keys, who)
+    st.caption(
+        "Die Adresse nutzen wir nur für diese Benachrichtigungen; ohne Adresse senden wir "
+        "nichts. Jede E-Mail enthält einen Link zum Abbestellen."
+    )
+    with st.form("account_notify"):
+        email = st.text_input(
+            "E-Mail-Adresse für Benachrichtigungen",
+            value=current.email,
+            placeholder="name@beispiel.de",
+        )
+        chosen = [
+            kind.code
+            for kind in current.available
+            if st.checkbox(
+                kind.label, value=kind.code in current.enabled, key=f"account_notify_{kind.code}"
+            )
+        ]
+        hour = current.reminder_hour
+        if any(k.code == "shift_reminder" for k in current.available):
+            hour = st.number_input(
+                "Erinnerung am Vortag ab (Uhr)",
+                min_value=0,
+                max_value=23,
+                value=current.reminder_hour,
+                step=1,
+            )
+        if st.form_submit_button("Benachrichtigungen speichern"):
+            with guard(), writing() as s:
+                prefs.set_preferences(
+                    s, inst().keys, who, email=email, enabled=chosen, reminder_hour=int(hour)
+                )
+                st.success("Ihre Einstellungen sind gespeichert.")
 
 with st.form("account_password", clear_on_submit=True):
     st.subheader("Passwort ändern")

@@ -1,11 +1,14 @@
-"""System (admin): integrity check with progress, signing key."""
+"""System (admin): integrity check with progress, e-mail notifications, signing key."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from ia_events.archive import fixity
-from pages._ui import actor, guard, inst
+from ia_events.core import outbox
+from ia_events.core.messages import fmt_datetime
+from ia_events.notify import delivery, kinds, mail
+from pages._ui import actor, guard, inst, writing
 
 who = actor()
 st.title("System")
@@ -34,6 +37,90 @@ if st.button("Jetzt prüfen", type="primary", key="system_verify"):
                 hide_index=True,
                 width="stretch",
             )
+
+st.subheader("E-Mail-Benachrichtigungen")
+with guard():
+    smtp = mail.config_from_env()
+    if smtp is None:
+        st.warning(
+            "Kein Mailserver eingerichtet: Es werden keine E-Mails gesendet. Einrichten mit "
+            "der Umgebungsvariable IA_EVENTS_SMTP_URL (z. B. "
+            "smtp://benutzer:passwort@mail.example.org:587?starttls=1&from=ia@example.org), "
+            "siehe docs/operations.md. Unten steht, was gesendet worden wäre."
+        )
+    else:
+        st.write(f"Mailserver: {smtp.describe()}")
+with guard(), inst().db.read() as s:
+    tally = outbox.counts(s, who)
+    problems = outbox.overview(s, who, (outbox.FAILED, outbox.REVIEW))
+    waiting = outbox.overview(s, who, (outbox.PENDING,), limit=100)
+STATE_LABELS = {
+    "pending": "wartet",
+    "sending": "wird gesendet",
+    "committing": "wird übergeben",
+    "sent": "gesendet",
+    "failed": "fehlgeschlagen",
+    "review": "unklar – prüfen",
+    "skipped": "übersprungen",
+}
+st.caption(
+    " · ".join(f"{STATE_LABELS.get(k, k)}: {n}" for k, n in sorted(tally.items()))
+    or "Noch keine Nachrichten."
+)
+if problems:
+    st.error(
+        f"{len(problems)} Nachricht(en) konnten nicht zugestellt werden oder ihre Zustellung "
+        "ist unklar (Abbruch während der Übergabe). Unklare werden nicht von selbst erneut "
+        "gesendet, damit niemand eine E-Mail doppelt bekommt."
+    )
+    st.dataframe(
+        [
+            {
+                "Nr.": m.id,
+                "Art": kinds.label(m.kind),
+                "An (Benutzer)": m.user,
+                "Zustand": STATE_LABELS.get(m.status, m.status),
+                "Versuche": m.attempts,
+                "Antwort des Mailservers": m.last_error or "",
+            }
+            for m in problems
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    chosen = st.selectbox(
+        "Nachricht erneut senden (nach Prüfung, dass sie nicht angekommen ist)",
+        [m.id for m in problems],
+        format_func=lambda i: f"Nr. {i}",
+        key="system_notify_requeue",
+        placeholder="Nachricht wählen",
+    )
+    if st.button("Erneut senden", key="system_notify_requeue_go") and chosen is not None:
+        with guard(), writing() as s:
+            outbox.requeue(s, who, int(chosen))
+            st.success(f"Nachricht Nr. {chosen} wird erneut gesendet.")
+if waiting:
+    label = "Was gesendet worden wäre" if smtp is None else "Wartende Nachrichten"
+    with st.expander(f"{label} ({len(waiting)})", expanded=smtp is None):
+        st.dataframe(
+            [
+                {
+                    "Nr.": m.id,
+                    "Art": kinds.label(m.kind),
+                    "An (Benutzer)": m.user,
+                    "Fällig": fmt_datetime(m.due_at),
+                    "Versuche": m.attempts,
+                }
+                for m in waiting
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+        with guard():
+            previews = delivery.preview(inst(), who, [m.id for m in waiting[:5]])
+        st.caption("Die ersten Nachrichten im Wortlaut (ohne Empfängeradresse):")
+        for subject, body in previews:
+            st.text(f"Betreff: {subject}\n\n{body}")
 
 st.subheader("Schlüssel und Sicherung")
 with guard():

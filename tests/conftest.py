@@ -343,3 +343,27 @@ def app(app_env: Installation):  # type: ignore[no-untyped-def]
     from streamlit.testing.v1 import AppTest
 
     return AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
+
+
+# -- SMTP (notifications) ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[object]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 with a collecting handler
+    (tests/integration/smtp_support.py); skips without aiosmtpd unless
+    ``IA_EVENTS_REQUIRE_SMTP=1``."""
+    try:
+        from aiosmtpd.controller import Controller
+    except ImportError:
+        skip_or_fail("SMTP", "aiosmtpd is not installed: smtp notification tests need it")
+    from tests.integration.smtp_support import Collector, SmtpServer, free_port
+
+    handler = Collector()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
+    controller.start()
+    try:
+        yield SmtpServer("127.0.0.1", port, handler)
+    finally:
+        controller.stop()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from ia_events.cli import archive
+from ia_events.cli import archive, notify
 from ia_events.cli.base import (
     EXIT_OK,
     EXIT_PROBLEM,
@@ -31,7 +31,7 @@ from ia_events.cli.base import (
 )
 from ia_events.core.errors import classify
 
-__all__ = ["archive", "cli", "main", "run"]
+__all__ = ["archive", "cli", "main", "notify", "run"]
 
 
 @command(cli, "init")

@@ -118,6 +118,9 @@ class Action(enum.StrEnum):
     report_submit = "report:submit"
     report_export = "report:export"
     controlling_export = "controlling:export"
+    notify_prefs = "notify:prefs"
+    notify_optout = "notify:optout"
+    notify_requeue = "notify:requeue"
 
 
 def _canonical(data: dict[str, Any]) -> bytes:

@@ -212,6 +212,18 @@ CHECKIN_MESSAGES: dict[str, str] = {
 }
 MESSAGES.update(CHECKIN_MESSAGES)
 
+# Notifications (ia_events.notify).
+MESSAGES.update(
+    {
+        "notify_email_invalid": (
+            "Bitte geben Sie eine gültige E-Mail-Adresse an (name@beispiel.de)."
+        ),
+        "notify_no_account": "Benachrichtigungen gibt es nur für angemeldete Personen.",
+        "notify_optout_invalid": "Der Abmeldelink ist ungültig oder unvollständig.",
+        "notify_not_reviewable": "Diese Nachricht wartet nicht auf eine Prüfung.",
+    }
+)
+
 
 class _Default(dict[str, object]):
     def __missing__(self, key: str) -> str:

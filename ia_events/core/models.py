@@ -673,6 +673,61 @@ class ActivityReport(Base):
     submitted_evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"))
 
 
+# -- notifications --------------------------------------------------------------------------
+
+
+class NotifyPreference(Base):
+    """A person's e-mail for notifications (given for this purpose only) and their choices.
+
+    The address is sealed like every contact (``privacy.personal``); ``disabled``
+    lists the kinds the person switched off (opt-out link or Konto page).
+    """
+
+    __tablename__ = "notify_preferences"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    email_enc: Mapped[bytes | None]
+    disabled: Mapped[list[str]] = mapped_column(default=list)
+    # Local hour (Europe/Berlin) of the reminder on the day before a shift.
+    reminder_hour: Mapped[int] = mapped_column(default=18)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxMessage(Base):
+    """One message to one person, written with the change that causes it.
+
+    Holds ids and the delivery state; the rendered body lives here only until
+    the message is sent. ``key`` makes a scheduled message unique (enqueued once);
+    ``message_id`` is fixed at enqueue time, so a resend would carry the same id.
+    States: pending -> sending (claimed, leased) -> committing (DATA accepted,
+    final dot about to go) -> sent; or failed (permanent), review (a crash left
+    it unclear whether the server has it), skipped (no address / switched off).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str40]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    object_type: Mapped[str40]
+    object_id: Mapped[int | None]
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    subject: Mapped[str | None] = mapped_column(Text)
+    body_text: Mapped[str | None] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    sent_at: Mapped[datetime | None]
+
+
 # -- audit ------------------------------------------------------------------------------------
 
 

@@ -344,6 +344,11 @@ def load(
 
     for slug in ("essen", "kleve", "duesseldorf"):
         submit_report(inst, actor, slug, today.year - 1, now=now)
+    # Notification addresses for Essen and the coordination; no mail server, so the
+    # System page shows what would have been sent.
+    from ia_events.demo import notify as notify_demo
+
+    notify_demo.load_demo(inst, now)
     # Accounts exist now: the first-start setup code has no use any more.
     setup_token_path(inst.settings).unlink(missing_ok=True)
     _write_demo_logins(inst.settings, password)

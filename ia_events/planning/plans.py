@@ -38,6 +38,7 @@ from ia_events.core.models import (
     TaskPlan,
     TaskPlanVersion,
 )
+from ia_events.core.outbox import plan_event
 from ia_events.core.permissions import Reach, service
 from storage.db import utcnow
 
@@ -229,6 +230,7 @@ def _after_change(
     if plan.status == PlanStatus.approved:
         plan.status = PlanStatus.submitted
         plan.submitted_at = now or utcnow()
+        plan_event(session, "plan_submitted", plan_id=plan.id, agency_id=plan.agency_id, now=now)
     record_version(session, actor, plan, why, now)
 
 
@@ -614,6 +616,7 @@ def submit_plan(
         agency_id=plan.agency_id,
         version=plan.version,
     )
+    plan_event(session, "plan_submitted", plan_id=plan.id, agency_id=plan.agency_id, now=now)
     return plan
 
 
@@ -647,11 +650,14 @@ def approve_plan(
         agency_id=plan.agency_id,
         version=plan.version,
     )
+    plan_event(session, "plan_approved", plan_id=plan.id, agency_id=plan.agency_id, now=now)
     return plan
 
 
 @service(Permission.plan_approve, Reach.agency)
-def return_plan(session: Session, actor: Actor, plan_id: int, note: str) -> TaskPlan:
+def return_plan(
+    session: Session, actor: Actor, plan_id: int, note: str, now: datetime | None = None
+) -> TaskPlan:
     """Back to the agency as a draft, with the coordinator's note saying what to change."""
     plan = _plan_for_review(session, actor, plan_id)
     note = (note or "").strip()
@@ -667,6 +673,14 @@ def return_plan(session: Session, actor: Actor, plan_id: int, note: str) -> Task
         plan.id,
         agency_id=plan.agency_id,
         version=plan.version,
+    )
+    plan_event(
+        session,
+        "plan_returned",
+        plan_id=plan.id,
+        agency_id=plan.agency_id,
+        note=plan.review_note,
+        now=now,
     )
     return plan
 

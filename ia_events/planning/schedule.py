@@ -29,6 +29,7 @@ from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
 from ia_events.core.messages import berlin
 from ia_events.core.models import Activity, ClosurePeriod, Occurrence, OccurrenceStatus
+from ia_events.core.outbox import occurrence_event
 from ia_events.core.permissions import Reach, service
 from ia_events.planning import plans
 from ia_events.planning.recurrence import Expansion, SeriesRule, expand, shift_to
@@ -144,6 +145,7 @@ def edit_occurrence(
     ends_at: datetime,
     place: str | None = None,
     note: str = "",
+    now: datetime | None = None,
 ) -> Occurrence:
     """Change one date only; later series edits leave it alone."""
     occ = _occurrence(session, actor, occurrence_id)
@@ -153,6 +155,7 @@ def edit_occurrence(
         raise InvalidInput(field="Ende", reason="Das Ende muss nach dem Beginn liegen.")
     if berlin(starts_at).year != occ.funding_year:
         raise InvalidInput(field="Datum", reason=f"Bitte im Förderjahr {occ.funding_year}.")
+    old_times, old_place = (occ.starts_at, occ.ends_at), occ.place
     occ.starts_at, occ.ends_at = starts_at, ends_at
     occ.place = (place or "").strip() or None
     occ.note = (note or "").strip()[:2000]
@@ -166,6 +169,14 @@ def edit_occurrence(
         agency_id=occ.agency_id,
         scope="one",
     )
+    if (starts_at, ends_at) != old_times or occ.place != old_place:
+        occurrence_event(
+            session,
+            occ,
+            old_times=old_times if (starts_at, ends_at) != old_times else None,
+            old_place=(old_place or "") if occ.place != old_place else None,
+            now=now,
+        )
     return occ
 
 
@@ -197,9 +208,18 @@ def edit_future(
         )
     ).all()
     for row in rows:
+        before, old_place = (row.starts_at, row.ends_at), row.place
         row.starts_at, row.ends_at = shift_to(row.starts_at, row.ends_at, start_time, end_time)
         if place is not None:
             row.place = place.strip() or None
+        if (row.starts_at, row.ends_at) != before or row.place != old_place:
+            occurrence_event(
+                session,
+                row,
+                old_times=before if (row.starts_at, row.ends_at) != before else None,
+                old_place=(old_place or "") if row.place != old_place else None,
+                now=now,
+            )
     activity = session.get(Activity, occ.activity_id)
     assert activity is not None
     activity.recurrence = {
@@ -223,7 +243,7 @@ def edit_future(
 
 @service(Permission.occurrence_edit, Reach.agency)
 def cancel_occurrence(
-    session: Session, actor: Actor, occurrence_id: int, reason: str
+    session: Session, actor: Actor, occurrence_id: int, reason: str, now: datetime | None = None
 ) -> Occurrence:
     """Cancel with a reason; the date stays in the record and its check-in links stop working."""
     occ = _occurrence(session, actor, occurrence_id)
@@ -238,6 +258,7 @@ def cancel_occurrence(
     audit.record(
         session, actor.name, Action.occurrence_cancel, "occurrence", occ.id, agency_id=occ.agency_id
     )
+    occurrence_event(session, occ, cancelled=True, now=now)
     return occ
 
 
@@ -285,6 +306,7 @@ def add_closure(
             occ.cancel_reason = f"Schließzeit: {label}"
             occ.token_generation += 1
             cancelled.append(occ.id)
+            occurrence_event(session, occ, cancelled=True, now=now)
     audit.record(
         session,
         actor.name,

@@ -46,22 +46,53 @@ def data_key(
 ) -> bytes:
     """The agency's data key, created on first use. ``stored`` is its row if the caller
     already read it; the unwrapped key is cached in the key ring per stored version."""
+    return _scoped_key(session, keys, _scope(agency_id), stored)
+
+
+def _scoped_key(
+    session: Session, keys: KeyRing, scope: str, stored: StoredKey | None = None
+) -> bytes:
     if stored is None:
         row = session.execute(
-            select(DataKey.id, DataKey.kek_id, DataKey.wrapped_key).where(
-                DataKey.scope == _scope(agency_id)
-            )
+            select(DataKey.id, DataKey.kek_id, DataKey.wrapped_key).where(DataKey.scope == scope)
         ).first()
         if row is None:
             dek = AESGCM.generate_key(bit_length=256)
             kek_id, wrapped = keys.wrap(dek)
-            session.add(DataKey(scope=_scope(agency_id), kek_id=kek_id, wrapped_key=wrapped))
+            session.add(DataKey(scope=scope, kek_id=kek_id, wrapped_key=wrapped))
             session.flush()
             return dek
         stored = (row[0], row[1], row[2])
     # Keyed by the wrapped bytes too: two installations in one process (tests, restore)
     # can both have data key 1 under a key-encryption key of the same id.
-    return keys.data_key(_scope(agency_id), *stored)
+    return keys.data_key(scope, *stored)
+
+
+# Staff without an agency (coordinators, admins) keep their contact under one key of
+# the district; people of an agency under their agency's key (shredded with it).
+DISTRICT_SCOPE = "district:contacts"
+
+
+def seal_contact(
+    session: Session, keys: KeyRing, agency_id: int | None, value: str, purpose: str
+) -> bytes:
+    """Seal a person's contact under the agency's key, or the district's for staff
+    without an agency."""
+    if agency_id is not None:
+        return seal_text(session, keys, agency_id, value, purpose)
+    key = _scoped_key(session, keys, DISTRICT_SCOPE)
+    return seal(key, value.encode(), f"{purpose}:district".encode())
+
+
+def open_contact(
+    session: Session, keys: KeyRing, agency_id: int | None, sealed: bytes | None, purpose: str
+) -> str:
+    if agency_id is not None:
+        return open_text(session, keys, agency_id, sealed, purpose)
+    if not sealed:
+        return ""
+    key = _scoped_key(session, keys, DISTRICT_SCOPE)
+    return open_sealed(key, sealed, f"{purpose}:district".encode()).decode()
 
 
 def seal_text(

@@ -41,7 +41,9 @@ from ia_events.core.models import (
     DeletionRecord,
     ErasureRequest,
     Evidence,
+    NotifyPreference,
     Occurrence,
+    OutboxMessage,
     Shift,
     ShiftAssignment,
     User,
@@ -466,6 +468,22 @@ def _restrict_volunteer(s: Session, v: Volunteer, at: datetime) -> None:
         )
 
 
+def erase_notify_contact(s: Session, user_id: int) -> None:
+    """Forget the person's notification address and drop messages not yet sent
+    (the outbox holds no address; its unsent bodies go with the person)."""
+    pref = s.get(NotifyPreference, user_id)
+    if pref is not None:
+        pref.email_enc = None
+    s.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.user_id == user_id,
+            OutboxMessage.status.in_(("pending", "failed", "review")),
+        )
+        .values(status="skipped", subject=None, body_text=None, body_html=None, params={})
+    )
+
+
 def _erase(s: Session, actor: Actor, req: ErasureRequest, at: datetime, approver: str) -> None:
     where = [Attendance.agency_id == req.agency_id, Attendance.name_index == req.subject_index]
     n = _anonymise_attendance_rows(s, where, at)
@@ -480,6 +498,7 @@ def _erase(s: Session, actor: Actor, req: ErasureRequest, at: datetime, approver
         for user in s.scalars(select(User).where(User.volunteer_id == v.id)):
             user.display_name = "(gelöscht)"
             user.email = None
+            erase_notify_contact(s, user.id)
     req.status = "done"
     req.done_at = at
     s.add(

@@ -44,6 +44,7 @@ from ia_events.core.models import (
     activity_subgoals,
     evidence_subgoals,
 )
+from ia_events.core.outbox import report_event
 from ia_events.core.permissions import Reach, service
 from ia_events.reporting.controlling import metrics
 from ia_events.reporting.progress import INDICATOR_LABELS, SubGoalProgress, progress_for_agency
@@ -375,6 +376,7 @@ def submit(
             key=d.fingerprint,
             now=now,
         )
+        report_event(s, report_id=row.id, agency_id=agency_id, now=now)
     return view.id
 
 

@@ -12,7 +12,9 @@ index, in another one (the message names nothing of it).
 Assignments are never deleted: withdrawing or a no-show is a status, and
 check-in/out are timestamps. Hours follow ``volunteer_hours.assignment_hours``.
 
-Limits: no notifications are sent; ``reminders`` lists what staff should
+A confirmed sign-up or assignment and a withdrawal write a message to the
+outbox (``core.outbox``) in the same transaction; reminders the day before
+are scheduled by ``notify.rules``. ``reminders`` lists what staff should
 remind people of. Volunteers never see other volunteers' names.
 """
 
@@ -37,6 +39,7 @@ from ia_events.core.models import (
     ShiftAssignment,
     Volunteer,
 )
+from ia_events.core.outbox import shift_event
 from ia_events.core.permissions import Reach, service
 from ia_events.privacy.restriction import shown_text
 from ia_events.volunteers.hours import assignment_hours
@@ -318,6 +321,15 @@ def _enlist(
         volunteer=volunteer.id,
         now=now,
     )
+    shift_event(
+        session,
+        "shift_confirmed",
+        volunteer_id=volunteer.id,
+        agency_id=shift.agency_id,
+        shift_id=shift.id,
+        assignment_id=existing.id,
+        now=now,
+    )
     return existing
 
 
@@ -393,6 +405,18 @@ def withdraw(
         agency_id=a.agency_id,
         now=now,
     )
+    if shift.starts_at > now:
+        self_service = actor.volunteer_id is not None and actor.volunteer_id == a.volunteer_id
+        shift_event(
+            session,
+            "shift_cancelled",
+            volunteer_id=a.volunteer_id,
+            agency_id=a.agency_id,
+            shift_id=shift.id,
+            assignment_id=a.id,
+            now=now,
+            why="withdrawn_self" if self_service else "withdrawn_by_staff",
+        )
 
 
 @service(Permission.volunteer_manage, Reach.agency)

@@ -17,12 +17,16 @@ so each protects itself; nothing is recorded on a bare GET.
 - ``GET|POST /checkin?t=``      the participant check-in page (``checkin_page``).
 - ``GET /ical/<token>.ics``     an iCalendar feed (``calendar_feeds``); 404 when the
   token is unknown or revoked.
+- ``GET|POST /notify/optout?t=``  the one-click opt-out of every notification mail:
+  GET shows what would be switched off and a button (mail scanners and link
+  previews fire GETs); POST (the button, or a mail program's RFC 8058
+  ``List-Unsubscribe=One-Click``) records it. The token is HMAC-signed.
 """
 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ia_events.accounts import users
@@ -117,6 +121,62 @@ async def ical_feed(request: Request) -> Response:
     return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
 
 
+_OPTOUT_PAGE = """<!doctype html><html lang="de"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="robots" content="noindex"><title>Benachrichtigungen abbestellen</title>
+<style>body{{font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem;
+line-height:1.4}}button{{font-size:1.1rem;padding:.6rem 1.2rem}}</style></head>
+<body><h1>Benachrichtigungen abbestellen</h1>{body}</body></html>"""
+
+
+def _optout_page(body: str, status: int = 200) -> Response:
+    return HTMLResponse(
+        _OPTOUT_PAGE.format(body=body),
+        status_code=status,
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+async def notify_optout(request: Request) -> Response:
+    """GET: confirm form (changes nothing). POST: switch the kind off."""
+    import html
+
+    from starlette.concurrency import run_in_threadpool
+
+    from ia_events.notify import kinds, prefs
+
+    inst = shared()
+    token = request.query_params.get("t", "")
+    if request.method == "POST":
+        form = await request.form()
+        token = str(form.get("t") or token)
+    found = prefs.read_optout(inst.keys, token)
+    if found is None:
+        return _optout_page(
+            "<p>Der Link ist ungültig oder unvollständig. Ihre Einstellungen finden Sie in "
+            "ia-events auf der Seite „Konto“.</p>",
+            400,
+        )
+    what = html.escape(kinds.label(found[1]))
+    if request.method == "GET":
+        return _optout_page(
+            f"<p>Möchten Sie die E-Mails „{what}“ nicht mehr erhalten?</p>"
+            '<form method="post"><input type="hidden" name="t" '
+            f'value="{html.escape(token, quote=True)}">'
+            '<button type="submit">Ja, abbestellen</button></form>'
+        )
+
+    def record() -> None:
+        with inst.db.write() as s:
+            prefs.opt_out(s, inst.keys, token)
+
+    await run_in_threadpool(record)
+    return _optout_page(
+        f"<p>Erledigt: Sie erhalten keine E-Mails „{what}“ mehr. Wieder einschalten können "
+        "Sie das in ia-events auf der Seite „Konto“.</p>"
+    )
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/auth/prepare", auth_prepare, methods=["GET"]),
@@ -125,4 +185,5 @@ def routes() -> list[BaseRoute]:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/checkin", checkin_page.checkin_route, methods=["GET", "POST"]),
         Route("/ical/{token}.ics", ical_feed, methods=["GET"]),
+        Route("/notify/optout", notify_optout, methods=["GET", "POST"]),
     ]
