@@ -7,8 +7,12 @@ Revoking a feed makes its URL answer 404 at once, like an unknown token.
 
 Feeds carry what a calendar needs -- titles, times, places, cancellations
 (``STATUS:CANCELLED``) and deadline dates -- never participants' names.
-Occurrence times are written with the Europe/Berlin zone (``VTIMEZONE``
-included), so a weekly series stays at its local time across DST.
+Occurrence times are written with the Europe/Berlin zone, so a weekly series
+stays at its local time across DST. The ``VTIMEZONE`` is written the way
+calendar servers write it -- one STANDARD and one DAYLIGHT part, each with a
+yearly RRULE (EU rule since 1996) -- because common readers (Mozilla's ical.js
+in Thunderbird and FullCalendar, Python's vobject) read only the first value of
+a multi-valued RDATE and then put summer events an hour early.
 Limits: an occurrence feed covers 120 days back to 400 days ahead.
 """
 
@@ -182,8 +186,37 @@ def render(session: Session, token: str, now: datetime | None = None) -> bytes |
         subcomponents=events,
     )
     cal.add("x-wr-timezone", "Europe/Berlin")
-    cal.add_missing_timezones()
+    if feed.kind != FeedKind.deadlines:  # deadlines are all-day dates: no zone needed
+        cal.subcomponents.insert(0, berlin_vtimezone())
     return cal.to_ical()
+
+
+# Europe/Berlin as calendar servers (CalDAV servers, Thunderbird, Outlook) write it: the EU
+# rule in force since 1996 -- summer time from the last Sunday of March 02:00 CET to the last
+# Sunday of October 03:00 CEST. Feeds reach 120 days back, so no older rule is needed.
+BERLIN_VTIMEZONE = """BEGIN:VTIMEZONE
+TZID:Europe/Berlin
+X-LIC-LOCATION:Europe/Berlin
+BEGIN:DAYLIGHT
+TZNAME:CEST
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0200
+DTSTART:19700329T020000
+RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU
+END:DAYLIGHT
+BEGIN:STANDARD
+TZNAME:CET
+TZOFFSETFROM:+0200
+TZOFFSETTO:+0100
+DTSTART:19701025T030000
+RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU
+END:STANDARD
+END:VTIMEZONE
+"""
+
+
+def berlin_vtimezone() -> icalendar.Timezone:
+    return icalendar.Timezone.from_ical(BERLIN_VTIMEZONE.replace("\n", "\r\n"))
 
 
 def _occurrence_events(
