@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ia_events.core.messages import berlin, fmt_date
+from ia_events.core.messages import berlin, fmt_date, fmt_hours
 from ia_events.volunteers.certificates import volunteer_certificate
-from ia_events.volunteers.hours import fmt_hours, own_year_summary
+from ia_events.volunteers.hours import own_year_summary
 from pages._ui import actor, guard, inst, now, writing
 
 who = actor()

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from ia_events.core import audit
 from ia_events.core.access import Actor
 from ia_events.core.audit import Action
-from ia_events.core.messages import berlin, fmt_date
+from ia_events.core.messages import berlin, fmt_date, fmt_hours
 from ia_events.core.pdf import Document
-from ia_events.volunteers.hours import YearSummary, fmt_hours, year_summary
+from ia_events.volunteers.hours import YearSummary, year_summary
 from storage.db import utcnow
 from storage.keys import KeyRing
 

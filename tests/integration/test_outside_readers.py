@@ -1,11 +1,15 @@
 """Our outputs read by software nobody here wrote: iCal feeds in Mozilla's ical.js
-(Thunderbird, FullCalendar) and Python's vobject."""
+(Thunderbird, FullCalendar) and Python's vobject; the controlling CSV in a German
+LibreOffice (``IA_EVENTS_REQUIRE_LIBREOFFICE=1`` forbids skipping when it is missing)."""
 
 from __future__ import annotations
 
 import io
 import json
+import shutil
+import subprocess
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +20,7 @@ from ia_events.core.installation import Installation
 from ia_events.core.models import Agency, Occurrence, Role
 from ia_events.planning import calendar_feeds, schedule
 from ia_events.planning.recurrence import SeriesRule
+from tests.conftest import skip_or_fail
 from tests.node_support import run_node
 
 NOW = datetime(2026, 2, 1, 10, tzinfo=UTC)
@@ -98,3 +103,64 @@ def test_feed_times_resolve_right_in_vobject(year_round_feed) -> None:  # type: 
     assert text.count("BEGIN:VTIMEZONE") == 1
     assert "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3" in text
     assert "RDATE" not in text
+
+
+# -- the controlling CSV in a German LibreOffice -------------------------------------------------
+
+
+def _libreoffice_to_xlsx(csv_path: Path, out_dir: Path) -> Path:
+    """Open the CSV as a German LibreOffice does (``;``, UTF-8, language de-DE) and save as XLSX."""
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        skip_or_fail("LIBREOFFICE", "LibreOffice (soffice) not installed")
+    done = subprocess.run(
+        [
+            str(soffice),
+            f"-env:UserInstallation=file://{out_dir / 'profile'}",
+            "--headless",
+            "--convert-to",
+            "xlsx",
+            "--infilter=CSV:59,34,76,1,,1031",  # separator ;, quote ", UTF-8, from line 1, de-DE
+            "--outdir",
+            str(out_dir),
+            str(csv_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    target = out_dir / (csv_path.stem + ".xlsx")
+    assert target.exists(), done.stdout + done.stderr
+    return target
+
+
+def test_controlling_csv_reads_as_numbers_in_a_german_libreoffice(tmp_path: Path) -> None:
+    import openpyxl
+
+    from ia_events.reporting import controlling
+    from ia_events.reporting.controlling import AgencyFigures, Figures
+
+    rows = [
+        Figures("Gesamt", "", "Gesamt", 1234, 412, 40, 7, 34.3333, "", None, None),
+        Figures("Handlungsfeld", "BE", "Bürgerschaftliches Engagement", 8, 5, 2, 1, 8.7),
+        Figures("Teilziel", "17", "-1 Nähcafé; „Treff“", 40, 3, 1, 0, 40.0, "participants", 30, 40),
+    ]
+    data = [AgencyFigures("essen", "IA Essen", 2026, rows)]
+    csv_path = tmp_path / "Controlling.csv"
+    csv_path.write_bytes(controlling.to_csv(data))
+    text = csv_path.read_bytes().decode("utf-8-sig")
+    assert "34,33" in text and "8,7" in text and "34.33" not in text and "1.234" not in text
+
+    calc = openpyxl.load_workbook(_libreoffice_to_xlsx(csv_path, tmp_path / "lo")).active
+    ours = openpyxl.load_workbook(io.BytesIO(controlling.to_xlsx(data)))["essen"]
+    got = [[c.value for c in r] for r in calc.iter_rows(min_row=2)]
+    for r in got:  # the key column: a sub-goal id reads as a number, which is fine
+        r[3] = None if r[3] is None else str(r[3])
+    want = [
+        ["essen", 2026, *[None if c.value == "" else c.value for c in r]]
+        for r in ours.iter_rows(min_row=3)
+    ]
+    assert got == want  # same text, and every number a number of the same value
+    numeric = [v for r in got for v in r if isinstance(v, int | float)]
+    assert 34.33 in numeric and 8.7 in numeric and 1234 in numeric
+    assert got[2][4] == "'-1 Nähcafé; „Treff“"  # formula neutralised, ; inside quotes
