@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from ia_events.core.access import Actor
 from ia_events.core.errors import DomainError, is_disk_full
 from ia_events.core.installation import Installation, shared
-from ia_events.core.messages import text
+from ia_events.core.messages import fmt_number, text
 from storage.db import utcnow
 
 log = logging.getLogger("ia_events.ui")
@@ -93,7 +93,7 @@ def redirect(url: str) -> None:
 
 def percent_bar(label: str, actual: float, target: float) -> None:
     ratio = min(actual / target, 1.0) if target else 1.0
-    st.progress(ratio, text=f"{label}: {actual:g} von {target:g}")
+    st.progress(ratio, text=f"{label}: {fmt_number(actual)} von {fmt_number(target)}")
 
 
 def sso_configured() -> bool:

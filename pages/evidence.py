@@ -14,7 +14,7 @@ from ia_events.accounts import agencies
 from ia_events.archive import evidence, previews, query, retention
 from ia_events.archive.evidence import GATHERING, KIND_LABELS
 from ia_events.core.access import Permission, can
-from ia_events.core.messages import berlin, fmt_date, fmt_datetime
+from ia_events.core.messages import berlin, fmt_count, fmt_date, fmt_datetime, fmt_size
 from pages._ui import actor, guard, inst, now, writing
 
 who = actor()
@@ -153,7 +153,7 @@ with guard(stop=True), inst().db.read() as s:
 if not result.items:
     st.info("Keine Nachweise für diese Auswahl.")
 else:
-    st.caption(f"{result.total} Nachweise · Seite {result.page} von {result.pages}")
+    st.caption(f"{fmt_count(result.total, 'Nachweis')} · Seite {result.page} von {result.pages}")
     st.dataframe(
         [
             {
@@ -194,7 +194,7 @@ else:
     st.markdown(f"#### Nr. {v.id}: {v.title}")
     meta = {
         "Art": KIND_LABELS.get(v.kind, v.kind),
-        "Datei": f"{v.filename} ({v.media_type}, {v.size / 1024:.0f} KB)",
+        "Datei": f"{v.filename} ({v.media_type}, {fmt_size(v.size)})",
         "SHA-256": v.sha256,
         "Datum": fmt_date(v.doc_date) if v.doc_date else "–",
         "Quelle": v.source or "–",
@@ -289,7 +289,7 @@ else:
                         reason=reason,
                         case_ref=case_ref,
                     )
-                    st.success(f"Sperre {hold.ref} gesetzt ({hold.items} Nachweise).")
+                    st.success(f"Sperre {hold.ref} gesetzt ({fmt_count(hold.items, 'Nachweis')}).")
             for h in detail.holds:
                 if h.set_by != who.name and st.button(
                     f"Sperre {h.ref} freigeben (als zweite Person)", key=f"ev_release_{h.id}"

@@ -23,8 +23,8 @@ if summary is not None:
     if summary.card_reached:
         st.success(
             "Sie erreichen die Schwelle für die Ehrenamtskarte NRW "
-            f"({summary.card_threshold.hours_per_year:g} Std. im Jahr oder "
-            f"{summary.card_threshold.hours_per_week:g} Std. pro Woche). "
+            f"({fmt_hours(summary.card_threshold.hours_per_year)} Std. im Jahr oder "
+            f"{fmt_hours(summary.card_threshold.hours_per_week)} Std. pro Woche). "
             "Fragen Sie Ihre Fachkraft nach dem Antrag bei Ihrer Stadt."
         )
     if summary.activities:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from ia_events.accounts import agencies
 from ia_events.core.access import Actor
-from ia_events.core.messages import berlin, fmt_date, fmt_time, fmt_weekday_date
+from ia_events.core.messages import berlin, fmt_date, fmt_number, fmt_time, fmt_weekday_date
 from ia_events.core.models import FIELD_LABELS, FieldOfAction
 from ia_events.planning import plans
 from ia_events.reporting import progress
@@ -68,7 +68,9 @@ def _progress(who: Actor, slug: str, year: int) -> None:
             f"{g.title} ({FIELD_LABELS.get(FieldOfAction(g.field), g.field)}; "
             f"{INDICATOR_LABELS.get(g.indicator, g.indicator)})"
         )
-        st.progress(min(g.ratio, 1.0), text=f"{label}: {g.actual:g} von {g.target:g}")
+        st.progress(
+            min(g.ratio, 1.0), text=f"{label}: {fmt_number(g.actual)} von {fmt_number(g.target)}"
+        )
 
 
 def _deadlines(who: Actor, slug: str | None) -> None:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ia_events.accounts import agencies
-from ia_events.core.messages import berlin
+from ia_events.core.messages import berlin, fmt_count, fmt_number
 from ia_events.reporting import activity_report, controlling, progress
 from ia_events.reporting.progress import INDICATOR_LABELS
 from pages._ui import actor, guard, inst, now, writing
@@ -63,11 +63,13 @@ with tab_report:
             g = sec.goal
             st.markdown(f"**{n}. {g.title}**")
             st.caption(
-                f"{INDICATOR_LABELS.get(g.indicator, g.indicator)}: Soll {g.target:g}, "
-                f"Ist {g.actual:g} · Ehrenamtsstunden {sec.volunteer_hours:g} · "
-                f"Nachweise {sec.evidence_count} · "
+                f"{INDICATOR_LABELS.get(g.indicator, g.indicator)}: "
+                f"Soll {fmt_number(g.target)}, Ist {fmt_number(g.actual)} · "
+                f"Ehrenamtsstunden {fmt_number(sec.volunteer_hours)} · "
+                f"Nachweise {fmt_number(sec.evidence_count)} · "
                 + "; ".join(
-                    f"{a.title}: {len(a.dates)} Termine, {a.participants} Teilnahmen"
+                    f"{a.title}: {fmt_count(len(a.dates), 'Termin')}, "
+                    f"{fmt_count(a.participants, 'Teilnahme')}"
                     for a in sec.activities
                 )
             )

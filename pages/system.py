@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ia_events.archive import fixity
+from ia_events.core.messages import fmt_count
 from pages._ui import actor, guard, inst
 
 who = actor()
@@ -21,11 +22,11 @@ if st.button("Jetzt prüfen", type="primary", key="system_verify"):
         report = fixity.verify(inst(), who, progress=lambda f, t: bar.progress(min(f, 1.0), text=t))
         if report.ok:
             st.success(
-                f"Alles in Ordnung: {report.blobs_checked} Dateien und "
-                f"{report.events_checked} Audit-Ereignisse geprüft."
+                f"Alles in Ordnung: {fmt_count(report.blobs_checked, 'Datei')} und "
+                f"{fmt_count(report.events_checked, 'Audit-Ereignis')} geprüft."
             )
         else:
-            st.error(f"{len(report.findings)} Fehler gefunden:")
+            st.error(f"{fmt_count(len(report.findings), 'Fehler')} gefunden:")
             st.dataframe(
                 [
                     {"Art": f.kind, "Betrifft": f.subject, "Befund": f.detail}

@@ -399,8 +399,9 @@ with tab_hours:
         )
     if threshold is not None:
         st.caption(
-            f"Hinweis Ehrenamtskarte NRW ab {threshold.hours_per_year:g} Std. im Jahr oder "
-            f"{threshold.hours_per_week:g} Std. pro Woche (Einstellung der Installation; "
+            f"Hinweis Ehrenamtskarte NRW ab {fmt_hours(threshold.hours_per_year)} Std. im Jahr "
+            f"oder {fmt_hours(threshold.hours_per_week)} Std. pro Woche (Einstellung der "
+            "Installation; "
             "bitte die aktuelle Regel des Landes prüfen)."
         )
     if active:

@@ -21,6 +21,7 @@ import click
 from ia_events.core.access import Actor
 from ia_events.core.errors import DomainError
 from ia_events.core.installation import Installation, Settings, initialise
+from ia_events.core.messages import fmt_count, fmt_size
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 
@@ -122,9 +123,11 @@ def demo_cmd(obj: Ctx, size: str) -> int:
         click.echo("Die Demodaten sind schon geladen.")
         return EXIT_OK
     click.echo(
-        f"Demodaten geladen: {summary.agencies} Integrationsagenturen, {summary.users} Konten, "
-        f"{summary.subgoals} Teilziele, {summary.activities} Angebote, "
-        f"{summary.occurrences} Termine, {summary.attendance} Teilnahme-Einträge."
+        f"Demodaten geladen: {fmt_count(summary.agencies, 'Integrationsagentur')}, "
+        f"{fmt_count(summary.users, 'Konto')}, "
+        f"{fmt_count(summary.subgoals, 'Teilziel')}, {fmt_count(summary.activities, 'Angebot')}, "
+        f"{fmt_count(summary.occurrences, 'Termin')}, "
+        f"{fmt_count(summary.attendance, 'Teilnahme-Eintrag')}."
     )
     click.echo(
         f"Anmeldung z. B. als „fk-essen“ oder „koordination“, Passwort: {loader.DEMO_PASSWORD}"
@@ -352,8 +355,8 @@ def card_threshold_cmd(obj: Ctx, hours_year: float | None, hours_week: float | N
                 hours_per_week=hours_week if hours_week is not None else current.hours_per_week,
             )
     click.echo(
-        f"Ehrenamtskarte NRW: {current.hours_per_year:g} Stunden im Jahr "
-        f"oder {current.hours_per_week:g} Stunden pro Woche."
+        f"Ehrenamtskarte NRW: {fmt_count(current.hours_per_year, 'Stunde')} im Jahr "
+        f"oder {fmt_count(current.hours_per_week, 'Stunde')} pro Woche."
     )
     return EXIT_OK
 
@@ -435,10 +438,10 @@ def verify_cmd(obj: Ctx) -> int:
     report = verify(obj.inst(), obj.actor)
     for f in report.findings:
         click.echo(f"FEHLER {f.line()}")
-    mib = report.bytes_checked / 1024 / 1024
     click.echo(
-        f"{report.blobs_checked} Dateien ({mib:.1f} MiB) und {report.events_checked} "
-        f"Audit-Ereignisse geprüft; {len(report.findings)} Fehler."
+        f"{fmt_count(report.blobs_checked, 'Datei')} ({fmt_size(report.bytes_checked)}) und "
+        f"{fmt_count(report.events_checked, 'Audit-Ereignis')} geprüft; "
+        f"{fmt_count(len(report.findings), 'Fehler')}."
     )
     if report.leftovers_cleared:
         click.echo(f"{report.leftovers_cleared} Reste abgebrochener Uploads entfernt.")
@@ -476,8 +479,8 @@ def export_bundle_cmd(
         obj.inst(), obj.actor, agency_slug, year, Path(out), subgoal_id=subgoal_id
     )
     click.echo(
-        f"{result.files} Dateien ({result.payload_bytes / 1024 / 1024:.1f} MiB), "
-        f"{result.findings} Hinweise zur Vollständigkeit."
+        f"{fmt_count(result.files, 'Datei')} ({fmt_size(result.payload_bytes)}), "
+        f"{fmt_count(result.findings, 'Hinweis')} zur Vollständigkeit."
     )
     click.echo(f"SHA-256 {result.sha256}")
     click.echo(str(result.path))
@@ -507,13 +510,13 @@ def verify_bundle_cmd(obj: Ctx, file: str, public_key: str | None) -> int:
     for problem in check.problems:
         click.echo(f"FEHLER {problem}")
     click.echo(
-        f"{check.files_checked} Dateien geprüft; Signatur "
+        f"{fmt_count(check.files_checked, 'Datei')} geprüft; Signatur "
         f"{'gültig' if check.signature_ok else 'UNGÜLTIG'} (Schlüssel {check.key_fingerprint})."
     )
     if check.ok:
         click.echo("Das Prüfpaket ist vollständig und unverändert.")
         return EXIT_OK
-    click.echo(f"Das Prüfpaket ist NICHT intakt: {len(check.problems)} Abweichung(en).")
+    click.echo(f"Das Prüfpaket ist NICHT intakt: {fmt_count(len(check.problems), 'Abweichung')}.")
     return EXIT_PROBLEM
 
 

@@ -274,6 +274,10 @@ PLURALS = {
     "Fehler": "Fehler",
     "Einsatz": "Einsätze",
     "Abweichung": "Abweichungen",
+    "Integrationsagentur": "Integrationsagenturen",
+    "Konto": "Konten",
+    "Hinweis": "Hinweise",
+    "Byte": "Bytes",
 }
 
 
@@ -290,10 +294,10 @@ def fmt_hours(value: float) -> str:
     return fmt_number(value, 2)
 
 
-def fmt_count(n: int, singular: str, plural: str | None = None) -> str:
-    """1 Termin · 2 Termine · 1.234 Teilnahmen (German plural rule from Babel)."""
+def fmt_count(n: float, singular: str, plural: str | None = None) -> str:
+    """1 Termin · 2 Termine · 1.234 Teilnahmen · 1,5 Stunden (German plural rule, Babel)."""
     noun = singular if _LOCALE.plural_form(abs(n)) == "one" else (plural or PLURALS[singular])
-    return f"{fmt_number(n, 0)} {noun}"
+    return f"{fmt_number(n)} {noun}"
 
 
 def fmt_percent(ratio: float) -> str:

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ia_events.core import audit
-from ia_events.core.messages import berlin, fmt_date, fmt_datetime
+from ia_events.core.messages import berlin, fmt_date, fmt_datetime, fmt_size
 from ia_events.inspection.completeness import InspectionTree
 
 TAGMANIFEST = "tagmanifest-sha256.txt"
@@ -84,14 +84,6 @@ def _info_value(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _size(n: int) -> str:
-    for unit in ("Bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n} {unit}" if unit == "Bytes" else f"{n:.1f} {unit}"
-        n /= 1000  # type: ignore[assignment]
-    return str(n)
-
-
 def tag_files(
     *,
     tree: InspectionTree,
@@ -116,7 +108,7 @@ def tag_files(
         ),
         "Bag-Group-Identifier": str(tree.year),
         "Payload-Oxum": f"{payload_bytes}.{len(manifest)}",
-        "Bag-Size": _size(payload_bytes),
+        "Bag-Size": fmt_size(payload_bytes),
         "Bag-Software-Agent": "ia-events",
         "Signing-Key-Fingerprint": fingerprint,
     }
