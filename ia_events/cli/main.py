@@ -552,6 +552,25 @@ def checkin_link_cmd(obj: Ctx, occurrence_id: int, purpose: str, base_url: str |
     return EXIT_OK
 
 
+@command(cli, "feed-link")
+@click.option("--agency", "agency_slug", required=True, metavar="SLUG")
+@click.option("--kind", type=click.Choice(["occurrences", "deadlines"]), required=True)
+@click.option("--base-url", metavar="URL", help="Default: IA_EVENTS_BASE_URL.")
+def feed_link_cmd(obj: Ctx, agency_slug: str, kind: str, base_url: str | None) -> int:
+    """Print the URL of an agency's calendar feed, creating it if needed (URL on the last line)."""
+    from ia_events.planning import calendar_feeds
+
+    inst = obj.inst()
+    with inst.db.write() as s:
+        feed = calendar_feeds.standing_feed(
+            s, inst.keys, obj.actor, agency_slug, kind, base_url or inst.settings.base_url
+        )
+    label = calendar_feeds.KIND_LABELS[calendar_feeds.FeedKind(feed.kind)]
+    click.echo(f"{label} ({agency_slug}): {'neu angelegt' if feed.created else 'besteht schon'}")
+    click.echo(feed.url)
+    return EXIT_OK
+
+
 @command(list_group, "attendance")
 @click.option("--occurrence", "occurrence_id", type=int, required=True, metavar="ID")
 @click.option("--json", "as_json", is_flag=True)

@@ -115,6 +115,7 @@ SERVICES: dict[str, Rule] = {
     "planning.calendar_feeds.create_feed": Rule(P.occurrence_edit, A),
     "planning.calendar_feeds.list_feeds": Rule(P.agency_read, A),
     "planning.calendar_feeds.revoke_feed": Rule(P.occurrence_edit, A),
+    "planning.calendar_feeds.standing_feed": Rule(P.occurrence_edit, A),
     "planning.deadlines.for_year": Rule(P.agency_read, L),
     "planning.deadlines.upcoming": Rule(P.agency_read, L),
     "planning.deadlines.submit": Rule(P.plan_edit, A),

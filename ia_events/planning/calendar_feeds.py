@@ -14,6 +14,11 @@ yearly RRULE (EU rule since 1996) -- because common readers (Mozilla's ical.js
 in Thunderbird and FullCalendar, Python's vobject) read only the first value of
 a multi-valued RDATE and then put summer events an hour early.
 Limits: an occurrence feed covers 120 days back to 400 days ahead.
+
+``standing_feed`` (for ``ia-events feed-link``) gives an agency's feed of one kind
+whose URL can be printed again and again: its token is derived from the
+installation's HMAC key (``KeyRing.keyed_hash``), so the database still holds only
+its hash. Revoking it makes the next call create the next one.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from ia_events.core.models import Activity, Agency, CalendarFeed, Occurrence, Oc
 from ia_events.planning import deadlines
 from ia_events.planning.plans import agency_id_for
 from storage.db import utcnow
+from storage.keys import KeyRing
 
 PRODID = "-//ia-events//Integrationsagenturen NRW//DE"
 PAST = timedelta(days=120)
@@ -106,7 +112,20 @@ def create_feed(
             raise NotFound(what="Das Angebot")
     else:
         activity_id = None
-    token = secrets.token_urlsafe(32)
+    return _add_feed(
+        session, actor, agency_id, feed_kind, activity_id, secrets.token_urlsafe(32), now
+    )
+
+
+def _add_feed(
+    session: Session,
+    actor: Actor,
+    agency_id: int,
+    feed_kind: FeedKind,
+    activity_id: int | None,
+    token: str,
+    now: datetime | None,
+) -> CreatedFeed:
     feed = CalendarFeed(
         agency_id=agency_id,
         activity_id=activity_id,
@@ -128,6 +147,51 @@ def create_feed(
         activity=activity_id,
     )
     return CreatedFeed(feed.id, feed_kind.value, token)
+
+
+@dataclass(frozen=True)
+class StandingFeed:
+    id: int
+    kind: str
+    url: str
+    created: bool  # False: the feed existed already (same URL as before)
+
+
+STANDING_KINDS = (FeedKind.occurrences, FeedKind.deadlines)
+MAX_GENERATIONS = 1000  # revoked standing feeds of one agency and kind, more is implausible
+
+
+def standing_feed(
+    session: Session,
+    keys: KeyRing,
+    actor: Actor,
+    agency_slug: str,
+    kind: str,
+    base_url: str,
+    now: datetime | None = None,
+) -> StandingFeed:
+    """The agency's standing feed of ``kind`` (occurrences or deadlines): its URL, created
+    on first use. Generation *n* has the token HMAC(installation key, agency:kind:n); a
+    revoked generation is skipped, so revoking and asking again gives a new URL."""
+    agency_id = agency_id_for(session, actor, agency_slug, Permission.occurrence_edit)
+    try:
+        feed_kind = FeedKind(kind)
+    except ValueError:
+        feed_kind = None
+    if feed_kind not in STANDING_KINDS:
+        raise InvalidInput(field="Kalender", reason="occurrences oder deadlines.")
+    assert feed_kind is not None
+    for generation in range(MAX_GENERATIONS):
+        token = keys.keyed_hash("calendar-feed", f"{agency_id}:{feed_kind}:{generation}".encode())
+        feed = session.scalar(
+            select(CalendarFeed).where(CalendarFeed.token_hash == token_hash(token))
+        )
+        if feed is None:
+            created = _add_feed(session, actor, agency_id, feed_kind, None, token, now)
+            return StandingFeed(created.id, created.kind, feed_url(base_url, token), True)
+        if feed.revoked_at is None:
+            return StandingFeed(feed.id, feed.kind, feed_url(base_url, token), False)
+    raise InvalidInput(field="Kalender", reason="Zu viele widerrufene Kalender-Links.")
 
 
 def list_feeds(session: Session, actor: Actor, agency_slug: str) -> list[FeedView]:
