@@ -330,7 +330,7 @@ def _feeds(who: Actor, slug: str) -> None:
     created = st.session_state.pop("act_feed_url", None)
     if created:
         st.success("Neuer Kalender-Link (wird nur jetzt angezeigt):")
-        st.code(created, language=None)
+        st.code(created, language=None, wrap_lines=True)
     with inst().db.read() as s:
         feeds = calendar_feeds.list_feeds(s, who, slug)
         activities = schedule.list_activities(s, who, slug)

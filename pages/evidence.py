@@ -113,7 +113,7 @@ if can(who, Permission.evidence_add):
                     consent_ref=consent,
                 )
                 st.success(
-                    f"{len(added)} Nachweis(e) archiviert: "
+                    f"{fmt_count(len(added), 'Nachweis')} archiviert: "
                     + ", ".join(f"Nr. {v.id} „{v.filename}“" for v in added)
                 )
                 for v in added:
@@ -225,8 +225,8 @@ else:
         if b1.button("Vorschau anzeigen", key=f"ev_preview_{v.id}"):
             with guard():
                 pv = previews.preview(inst(), who, v.id, v.flags)
-                for img in pv.images:
-                    st.image(img, width="stretch")
+                for n, img in enumerate(pv.images, 1):
+                    st.image(img, width="stretch", alt=f"Vorschau {v.filename}, Seite {n}")
                 if pv.text:
                     st.text(pv.text)
                 if pv.note:

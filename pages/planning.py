@@ -11,7 +11,14 @@ import pandas as pd
 import streamlit as st
 
 from ia_events.core.access import Actor
-from ia_events.core.messages import berlin, csv_number, fmt_date, fmt_datetime, fmt_number
+from ia_events.core.messages import (
+    berlin,
+    csv_number,
+    fmt_count,
+    fmt_date,
+    fmt_datetime,
+    fmt_number,
+)
 from ia_events.core.models import FIELD_LABELS, FieldOfAction, Indicator
 from ia_events.planning import plans as planning
 from ia_events.reporting import progress
@@ -271,7 +278,10 @@ def _coordinator(who: Actor) -> None:
         width="stretch",
     )
     waiting = [p for p in plans if p.status == "submitted"]
-    st.caption(f"{len(waiting)} Planung(en) warten auf Freigabe.")
+    st.caption(
+        f"{fmt_count(len(waiting), 'Planung')} "
+        f"{'wartet' if len(waiting) == 1 else 'warten'} auf Freigabe."
+    )
     by_slug = {p.agency_slug: p for p in plans}
     default = list(by_slug).index(waiting[0].agency_slug) if waiting else 0
     slug = st.selectbox(

@@ -51,7 +51,7 @@ with tab_report:
         )
     else:
         st.info("Entwurf: Die Zahlen kommen aus den erfassten Terminen; die Texte schreiben Sie.")
-    st.caption(f"Fingerabdruck des Signaturschlüssels: `{draft.fingerprint}`")
+    st.caption(f"Fingerabdruck des Signaturschlüssels: {draft.fingerprint}")
     editable = not draft.submitted and who.role == "specialist"
     with st.form("rep_form"):
         texts = {

@@ -45,7 +45,8 @@ with guard():
         f"Aktiver Schlüsselverschlüsselungsschlüssel: **{ks.current_kek}** · "
         + " · ".join(f"KEK {k}: {ks.wrapped_by.get(k, 0)} Schlüssel" for k in ks.kek_ids)
     )
-st.caption(
+# st.write, not st.caption: inline code in a caption is drawn at 60 % opacity (2.97:1).
+st.write(
     "Rotation (`ia-events keys rotate`) verpackt alle Datenschlüssel neu, ohne Dateien "
     "anzufassen. Sicherung: `ia-events backup DIR` – die Schlüssel liegen dabei getrennt im "
     "Ordner KEYS-SEPARATELY und gehören an einen anderen Ort (siehe docs/operations.md)."

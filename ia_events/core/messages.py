@@ -278,6 +278,7 @@ PLURALS = {
     "Konto": "Konten",
     "Hinweis": "Hinweise",
     "Byte": "Bytes",
+    "Planung": "Planungen",
 }
 
 
