@@ -132,6 +132,10 @@ def demo_cmd(obj: Ctx, size: str) -> int:
     click.echo(
         f"Anmeldung z. B. als „fk-essen“ oder „koordination“, Passwort: {loader.DEMO_PASSWORD}"
     )
+    click.echo(
+        "Termine als Kalender-Abo (z. B. Thunderbird, Outlook): "
+        "ia-events feed-link --agency essen --kind occurrences"
+    )
     return EXIT_OK
 
 

@@ -453,6 +453,9 @@ def test_bundle_checks_out_with_outside_tools_alone(
     assert top == {f"{bag_dir.name}/", sig}  # the signature lies beside the bag, not in it
 
     assert bagit.Bag(str(bag_dir)).validate()
+    from tests.pdfa_support import pdfa_problems
+
+    assert pdfa_problems((bag_dir / "data/00_Inhaltsverzeichnis.pdf").read_bytes()) == []
     report = bagit_utils.Bag(bag_dir, load=True).validate()
     assert report.valid and report.issues == [], [i.message for i in report.issues]
 

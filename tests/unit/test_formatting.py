@@ -68,3 +68,9 @@ def test_sachbericht_word_subtitle_says_stand_once_and_numbers_are_german() -> N
     cells = {row.cells[0].text: row.cells[1].text for row in doc.tables[0].rows}
     assert cells["Ehrenamtsstunden"] == "25,63" and cells["Soll / Ist"] == "20 / 12,5"
     assert "Nähcafé: 1 Termin, 1 Teilnahme, 25,63 Ehrenamtsstunden – 03.03." in paragraphs
+
+
+def test_sachbericht_pdf_holds_up_to_the_pdfa_2b_checks_we_can_make() -> None:
+    from tests.pdfa_support import pdfa_problems
+
+    assert pdfa_problems(render_pdf(_draft())) == []
