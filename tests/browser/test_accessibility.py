@@ -87,10 +87,12 @@ def _check_pages(browser, base: str, user: str | None, axe_js: Path) -> None:  #
     assert problems == [], "\n".join(problems)
 
 
+@pytest.mark.axe_sweep
 def test_login_page_passes_axe(browser, live_server, axe_js) -> None:  # type: ignore[no-untyped-def]
     _check_pages(browser, live_server, None, axe_js)
 
 
+@pytest.mark.axe_sweep
 @pytest.mark.parametrize("role", list(USERS))
 def test_every_page_of_a_role_passes_axe_on_desktop_and_phone(  # type: ignore[no-untyped-def]
     browser, live_server, axe_js, role: str
