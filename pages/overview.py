@@ -166,12 +166,15 @@ def _coordinator(who: Actor) -> None:
                 "Teilnahmen": r.participants,
                 "Teilziele erreicht": f"{r.subgoals_met} von {r.subgoals_total}",
                 "Ehrenamtliche": r.volunteers,
-                "Ehrenamtsstunden": round(r.volunteer_hours, 1),
+                "Ehrenamtsstunden": round(r.volunteer_hours, 2),
             }
             for r in rows
         ],
         hide_index=True,
         width="stretch",
+        # Numbers stay numbers (sortable); "localized" shows them as the browser's
+        # locale writes them: 25,63 for a German browser.
+        column_config={"Ehrenamtsstunden": st.column_config.NumberColumn(format="localized")},
     )
     _upcoming(who, None)
     _deadlines(who, None)

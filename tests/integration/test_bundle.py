@@ -496,3 +496,31 @@ def test_bundle_checks_out_with_outside_tools_alone(
     cmd = re.sub(r"-in \S+", f"-in {forged}", cmd)
     done = subprocess.run(cmd, shell=True, cwd=bag_dir, capture_output=True, text=True)
     assert "Signature Verified Successfully" not in done.stdout
+
+
+def test_verify_bundle_reads_old_bundles_and_names_a_stray_file_beside_the_bag(
+    cli_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = zipfile.ZipFile(cli_bundle).namelist()[0].split("/")[0]
+    detached = f"{root}.tagmanifest-sha256.txt.sig"
+
+    # Before 2026-12 the signature lay inside the bag; such bundles still verify.
+    old = tmp_path / "alt.zip"
+    with zipfile.ZipFile(cli_bundle) as zin, zipfile.ZipFile(old, "w") as zout:
+        for info in zin.infolist():
+            name = f"{root}/tagmanifest-sha256.txt.sig" if info.filename == detached else None
+            zout.writestr(name or info, zin.read(info))
+    assert run(["verify-bundle", str(old)]) == 0
+    capsys.readouterr()
+
+    stray = tmp_path / "stray.zip"
+    _rewrite(cli_bundle, stray, lambda n, d: d)
+    with zipfile.ZipFile(stray, "a") as zf:
+        zf.writestr("nachgereicht.pdf", b"%PDF fake")
+    assert run(["verify-bundle", str(stray)]) == 1
+    assert "neben dem Paket-Ordner): nachgereicht.pdf" in capsys.readouterr().out
+
+    missing = tmp_path / "ohne.zip"
+    _rewrite(cli_bundle, missing, lambda n, d: None if n == detached else d)
+    assert run(["verify-bundle", str(missing)]) == 1
+    assert f"Fehlt: {detached}" in capsys.readouterr().out
