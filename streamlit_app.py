@@ -168,7 +168,11 @@ def main() -> None:
         st.warning("Bitte vergeben Sie zuerst ein eigenes Passwort.")
         page = st.navigation([st.Page("pages/account.py", title="Konto", icon="👤")])
     else:
-        page = st.navigation(_pages_for(str(actor.role)))
+        # One flat list, in section order: Streamlit's sectioned sidebar puts each section
+        # as a <div> inside the <ul> of links, which screen readers and axe-core reject
+        # as a broken list (WCAG 1.3.1; axe "list"/"listitem", serious).
+        sections = _pages_for(str(actor.role))
+        page = st.navigation([p for section in sections.values() for p in section])
     if demo_installation():  # after st.navigation, so it belongs to every page's run
         demo_banner()
     with guard():

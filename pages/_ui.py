@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ia_events.core.access import Actor
 from ia_events.core.errors import classify
 from ia_events.core.installation import Installation, shared
-from ia_events.core.messages import berlin
+from ia_events.core.messages import berlin, fmt_number
 from storage.db import utcnow
 
 log = logging.getLogger("ia_events.ui")
@@ -178,7 +178,7 @@ def redirect(url: str, *, append_here: bool = False) -> None:
 
 def percent_bar(label: str, actual: float, target: float) -> None:
     ratio = min(actual / target, 1.0) if target else 1.0
-    st.progress(ratio, text=f"{label}: {actual:g} von {target:g}")
+    st.progress(ratio, text=f"{label}: {fmt_number(actual)} von {fmt_number(target)}")
 
 
 def sso_configured() -> bool:

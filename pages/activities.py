@@ -9,7 +9,14 @@ import streamlit as st
 
 from ia_events.core.access import Actor
 from ia_events.core.errors import InvalidInput
-from ia_events.core.messages import berlin, fmt_date, fmt_datetime, fmt_time, fmt_weekday_date
+from ia_events.core.messages import (
+    berlin,
+    fmt_count,
+    fmt_date,
+    fmt_datetime,
+    fmt_time,
+    fmt_weekday_date,
+)
 from ia_events.core.models import FIELD_LABELS, AttendanceMode
 from ia_events.planning import calendar_feeds, plans, schedule
 from ia_events.planning.recurrence import WEEKDAYS, SeriesRule, local
@@ -85,7 +92,7 @@ def _calendar(who: Actor, slug: str) -> None:
                     box.caption(f"~~{line}~~ (abgesagt)")
                 else:
                     box.caption(line)
-    st.caption(f"{len(rows)} Termine im Zeitraum, abgesagte durchgestrichen.")
+    st.caption(f"{fmt_count(len(rows), 'Termin')} im Zeitraum, abgesagte durchgestrichen.")
 
 
 # -- new activity -----------------------------------------------------------------------------
@@ -194,7 +201,8 @@ def _new_activity(who: Actor, slug: str) -> None:
                 count_categories=categories.split(","),
             )
         st.success(
-            f"Angebot „{md(title.strip())}“ angelegt: {len(result.occurrence_ids)} Termine "
+            f"Angebot „{md(title.strip())}“ angelegt: "
+            f"{fmt_count(len(result.occurrence_ids), 'Termin')} "
             f"({rule.describe()})."
         )
         if result.expansion.skipped:
@@ -266,7 +274,10 @@ def _edit(who: Actor, slug: str) -> None:
                 ids = schedule.edit_future(
                     s, who, occ_id, start_time=s_t, end_time=e_t, place=place or None, now=now()
                 )
-                st.success(f"{len(ids)} Termine geändert (einzeln geänderte bleiben unverändert).")
+                st.success(
+                    f"{fmt_count(len(ids), 'Termin')} geändert "
+                    "(einzeln geänderte bleiben unverändert)."
+                )
     with cancel, st.form("act_cancel"):
         reason = st.text_input("Grund der Absage", placeholder="z. B. Kursleitung erkrankt")
         if st.form_submit_button("Termin absagen"):
@@ -302,7 +313,9 @@ def _closures(who: Actor, slug: str) -> None:
                 _, cancelled = schedule.add_closure(
                     s, who, slug, start, end, label, cancel_existing=cancel, now=now()
                 )
-                st.success(f"Schließzeit eingetragen; {len(cancelled)} Termine abgesagt.")
+                st.success(
+                    f"Schließzeit eingetragen; {fmt_count(len(cancelled), 'Termin')} abgesagt."
+                )
 
 
 # -- calendar feeds ---------------------------------------------------------------------------
@@ -317,7 +330,7 @@ def _feeds(who: Actor, slug: str) -> None:
     created = st.session_state.pop("act_feed_url", None)
     if created:
         st.success("Neuer Kalender-Link (wird nur jetzt angezeigt):")
-        st.code(created, language=None)
+        st.code(created, language=None, wrap_lines=True)
     with inst().db.read() as s:
         feeds = calendar_feeds.list_feeds(s, who, slug)
         activities = schedule.list_activities(s, who, slug)

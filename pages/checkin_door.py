@@ -291,11 +291,20 @@ def render() -> None:
         )
     left, right = st.columns([2, 3])
     with left:
-        st.image(cards.qr_png(info.participant_url, box=12), width="stretch")
+        st.image(
+            cards.qr_png(info.participant_url, box=12),
+            width="stretch",
+            alt=f"QR-Code zum Selbst-Check-in: {o.title}, Adresse {info.participant_url}",
+        )
         st.caption(f"{md(o.title)} · {md(o.place)}")
-        st.code(info.participant_url, language=None)
+        # Wrapped, so the address never becomes a scroll box a keyboard cannot reach.
+        st.code(info.participant_url, language=None, wrap_lines=True)
         with st.expander("QR für Ehrenamtliche (Schicht-Check-in)"):
-            st.image(cards.qr_png(info.volunteer_url, box=8), width=220)
+            st.image(
+                cards.qr_png(info.volunteer_url, box=8),
+                width=220,
+                alt=f"QR-Code zum Schicht-Check-in für Ehrenamtliche: {o.title}",
+            )
     tabs = st.tabs(["Von Hand", "Karte scannen", "Zählen", "Rückgängig", "Drucken", "Karten"])
     with tabs[0], guard():
         _manual(who, info)

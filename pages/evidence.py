@@ -14,7 +14,7 @@ from ia_events.accounts import agencies
 from ia_events.archive import evidence, previews, query, retention
 from ia_events.archive.evidence import GATHERING, KIND_LABELS
 from ia_events.core.access import Permission, can
-from ia_events.core.messages import berlin, fmt_date, fmt_datetime
+from ia_events.core.messages import berlin, fmt_count, fmt_date, fmt_datetime, fmt_size
 from pages._ui import actor, guard, inst, md, now, writing
 
 who = actor()
@@ -113,7 +113,7 @@ if can(who, Permission.evidence_add):
                     consent_ref=consent,
                 )
                 st.success(
-                    f"{len(added)} Nachweis(e) archiviert: "
+                    f"{fmt_count(len(added), 'Nachweis')} archiviert: "
                     + ", ".join(f"Nr. {v.id} „{md(v.filename)}“" for v in added)
                 )
                 for v in added:
@@ -153,7 +153,7 @@ with guard(stop=True), inst().db.read() as s:
 if not result.items:
     st.info("Keine Nachweise für diese Auswahl.")
 else:
-    st.caption(f"{result.total} Nachweise · Seite {result.page} von {result.pages}")
+    st.caption(f"{fmt_count(result.total, 'Nachweis')} · Seite {result.page} von {result.pages}")
     st.dataframe(
         [
             {
@@ -194,7 +194,7 @@ else:
     st.markdown(f"#### Nr. {v.id}: {md(v.title)}")
     meta = {
         "Art": KIND_LABELS.get(v.kind, v.kind),
-        "Datei": f"{v.filename} ({v.media_type}, {v.size / 1024:.0f} KB)",
+        "Datei": f"{v.filename} ({v.media_type}, {fmt_size(v.size)})",
         "SHA-256": v.sha256,
         "Datum": fmt_date(v.doc_date) if v.doc_date else "–",
         "Quelle": v.source or "–",
@@ -228,8 +228,8 @@ else:
         if b1.button("Vorschau anzeigen", key=f"ev_preview_{v.id}"):
             with guard():
                 pv = previews.preview(inst(), who, v.id, v.flags)
-                for img in pv.images:
-                    st.image(img, width="stretch")
+                for n, img in enumerate(pv.images, 1):
+                    st.image(img, width="stretch", alt=f"Vorschau {v.filename}, Seite {n}")
                 if pv.text:
                     st.text(pv.text)
                 if pv.note:
@@ -292,7 +292,9 @@ else:
                         reason=reason,
                         case_ref=case_ref,
                     )
-                    st.success(f"Sperre {md(hold.ref)} gesetzt ({hold.items} Nachweise).")
+                    st.success(
+                        f"Sperre {md(hold.ref)} gesetzt ({fmt_count(hold.items, 'Nachweis')})."
+                    )
             for h in detail.holds:
                 if h.set_by != who.name and st.button(
                     f"Sperre {md(h.ref)} freigeben (als zweite Person)", key=f"ev_release_{h.id}"

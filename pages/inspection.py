@@ -8,7 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from ia_events.accounts import agencies
-from ia_events.core.messages import berlin, fmt_date, fmt_time
+from ia_events.core.messages import (
+    berlin,
+    fmt_count,
+    fmt_date,
+    fmt_number,
+    fmt_percent,
+    fmt_size,
+    fmt_time,
+)
 from ia_events.inspection import bundle, completeness
 from ia_events.reporting.progress import INDICATOR_LABELS
 from pages._ui import actor, guard, inst, md, now
@@ -93,8 +101,10 @@ else:
     st.info(f"Für {year} gibt es keine Aufgabenplanung.")
 for g in tree.subgoals:
     label = INDICATOR_LABELS.get(g.indicator, g.indicator)
-    with st.expander(f"{md(g.title)} – {g.actual:g} von {g.target:g} ({label})"):
-        st.progress(min(g.ratio, 1.0), text=f"{round(100 * g.ratio)} % erreicht")
+    with st.expander(
+        f"{md(g.title)} – {fmt_number(g.actual)} von {fmt_number(g.target)} ({label})"
+    ):
+        st.progress(min(g.ratio, 1.0), text=f"{fmt_percent(g.ratio)} erreicht")
         for act in tree.activities.values():
             if g.id not in act.subgoal_ids:
                 continue
@@ -155,7 +165,7 @@ if st.button("Prüfpaket erstellen", type="primary", key="insp_export"):
 done = st.session_state.get("insp_result")
 if done:
     st.success(
-        f"Prüfpaket erstellt: {done['files']} Dateien, {done['size'] / 1024 / 1024:.1f} MB. "
+        f"Prüfpaket erstellt: {fmt_count(done['files'], 'Datei')}, {fmt_size(done['size'])}. "
         f"SHA-256: `{done['sha256']}`"
     )
     st.download_button(
@@ -174,9 +184,12 @@ if upload is not None:
         check = bundle.verify_upload(inst(), who, upload)
         if check.ok:
             st.success(
-                f"Das Prüfpaket ist vollständig und unverändert: {check.files_checked} Dateien "
+                "Das Prüfpaket ist vollständig und unverändert: "
+                f"{fmt_count(check.files_checked, 'Datei')} "
                 f"geprüft, Signatur gültig (Schlüssel {check.key_fingerprint})."
             )
         else:
-            st.error(f"Das Prüfpaket ist NICHT intakt ({len(check.problems)} Abweichungen):")
+            st.error(
+                f"Das Prüfpaket ist NICHT intakt ({fmt_count(len(check.problems), 'Abweichung')}):"
+            )
             st.markdown("\n".join(f"- {md(p)}" for p in check.problems))

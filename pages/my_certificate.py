@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ia_events.core.messages import berlin, fmt_date
+from ia_events.core.messages import berlin, fmt_date, fmt_hours
 from ia_events.volunteers.certificates import volunteer_certificate
-from ia_events.volunteers.hours import fmt_hours, own_year_summary
+from ia_events.volunteers.hours import own_year_summary
 from pages._ui import actor, guard, inst, now, writing
 
 who = actor()
@@ -23,8 +23,8 @@ if summary is not None:
     if summary.card_reached:
         st.success(
             "Sie erreichen die Schwelle für die Ehrenamtskarte NRW "
-            f"({summary.card_threshold.hours_per_year:g} Std. im Jahr oder "
-            f"{summary.card_threshold.hours_per_week:g} Std. pro Woche). "
+            f"({fmt_hours(summary.card_threshold.hours_per_year)} Std. im Jahr oder "
+            f"{fmt_hours(summary.card_threshold.hours_per_week)} Std. pro Woche). "
             "Fragen Sie Ihre Fachkraft nach dem Antrag bei Ihrer Stadt."
         )
     if summary.activities:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from ia_events.accounts import agencies
 from ia_events.core.access import Actor
-from ia_events.core.messages import berlin, fmt_date, fmt_time, fmt_weekday_date
+from ia_events.core.messages import berlin, fmt_date, fmt_number, fmt_time, fmt_weekday_date
 from ia_events.core.models import FIELD_LABELS, FieldOfAction
 from ia_events.planning import plans
 from ia_events.reporting import progress
@@ -68,7 +68,9 @@ def _progress(who: Actor, slug: str, year: int) -> None:
             f"{g.title} ({FIELD_LABELS.get(FieldOfAction(g.field), g.field)}; "
             f"{INDICATOR_LABELS.get(g.indicator, g.indicator)})"
         )
-        st.progress(min(g.ratio, 1.0), text=f"{label}: {g.actual:g} von {g.target:g}")
+        st.progress(
+            min(g.ratio, 1.0), text=f"{label}: {fmt_number(g.actual)} von {fmt_number(g.target)}"
+        )
 
 
 def _deadlines(who: Actor, slug: str | None) -> None:
@@ -164,12 +166,15 @@ def _coordinator(who: Actor) -> None:
                 "Teilnahmen": r.participants,
                 "Teilziele erreicht": f"{r.subgoals_met} von {r.subgoals_total}",
                 "Ehrenamtliche": r.volunteers,
-                "Ehrenamtsstunden": round(r.volunteer_hours, 1),
+                "Ehrenamtsstunden": round(r.volunteer_hours, 2),
             }
             for r in rows
         ],
         hide_index=True,
         width="stretch",
+        # Numbers stay numbers (sortable); "localized" shows them as the browser's
+        # locale writes them: 25,63 for a German browser.
+        column_config={"Ehrenamtsstunden": st.column_config.NumberColumn(format="localized")},
     )
     _upcoming(who, None)
     _deadlines(who, None)

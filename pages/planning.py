@@ -11,7 +11,14 @@ import pandas as pd
 import streamlit as st
 
 from ia_events.core.access import Actor
-from ia_events.core.messages import berlin, fmt_date, fmt_datetime
+from ia_events.core.messages import (
+    berlin,
+    csv_number,
+    fmt_count,
+    fmt_date,
+    fmt_datetime,
+    fmt_number,
+)
 from ia_events.core.models import FIELD_LABELS, FieldOfAction, Indicator
 from ia_events.planning import plans as planning
 from ia_events.reporting import progress
@@ -64,7 +71,7 @@ def _progress(who: Actor, slug: str, year: int) -> None:
         st.progress(
             min(g.ratio, 1.0),
             text=f"{md(g.title)} ({g.field}; {INDICATOR_LABELS.get(g.indicator, g.indicator)}): "
-            f"{g.actual:g} von {g.target:g}",
+            f"{fmt_number(g.actual)} von {fmt_number(g.target)}",
         )
 
 
@@ -156,7 +163,7 @@ def _subgoal_forms(who: Actor, plan: planning.PlanView) -> None:
             index=indicators.index(g.indicator),
             format_func=lambda i: INDICATOR_LABELS[i],
         )
-        target = c3.text_input("Zielwert", value=f"{g.target:g}")
+        target = c3.text_input("Zielwert", value=csv_number(g.target))
         why = st.text_input("Grund der Anpassung (nötig, sobald eingereicht)")
         if st.form_submit_button("Teilziel speichern"):
             with guard(), writing() as s:
@@ -174,7 +181,9 @@ def _subgoal_forms(who: Actor, plan: planning.PlanView) -> None:
                 st.success("Teilziel gespeichert.")
     if g.indicator == "manual":
         with st.form("plan_manual"):
-            value = st.text_input("Erreichter Wert (manuell)", value=f"{g.manual_actual or 0:g}")
+            value = st.text_input(
+                "Erreichter Wert (manuell)", value=csv_number(g.manual_actual or 0)
+            )
             if st.form_submit_button("Wert speichern"):
                 with guard(), writing() as s:
                     planning.set_manual_actual(s, who, gid, value)
@@ -269,7 +278,10 @@ def _coordinator(who: Actor) -> None:
         width="stretch",
     )
     waiting = [p for p in plans if p.status == "submitted"]
-    st.caption(f"{len(waiting)} Planung(en) warten auf Freigabe.")
+    st.caption(
+        f"{fmt_count(len(waiting), 'Planung')} "
+        f"{'wartet' if len(waiting) == 1 else 'warten'} auf Freigabe."
+    )
     by_slug = {p.agency_slug: p for p in plans}
     default = list(by_slug).index(waiting[0].agency_slug) if waiting else 0
     slug = st.selectbox(

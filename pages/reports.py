@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ia_events.accounts import agencies
-from ia_events.core.messages import berlin
+from ia_events.core.messages import berlin, fmt_count, fmt_number
 from ia_events.reporting import activity_report, controlling, progress
 from ia_events.reporting.progress import INDICATOR_LABELS
 from pages._ui import actor, guard, inst, md, now, writing
@@ -51,7 +51,7 @@ with tab_report:
         )
     else:
         st.info("Entwurf: Die Zahlen kommen aus den erfassten Terminen; die Texte schreiben Sie.")
-    st.caption(f"Fingerabdruck des Signaturschlüssels: `{draft.fingerprint}`")
+    st.caption(f"Fingerabdruck des Signaturschlüssels: {draft.fingerprint}")
     editable = not draft.submitted and who.role == "specialist"
     with st.form("rep_form"):
         texts = {
@@ -63,11 +63,13 @@ with tab_report:
             g = sec.goal
             st.markdown(f"**{n}. {md(g.title)}**")
             st.caption(
-                f"{INDICATOR_LABELS.get(g.indicator, g.indicator)}: Soll {g.target:g}, "
-                f"Ist {g.actual:g} · Ehrenamtsstunden {sec.volunteer_hours:g} · "
-                f"Nachweise {sec.evidence_count} · "
+                f"{INDICATOR_LABELS.get(g.indicator, g.indicator)}: "
+                f"Soll {fmt_number(g.target)}, Ist {fmt_number(g.actual)} · "
+                f"Ehrenamtsstunden {fmt_number(sec.volunteer_hours)} · "
+                f"Nachweise {fmt_number(sec.evidence_count)} · "
                 + "; ".join(
-                    f"{md(a.title)}: {len(a.dates)} Termine, {a.participants} Teilnahmen"
+                    f"{md(a.title)}: {fmt_count(len(a.dates), 'Termin')}, "
+                    f"{fmt_count(a.participants, 'Teilnahme')}"
                     for a in sec.activities
                 )
             )

@@ -14,7 +14,7 @@ import streamlit as st
 
 from ia_events.archive import retention
 from ia_events.core.access import Permission, can
-from ia_events.core.messages import fmt_date, fmt_datetime
+from ia_events.core.messages import fmt_count, fmt_date, fmt_datetime
 from ia_events.privacy import subjects
 from pages._ui import actor, guard, inst, md, writing
 
@@ -76,7 +76,8 @@ if can(who, Permission.system_run):
                     )
                     st.session_state.pop("ret_proposal", None)
                     st.success(
-                        f"{len(res.deleted)} Nachweise gelöscht (Löschnachweise angelegt)."
+                        f"{fmt_count(len(res.deleted), 'Nachweis')} gelöscht "
+                        "(Löschnachweise angelegt)."
                         + (f" Übersprungen: {res.skipped}" if res.skipped else "")
                     )
 
@@ -89,8 +90,8 @@ if not holds:
 for h in holds:
     target = h.scope_id if h.scope_id is not None else h.funding_year
     st.markdown(
-        f"**{md(h.ref)}** · {md(h.agency_slug)} · {md(h.scope)} {target} · {h.items} "
-        f"Nachweise · {md(h.reason)}"
+        f"**{md(h.ref)}** · {md(h.agency_slug)} · {md(h.scope)} {target} · "
+        f"{fmt_count(h.items, 'Nachweis')} · {md(h.reason)}"
         + (f" (Az. {md(h.case_ref)})" if h.case_ref else "")
         + f" · gesetzt von {md(h.set_by)} am {fmt_date(h.set_at)}"
     )
@@ -142,8 +143,9 @@ if can(who, Permission.system_run):
         with guard():
             report = subjects.find_subject(inst(), who, name)
             st.write(
-                f"{len(report.attendance)} Teilnahmen, {len(report.volunteers)} Ehrenamts-"
-                f"Einträge, {len(report.evidence_may_contain)} Nachweise, die die Person "
+                f"{fmt_count(len(report.attendance), 'Teilnahme')}, "
+                f"{fmt_count(len(report.volunteers), 'Ehrenamts-Eintrag', 'Ehrenamts-Einträge')}, "
+                f"{fmt_count(len(report.evidence_may_contain), 'Nachweis')}, die die Person "
                 "enthalten können."
             )
             st.download_button(
@@ -158,7 +160,8 @@ if can(who, Permission.system_run):
             out = subjects.request_erasure(inst(), who, name, agency.strip(), case_ref=case_ref)
             if out.status == "done":
                 st.success(
-                    f"Gelöscht: {out.attendance} Teilnahmen, {out.volunteers} Ehrenamts-Einträge."
+                    f"Gelöscht: {fmt_count(out.attendance, 'Teilnahme')}, "
+                    f"{fmt_count(out.volunteers, 'Ehrenamts-Eintrag', 'Ehrenamts-Einträge')}."
                 )
             else:
                 st.warning(

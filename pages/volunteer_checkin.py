@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ia_events.core.messages import fmt_time, fmt_weekday_date
+from ia_events.core.messages import fmt_hours, fmt_time, fmt_weekday_date
 from ia_events.volunteers import shifts
-from ia_events.volunteers.hours import fmt_hours
 from pages._ui import actor, guard, inst, md, now, writing
 
 TOKEN_KEY = "volunteer_checkin_token"

@@ -19,13 +19,14 @@ from ia_events.core.messages import (
     berlin,
     fmt_date,
     fmt_datetime,
+    fmt_hours,
     fmt_time,
     fmt_weekday_date,
 )
 from ia_events.planning import plans
 from ia_events.volunteers import registry, shifts
 from ia_events.volunteers.certificates import volunteer_certificate
-from ia_events.volunteers.hours import add_worklog, fmt_hours, list_with_hours
+from ia_events.volunteers.hours import add_worklog, list_with_hours
 from ia_events.volunteers.transfer import confirm, export_registry, preview
 from pages._ui import actor, guard, inst, md, now, writing
 
@@ -398,8 +399,9 @@ with tab_hours:
         )
     if threshold is not None:
         st.caption(
-            f"Hinweis Ehrenamtskarte NRW ab {threshold.hours_per_year:g} Std. im Jahr oder "
-            f"{threshold.hours_per_week:g} Std. pro Woche (Einstellung der Installation; "
+            f"Hinweis Ehrenamtskarte NRW ab {fmt_hours(threshold.hours_per_year)} Std. im Jahr "
+            f"oder {fmt_hours(threshold.hours_per_week)} Std. pro Woche (Einstellung der "
+            "Installation; "
             "bitte die aktuelle Regel des Landes prüfen)."
         )
     if active:

@@ -35,6 +35,7 @@ from typing import IO, BinaryIO
 
 from ia_events.archive import pdfcheck
 from ia_events.core.errors import InvalidInput
+from ia_events.core.messages import fmt_number
 
 HEAD = 64 * 1024
 # A ZIP container may expand at most this much in total and per entry.
@@ -295,7 +296,10 @@ def check(source: bytes | BinaryIO, filename: str, max_bytes: int) -> Checked:
         raise _reject("file_empty", shown)
     if size > max_bytes:
         raise _reject(
-            "file_too_large", shown, size_mb=f"{size / 1048576:.1f}", limit_mb=max_bytes // 1048576
+            "file_too_large",
+            shown,
+            size_mb=fmt_number(size / 1048576, 1),
+            limit_mb=max_bytes // 1048576,
         )
     ftype = sniff(head, handle, shown, max_bytes)
     return Checked(ftype, safe_filename(filename, ftype), size)

@@ -59,6 +59,7 @@ def evidence_hold_cmd(
 ) -> int:
     """Put a legal hold on an item, an occurrence, a sub-goal or an agency-year."""
     from ia_events.archive.retention import set_hold
+    from ia_events.core.messages import fmt_count
 
     given = [
         ("evidence", evidence_id),
@@ -91,7 +92,8 @@ def evidence_hold_cmd(
     else:
         click.echo(
             f"{hold.ref}  Sperre gesetzt ({scope} {scope_id or f'{agency_slug} {year}'}), "
-            f"{hold.items} Nachweise betroffen. Freigabe: ia-events evidence release {hold.ref} "
+            f"{fmt_count(hold.items, 'Nachweis')} betroffen. "
+            f"Freigabe: ia-events evidence release {hold.ref} "
             "--approved-by ZWEITE-PERSON"
         )
     return EXIT_OK
@@ -165,6 +167,7 @@ cli.add_command(retention_group)
 def retention_run_cmd(obj: Ctx, dry_run: bool, today: str | None) -> int:
     """Delete (crypto-shred) what is past its retention end and not on hold."""
     from ia_events.archive import retention
+    from ia_events.core.messages import fmt_count
 
     try:
         day = date.fromisoformat(today) if today else date.today()
@@ -180,7 +183,9 @@ def retention_run_cmd(obj: Ctx, dry_run: bool, today: str | None) -> int:
             click.echo(f"# {line}", err=True)
         if plan.held:
             click.echo(f"# wegen Sperre behalten: {', '.join(map(str, plan.held))}", err=True)
-        click.echo(f"# {len(plan.items)} Nachweise würden gelöscht (Probelauf).", err=True)
+        n = len(plan.items)
+        verb = "würde" if n == 1 else "würden"
+        click.echo(f"# {fmt_count(n, 'Nachweis')} {verb} gelöscht (Probelauf).", err=True)
         return EXIT_OK
     result = retention.run_deletions(
         inst, obj.actor, day, on_item=lambda c: click.echo(c.line(done=True))
@@ -188,7 +193,8 @@ def retention_run_cmd(obj: Ctx, dry_run: bool, today: str | None) -> int:
     for line in result.personal:
         click.echo(f"# {line}", err=True)
     click.echo(
-        f"# {len(result.deleted)} Nachweise gelöscht, {result.files_removed} Dateien entfernt.",
+        f"# {fmt_count(len(result.deleted), 'Nachweis')} gelöscht, "
+        f"{fmt_count(result.files_removed, 'Datei')} entfernt.",
         err=True,
     )
     return EXIT_OK
@@ -200,11 +206,12 @@ def retention_run_cmd(obj: Ctx, dry_run: bool, today: str | None) -> int:
 def backup_cmd(obj: Ctx, directory: str, no_keys: bool) -> int:
     """Write a consistent backup (database, blobs, checkpoints; keys separately)."""
     from ia_events.archive.backup import KEYS_DIR, backup
+    from ia_events.core.messages import fmt_count, fmt_size
 
     res = backup(obj.inst(), obj.actor, Path(directory), include_keys=not no_keys)
     click.echo(f"Sicherung: {res.directory}")
     click.echo(f"Datenbank: {res.method}")
-    click.echo(f"Archiv:    {res.blobs} Dateien ({res.bytes / 1048576:.1f} MiB)")
+    click.echo(f"Archiv:    {fmt_count(res.blobs, 'Datei')} ({fmt_size(res.bytes)})")
     if res.keys_included:
         click.echo(
             f"SCHLÜSSEL: {res.directory / KEYS_DIR} – bitte getrennt von der Sicherung "
@@ -220,11 +227,12 @@ def backup_cmd(obj: Ctx, directory: str, no_keys: bool) -> int:
 def restore_cmd(obj: Ctx, directory: str, keys_dir: str | None) -> int:
     """Restore a backup into an empty data dir; run `ia-events verify` afterwards."""
     from ia_events.archive.backup import restore
+    from ia_events.core.messages import fmt_count
 
     manifest = restore(Path(directory), obj.settings, Path(keys_dir) if keys_dir else None)
     click.echo(
         f"Wiederhergestellt: Sicherung vom {manifest['created_at']} "
-        f"({manifest['blobs']} Dateien) nach {obj.settings.data_dir}."
+        f"({fmt_count(manifest['blobs'], 'Datei')}) nach {obj.settings.data_dir}."
     )
     click.echo("Bitte jetzt `ia-events verify` ausführen.")
     return EXIT_OK

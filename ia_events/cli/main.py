@@ -54,6 +54,7 @@ def init_cmd(obj: Ctx) -> int:
 def demo_cmd(obj: Ctx, size: str) -> int:
     """Load fictional demo data (dates relative to today)."""
     from ia_events.core.installation import initialise
+    from ia_events.core.messages import fmt_count
     from ia_events.demo import loader
 
     inst, _ = initialise(obj.settings, obj.actor_name)
@@ -73,14 +74,20 @@ def demo_cmd(obj: Ctx, size: str) -> int:
         click.echo("Die Demodaten sind schon geladen.")
         return EXIT_OK
     click.echo(
-        f"Demodaten geladen: {summary.agencies} Integrationsagenturen, {summary.users} Konten, "
-        f"{summary.subgoals} Teilziele, {summary.activities} Angebote, "
-        f"{summary.occurrences} Termine, {summary.attendance} Teilnahme-Einträge."
+        f"Demodaten geladen: {fmt_count(summary.agencies, 'Integrationsagentur')}, "
+        f"{fmt_count(summary.users, 'Konto')}, "
+        f"{fmt_count(summary.subgoals, 'Teilziel')}, {fmt_count(summary.activities, 'Angebot')}, "
+        f"{fmt_count(summary.occurrences, 'Termin')}, "
+        f"{fmt_count(summary.attendance, 'Teilnahme-Eintrag')}."
     )
     click.echo(
         "Anmeldung z. B. als „fk-essen“ oder „koordination“. Passwort für alle Demo-Konten "
         f"(zufällig, nur jetzt angezeigt; steht auch in {loader.demo_logins_path(obj.settings)}, "
         f"Modus 0600): {summary.password}"
+    )
+    click.echo(
+        "Termine als Kalender-Abo (z. B. Thunderbird, Outlook): "
+        "ia-events feed-link --agency essen --kind occurrences"
     )
     return EXIT_OK
 
@@ -285,6 +292,7 @@ def volunteer_certificate_cmd(obj: Ctx, volunteer_id: int, year: int, out: str) 
 @click.option("--hours-week", type=float, help="Stunden pro Woche (Standard 4).")
 def card_threshold_cmd(obj: Ctx, hours_year: float | None, hours_week: float | None) -> int:
     """Show or set the Ehrenamtskarte NRW threshold (check the state's current rule)."""
+    from ia_events.core.messages import fmt_count
     from ia_events.volunteers.registry import card_threshold, set_card_threshold
 
     inst = obj.inst()
@@ -298,8 +306,8 @@ def card_threshold_cmd(obj: Ctx, hours_year: float | None, hours_week: float | N
                 hours_per_week=hours_week if hours_week is not None else current.hours_per_week,
             )
     click.echo(
-        f"Ehrenamtskarte NRW: {current.hours_per_year:g} Stunden im Jahr "
-        f"oder {current.hours_per_week:g} Stunden pro Woche."
+        f"Ehrenamtskarte NRW: {fmt_count(current.hours_per_year, 'Stunde')} im Jahr "
+        f"oder {fmt_count(current.hours_per_week, 'Stunde')} pro Woche."
     )
     return EXIT_OK
 
@@ -373,14 +381,15 @@ def evidence_add_cmd(
 def verify_cmd(obj: Ctx) -> int:
     """Re-read every blob and check the audit chain; exit 1 naming each fault."""
     from ia_events.archive.fixity import verify
+    from ia_events.core.messages import fmt_count, fmt_size
 
     report = verify(obj.inst(), obj.actor)
     for f in report.findings:
         click.echo(f"FEHLER {f.line()}")
-    mib = report.bytes_checked / 1024 / 1024
     click.echo(
-        f"{report.blobs_checked} Dateien ({mib:.1f} MiB) und {report.events_checked} "
-        f"Audit-Ereignisse geprüft; {len(report.findings)} Fehler."
+        f"{fmt_count(report.blobs_checked, 'Datei')} ({fmt_size(report.bytes_checked)}) und "
+        f"{fmt_count(report.events_checked, 'Audit-Ereignis')} geprüft; "
+        f"{fmt_count(len(report.findings), 'Fehler')}."
     )
     if report.leftovers_cleared:
         click.echo(f"{report.leftovers_cleared} Reste abgebrochener Uploads entfernt.")
@@ -406,15 +415,15 @@ def export_bundle_cmd(
     obj: Ctx, agency_slug: str, year: int, subgoal_id: int | None, out: str
 ) -> int:
     """Write the signed inspection bundle (BagIt in a ZIP) for an agency and year."""
-
+    from ia_events.core.messages import fmt_count, fmt_size
     from ia_events.inspection.bundle import export_bundle
 
     result = export_bundle(
         obj.inst(), obj.actor, agency_slug, year, Path(out), subgoal_id=subgoal_id
     )
     click.echo(
-        f"{result.files} Dateien ({result.payload_bytes / 1024 / 1024:.1f} MiB), "
-        f"{result.findings} Hinweise zur Vollständigkeit."
+        f"{fmt_count(result.files, 'Datei')} ({fmt_size(result.payload_bytes)}), "
+        f"{fmt_count(result.findings, 'Hinweis')} zur Vollständigkeit."
     )
     click.echo(f"SHA-256 {result.sha256}")
     click.echo(str(result.path))
@@ -432,7 +441,7 @@ def export_bundle_cmd(
 )
 def verify_bundle_cmd(obj: Ctx, file: str, public_key: str | None) -> int:
     """Check every checksum and the signature of a bundle; exit 1 naming each change."""
-
+    from ia_events.core.messages import fmt_count
     from ia_events.inspection.bundle import load_public_key, verify_bundle
 
     if public_key:
@@ -443,13 +452,13 @@ def verify_bundle_cmd(obj: Ctx, file: str, public_key: str | None) -> int:
     for problem in check.problems:
         click.echo(f"FEHLER {problem}")
     click.echo(
-        f"{check.files_checked} Dateien geprüft; Signatur "
+        f"{fmt_count(check.files_checked, 'Datei')} geprüft; Signatur "
         f"{'gültig' if check.signature_ok else 'UNGÜLTIG'} (Schlüssel {check.key_fingerprint})."
     )
     if check.ok:
         click.echo("Das Prüfpaket ist vollständig und unverändert.")
         return EXIT_OK
-    click.echo(f"Das Prüfpaket ist NICHT intakt: {len(check.problems)} Abweichung(en).")
+    click.echo(f"Das Prüfpaket ist NICHT intakt: {fmt_count(len(check.problems), 'Abweichung')}.")
     return EXIT_PROBLEM
 
 
@@ -479,6 +488,25 @@ def checkin_link_cmd(obj: Ctx, occurrence_id: int, purpose: str, base_url: str |
     if target.starts_at:
         click.echo(f"{target.title}, {fmt_datetime(target.starts_at)} – Zustand: {target.state}")
     click.echo(url)
+    return EXIT_OK
+
+
+@command(cli, "feed-link")
+@click.option("--agency", "agency_slug", required=True, metavar="SLUG")
+@click.option("--kind", type=click.Choice(["occurrences", "deadlines"]), required=True)
+@click.option("--base-url", metavar="URL", help="Default: IA_EVENTS_BASE_URL.")
+def feed_link_cmd(obj: Ctx, agency_slug: str, kind: str, base_url: str | None) -> int:
+    """Print the URL of an agency's calendar feed, creating it if needed (URL on the last line)."""
+    from ia_events.planning import calendar_feeds
+
+    inst = obj.inst()
+    with inst.db.write() as s:
+        feed = calendar_feeds.standing_feed(
+            s, inst.keys, obj.actor, agency_slug, kind, base_url or inst.settings.base_url
+        )
+    label = calendar_feeds.KIND_LABELS[calendar_feeds.FeedKind(feed.kind)]
+    click.echo(f"{label} ({agency_slug}): {'neu angelegt' if feed.created else 'besteht schon'}")
+    click.echo(feed.url)
     return EXIT_OK
 
 

@@ -392,16 +392,30 @@ def checkpoint(
     return path
 
 
-def check_checkpoints(session: Session, keys: KeyRing, directory: Path) -> list[ChainFault]:
-    """Each signed checkpoint must still match the chain at its sequence number."""
+CHECKPOINT_FIELDS = ("seq", "hash", "at", "key")
+
+
+def checkpoint_signed_bytes(data: dict[str, Any]) -> bytes:
+    """The exact bytes a checkpoint's signature covers: its fields ``at``, ``hash``, ``key``
+    and ``seq`` as JSON, keys sorted, no spaces, UTF-8, no line break at the end."""
+    return _canonical({k: data[k] for k in CHECKPOINT_FIELDS})
+
+
+def checkpoint_signature(data: dict[str, Any]) -> bytes:
+    """The raw 64-byte Ed25519 signature of a checkpoint (stored URL-safe base64)."""
     from storage.keys import unb64
 
+    return unb64(data["signature"])
+
+
+def check_checkpoints(session: Session, keys: KeyRing, directory: Path) -> list[ChainFault]:
+    """Each signed checkpoint must still match the chain at its sequence number."""
     faults: list[ChainFault] = []
     for path in sorted(directory.glob("checkpoint-*.json")):
         try:
             data = json.loads(path.read_text())
-            body = {k: data[k] for k in ("seq", "hash", "at", "key")}
-            keys.public_key.verify(unb64(data["signature"]), _canonical(body))
+            body = {k: data[k] for k in CHECKPOINT_FIELDS}
+            keys.public_key.verify(checkpoint_signature(data), checkpoint_signed_bytes(data))
         except Exception:
             faults.append(ChainFault(0, f"Prüfpunkt {path.name}: Signatur ungültig"))
             continue

@@ -1,7 +1,14 @@
-"""German texts for error codes and a few formatting helpers for the UI.
+"""German texts for error codes, and the one way to format numbers, counts and dates.
 
 Codes are English and stable; the words are here, in one place, so pages, CLI
 and tests never repeat a sentence.
+
+Every number, count with its noun, percentage, size and date that a person reads --
+on a screen, in a PDF, Word, Excel or CSV file, on the command line -- goes through
+the ``fmt_*`` helpers below (Babel, locale de_DE): "25,63" not "25.6333",
+"1 Termin" but "2 Termine", "1.234". ``csv_number`` writes numbers for the
+semicolon CSV files German spreadsheets open (decimal comma, no grouping).
+Do not format with f"{x:.1f}", ``:g`` or ``.replace(".", ",")`` elsewhere.
 """
 
 from __future__ import annotations
@@ -9,9 +16,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal, format_percent
 
 BERLIN = ZoneInfo("Europe/Berlin")
+LOCALE = "de_DE"
+_LOCALE = Locale.parse(LOCALE)
 
 MESSAGES: dict[str, str] = {
     "error": "Das hat nicht geklappt. Bitte versuchen Sie es noch einmal.",
@@ -258,3 +269,73 @@ def fmt_time(value: datetime) -> str:
 def fmt_weekday_date(value: datetime) -> str:
     """Di., 24.11.2026"""
     return format_datetime(berlin(value), "EEE, dd.MM.yyyy", locale="de_DE")
+
+
+# -- numbers and counts ---------------------------------------------------------------------
+
+# Plural forms of the nouns we count; ``fmt_count`` takes the plural from here unless given.
+PLURALS = {
+    "Termin": "Termine",
+    "Teilnahme": "Teilnahmen",
+    "Teilnahme-Eintrag": "Teilnahme-Einträge",
+    "Datei": "Dateien",
+    "Nachweis": "Nachweise",
+    "Stunde": "Stunden",
+    "Ehrenamtsstunde": "Ehrenamtsstunden",
+    "Person": "Personen",
+    "Ehrenamtliche": "Ehrenamtliche",
+    "Eintrag": "Einträge",
+    "Angebot": "Angebote",
+    "Teilziel": "Teilziele",
+    "Audit-Ereignis": "Audit-Ereignisse",
+    "Fehler": "Fehler",
+    "Einsatz": "Einsätze",
+    "Abweichung": "Abweichungen",
+    "Integrationsagentur": "Integrationsagenturen",
+    "Konto": "Konten",
+    "Hinweis": "Hinweise",
+    "Byte": "Bytes",
+    "Planung": "Planungen",
+}
+
+
+def fmt_number(value: float | int | None, places: int = 2) -> str:
+    """25,63 · 1.234,5 · 40 -- at most ``places`` decimals, no trailing zeros; None: –."""
+    if value is None:
+        return "–"
+    pattern = "#,##0" + ("." + "#" * places if places > 0 else "")
+    return format_decimal(value, pattern, locale=LOCALE)
+
+
+def fmt_hours(value: float) -> str:
+    """12,5 (hours, at most two decimals)."""
+    return fmt_number(value, 2)
+
+
+def fmt_count(n: float, singular: str, plural: str | None = None) -> str:
+    """1 Termin · 2 Termine · 1.234 Teilnahmen · 1,5 Stunden (German plural rule, Babel)."""
+    noun = singular if _LOCALE.plural_form(abs(n)) == "one" else (plural or PLURALS[singular])
+    return f"{fmt_number(n)} {noun}"
+
+
+def fmt_percent(ratio: float) -> str:
+    """83 % (whole percent, German spacing)."""
+    return format_percent(ratio, "#,##0 %", locale=LOCALE)
+
+
+def fmt_size(n_bytes: int) -> str:
+    """1,2 MB · 830 KB · 12 Bytes (decimal units, one decimal from MB on)."""
+    if n_bytes < 1000:
+        return fmt_count(n_bytes, "Byte", "Bytes")
+    for unit, factor, places in (("KB", 1e3, 0), ("MB", 1e6, 1), ("GB", 1e9, 1)):
+        if n_bytes < factor * 1000 or unit == "GB":
+            return f"{fmt_number(n_bytes / factor, places)} {unit}"
+    raise AssertionError("unreachable")
+
+
+def csv_number(value: float | int | None) -> str:
+    """A number for a semicolon CSV as German spreadsheets read it: 34,33 · 40 · 1234,5
+    (decimal comma, at most two decimals, no thousands separator); None: empty."""
+    if value is None:
+        return ""
+    return format_decimal(value, "0.##", locale=LOCALE)

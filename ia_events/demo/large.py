@@ -28,7 +28,7 @@ from ia_events.archive.evidence import default_retention
 from ia_events.core import audit
 from ia_events.core.access import Actor
 from ia_events.core.installation import Installation
-from ia_events.core.messages import BERLIN
+from ia_events.core.messages import BERLIN, fmt_count, fmt_number
 from ia_events.core.models import (
     Activity,
     Agency,
@@ -79,15 +79,14 @@ class LargeSummary:
     totals: dict[str, int] | None = None
 
     def describe(self) -> str:
-        def n(value: int) -> str:
-            return f"{value:,}".replace(",", ".")
-
         t = self.totals or {}
         return (
-            f"Große Demo geladen in {self.seconds:.0f} s. Insgesamt: "
-            f"{n(t.get('occurrences', 0))} Termine, {n(t.get('attendance', 0))} "
-            f"Teilnahme-Einträge, {n(t.get('evidence', 0))} Nachweise, "
-            f"{n(t.get('volunteers', 0))} Ehrenamtliche, {n(t.get('assignments', 0))} Einsätze."
+            f"Große Demo geladen in {fmt_number(self.seconds, 0)} s. Insgesamt: "
+            f"{fmt_count(t.get('occurrences', 0), 'Termin')}, "
+            f"{fmt_count(t.get('attendance', 0), 'Teilnahme-Eintrag')}, "
+            f"{fmt_count(t.get('evidence', 0), 'Nachweis')}, "
+            f"{fmt_count(t.get('volunteers', 0), 'Ehrenamtliche')}, "
+            f"{fmt_count(t.get('assignments', 0), 'Einsatz')}."
         )
 
 
@@ -123,7 +122,10 @@ def load(
         with inst.db.write() as s:
             _agency(s, inst, agency_id, today, rng, summary)
         if progress:
-            progress(f"{slug}: {summary.occurrences:,} Termine, {summary.attendance:,} Teilnahmen")
+            progress(
+                f"{slug}: {fmt_count(summary.occurrences, 'Termin')}, "
+                f"{fmt_count(summary.attendance, 'Teilnahme')}"
+            )
     with inst.db.write() as s:
         audit.record(
             s,

@@ -3,17 +3,22 @@
 Tag files (all covered by ``tagmanifest-sha256.txt``): ``bagit.txt``,
 ``bag-info.txt``, ``manifest-sha256.txt``, ``README-VERIFY.txt`` (German,
 how to check the bundle with standard tools), ``signing-key.pem`` and
-``signing-key-fingerprint.txt``. The signature file beside the tag manifest
-is the one file no manifest lists (it signs them).
+``signing-key-fingerprint.txt``. The detached signature over the tag manifest
+lies in the ZIP *beside* the bag directory, as ``<bag>.tagmanifest-sha256.txt.sig``:
+inside the bag it would be a tag file no manifest lists, which strict
+validators (``bagit-utils``) rightly reject. Bundles made before that change
+carry it inside the bag; ``check_zip`` still accepts those.
 
 ``check_zip`` reads a bag straight out of its ZIP (no extraction, streamed)
 and names every change: a changed or missing file, an extra one, a wrong
-Payload-Oxum, an unlisted tag file, a signature that does not verify.
+Payload-Oxum, an unlisted tag file, a signature that does not verify, an
+audit checkpoint whose signature does not verify.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 import zipfile
@@ -27,28 +32,58 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ia_events.core.messages import berlin, fmt_date, fmt_datetime
+from ia_events.core import audit
+from ia_events.core.messages import berlin, fmt_date, fmt_datetime, fmt_size
 from ia_events.inspection.completeness import InspectionTree
 
 TAGMANIFEST = "tagmanifest-sha256.txt"
-SIGNATURE = TAGMANIFEST + ".sig"
+SIGNATURE = TAGMANIFEST + ".sig"  # inside the bag: only in bundles made before 2026-12
 KEY_FILE = "signing-key.pem"
 FINGERPRINT_FILE = "signing-key-fingerprint.txt"
 CHUNK = 1024 * 1024
 HASHES = {"sha256": hashlib.sha256, "sha512": hashlib.sha512}
 
 
+def signature_name(bag_name: str) -> str:
+    """The ZIP entry of the detached signature: beside the bag directory, not in it."""
+    return f"{bag_name}.{TAGMANIFEST}.sig"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The signed audit checkpoint shipped in ``data/05_Audit/``, with the exact bytes its
+    signature covers and the raw signature, so openssl alone can check it."""
+
+    name: str  # checkpoint-<seq>.json
+    data: bytes  # the JSON file as written by ``audit.checkpoint``
+
+    @property
+    def stem(self) -> str:
+        return self.name.removesuffix(".json")
+
+    @property
+    def fields(self) -> dict[str, object]:
+        return dict(json.loads(self.data))
+
+    @property
+    def signed_bytes(self) -> bytes:
+        return audit.checkpoint_signed_bytes(self.fields)
+
+    @property
+    def signature(self) -> bytes:
+        return audit.checkpoint_signature(self.fields)
+
+    def files(self) -> list[tuple[str, bytes]]:
+        """Payload files in ``data/05_Audit/``: checkpoint, signed bytes, raw signature."""
+        return [
+            (f"05_Audit/{self.name}", self.data),
+            (f"05_Audit/{self.stem}.signiert.txt", self.signed_bytes),
+            (f"05_Audit/{self.stem}.sig", self.signature),
+        ]
+
+
 def _info_value(text: str) -> str:
     return " ".join(str(text).split())
-
-
-def _size(n: int) -> str:
-    size: float = n
-    for unit in ("Bytes", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{n} {unit}" if unit == "Bytes" else f"{size:.1f} {unit}"
-        size /= 1000
-    return str(size)
 
 
 def tag_files(
@@ -60,6 +95,7 @@ def tag_files(
     payload_bytes: int,
     public_pem: str,
     fingerprint: str,
+    checkpoint: Checkpoint,
 ) -> list[tuple[str, bytes]]:
     scope = f":teilziel-{tree.subgoal_id}" if tree.subgoal_id else ""
     info = {
@@ -74,7 +110,7 @@ def tag_files(
         ),
         "Bag-Group-Identifier": str(tree.year),
         "Payload-Oxum": f"{payload_bytes}.{len(manifest)}",
-        "Bag-Size": _size(payload_bytes),
+        "Bag-Size": fmt_size(payload_bytes),
         "Bag-Software-Agent": "ia-events",
         "Signing-Key-Fingerprint": fingerprint,
     }
@@ -84,7 +120,10 @@ def tag_files(
         ("bagit.txt", b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"),
         ("bag-info.txt", bag_info.encode()),
         ("manifest-sha256.txt", lines.encode()),
-        ("README-VERIFY.txt", readme(tree, bag_name, fingerprint).encode()),
+        (
+            "README-VERIFY.txt",
+            readme(tree, bag_name, fingerprint, [p for _d, p in manifest], checkpoint).encode(),
+        ),
         (KEY_FILE, public_pem.encode()),
         (FINGERPRINT_FILE, f"{fingerprint}\n".encode()),
     ]
@@ -121,28 +160,72 @@ def differences_text(tree: InspectionTree, diffs: Sequence[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def readme(tree: InspectionTree, bag_name: str, fingerprint: str) -> str:
+# What each top-level entry under data/ holds; README-VERIFY.txt lists only those present.
+PAYLOAD_PARTS = {
+    "00_Inhaltsverzeichnis.pdf": (
+        "Aufgabenplanung, Teilziele (Soll/Ist), Hinweise zur Vollständigkeit, Angebote und "
+        "Termine mit Teilnahmezahlen, alle Nachweisdateien mit SHA-256-Prüfsumme"
+    ),
+    "01_Aufgabenplanung/": "die von der Koordination freigegebene Fassung (eingefroren)",
+    "02_Sachbericht/": "der Sachbericht, wie er eingereicht wurde (eingefroren)",
+    "03_Nachweise/": "die Nachweise, geordnet nach Teilziel und Termin",
+    "04_Teilnahme/": "Teilnahmezahlen je Termin und Erfassungsart (ohne Namen)",
+    "05_Audit/": ("Auszug aus dem hashverketteten Audit-Log und der signierte Prüfpunkt des Logs"),
+    "Abweichungen_zum_heutigen_Stand.txt": ("was sich seit Freigabe bzw. Einreichung geändert hat"),
+}
+
+
+def _parts_present(payload_paths: Sequence[str]) -> list[str]:
+    present = set()
+    for path in payload_paths:
+        rel = path.removeprefix("data/")
+        present.add(rel.split("/", 1)[0] + "/" if "/" in rel else rel)
+    return sorted(present)
+
+
+def _wrap(text: str, indent: str, width: int = 86) -> str:
+    import textwrap
+
+    return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent)
+
+
+def readme(
+    tree: InspectionTree,
+    bag_name: str,
+    fingerprint: str,
+    payload_paths: Sequence[str],
+    checkpoint: Checkpoint,
+) -> str:
+    """README-VERIFY.txt for exactly this bag: its folders, its signature file, its checkpoint."""
     plain = fingerprint.replace(":", "").lower()
+    contents = []
+    for part in _parts_present(payload_paths):
+        contents.append(f"  {part}")
+        contents.append(_wrap(PAYLOAD_PARTS.get(part, ""), " " * 6))
+    sig = signature_name(bag_name)
+    cp, cp_bytes = checkpoint, checkpoint.signed_bytes
+    cp_dir = "data/05_Audit"
+    cp_fields = cp.fields
     return f"""Prüfpaket {tree.agency_name} – Förderjahr {tree.year}
 {"=" * 60}
 
 Dieses Paket ist ein BagIt-Paket nach RFC 8493 (BagIt-Version 1.0). Es lässt
-sich ohne die Software ia-events mit Standardwerkzeugen prüfen.
+sich ohne die Software ia-events mit Standardwerkzeugen prüfen (sha256sum und
+openssl genügen).
 
-Inhalt (Ordner data/)
-  00_Inhaltsverzeichnis.pdf   Aufgabenplanung, Teilziele (Soll/Ist), Hinweise zur
-                              Vollständigkeit, Angebote und Termine mit Teilnahmezahlen,
-                              alle Nachweisdateien mit SHA-256-Prüfsumme
-  01_Aufgabenplanung/         die von der Koordination freigegebene Fassung (eingefroren)
-  02_Sachbericht/             der Sachbericht, wie er eingereicht wurde (eingefroren)
-  03_Nachweise/               die Nachweise, geordnet nach Teilziel und Termin
-  04_Teilnahme/               Teilnahmezahlen je Termin und Erfassungsart (ohne Namen)
-  05_Audit/                   Auszug aus dem hashverketteten Audit-Log und der
-                              signierte Prüfpunkt des Logs
-  Abweichungen_zum_heutigen_Stand.txt
-                              was sich seit Freigabe bzw. Einreichung geändert hat
+Die ZIP-Datei enthält genau zwei Dinge:
+  {bag_name}/
+      das BagIt-Paket (diese Datei liegt darin)
+  {sig}
+      die Signatur (Ed25519, 64 Bytes roh) über {bag_name}/{TAGMANIFEST};
+      sie liegt bewusst AUSSERHALB des Pakets, denn im Paket wäre sie eine Datei,
+      die kein Manifest verzeichnet
 
-So prüfen Sie das Paket (Linux/macOS, im entpackten Ordner {bag_name}/):
+Inhalt dieses Pakets (Ordner data/)
+{chr(10).join(contents)}
+
+So prüfen Sie das Paket (Linux/macOS): ZIP-Datei entpacken, dann im Ordner
+{bag_name}/ :
 
 1. Sind alle Dateien vollständig und unverändert?
      sha256sum -c manifest-sha256.txt
@@ -151,13 +234,15 @@ So prüfen Sie das Paket (Linux/macOS, im entpackten Ordner {bag_name}/):
    Jede Zeile muss „OK“ melden. Unter data/ darf keine Datei liegen, die nicht in
    manifest-sha256.txt steht; „Payload-Oxum“ in bag-info.txt nennt Bytes.Anzahl
    der Dateien unter data/. Das Werkzeug der Library of Congress prüft all das
-   in einem Schritt:  bagit.py --validate {bag_name}
+   in einem Schritt:  bagit.py --validate .
 
 2. Ist das Paket unverändert so, wie es signiert wurde?
      openssl pkeyutl -verify -pubin -inkey {KEY_FILE} -rawin \\
-         -in {TAGMANIFEST} -sigfile {SIGNATURE}
-   Erwartet: „Signature Verified Successfully“. Die Signatur (Ed25519, 64 Bytes)
-   deckt die Datei {TAGMANIFEST} ab, diese wiederum alle Prüfsummen.
+         -in {TAGMANIFEST} -sigfile ../{sig}
+   Erwartet: „Signature Verified Successfully“. Die Signatur deckt genau die Bytes
+   der Datei {TAGMANIFEST} ab; diese nennt die SHA-256-Prüfsummen aller
+   anderen Dateien im Paket außerhalb von data/ (darunter manifest-sha256.txt,
+   das wiederum jede Datei unter data/ nennt).
 
 3. Stammt die Signatur wirklich von der Installation der Integrationsagentur?
    Der öffentliche Schlüssel im Paket ({KEY_FILE}) beweist für sich allein
@@ -168,13 +253,26 @@ So prüfen Sie das Paket (Linux/macOS, im entpackten Ordner {bag_name}/):
    mit dem Fingerabdruck, der auf dem eingereichten Sachbericht gedruckt ist
    und dem Zuwendungsgeber vorliegt:
      {fingerprint}
+   Oder nehmen Sie gleich den Ihnen bekannten Schlüssel (Ausgabe von
+   „ia-events keys public“ der Installation) statt {KEY_FILE} in Schritt 2 und 4.
    Mit der Software geht es so:
      ia-events verify-bundle PAKET.zip --public-key BEKANNTER-SCHLUESSEL.pem
 
-4. Audit-Log: Jede Zeile in 05_Audit/Audit-Auszug.jsonl trägt ihren Hash und
+4. Audit-Log: Jede Zeile in {cp_dir}/Audit-Auszug.jsonl trägt ihren Hash und
    den ihres Vorgängers in der Gesamtkette. Der signierte Prüfpunkt
-   (checkpoint-*.json) hält den Kopf der Kette zum Zeitpunkt des Exports fest;
-   seine Signatur prüft derselbe Schlüssel.
+   {cp_dir}/{cp.name} hält den Kopf der Kette zum Zeitpunkt des Exports
+   fest (Ereignis Nr. {cp_fields["seq"]}). Seine Signatur (Feld „signature“, URL-sicheres
+   Base64 ohne „=“) deckt genau diese {len(cp_bytes)} Bytes ab – die Felder at, hash, key
+   und seq als JSON, Schlüssel alphabetisch, ohne Leerzeichen, UTF-8, ohne
+   Zeilenumbruch am Ende:
+{cp_bytes.decode()}
+   Dieselben Bytes liegen als {cp_dir}/{cp.stem}.signiert.txt bei
+   (SHA-256: {hashlib.sha256(cp_bytes).hexdigest()}),
+   die Signatur roh (64 Bytes) als {cp_dir}/{cp.stem}.sig:
+     openssl pkeyutl -verify -pubin -inkey {KEY_FILE} -rawin \\
+         -in {cp_dir}/{cp.stem}.signiert.txt -sigfile {cp_dir}/{cp.stem}.sig
+   Erwartet: „Signature Verified Successfully“. Vergleichen Sie die Werte in
+   {cp.stem}.signiert.txt mit denen in {cp.name}.
 
 Teilnahmedaten enthalten keine Namen: Listen mit Namen liegen, wo vorhanden,
 als Nachweis (Teilnehmerliste, unterschriebener Scan) bei den Terminen.
@@ -228,14 +326,20 @@ def check_zip(zf: zipfile.ZipFile, public_key: Ed25519PublicKey, check: BundleCh
         check.problems.extend(odd)
         return
     members = [i for i in zf.infolist() if not i.is_dir()]
-    roots = {m.filename.split("/", 1)[0] for m in members}
-    if len(roots) != 1 or any("/" not in m.filename for m in members):
+    roots = {m.filename.split("/", 1)[0] for m in members if "/" in m.filename}
+    if len(roots) != 1:
         check.problems.append("Die ZIP-Datei enthält nicht genau einen Paket-Ordner.")
         return
     root = roots.pop()
     check.bag_name = root
+    beside = {m.filename: m for m in members if "/" not in m.filename}
+    detached = beside.pop(signature_name(root), None)
+    for name in sorted(beside):
+        check.problems.append(f"Zusätzlich (neben dem Paket-Ordner): {name}")
     files: dict[str, zipfile.ZipInfo] = {}
     for m in members:
+        if "/" not in m.filename:
+            continue
         rel = m.filename[len(root) + 1 :]
         if rel.startswith("/") or ".." in rel.split("/"):
             check.problems.append(f"Unsicherer Pfad im Paket: {m.filename}")
@@ -248,18 +352,21 @@ def check_zip(zf: zipfile.ZipFile, public_key: Ed25519PublicKey, check: BundleCh
     bagit_txt = read("bagit.txt") or b""
     if b"BagIt-Version: 1.0" not in bagit_txt:
         check.problems.append("bagit.txt fehlt oder nennt nicht BagIt-Version 1.0.")
-    tagmanifest, signature = read(TAGMANIFEST), read(SIGNATURE)
+    tagmanifest = read(TAGMANIFEST)
+    # Beside the bag; inside it (as SIGNATURE) only in bundles made before 2026-12.
+    signature = zf.read(detached) if detached is not None else read(SIGNATURE)
+    sig_name = signature_name(root) if detached is not None else SIGNATURE
     if tagmanifest is None:
         check.problems.append(f"Fehlt: {TAGMANIFEST}")
     if signature is None:
-        check.problems.append(f"Fehlt: {SIGNATURE} (Signatur)")
+        check.problems.append(f"Fehlt: {signature_name(root)} (Signatur neben dem Paket-Ordner)")
     if tagmanifest is not None and signature is not None:
         try:
             public_key.verify(signature, tagmanifest)
             check.signature_ok = True
         except InvalidSignature:
             check.problems.append(
-                f"Signatur ungültig: {SIGNATURE} passt nicht zu {TAGMANIFEST} "
+                f"Signatur ungültig: {sig_name} passt nicht zu {TAGMANIFEST} "
                 f"und dem Schlüssel {check.key_fingerprint}."
             )
     embedded = read(KEY_FILE)
@@ -273,12 +380,16 @@ def check_zip(zf: zipfile.ZipFile, public_key: Ed25519PublicKey, check: BundleCh
                 f"Der Schlüssel im Paket ({check.embedded_fingerprint}) ist nicht der zur "
                 f"Prüfung verwendete ({check.key_fingerprint})."
             )
+    for name in sorted(files):
+        if name.startswith("data/05_Audit/checkpoint-") and name.endswith(".json"):
+            _check_checkpoint(name, read(name) or b"", public_key, check)
     listed_tags: set[str] = set()
     for digest, name in _parse_manifest(tagmanifest or b""):
         listed_tags.add(name)
         _compare(zf, files, name, digest, "sha256", check)
     for name in sorted(files):
-        if not name.startswith("data/") and name not in listed_tags | {TAGMANIFEST, SIGNATURE}:
+        allowed = {TAGMANIFEST} | ({SIGNATURE} if detached is None else set())
+        if not name.startswith("data/") and name not in listed_tags | allowed:
             check.problems.append(f"Nicht verzeichnet (zusätzlich): {name}")
     listed: set[str] = set()
     manifests = [n for n in files if n.startswith("manifest-") and n.endswith(".txt")]
@@ -304,6 +415,16 @@ def check_zip(zf: zipfile.ZipFile, public_key: Ed25519PublicKey, check: BundleCh
             f"Payload-Oxum stimmt nicht: bag-info.txt nennt {oxum or '–'}, "
             f"vorhanden sind {actual} (Bytes.Dateien)."
         )
+
+
+def _check_checkpoint(
+    name: str, data: bytes, public_key: Ed25519PublicKey, check: BundleCheck
+) -> None:
+    try:
+        fields = json.loads(data)
+        public_key.verify(audit.checkpoint_signature(fields), audit.checkpoint_signed_bytes(fields))
+    except (ValueError, KeyError, TypeError, InvalidSignature):
+        check.problems.append(f"Signatur des Audit-Prüfpunkts ungültig: {name}")
 
 
 def _compare(

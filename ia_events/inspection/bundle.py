@@ -7,7 +7,8 @@ attendance counts as CSV (no names), the audit extract with a fresh signed
 checkpoint, the approved task-plan version and the submitted Sachbericht
 (frozen copies) with their differences to today, and ``README-VERIFY.txt``.
 The Ed25519 signature over the exact bytes of ``tagmanifest-sha256.txt``
-lies beside it as ``tagmanifest-sha256.txt.sig``.
+lies in the ZIP beside the bag directory (``<bag>.tagmanifest-sha256.txt.sig``),
+outside the bag, so the bag holds no file that no manifest lists.
 
 Hot path: every evidence file is read once, decrypted and hashed by
 ``BlobStore.iter_plaintext`` (which checks the recorded SHA-256, so the
@@ -58,7 +59,7 @@ from storage.blobs import BlobError
 from storage.db import utcnow
 
 CHUNK = 1024 * 1024
-TAGMANIFEST, SIGNATURE = bag.TAGMANIFEST, bag.SIGNATURE
+TAGMANIFEST = bag.TAGMANIFEST
 AUDITED_TYPES = ("task_plan", "subgoal", "activity", "occurrence", "evidence", "activity_report")
 Progress = Callable[[float, str], None]
 
@@ -241,7 +242,8 @@ def export_bundle(
     generated.append(("Abweichungen_zum_heutigen_Stand.txt", bag.differences_text(tree, diffs)))
     generated.append(("04_Teilnahme/Teilnahmen_je_Termin.csv", attendance_csv(tree)))
     generated.append(("05_Audit/Audit-Auszug.jsonl", b"".join(_json_line(e) for e in events)))
-    generated.append((f"05_Audit/{checkpoint.name}", checkpoint.read_bytes()))
+    signed_checkpoint = bag.Checkpoint(checkpoint.name, checkpoint.read_bytes())
+    generated.extend(signed_checkpoint.files())
 
     bag_name = f"Pruefpaket_{_part(tree.agency_slug)}_{year}" + (
         f"_Teilziel_{subgoal_id}" if subgoal_id else ""
@@ -297,6 +299,7 @@ def export_bundle(
             payload_bytes=payload_bytes,
             public_pem=inst.keys.public_pem(),
             fingerprint=fingerprint,
+            checkpoint=signed_checkpoint,
         )
         for name, data in tags:
             sink.put(f"{bag_name}/{name}", data)
@@ -304,7 +307,7 @@ def export_bundle(
             f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in tags
         ).encode()
         sink.put(f"{bag_name}/{TAGMANIFEST}", tagmanifest)
-        sink.put(f"{bag_name}/{SIGNATURE}", inst.keys.sign(tagmanifest), deflate=False)
+        sink.put(bag.signature_name(bag_name), inst.keys.sign(tagmanifest), deflate=False)
         digest, size = sink.commit()
     except BaseException:
         sink.abort()

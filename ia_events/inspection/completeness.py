@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from ia_events.core.access import Actor, Permission, require
 from ia_events.core.errors import NotFound
-from ia_events.core.messages import berlin
+from ia_events.core.messages import berlin, fmt_number
 from ia_events.core.models import (
     Activity,
     ActivityReport,
@@ -416,7 +416,8 @@ def findings(tree: InspectionTree, now: datetime) -> list[Finding]:
                     "warning",
                     "subgoal",
                     g.id,
-                    f"Teilziel „{g.title}“: {g.actual:g} von {g.target:g} erreicht.",
+                    f"Teilziel „{g.title}“: {fmt_number(g.actual)} von "
+                    f"{fmt_number(g.target)} erreicht.",
                 )
             )
         if not tree.evidence_for_subgoal(g.id):
@@ -498,7 +499,8 @@ def differences(tree: InspectionTree) -> list[str]:
                 lines.append(f"Teilziel {gid}: Titel heute „{now_g.title}“ statt „{g['title']}“.")
             if float(now_g.target) != float(g["target"]):
                 lines.append(
-                    f"Teilziel {gid}: Zielwert heute {now_g.target:g} statt {float(g['target']):g}."
+                    f"Teilziel {gid}: Zielwert heute {fmt_number(now_g.target)} "
+                    f"statt {fmt_number(float(g['target']))}."
                 )
         for gid, now_g in live.items():
             if gid not in frozen:
@@ -509,7 +511,8 @@ def differences(tree: InspectionTree) -> list[str]:
             then = figures.get(str(gid))
             if then is not None and float(then) != float(g.actual):
                 lines.append(
-                    f"Teilziel {gid}: im Sachbericht {float(then):g}, heute {g.actual:g} "
+                    f"Teilziel {gid}: im Sachbericht {fmt_number(float(then))}, "
+                    f"heute {fmt_number(g.actual)} "
                     f"({g.title})."
                 )
     return lines

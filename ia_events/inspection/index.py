@@ -16,7 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ia_events.core.messages import fmt_date, fmt_datetime, fmt_time
+from ia_events.core.messages import (
+    fmt_count,
+    fmt_date,
+    fmt_datetime,
+    fmt_number,
+    fmt_percent,
+    fmt_time,
+)
 from ia_events.core.models import FIELD_LABELS, FieldOfAction
 from ia_events.core.pdf import FAMILY, Document
 from ia_events.inspection.completeness import InspectionTree
@@ -178,9 +185,9 @@ def _subgoals(doc: _Index, tree: InspectionTree) -> None:
                 g.title,
                 fld,
                 INDICATOR_LABELS.get(g.indicator, g.indicator),
-                f"{g.target:g}",
-                f"{g.actual:g}",
-                f"{round(100 * g.ratio)} %",
+                fmt_number(g.target),
+                fmt_number(g.actual),
+                fmt_percent(g.ratio),
                 len(tree.evidence_for_subgoal(g.id)),
             ]
         )
@@ -255,14 +262,14 @@ def _occurrences(doc: _Index, tree: InspectionTree) -> None:
 
 
 def _evidence(doc: _Index, tree: InspectionTree, paths: dict[int, str]) -> None:
-    doc.heading(f"Nachweise ({len(tree.evidence)} Dateien)")
+    doc.heading(f"Nachweise ({fmt_count(len(tree.evidence), 'Datei')})")
     rows = [
         [
             e.id,
             e.kind,
             fmt_date(e.doc_date) if e.doc_date else "",
             paths.get(e.id, e.filename),
-            f"{e.size:,}".replace(",", "."),
+            fmt_number(e.size, 0),
             e.sha256,
         ]
         for e in tree.evidence.values()

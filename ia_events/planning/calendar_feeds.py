@@ -7,9 +7,18 @@ Revoking a feed makes its URL answer 404 at once, like an unknown token.
 
 Feeds carry what a calendar needs -- titles, times, places, cancellations
 (``STATUS:CANCELLED``) and deadline dates -- never participants' names.
-Occurrence times are written with the Europe/Berlin zone (``VTIMEZONE``
-included), so a weekly series stays at its local time across DST.
+Occurrence times are written with the Europe/Berlin zone, so a weekly series
+stays at its local time across DST. The ``VTIMEZONE`` is written the way
+calendar servers write it -- one STANDARD and one DAYLIGHT part, each with a
+yearly RRULE (EU rule since 1996) -- because common readers (Mozilla's ical.js
+in Thunderbird and FullCalendar, Python's vobject) read only the first value of
+a multi-valued RDATE and then put summer events an hour early.
 Limits: an occurrence feed covers 120 days back to 400 days ahead.
+
+``standing_feed`` (for ``ia-events feed-link``) gives an agency's feed of one kind
+whose URL can be printed again and again: its token is derived from the
+installation's HMAC key (``KeyRing.keyed_hash``), so the database still holds only
+its hash. Revoking it makes the next call create the next one.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from ia_events.core.permissions import Reach, service
 from ia_events.planning import deadlines
 from ia_events.planning.plans import agency_id_for
 from storage.db import utcnow
+from storage.keys import KeyRing
 
 PRODID = "-//ia-events//Integrationsagenturen NRW//DE"
 PAST = timedelta(days=120)
@@ -105,7 +115,20 @@ def create_feed(
             raise NotFound(what="Das Angebot")
     else:
         activity_id = None
-    token = secrets.token_urlsafe(32)
+    return _add_feed(
+        session, actor, agency_id, feed_kind, activity_id, secrets.token_urlsafe(32), now
+    )
+
+
+def _add_feed(
+    session: Session,
+    actor: Actor,
+    agency_id: int,
+    feed_kind: FeedKind,
+    activity_id: int | None,
+    token: str,
+    now: datetime | None,
+) -> CreatedFeed:
     feed = CalendarFeed(
         agency_id=agency_id,
         activity_id=activity_id,
@@ -127,6 +150,52 @@ def create_feed(
         activity=activity_id,
     )
     return CreatedFeed(feed.id, feed_kind.value, token)
+
+
+@dataclass(frozen=True)
+class StandingFeed:
+    id: int
+    kind: str
+    url: str
+    created: bool  # False: the feed existed already (same URL as before)
+
+
+STANDING_KINDS = (FeedKind.occurrences, FeedKind.deadlines)
+MAX_GENERATIONS = 1000  # revoked standing feeds of one agency and kind, more is implausible
+
+
+@service(Permission.occurrence_edit, Reach.agency)
+def standing_feed(
+    session: Session,
+    keys: KeyRing,
+    actor: Actor,
+    agency_slug: str,
+    kind: str,
+    base_url: str,
+    now: datetime | None = None,
+) -> StandingFeed:
+    """The agency's standing feed of ``kind`` (occurrences or deadlines): its URL, created
+    on first use. Generation *n* has the token HMAC(installation key, agency:kind:n); a
+    revoked generation is skipped, so revoking and asking again gives a new URL."""
+    agency_id = agency_id_for(session, actor, agency_slug, Permission.occurrence_edit)
+    try:
+        feed_kind = FeedKind(kind)
+    except ValueError:
+        feed_kind = None
+    if feed_kind not in STANDING_KINDS:
+        raise InvalidInput(field="Kalender", reason="occurrences oder deadlines.")
+    assert feed_kind is not None
+    for generation in range(MAX_GENERATIONS):
+        token = keys.keyed_hash("calendar-feed", f"{agency_id}:{feed_kind}:{generation}".encode())
+        feed = session.scalar(
+            select(CalendarFeed).where(CalendarFeed.token_hash == token_hash(token))
+        )
+        if feed is None:
+            created = _add_feed(session, actor, agency_id, feed_kind, None, token, now)
+            return StandingFeed(created.id, created.kind, feed_url(base_url, token), True)
+        if feed.revoked_at is None:
+            return StandingFeed(feed.id, feed.kind, feed_url(base_url, token), False)
+    raise InvalidInput(field="Kalender", reason="Zu viele widerrufene Kalender-Links.")
 
 
 @service(Permission.agency_read, Reach.agency)
@@ -187,8 +256,39 @@ def render(session: Session, token: str, now: datetime | None = None) -> bytes |
         subcomponents=events,
     )
     cal.add("x-wr-timezone", "Europe/Berlin")
-    cal.add_missing_timezones()
+    if feed.kind != FeedKind.deadlines:  # deadlines are all-day dates: no zone needed
+        cal.subcomponents.insert(0, berlin_vtimezone())
     return cal.to_ical()
+
+
+# Europe/Berlin as calendar servers (CalDAV servers, Thunderbird, Outlook) write it: the EU
+# rule in force since 1996 -- summer time from the last Sunday of March 02:00 CET to the last
+# Sunday of October 03:00 CEST. Feeds reach 120 days back, so no older rule is needed.
+BERLIN_VTIMEZONE = """BEGIN:VTIMEZONE
+TZID:Europe/Berlin
+X-LIC-LOCATION:Europe/Berlin
+BEGIN:DAYLIGHT
+TZNAME:CEST
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0200
+DTSTART:19700329T020000
+RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU
+END:DAYLIGHT
+BEGIN:STANDARD
+TZNAME:CET
+TZOFFSETFROM:+0200
+TZOFFSETTO:+0100
+DTSTART:19701025T030000
+RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU
+END:STANDARD
+END:VTIMEZONE
+"""
+
+
+def berlin_vtimezone() -> icalendar.Timezone:
+    tz = icalendar.Timezone.from_ical(BERLIN_VTIMEZONE.replace("\n", "\r\n"))
+    assert isinstance(tz, icalendar.Timezone)  # from_ical is typed for any component
+    return tz
 
 
 def _occurrence_events(

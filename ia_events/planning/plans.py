@@ -24,7 +24,7 @@ from ia_events.core import audit
 from ia_events.core.access import Actor, Permission, require, scope_filter
 from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
-from ia_events.core.messages import berlin
+from ia_events.core.messages import berlin, fmt_number
 from ia_events.core.models import (
     Activity,
     Agency,
@@ -876,7 +876,8 @@ def describe_changes(old: dict[str, object], new: dict[str, object]) -> list[str
             if before.get(key) != g.get(key):
                 if key == "target":
                     out.append(
-                        f"Teilziel „{g['title']}“: Zielwert {before.get(key):g} → {g.get(key):g}"
+                        f"Teilziel „{g['title']}“: Zielwert {fmt_number(before.get(key))} → "
+                        f"{fmt_number(g.get(key))}"
                     )
                 else:
                     out.append(f"Teilziel „{g['title']}“: {label} geändert")

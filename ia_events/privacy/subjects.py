@@ -34,6 +34,7 @@ from ia_events.core.access import Actor, Permission, can, require, scope_filter
 from ia_events.core.audit import Action
 from ia_events.core.errors import Forbidden, InvalidInput, NotFound
 from ia_events.core.installation import Installation
+from ia_events.core.messages import fmt_count
 from ia_events.core.models import (
     Activity,
     Agency,
@@ -116,7 +117,10 @@ def propose_lines(session: Session, today: date) -> list[str]:
     ]
     vols = _due_volunteers(session, today)
     if vols:
-        lines.append(f"Ehrenamt: {len(vols)} Personen werden anonymisiert")
+        lines.append(
+            f"Ehrenamt: {fmt_count(len(vols), 'Person')} "
+            f"{'wird' if len(vols) == 1 else 'werden'} anonymisiert"
+        )
     return lines
 
 

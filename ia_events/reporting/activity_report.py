@@ -30,7 +30,7 @@ from ia_events.core.access import Actor, Permission, require
 from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
 from ia_events.core.installation import Installation
-from ia_events.core.messages import berlin, fmt_date, fmt_datetime
+from ia_events.core.messages import berlin, fmt_count, fmt_date, fmt_datetime, fmt_number
 from ia_events.core.models import (
     FIELD_LABELS,
     Activity,
@@ -237,9 +237,10 @@ def _default_text(g: SubGoalProgress, lines: list[ActivityLine]) -> str:
         else "Das Ziel wurde noch nicht erreicht."
     )
     return (
-        f"Angebote: {names}. Es fanden {held} Termine statt. "
-        f"Messgröße {INDICATOR_LABELS.get(g.indicator, g.indicator)}: Soll {g.target:g}, "
-        f"Ist {g.actual:g}. {verdict}"
+        f"Angebote: {names}. Es {'fand' if held == 1 else 'fanden'} "
+        f"{fmt_count(held, 'Termin')} statt. "
+        f"Messgröße {INDICATOR_LABELS.get(g.indicator, g.indicator)}: "
+        f"Soll {fmt_number(g.target)}, Ist {fmt_number(g.actual)}. {verdict}"
     )
 
 

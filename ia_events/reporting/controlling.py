@@ -10,6 +10,10 @@ per agency.
 
 Text cells that a spreadsheet would read as a formula (starting with
 ``= + - @``, tab or CR) get a leading apostrophe (CSV and XLSX alike).
+The CSV is German: ``;`` between cells, numbers with the decimal comma and
+no thousands separator (``messages.csv_number``), UTF-8 with BOM -- so a
+German LibreOffice or Excel reads "34,33" as a number. The XLSX holds real
+numbers (the spreadsheet formats them).
 
 Limits: months for the attendance chart are UTC months (an occurrence in the
 last hour of a month in Berlin may count for the next one); volunteer hours
@@ -34,6 +38,7 @@ from ia_events.core.access import Actor, Permission, require, scope_filter
 from ia_events.core.audit import Action
 from ia_events.core.errors import NotFound
 from ia_events.core.installation import Installation
+from ia_events.core.messages import csv_number
 from ia_events.core.models import (
     FIELD_LABELS,
     Activity,
@@ -244,13 +249,19 @@ def figures(
     return [_figures(session, a, year, now) for a in session.scalars(q)]
 
 
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return safe_cell(value)
+    return csv_number(value)
+
+
 def to_csv(data: list[AgencyFigures]) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
     w.writerow(["Agentur", "Förderjahr", *HEADERS])
     for agency in data:
         for f in agency.rows:
-            w.writerow([safe_cell(v) for v in (agency.slug, agency.year, *f.row())])
+            w.writerow([_csv_cell(v) for v in (agency.slug, agency.year, *f.row())])
     return ("\ufeff" + buf.getvalue()).encode()
 
 

@@ -12,9 +12,14 @@ from __future__ import annotations
 import io
 from datetime import date
 
-from ia_events.core.messages import fmt_date
+from ia_events.core.messages import fmt_count, fmt_number
 from ia_events.core.pdf import Document
-from ia_events.reporting.activity_report import ReportDraft, field_label, status_line
+from ia_events.reporting.activity_report import (
+    ActivityLine,
+    ReportDraft,
+    field_label,
+    status_line,
+)
 from ia_events.reporting.progress import INDICATOR_LABELS
 
 
@@ -22,7 +27,20 @@ def _dates(days: list[date], limit: int = 60) -> str:
     if not days:
         return "keine Termine"
     shown = ", ".join(d.strftime("%d.%m.") for d in days[:limit])
-    return shown + (f" … (insgesamt {len(days)})" if len(days) > limit else "")
+    return shown + (f" … (insgesamt {fmt_count(len(days), 'Termin')})" if len(days) > limit else "")
+
+
+def _subtitle(d: ReportDraft) -> str:
+    """Carrier and status -- the status line already carries the date ("Stand …")."""
+    return f"Träger: {d.carrier} · {status_line(d)}"
+
+
+def _activity_line(a: ActivityLine) -> str:
+    return (
+        f"{a.title}: {fmt_count(len(a.dates), 'Termin')}, {fmt_count(a.participants, 'Teilnahme')}"
+        + (f", {fmt_count(a.hours, 'Ehrenamtsstunde')}" if a.hours else "")
+        + f" – {_dates(a.dates)}"
+    )
 
 
 def _key_line(d: ReportDraft) -> str:
@@ -32,7 +50,7 @@ def _key_line(d: ReportDraft) -> str:
 def render_pdf(d: ReportDraft) -> bytes:
     doc = Document(
         f"Sachbericht {d.year} – {d.agency_name}",
-        subtitle=f"Träger: {d.carrier} · {status_line(d)} · {_key_line(d)}",
+        subtitle=f"{_subtitle(d)} · {_key_line(d)}",
     )
     doc.body(10)
     if d.topic:
@@ -50,9 +68,9 @@ def render_pdf(d: ReportDraft) -> bytes:
             0,
             4.8,
             f"Handlungsfeld: {field_label(g.field)} · Messgröße: "
-            f"{INDICATOR_LABELS.get(g.indicator, g.indicator)} · Soll {g.target:g} · "
-            f"Ist {g.actual:g} · Ehrenamtsstunden {sec.volunteer_hours:g} · "
-            f"Nachweise {sec.evidence_count}",
+            f"{INDICATOR_LABELS.get(g.indicator, g.indicator)} · Soll {fmt_number(g.target)} · "
+            f"Ist {fmt_number(g.actual)} · Ehrenamtsstunden {fmt_number(sec.volunteer_hours)} · "
+            f"Nachweise {fmt_number(sec.evidence_count)}",
             new_x="LMARGIN",
             new_y="NEXT",
         )
@@ -60,9 +78,7 @@ def render_pdf(d: ReportDraft) -> bytes:
             doc.multi_cell(
                 0,
                 4.8,
-                f"• {a.title}: {len(a.dates)} Termine, {a.participants} Teilnahmen"
-                + (f", {a.hours:g} Ehrenamtsstunden" if a.hours else "")
-                + f" – {_dates(a.dates)}",
+                f"• {_activity_line(a)}",
                 new_x="LMARGIN",
                 new_y="NEXT",
             )
@@ -100,7 +116,7 @@ def render_docx(d: ReportDraft) -> bytes:
     footer.text = _key_line(d)
     footer.runs[0].font.size = Pt(8)
     doc.add_heading(f"Sachbericht {d.year} – {d.agency_name}", level=0)
-    doc.add_paragraph(f"Träger: {d.carrier} · {status_line(d)} · Stand {fmt_date(date.today())}")
+    doc.add_paragraph(_subtitle(d))
     if d.topic:
         doc.add_paragraph(f"Thema: {d.topic}")
         doc.add_paragraph(f"Ziel: {d.goal}")
@@ -114,21 +130,16 @@ def render_docx(d: ReportDraft) -> bytes:
         facts = [
             ("Handlungsfeld", field_label(g.field)),
             ("Messgröße", INDICATOR_LABELS.get(g.indicator, g.indicator)),
-            ("Soll / Ist", f"{g.target:g} / {g.actual:g}"),
-            ("Ehrenamtsstunden", f"{sec.volunteer_hours:g}"),
-            ("Nachweise", str(sec.evidence_count)),
+            ("Soll / Ist", f"{fmt_number(g.target)} / {fmt_number(g.actual)}"),
+            ("Ehrenamtsstunden", fmt_number(sec.volunteer_hours)),
+            ("Nachweise", fmt_number(sec.evidence_count)),
         ]
         table.rows[0].cells[0].text, table.rows[0].cells[1].text = facts[0]
         for label, value in facts[1:]:
             cells = table.add_row().cells
             cells[0].text, cells[1].text = label, value
         for a in sec.activities:
-            doc.add_paragraph(
-                f"{a.title}: {len(a.dates)} Termine, {a.participants} Teilnahmen"
-                + (f", {a.hours:g} Ehrenamtsstunden" if a.hours else "")
-                + f" – {_dates(a.dates)}",
-                style="List Bullet",
-            )
+            doc.add_paragraph(_activity_line(a), style="List Bullet")
         doc.add_paragraph(sec.text)
     if d.closing:
         doc.add_heading("Fazit", level=1)

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from ia_events.core import audit
 from ia_events.core.access import Actor, Permission
 from ia_events.core.audit import Action
-from ia_events.core.messages import berlin, fmt_date
+from ia_events.core.messages import berlin, fmt_count, fmt_date, fmt_hours
 from ia_events.core.pdf import Document
 from ia_events.core.permissions import Reach, service
-from ia_events.volunteers.hours import YearSummary, fmt_hours, year_summary
+from ia_events.volunteers.hours import YearSummary, year_summary
 from storage.db import utcnow
 from storage.keys import KeyRing
 
@@ -52,7 +52,7 @@ def render_certificate(summary: YearSummary, issued_on: date) -> bytes:
         6,
         f"Hiermit bestätigen wir, dass **{summary.name}** im Jahr {summary.year} "
         f"ehrenamtlich in der {summary.agency_name} tätig war und dabei insgesamt "
-        f"**{fmt_hours(summary.total)} Stunden** geleistet hat.",
+        f"**{fmt_count(summary.total, 'Stunde')}** geleistet hat.",
         markdown=True,
         new_x="LMARGIN",
         new_y="NEXT",

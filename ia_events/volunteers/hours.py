@@ -68,12 +68,6 @@ def assignment_hours(
     return round(min(max(seconds / 3600, 0.0), MAX_SHIFT_HOURS), 2)
 
 
-def fmt_hours(value: float) -> str:
-    """12,5 (German decimal comma, no trailing zeros)."""
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return text.replace(".", ",")
-
-
 def _year_bounds(year: int) -> tuple[date, date]:
     return date(year, 1, 1), date(year, 12, 31)
 

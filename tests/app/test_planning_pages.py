@@ -99,7 +99,10 @@ def test_specialist_creates_series_and_cancels_a_date(app, app_env: Installation
     next(t for t in app.text_input if t.label == "Titel").input("Sprachcafé")
     _form_button(app, "Angebot anlegen").click().run()
     assert not app.exception
-    assert any("Termine" in s.value and "Sprachcafé" in s.value for s in app.success), texts(app)
+    # A single date: "1 Termin", not "1 Termine" (one plural rule, core/messages.py).
+    assert any(
+        "angelegt: 1 Termin (" in s.value and "Sprachcafé" in s.value for s in app.success
+    ), texts(app)
     with app_env.db.read() as s:
         activity = s.scalar(select(Activity).where(Activity.title == "Sprachcafé"))
         assert activity is not None

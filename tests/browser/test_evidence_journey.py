@@ -67,7 +67,7 @@ def test_upload_signed_list_find_under_subgoal_download(  # type: ignore[no-unty
     page.keyboard.press("Escape")
     form.get_by_role("button", name="Hochladen").click()
     wait_ready(page)
-    page.get_by_text(re.compile(r"1 Nachweis\(e\) archiviert")).wait_for()
+    page.get_by_text(re.compile(r"1 Nachweis archiviert")).wait_for()
 
     # Find it under its sub-goal.
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Teilziel").click()

@@ -41,7 +41,7 @@ def test_coordinator_exports_and_downloads_a_bundle(page, live_server, tmp_path:
     assert bag.validate()
     key = serialization.load_pem_public_key((root / "signing-key.pem").read_bytes())
     key.verify(  # type: ignore[union-attr]
-        (root / "tagmanifest-sha256.txt.sig").read_bytes(),
+        (root.parent / f"{root.name}.tagmanifest-sha256.txt.sig").read_bytes(),
         (root / "tagmanifest-sha256.txt").read_bytes(),
     )
     assert (root / "data" / "00_Inhaltsverzeichnis.pdf").read_bytes().startswith(b"%PDF")

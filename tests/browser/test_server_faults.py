@@ -310,7 +310,7 @@ def test_kill_9_during_an_upload_then_the_restarted_server_takes_it(  # type: ig
         server.extra_env = None  # started again, as it is (still logged in: sessions persist)
         base = server.start()
         _upload(page, base, files)  # the same files again, on the restarted server
-        page.get_by_text(re.compile(r"3 Nachweis\(e\) archiviert")).wait_for()
+        page.get_by_text(re.compile(r"3 Nachweise archiviert")).wait_for()
     finally:
         server.stop()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -183,7 +184,7 @@ def test_bundle_is_a_valid_signed_bag(inst: Installation, tmp_path: Path) -> Non
 
     # The signature is the installation's, over the exact bytes of the tag manifest.
     tagmanifest = (bag_dir / "tagmanifest-sha256.txt").read_bytes()
-    signature = (bag_dir / "tagmanifest-sha256.txt.sig").read_bytes()
+    signature = (bag_dir.parent / f"{bag_dir.name}.tagmanifest-sha256.txt.sig").read_bytes()
     assert len(signature) == 64
     inst.keys.public_key.verify(signature, tagmanifest)
     embedded = serialization.load_pem_public_key((bag_dir / "signing-key.pem").read_bytes())
@@ -445,3 +446,113 @@ def test_verify_bundle_refuses_a_forged_copy_before_the_original(
                 out_zip.writestr(info, src.read(info))
         assert run(["verify-bundle", str(odd)]) == 1
         assert "Doppelter Eintrag" in capsys.readouterr().out
+
+
+# -- read by outside tools -------------------------------------------------------------------
+
+
+def _readme_commands(readme: str, tool: str) -> list[str]:
+    """The shell commands README-VERIFY.txt gives, joined over their ``\\`` line breaks."""
+    out, lines = [], readme.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith(tool):
+            cmd, j = line.strip(), i
+            while cmd.endswith("\\"):
+                j += 1
+                cmd = cmd[:-1] + " " + lines[j].strip()
+            out.append(cmd)
+    return out
+
+
+def test_bundle_checks_out_with_outside_tools_alone(
+    cli_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LoC bagit, the strict bagit-utils, sha256sum and openssl, run as README-VERIFY.txt says,
+    with the public key printed by ``ia-events keys public``."""
+    import shutil
+    import subprocess
+
+    import bagit_utils
+
+    assert run(["keys", "public"]) == 0
+    known = tmp_path / "bekannt.pem"
+    known.write_text(capsys.readouterr().out)
+    with zipfile.ZipFile(cli_bundle) as zf:
+        zf.extractall(tmp_path / "x")
+        top = {name.split("/")[0] + ("/" if "/" in name else "") for name in zf.namelist()}
+    bag_dir = next(p for p in (tmp_path / "x").iterdir() if p.is_dir())
+    sig = f"{bag_dir.name}.tagmanifest-sha256.txt.sig"
+    assert top == {f"{bag_dir.name}/", sig}  # the signature lies beside the bag, not in it
+
+    assert bagit.Bag(str(bag_dir)).validate()
+    from tests.pdfa_support import pdfa_problems
+
+    assert pdfa_problems((bag_dir / "data/00_Inhaltsverzeichnis.pdf").read_bytes()) == []
+    report = bagit_utils.Bag(bag_dir, load=True).validate()
+    assert report.valid and report.issues == [], [i.message for i in report.issues]
+
+    readme = (bag_dir / "README-VERIFY.txt").read_text()
+    # It names exactly what this bag holds under data/ (this one has no Sachbericht).
+    listed = re.findall(r"^  (\S+)$", readme.split("Inhalt dieses Pakets")[1], re.M)
+    present = sorted(p.name + ("/" if p.is_dir() else "") for p in (bag_dir / "data").iterdir())
+    assert sorted(listed) == present and "02_Sachbericht/" not in readme
+
+    if shutil.which("openssl") is None or shutil.which("sha256sum") is None:
+        pytest.skip("openssl/sha256sum not installed")
+    for cmd in _readme_commands(readme, "sha256sum -c"):
+        done = subprocess.run(cmd, shell=True, cwd=bag_dir, capture_output=True, text=True)
+        assert done.returncode == 0 and "FAILED" not in done.stdout, done.stdout + done.stderr
+    verifies = _readme_commands(readme, "openssl pkeyutl -verify")
+    assert len(verifies) == 2  # the tag manifest, the audit checkpoint
+    for cmd in verifies:
+        cmd = cmd.replace("-inkey signing-key.pem", f"-inkey {known}")
+        done = subprocess.run(cmd, shell=True, cwd=bag_dir, capture_output=True, text=True)
+        assert "Signature Verified Successfully" in done.stdout, cmd + done.stdout + done.stderr
+
+    # The checkpoint's signed bytes are exactly the JSON printed in the README.
+    checkpoint = next((bag_dir / "data/05_Audit").glob("checkpoint-*[0-9].json"))
+    fields = json.loads(checkpoint.read_text())
+    signed = (bag_dir / "data/05_Audit" / f"{checkpoint.stem}.signiert.txt").read_bytes()
+    assert (
+        signed
+        == json.dumps(
+            {k: fields[k] for k in ("at", "hash", "key", "seq")}, separators=(",", ":")
+        ).encode()
+    )
+    assert signed.decode() in readme.splitlines()
+
+    # A changed byte in the signed checkpoint bytes fails under openssl as well.
+    forged = tmp_path / "forged.txt"
+    forged.write_bytes(signed.replace(b'"seq":', b'"seq":9'))
+    cmd = verifies[1].replace("-inkey signing-key.pem", f"-inkey {known}")
+    cmd = re.sub(r"-in \S+", f"-in {forged}", cmd)
+    done = subprocess.run(cmd, shell=True, cwd=bag_dir, capture_output=True, text=True)
+    assert "Signature Verified Successfully" not in done.stdout
+
+
+def test_verify_bundle_reads_old_bundles_and_names_a_stray_file_beside_the_bag(
+    cli_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = zipfile.ZipFile(cli_bundle).namelist()[0].split("/")[0]
+    detached = f"{root}.tagmanifest-sha256.txt.sig"
+
+    # Before 2026-12 the signature lay inside the bag; such bundles still verify.
+    old = tmp_path / "alt.zip"
+    with zipfile.ZipFile(cli_bundle) as zin, zipfile.ZipFile(old, "w") as zout:
+        for info in zin.infolist():
+            name = f"{root}/tagmanifest-sha256.txt.sig" if info.filename == detached else None
+            zout.writestr(name or info, zin.read(info))
+    assert run(["verify-bundle", str(old)]) == 0
+    capsys.readouterr()
+
+    stray = tmp_path / "stray.zip"
+    _rewrite(cli_bundle, stray, lambda n, d: d)
+    with zipfile.ZipFile(stray, "a") as zf:
+        zf.writestr("nachgereicht.pdf", b"%PDF fake")
+    assert run(["verify-bundle", str(stray)]) == 1
+    assert "neben dem Paket-Ordner): nachgereicht.pdf" in capsys.readouterr().out
+
+    missing = tmp_path / "ohne.zip"
+    _rewrite(cli_bundle, missing, lambda n, d: None if n == detached else d)
+    assert run(["verify-bundle", str(missing)]) == 1
+    assert f"Fehlt: {detached}" in capsys.readouterr().out

@@ -206,3 +206,50 @@ def test_postgres_url_works_the_same_and_writes_no_sqlite(
     assert [u["username"] for u in users] == ["koord"]
     assert ia(data, "verify", url=pg_server_url).returncode == 0
     assert not list(data.rglob("*.sqlite3*"))
+
+
+def test_feed_link_prints_a_working_feed_url_last_and_the_same_one_again(demo_data: Path) -> None:
+    from ia_events.core.access import Actor
+    from ia_events.core.installation import Installation
+    from ia_events.planning import calendar_feeds
+    from tests.conftest import make_settings
+
+    cli = Actor.cli("test:cli")
+
+    first = ia(demo_data, "feed-link", "--agency", "du-marxloh", "--kind", "occurrences",
+               "--base-url", "https://ia.example/")  # fmt: skip
+    url = first.stdout.strip().splitlines()[-1]
+    assert url.startswith("https://ia.example/ical/") and url.endswith(".ics")
+    assert "neu angelegt" in first.stdout
+    again = ia(demo_data, "feed-link", "--agency", "du-marxloh", "--kind", "occurrences",
+               "--base-url", "https://ia.example")  # fmt: skip
+    assert again.stdout.strip().splitlines()[-1] == url and "besteht schon" in again.stdout
+    deadlines = ia(demo_data, "feed-link", "--agency", "du-marxloh", "--kind", "deadlines")
+    dl_url = deadlines.stdout.strip().splitlines()[-1]
+    assert dl_url != url and "/ical/" in dl_url
+
+    token = url.rsplit("/", 1)[1].removesuffix(".ics")
+    inst = Installation.open(make_settings(demo_data))
+    try:
+        body = calendar_feeds.serve(inst, token)
+        dl_body = calendar_feeds.serve(inst, dl_url.rsplit("/", 1)[1].removesuffix(".ics"))
+        assert body is not None and body.count(b"BEGIN:VEVENT") > 5
+        assert dl_body is not None and b"Frist:" in dl_body
+        # Revoked: the next call creates a new feed with a new URL; the old one is dead.
+        with inst.db.write() as s:
+            feed = next(
+                f
+                for f in calendar_feeds.list_feeds(s, cli, "du-marxloh")
+                if f.kind == "occurrences"
+            )
+            calendar_feeds.revoke_feed(s, cli, feed.id)
+        assert calendar_feeds.serve(inst, token) is None
+    finally:
+        inst.close()
+    renewed = ia(demo_data, "feed-link", "--agency", "du-marxloh", "--kind", "occurrences")
+    assert renewed.stdout.strip().splitlines()[-1].rsplit("/", 1)[1] != url.rsplit("/", 1)[1]
+    assert ia(demo_data, "feed-link", "--agency", "du-marxloh", "--kind", "jahr", check=2).stderr
+    other = ia(
+        demo_data, "feed-link", "--agency", "gibt-es-nicht", "--kind", "deadlines", check=None
+    )
+    assert other.returncode in (1, 2) and "Traceback" not in other.stderr

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from ia_events.core.messages import fmt_hours
 from ia_events.volunteers.certificates import group_worklogs
-from ia_events.volunteers.hours import assignment_hours, fmt_hours
+from ia_events.volunteers.hours import assignment_hours
 from ia_events.volunteers.registry import (
     CardThreshold,
     add_years,
