@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -352,6 +352,47 @@ def add_many(
                 inst.blobs.discard(pending)
 
 
+def add_linked(
+    inst: Installation,
+    actor: Actor,
+    files: list[tuple[str, bytes, str | None, int | None]],
+    *,
+    kind: str,
+    within: Callable[[Session, list[Evidence]], None] | None = None,
+    **meta: object,
+) -> list[EvidenceView]:
+    """Archive files that belong together (a sealed list and its CSV) in one record
+    transaction: ``(filename, content, title, supersedes_id)`` each, the same links for
+    all. ``within`` runs inside that transaction, so a caller's own row (the seal) exists
+    exactly when the items do. Same journal protocol as ``add_many``."""
+    kind = _kind(kind)
+    target = _target(inst, actor, kind=kind, **meta)  # type: ignore[arg-type]
+    with inst.blobs.uploading():
+        staged = [stage_file(inst, target.agency_id, n, c) for n, c, _t, _s in files]
+        try:
+            with inst.blobs.publishing():
+                journal = _journal_new_blobs(inst, target.agency_id, staged)
+                placed = [
+                    inst.blobs.place(pending)
+                    for pending in _firsts(staged)
+                    if pending.name in journal
+                ]
+                inst.blobs.sync_folders(placed)
+                return _record(
+                    inst,
+                    actor,
+                    target,
+                    staged,
+                    journal,
+                    [t for _n, _c, t, _s in files],
+                    supersedes=[o for _n, _c, _t, o in files],
+                    within=within,
+                )
+        finally:
+            for pending, _ in staged:
+                inst.blobs.discard(pending)
+
+
 def _stage_all(
     inst: Installation, agency_id: int, files: list[tuple[str, bytes | BinaryIO]]
 ) -> list[_Staged]:
@@ -416,9 +457,15 @@ def _record(
     staged: list[_Staged],
     journal: dict[str, int],
     titles: list[str | None],
+    supersedes: list[int | None] | None = None,
+    within: Callable[[Session, list[Evidence]], None] | None = None,
 ) -> list[EvidenceView]:
     """The upload journal's second commit: blob rows, items, one audit event per item and
-    the journal entries' completion, all in one transaction."""
+    the journal entries' completion, all in one transaction.
+
+    ``supersedes`` names per item the version it replaces (default: the target's);
+    ``within`` runs in the same transaction after the items exist (e.g. a seal row)."""
+    olds = supersedes or [target.supersedes_id] * len(staged)
     with inst.db.write() as s:
         blobs = _blob_rows(s, target.agency_id, staged, journal)
         goals = (
@@ -430,16 +477,21 @@ def _record(
             _item(actor, target, pending, checked, blobs[pending.name].id, title, goals)
             for (pending, checked), title in zip(staged, titles, strict=True)
         ]
+        for item, old_id in zip(items, olds, strict=True):
+            item.supersedes_id = old_id
         s.add_all(items)
         s.flush()
-        if target.supersedes_id is not None:
-            _mark_superseded(s, target.supersedes_id, items)
+        for old_id in set(olds):
+            if old_id is not None:
+                _mark_superseded(
+                    s, old_id, [i for i, o in zip(items, olds, strict=True) if o == old_id]
+                )
         conn = s.connection()  # Core appends: the same events as audit.record, fewer flushes
-        for item, (pending, checked) in zip(items, staged, strict=True):
+        for item, (pending, checked), old_id in zip(items, staged, olds, strict=True):
             audit.append(
                 conn,
                 actor.name,
-                Action.evidence_supersede if target.supersedes_id else Action.evidence_add,
+                Action.evidence_supersede if old_id else Action.evidence_add,
                 "evidence",
                 item.id,
                 agency_id=target.agency_id,
@@ -448,8 +500,10 @@ def _record(
                 kind=target.kind,
                 media_type=checked.media_type,
                 flags=list(checked.flags),
-                supersedes=target.supersedes_id,
+                supersedes=old_id,
             )
+        if within is not None:
+            within(s, items)
         if journal:
             s.execute(
                 update(UploadJournal)
@@ -794,6 +848,7 @@ __all__ = [
     "KIND_LABELS",
     "EvidenceView",
     "add_evidence",
+    "add_linked",
     "add_many",
     "change_metadata",
     "list_evidence",

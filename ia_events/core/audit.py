@@ -76,6 +76,8 @@ class Action(enum.StrEnum):
     checkin_revoke = "checkin:revoke"
     attendance_add = "attendance:add"
     attendance_undo = "attendance:undo"
+    list_seal = "attendance:list:seal"
+    scan_assign = "evidence:scan:assign"
     card_add = "card:add"
     evidence_add = "evidence:add"
     evidence_read = "evidence:read"

@@ -23,6 +23,15 @@ from storage.db import Database, current_revision, env_url, head_revision, make_
 from storage.keys import KeyMissing, KeyRing
 
 
+def _hours(value: str | None, default: float = 2.0) -> float:
+    """A non-negative number of hours; anything else falls back to the default."""
+    try:
+        hours = float(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+    return hours if 0 <= hours <= 24 * 30 else default
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -34,6 +43,7 @@ class Settings:
     lockout_threshold: int = 10
     lockout_minutes: int = 15
     min_password_length: int = 12
+    seal_grace_hours: float = 2.0  # IA_EVENTS_SEAL_GRACE_HOURS: end of an occurrence -> sealing
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -46,6 +56,7 @@ class Settings:
             database_url=database_url or env_url(root),
             base_url=os.environ.get("IA_EVENTS_BASE_URL", "http://localhost:8501").rstrip("/"),
             max_upload_bytes=int(os.environ.get("IA_EVENTS_MAX_UPLOAD_MB", "50")) * 1024 * 1024,
+            seal_grace_hours=_hours(os.environ.get("IA_EVENTS_SEAL_GRACE_HOURS")),
         )
 
     @property

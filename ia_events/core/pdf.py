@@ -22,7 +22,13 @@ class Document(FPDF):
     """A4 portrait document with our fonts, a header line and page numbers."""
 
     def __init__(
-        self, title: str, *, subtitle: str = "", orientation: str = "P", pdfa: bool = True
+        self,
+        title: str,
+        *,
+        subtitle: str = "",
+        orientation: str = "P",
+        pdfa: bool = True,
+        arabic: bool = True,
     ) -> None:
         kwargs = {"enforce_compliance": "PDF/A-2B"} if pdfa else {}
         super().__init__(orientation=orientation, unit="mm", format="A4", **kwargs)
@@ -30,10 +36,11 @@ class Document(FPDF):
         self.doc_subtitle = subtitle
         self.add_font(FAMILY, "", FONTS / "NotoSans-Regular.ttf")
         self.add_font(FAMILY, "B", FONTS / "NotoSans-Bold.ttf")
-        self.add_font(ARABIC, "", FONTS / "NotoSansArabic-Regular.ttf")
-        self.add_font(ARABIC, "B", FONTS / "NotoSansArabic-Bold.ttf")
-        self.set_fallback_fonts([ARABIC], exact_match=False)
-        self.set_text_shaping(True)
+        if arabic:  # parsing and subsetting a font costs ~20 ms: only where it may be needed
+            self.add_font(ARABIC, "", FONTS / "NotoSansArabic-Regular.ttf")
+            self.add_font(ARABIC, "B", FONTS / "NotoSansArabic-Bold.ttf")
+            self.set_fallback_fonts([ARABIC], exact_match=False)
+            self.set_text_shaping(True)
         self.set_title(title)
         self.set_creator("ia-events")
         self.set_lang("de-DE")

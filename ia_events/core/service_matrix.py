@@ -140,9 +140,13 @@ SERVICES: dict[str, Rule] = {
     "attendance.lists.participant_list": Rule(P.attendance_names, A),
     "attendance.lists.occurrence_poster": Rule(P.checkin_door, A),
     "attendance.lists.series_poster": Rule(P.checkin_door, A),
+    "attendance.sealing.seal_occurrence": Rule(P.checkin_door, A, "and evidence.add"),
+    "attendance.sealing.seal_due": Rule(P.system_run, INST, "cron and the server's own job"),
+    "attendance.sealing.seal_state": Rule(P.agency_read, A),
     # evidence and retention
     "archive.evidence.add_evidence": Rule(P.evidence_add, A),
     "archive.evidence.add_many": Rule(P.evidence_add, A),
+    "archive.evidence.add_linked": Rule(P.evidence_add, A),
     "archive.evidence.supersede": Rule(P.evidence_add, A),
     "archive.evidence.change_metadata": Rule(P.evidence_add, A),
     "archive.evidence.read_content": Rule(P.evidence_read, A, "every read is audited"),
