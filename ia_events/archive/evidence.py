@@ -95,6 +95,8 @@ class EvidenceView:
     warnings: tuple[str, ...] = field(default=(), compare=False)
     activity_id: int | None = None
     revision: int = 1
+    sealed: bool = False  # a sealed participant list (or its CSV), attendance/sealing.py
+    version: int = 1  # 1 + the number of versions it supersedes
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -106,7 +108,47 @@ class EvidenceView:
             "retention_until": self.retention_until.isoformat(),
             "legal_hold": self.legal_hold,
             "deleted": self.deleted,
+            "occurrence_ids": [self.occurrence_id] if self.occurrence_id is not None else [],
+            "subgoal_ids": list(self.subgoal_ids),
+            "sealed": self.sealed,
+            "version": self.version,
         }
+
+
+def annotate(session: Session, views: list[EvidenceView]) -> list[EvidenceView]:
+    """Add ``sealed`` and ``version`` (one query for the seals, one per chain level)."""
+    if not views:
+        return views
+    from dataclasses import replace
+
+    from ia_events.core.models import ListSeal
+
+    ids = [v.id for v in views]
+    sealed: dict[int, int] = {}
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk : chunk + 500]
+        for pdf, table, version in session.execute(
+            select(ListSeal.evidence_id, ListSeal.csv_evidence_id, ListSeal.version).where(
+                ListSeal.evidence_id.in_(part) | ListSeal.csv_evidence_id.in_(part)
+            )
+        ):
+            sealed[pdf] = version
+            if table is not None:
+                sealed[table] = version
+    depth = {v.id: 1 for v in views}
+    parent = {v.id: v.supersedes_id for v in views if v.supersedes_id is not None}
+    while parent:
+        for child in parent:
+            depth[child] += 1
+        ups = dict(
+            session.execute(
+                select(Evidence.id, Evidence.supersedes_id).where(
+                    Evidence.id.in_(set(parent.values()))
+                )
+            ).all()
+        )
+        parent = {c: ups[p] for c, p in parent.items() if ups.get(p) is not None}
+    return [replace(v, sealed=v.id in sealed, version=sealed.get(v.id, depth[v.id])) for v in views]
 
 
 def default_retention(funding_year: int) -> date:
@@ -512,7 +554,9 @@ def _record(
             )
         if _agency_has_active_hold(s, target.agency_id):
             items = _with_hold_flags(s, target.agency_id, [i.id for i in items])
-        return [_view(item, target.agency_slug, _warnings(target, item)) for item in items]
+        return annotate(
+            s, [_view(item, target.agency_slug, _warnings(target, item)) for item in items]
+        )
 
 
 def _blob_rows(

@@ -208,3 +208,61 @@ def test_another_agency_cannot_seal_or_read_the_state(inst: Installation) -> Non
         sealing.seal_occurrence(inst, other.door, setup.occurrence_id)
     with inst.db.read() as s, pytest.raises(NotFound):
         sealing.seal_state(s, other.door, setup.occurrence_id)
+
+
+def test_completeness_and_bundle_carry_the_sealed_list(inst: Installation, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import zipfile
+
+    from ia_events.inspection.bundle import export_bundle
+    from ia_events.inspection.completeness import inspect
+
+    setup = _three_checkins(inst)
+    empty = make_setup(inst, slug=None)
+    now = setup.ends_at + timedelta(hours=3)
+    with inst.db.read() as s:
+        before = inspect(s, setup.coordinator, setup.slug, setup.year, now=now)
+        quiet = inspect(s, empty.coordinator, empty.slug, empty.year, now=now)
+    assert ("occurrence_without_list", setup.occurrence_id) in {
+        (f.code, f.object_id) for f in before.findings
+    }
+    assert "occurrence_without_list" not in {f.code for f in quiet.findings}
+
+    [result] = sealing.seal_due(inst, SYSTEM, now=now).results
+    with inst.db.read() as s:
+        after = inspect(s, setup.coordinator, setup.slug, setup.year, now=now)
+    assert "occurrence_without_list" not in {f.code for f in after.findings}
+
+    out = export_bundle(
+        inst, setup.coordinator, setup.slug, setup.year, tmp_path / "b.zip", now=now
+    )
+    with zipfile.ZipFile(out.path) as z:
+        names = z.namelist()
+        lists = [n for n in names if f"/{result.evidence_id}_participant_list_" in n]
+        assert len(lists) == 1 and f"_T{setup.occurrence_id}/" in lists[0]
+        assert z.read(lists[0]).startswith(b"%PDF")
+        csvs = [n for n in names if f"/{result.csv_evidence_id}_participant_list_" in n]
+        assert len(csvs) == 1 and f"_T{setup.occurrence_id}/" in csvs[0]
+        summaries = [n for n in names if "00_Zusammenfassung_Teilziel_" in n]
+        assert len(summaries) == 2
+        rows = _csv_rows(z.read(summaries[0]))
+    line = next(r for r in rows if r["termin_id"] == str(setup.occurrence_id))
+    assert line["teilnahmen"] == "3" and line["fassung"] == "1"
+    assert line["teilnehmerliste"].endswith(lists[0].split("/data/", 1)[1])
+    assert rows[-1]["termin_id"] == "Summe" and rows[-1]["istwert"] == "3"
+
+
+def test_paper_entries_without_a_signed_scan_are_a_finding(inst: Installation) -> None:
+    from ia_events.inspection.completeness import inspect
+
+    setup = make_setup(inst)
+    with inst.db.write() as s:
+        checkin.door_checkin(
+            s, inst.keys, setup.door, setup.occurrence_id, name="Von Papier", method="paper"
+        )
+    now = setup.ends_at + timedelta(hours=3)
+    sealing.seal_due(inst, SYSTEM, now=now)
+    with inst.db.read() as s:
+        tree = inspect(s, setup.coordinator, setup.slug, setup.year, now=now)
+    assert ("paper_list_unsigned", setup.occurrence_id) in {
+        (f.code, f.object_id) for f in tree.findings
+    }
