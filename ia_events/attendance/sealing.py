@@ -727,6 +727,31 @@ def sealed_evidence(session: Session, evidence_ids: list[int]) -> dict[int, int]
 SYSTEM_ACTOR = "system:sealing"
 
 
+_started: dict[str, threading.Thread] = {}
+_start_lock = threading.Lock()
+
+
+def ensure_background(inst: Installation) -> threading.Thread | None:
+    """Start the sealing thread once per process and database (idempotent).
+
+    ``IA_EVENTS_SEAL_INTERVAL_MINUTES`` sets the pause between rounds (default 5;
+    0 switches the thread off, e.g. when cron runs ``ia-events seal-lists``)."""
+    import os
+
+    try:
+        minutes = float(os.environ.get("IA_EVENTS_SEAL_INTERVAL_MINUTES", "5") or 5)
+    except ValueError:
+        minutes = 5.0
+    if minutes <= 0:
+        return None
+    with _start_lock:
+        key = inst.settings.database_url
+        thread = _started.get(key)
+        if thread is None or not thread.is_alive():
+            thread = _started[key] = start_background(inst, interval_seconds=minutes * 60)
+        return thread
+
+
 def start_background(
     inst: Installation, interval_seconds: float = 300.0, first_delay: float = 20.0
 ) -> threading.Thread:
@@ -760,6 +785,7 @@ __all__ = [
     "SealRun",
     "SealState",
     "due",
+    "ensure_background",
     "seal_due",
     "seal_occurrence",
     "seal_state",

@@ -232,7 +232,7 @@ def subgoal_summaries(
                 ]
             )
         w.writerow([*head, "Summe", "", "", total, "", "", ""])
-        name = f"03_Nachweise/{i:02d}_{_part(g.title)}/00_Zusammenfassung_Teilziel_{g.id}.csv"
+        name = f"04_Teilnahme/Zusammenfassung_Teilziel_{i:02d}_{_part(g.title)}.csv"
         out.append((name, ("\ufeff" + buf.getvalue()).encode()))
     return out
 

@@ -98,3 +98,20 @@ def test_headcount_plus_and_minus(door) -> None:  # type: ignore[no-untyped-def]
 def test_downloads_are_offered(door) -> None:  # type: ignore[no-untyped-def]
     labels = [b.label for b in door.get("download_button")]
     assert "Teilnehmerliste (PDF)" in labels and "QR-Plakat für den Raum" in labels
+
+
+def test_close_the_list_early_shows_the_sealed_version(door) -> None:  # type: ignore[no-untyped-def]
+    next(b for b in door.button if b.label == "Liste abschließen").click().run()
+    assert not door.exception, door.exception
+    assert any("Fassung 1" in s.value for s in door.success), [s.value for s in door.success]
+    assert not [b for b in door.button if b.label == "Liste abschließen"]
+
+    next(t for t in door.text_input if t.label == "Name").input("Nachzüglerin Eins")
+    next(b for b in door.button if b.label == "Eintragen").click().run()
+    assert any("nachgetragen" in w.value for w in door.warning)
+    next(b for b in door.button if b.label == "Neue Fassung abschließen").click().run()
+    assert any("mindestens 3 Zeichen" in e.value for e in door.error)
+    next(t for t in door.text_input if t.label == "Grund der Korrektur").input("kam später")
+    next(b for b in door.button if b.label == "Neue Fassung abschließen").click().run()
+    assert any("Fassung 2" in s.value for s in door.success), [s.value for s in door.success]
+    assert any("1 nachgetragen" in c.value for c in door.caption)

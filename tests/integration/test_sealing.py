@@ -242,7 +242,7 @@ def test_completeness_and_bundle_carry_the_sealed_list(inst: Installation, tmp_p
         assert z.read(lists[0]).startswith(b"%PDF")
         csvs = [n for n in names if f"/{result.csv_evidence_id}_participant_list_" in n]
         assert len(csvs) == 1 and f"_T{setup.occurrence_id}/" in csvs[0]
-        summaries = [n for n in names if "00_Zusammenfassung_Teilziel_" in n]
+        summaries = [n for n in names if "/Zusammenfassung_Teilziel_" in n]
         assert len(summaries) == 2
         rows = _csv_rows(z.read(summaries[0]))
     line = next(r for r in rows if r["termin_id"] == str(setup.occurrence_id))
