@@ -474,6 +474,8 @@ def evidence_add_cmd(
     for name in files:  # refuse the whole batch before storing anything
         with open(name, "rb") as fh:
             check(fh, Path(name).name, inst.settings.max_upload_bytes)
+    if kind == "signed_list_scan" and occurrence_id is None and not subgoal_ids:
+        return _file_scans(obj, agency_slug, year, title, as_json, files)
     out = []
     for start in range(0, len(files), 32):  # batches share one durable flush
         batch = [Path(n) for n in files[start : start + 32]]
@@ -498,6 +500,34 @@ def evidence_add_cmd(
                 click.echo(f"{view.id}  {view.sha256}  {path.name}")
     if as_json:
         emit_json([v.as_json() for v in out])
+    return EXIT_OK
+
+
+def _file_scans(
+    obj: Ctx, agency_slug: str, year: int, title: str | None, as_json: bool, files: tuple[str, ...]
+) -> int:
+    """Scans of signed lists without --occurrence: filed page by page by their QR code."""
+    from pathlib import Path
+
+    from ia_events.archive.scans import file_scans
+    from ia_events.attendance.tokens import occurrence_from_code
+
+    inst = obj.inst()
+    filed = file_scans(
+        inst,
+        obj.actor,
+        [(Path(n).name, Path(n).read_bytes()) for n in files],
+        agency_slug=agency_slug,
+        year=year,
+        read_code=functools.partial(occurrence_from_code, inst.keys),
+        title=title if len(files) == 1 else None,
+    )
+    if as_json:
+        emit_json([p.as_json() for p in filed])
+    else:
+        for p in filed:
+            where = f"Termin {p.occurrence_id}" if p.occurrence_id else "nicht zugeordnet"
+            click.echo(f"{p.filename} Seite {p.page}: {where} (Nachweis {p.evidence.id})")
     return EXIT_OK
 
 
