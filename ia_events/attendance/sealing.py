@@ -34,7 +34,7 @@ import io
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -658,6 +658,7 @@ def seal_due(
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
     limit: int | None = None,
+    only: Collection[int] | None = None,
 ) -> SealRun:
     """Seal every due occurrence (cron, the server's background job, the demo).
 
@@ -667,6 +668,9 @@ def seal_due(
     now = now or utcnow()
     with inst.db.read() as s:
         ids = due(s, now, _grace(inst))
+    if only is not None:  # e.g. the demo: one agency's year now, the rest in the background
+        wanted = set(only)
+        ids = [i for i in ids if i in wanted]
     if limit is not None:
         ids = ids[:limit]
     run = SealRun()

@@ -128,6 +128,10 @@ def demo_cmd(obj: Ctx, size: str) -> int:
         f"{summary.occurrences} Termine, {summary.attendance} Teilnahme-Einträge."
     )
     click.echo(
+        f"{summary.sealed} Teilnehmerlisten des Vorjahres versiegelt (Essen); die übrigen "
+        "versiegelt der Server im Hintergrund, sofort: ia-events seal-lists"
+    )
+    click.echo(
         f"Anmeldung z. B. als „fk-essen“ oder „koordination“, Passwort: {loader.DEMO_PASSWORD}"
     )
     return EXIT_OK

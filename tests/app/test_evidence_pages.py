@@ -61,3 +61,18 @@ def test_admin_creates_proposal_and_finds_nothing_due_today(app) -> None:  # typ
     assert "Zum Stichtag ist nichts zu löschen." in texts(at)
     at.switch_page("pages/system.py").run()
     assert not at.exception and "Schlüssel und Sicherung" in texts(at)
+
+
+def test_inbox_scan_is_assigned_with_one_click(app) -> None:  # type: ignore[no-untyped-def]
+    at = login(app, "fk-essen")
+    at.switch_page("pages/evidence.py").run()
+    at.selectbox(key="ev_year").select(date.today().year - 1).run()
+    assert not at.exception
+    shown = texts(at)
+    assert "Posteingang: nicht zugeordnete Scans" in shown and "IMG_2417.jpg" in shown
+    box = next(s for s in at.selectbox if str(s.key).startswith("ev_inbox_occ_"))
+    box.select_index(0).run()
+    next(b for b in at.button if b.label == "Zuordnen").click().run()
+    assert not at.exception
+    assert any("zugeordnet" in s.value for s in at.success)
+    assert "Posteingang: nicht zugeordnete Scans" not in texts(at)
