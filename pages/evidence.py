@@ -165,6 +165,8 @@ if can(who, Permission.evidence_add):
                         st.warning(f"Nr. {v.id}: {w}")
 
 # -- inbox of unassigned scans ---------------------------------------------------------------
+if flash := st.session_state.pop("ev_flash", None):
+    st.success(flash)
 with guard(stop=True), inst().db.read() as s:
     unassigned = [e for e in scans.inbox(s, who, agency_slug) if e.funding_year == year]
 if unassigned:
@@ -190,7 +192,7 @@ if unassigned:
         if c3.button("Zuordnen", key=f"ev_inbox_go_{item.id}", disabled=target is None):
             with guard(), writing() as s:
                 scans.assign(s, who, item.id, int(target))  # type: ignore[arg-type]
-                st.success(f"Nr. {item.id} dem Termin zugeordnet.")
+                st.session_state["ev_flash"] = f"Nr. {item.id} dem Termin zugeordnet."
                 st.rerun()
 
 # -- browse ----------------------------------------------------------------------------------
