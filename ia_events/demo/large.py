@@ -85,7 +85,9 @@ class LargeSummary:
             f"Große Demo geladen in {self.seconds:.0f} s. Insgesamt: "
             f"{n(t.get('occurrences', 0))} Termine, {n(t.get('attendance', 0))} "
             f"Teilnahme-Einträge, {n(t.get('evidence', 0))} Nachweise, "
-            f"{n(t.get('volunteers', 0))} Ehrenamtliche, {n(t.get('assignments', 0))} Einsätze."
+            f"{n(t.get('volunteers', 0))} Ehrenamtliche, {n(t.get('assignments', 0))} Einsätze. "
+            "Die Teilnehmerlisten der vergangenen Termine versiegelt der Server im Hintergrund; "
+            "auf einmal (mit Fortschritt, ein einmaliger, langer Lauf): ia-events seal-lists"
         )
 
 
