@@ -171,3 +171,15 @@ def test_cli_evidence_add_without_occurrence_names_each_pages_occurrence(
     ]
     assert rows[0]["kind"] == "signed_list_scan"
     assert rows[0]["occurrence_ids"] == [setup.occurrence_id]
+
+
+def test_an_iphone_heic_photo_is_filed(inst: Installation) -> None:
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    setup = make_setup(inst)
+    buf = io.BytesIO()
+    page = _raster(_printed(inst, setup), 120)
+    page.rotate(-3, expand=True, fillcolor=(200, 200, 200)).save(buf, "HEIF", quality=85)
+    [filed] = _file(inst, setup, [("IMG_4711.HEIC", buf.getvalue())])
+    assert filed.occurrence_id == setup.occurrence_id
+    assert filed.evidence.media_type == "image/heic"
