@@ -355,12 +355,12 @@ def render_pdf(
             f"(Nachweis {data.previous.evidence_id}). Grund: {reason or '–'}"
         )
     for line in lines:
-        doc.multi_cell(0, 4.6, line, new_x="LMARGIN", new_y="NEXT")
+        _paragraph(doc, line, 4.6, latin)
     doc.ln(2)
     _rows(doc, data)
     doc.ln(3)
     doc.body(7.5)
-    doc.multi_cell(0, 3.6, _notice(session, agency), new_x="LMARGIN", new_y="NEXT")
+    _paragraph(doc, _notice(session, agency), 3.6, latin)
     doc.ln(1)
     doc.multi_cell(
         0,
@@ -370,6 +370,23 @@ def render_pdf(
         "beim selben Termin.",
     )
     return doc.render()
+
+
+_LINES: dict[tuple[str, float, bool], list[str]] = {}
+
+
+def _paragraph(doc: Document, text: str, height: float, latin: bool) -> None:
+    """A wrapped paragraph; its line breaks are computed once per text and font size
+    (fpdf2's line breaking of the long data-protection notice costs ~30 ms a time)."""
+    key = (text, doc.font_size_pt, latin)
+    lines = _LINES.get(key)
+    if lines is None:
+        lines = doc.multi_cell(doc.epw, height, text, dry_run=True, output="LINES")
+        if len(_LINES) > 500:
+            _LINES.clear()
+        _LINES[key] = lines
+    for line in lines:
+        doc.cell(doc.epw, height, line, new_x="LMARGIN", new_y="NEXT")
 
 
 def _fit(doc: Document, text: str, width: float) -> str:
