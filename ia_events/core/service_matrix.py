@@ -161,6 +161,7 @@ SERVICES: dict[str, Rule] = {
     "archive.query.link_options": Rule(P.evidence_read, A),
     "archive.query.occurrence_context": Rule(P.evidence_read, A),
     "demo.evidence.load_demo": Rule(None, S),
+    "demo.lists.load": Rule(None, S),
     "archive.retention.set_hold": Rule(P.evidence_hold, A),
     "archive.retention.release_hold": Rule(P.evidence_hold, A, "a second person approves"),
     "archive.retention.release_for_evidence": Rule(P.evidence_hold, A),
