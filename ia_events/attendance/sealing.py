@@ -161,12 +161,12 @@ def _grace(inst: Installation) -> timedelta:
 
 
 def _latest_seals():  # type: ignore[no-untyped-def]
-    latest = (
+    """(occurrence_id, version) of each occurrence's newest seal, as a subquery."""
+    return (
         select(ListSeal.occurrence_id, func.max(ListSeal.version).label("version"))
         .group_by(ListSeal.occurrence_id)
         .subquery()
     )
-    return latest
 
 
 def due(session: Session, now: datetime, grace: timedelta) -> list[int]:
@@ -185,7 +185,8 @@ def due(session: Session, now: datetime, grace: timedelta) -> list[int]:
         )
         .order_by(Occurrence.ends_at, Occurrence.id)
     ).all()
-    return list(fresh) + [oid for oid in stale(session, now, grace) if oid not in set(fresh)]
+    known = set(fresh)
+    return list(fresh) + [oid for oid in stale(session, now, grace) if oid not in known]
 
 
 def stale(session: Session, now: datetime, grace: timedelta) -> list[int]:
