@@ -45,7 +45,7 @@ def _running_naehcafe(data_dir: Path, base: str) -> tuple[str, int]:
 
 
 def test_checkins_are_sealed_shown_complete_and_bundled(  # type: ignore[no-untyped-def]
-    phone, page, live_server, tmp_path
+    browser, phone, page, live_server, tmp_path
 ) -> None:
     data = tmp_path / "data"
     url, occ_id = _running_naehcafe(data, live_server)
@@ -78,11 +78,17 @@ def test_checkins_are_sealed_shown_complete_and_bundled(  # type: ignore[no-unty
         inst.close()
     assert ("occurrence_without_list", occ_id) not in {(f.code, f.object_id) for f in tree.findings}
 
-    page.goto(live_server + "/")
+    coordinator = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="de-DE", timezone_id="Europe/Berlin"
+    )
+    page = coordinator.new_page()  # her own browser, not the specialist's session
+    page.set_default_timeout(20_000)
     ui_login(page, live_server, "koordination")
     wait_ready(page)
     page.get_by_role("link", name="Prüfung").click()
     page.get_by_role("heading", name="Prüfung").wait_for()
+    wait_ready(page)
+    pick_option(page, page.get_by_label("Integrationsagentur"), "Integrationsagentur Essen")
     wait_ready(page)
     pick_option(page, page.get_by_label("Förderjahr"), str(year))
     wait_ready(page)
@@ -99,8 +105,10 @@ def test_checkins_are_sealed_shown_complete_and_bundled(  # type: ignore[no-unty
         lists = [
             n for n in names if f"{day}_" in n and f"_T{occ_id}/" in n and "_participant_list_" in n
         ]
-        assert any(n.endswith(".pdf") for n in lists) and any(n.endswith(".csv") for n in lists)
+        assert any(n.endswith(".pdf") for n in lists), names[:3]
+        assert any(n.endswith(".csv") for n in lists), lists
         pdf = next(n for n in lists if n.endswith(".pdf"))
         assert zf.read(pdf).startswith(b"%PDF")
         table = zf.read(next(n for n in lists if n.endswith(".csv"))).decode("utf-8-sig")
     assert "Mariam Sultani" in table and "Elif Arslan" in table
+    coordinator.close()
