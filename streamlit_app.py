@@ -33,7 +33,18 @@ async def _startup(_app):  # type: ignore[no-untyped-def]
     from ia_events.notify.delivery import start_background
 
     start_background(shared)
+    _start_sealing()
     yield
+
+
+@st.cache_resource(show_spinner=False)
+def _start_sealing() -> bool:
+    """Once per process: the daemon thread that seals ended occurrences' participant
+    lists every few minutes (attendance/sealing.py; IA_EVENTS_SEAL_INTERVAL_MINUTES)."""
+    from ia_events.attendance.sealing import ensure_background
+    from ia_events.core.installation import shared
+
+    return ensure_background(shared()) is not None
 
 
 app = st.App("streamlit_app.py", routes=routes(), lifespan=_startup)

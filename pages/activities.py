@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 import streamlit as st
 
+from ia_events.attendance import sealing
 from ia_events.core.access import Actor
 from ia_events.core.errors import InvalidInput
 from ia_events.core.messages import (
@@ -240,9 +241,19 @@ def _edit(who: Actor, slug: str) -> None:
         key="act_occ",
     )
     o = options[occ_id]
+    with inst().db.read() as s:
+        seal = sealing.seal_state(s, who, occ_id)
     st.caption(
         f"{fmt_datetime(o.starts_at)}–{fmt_time(o.ends_at)} · {md(o.place or 'ohne Ort')} · "
-        "Status: " + ("abgesagt" if o.status == "cancelled" else "geplant")
+        "Status: "
+        + ("abgesagt" if o.status == "cancelled" else "geplant")
+        + (
+            f" · Teilnehmerliste abgeschlossen: Fassung {seal.version} vom "
+            f"{fmt_datetime(seal.sealed_at)} (Nachweis {seal.evidence_id})"
+            + (" – Nachträge seit dem Abschließen" if seal.stale else "")
+            if seal is not None
+            else ""
+        )
     )
     one, future, cancel = st.tabs(["Nur diesen Termin", "Diesen und alle folgenden", "Absagen"])
     with one, st.form("act_edit_one"):

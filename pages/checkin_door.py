@@ -3,7 +3,8 @@
 Specialists and volunteers: add a person by hand, scan a personal QR card
 with the camera (decoded on the server, QR only), count heads per category,
 undo a wrong entry with a reason, download the participant list and the
-posters. The counter refreshes itself (``st.fragment(run_every=...)``)
+posters, and close ("Liste abschließen": seal) the list early, seeing its sealed
+state and version. The counter refreshes itself (``st.fragment(run_every=...)``)
 without rerunning the page.
 """
 
@@ -13,10 +14,10 @@ import hashlib
 
 import streamlit as st
 
-from ia_events.attendance import bursts, cards, checkin, lists, records
+from ia_events.attendance import bursts, cards, checkin, lists, records, sealing
 from ia_events.attendance.records import METHOD_LABELS
-from ia_events.core.access import Actor
-from ia_events.core.messages import fmt_time, text
+from ia_events.core.access import Actor, Permission, can
+from ia_events.core.messages import fmt_datetime, fmt_time, text
 from pages._ui import actor, guard, inst, md, now, writing
 
 REFRESH = "5s"
@@ -244,6 +245,47 @@ def _downloads(who: Actor, info: records.DoorInfo) -> None:
             st.rerun()
 
 
+def _seal(who: Actor, info: records.DoorInfo) -> None:
+    """The sealed state and version; "Liste abschließen" seals early (before end + grace)."""
+    occ_id = info.occurrence.id
+    with inst().db.read() as s:
+        state = sealing.seal_state(s, who, occ_id)
+    if state is None:
+        st.caption(
+            "Die Liste wird nach Ende des Termins automatisch abgeschlossen (versiegelt "
+            "und archiviert). Sie können sie auch jetzt schon abschließen."
+        )
+    else:
+        st.success(
+            f"Liste abgeschlossen: Fassung {state.version}, versiegelt am "
+            f"{fmt_datetime(state.sealed_at)} Uhr (Nachweis {state.evidence_id})."
+        )
+        if state.version > 1:
+            st.caption(
+                f"Gegenüber Fassung {state.version - 1}: {state.added} nachgetragen, "
+                f"{state.removed} rückgängig gemacht."
+            )
+            st.text(f"Grund: {state.reason}")
+    if not can(who, Permission.evidence_add) or info.state == "cancelled":
+        return
+    if state is None:
+        if st.button("Liste abschließen", type="primary", key="door_seal"):
+            with guard():
+                result = sealing.seal_occurrence(inst(), who, occ_id, now=now())
+                st.success(f"Liste abgeschlossen (Fassung {result.version}).")
+                st.rerun()
+    elif state.stale:
+        st.warning("Seit dem Abschließen wurde nachgetragen oder rückgängig gemacht.")
+        with st.form("door_reseal"):
+            reason = st.text_input("Grund der Korrektur", placeholder="z. B. Person vergessen")
+            sent = st.form_submit_button("Neue Fassung abschließen", type="primary")
+        if sent:
+            with guard():
+                result = sealing.seal_occurrence(inst(), who, occ_id, reason=reason, now=now())
+                st.success(f"Neue Fassung {result.version} abgeschlossen.")
+                st.rerun()
+
+
 def _cards(who: Actor) -> None:
     with st.form("door_cards"):
         count = st.number_input("Anzahl neuer Karten", 1, cards.MAX_CARDS, 8)
@@ -305,7 +347,9 @@ def render() -> None:
                 width=220,
                 alt=f"QR-Code zum Schicht-Check-in für Ehrenamtliche: {o.title}",
             )
-    tabs = st.tabs(["Von Hand", "Karte scannen", "Zählen", "Rückgängig", "Drucken", "Karten"])
+    tabs = st.tabs(
+        ["Von Hand", "Karte scannen", "Zählen", "Rückgängig", "Drucken", "Karten", "Liste"]
+    )
     with tabs[0], guard():
         _manual(who, info)
     with tabs[1], guard():
@@ -318,6 +362,8 @@ def render() -> None:
         _downloads(who, info)
     with tabs[5], guard():
         _cards(who)
+    with tabs[6], guard():
+        _seal(who, info)
     with right:  # filled last, so it already shows what the tabs above just recorded
         _live(occ_id, info.may_revoke)
 

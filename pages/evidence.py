@@ -1,5 +1,7 @@
 """Nachweise: upload (several files at once), browse/filter/search, preview, download,
-supersede with a corrected version, legal holds (coordinator).
+supersede with a corrected version, legal holds (coordinator). Scans of signed
+lists uploaded without a date are filed by their QR code; unreadable pages wait
+in the inbox ("Posteingang") for a one-click assignment.
 
 ``?occurrence=ID`` preselects an occurrence (the occurrence screen links
 "Unterschriebene Liste hochladen" here); it is copied into session state on
@@ -8,11 +10,14 @@ the first run because query params vanish on page changes.
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 
 from ia_events.accounts import agencies
-from ia_events.archive import evidence, previews, query, retention
+from ia_events.archive import evidence, previews, query, retention, scans
 from ia_events.archive.evidence import GATHERING, KIND_LABELS
+from ia_events.attendance import tokens
 from ia_events.core.access import Permission, can
 from ia_events.core.messages import berlin, fmt_count, fmt_date, fmt_datetime, fmt_size
 from pages._ui import actor, guard, inst, md, now, writing
@@ -50,6 +55,42 @@ with guard(stop=True), inst().db.read() as s:
 occ_labels = dict(links.occurrences)
 goal_labels = dict(links.subgoals)
 kinds = list(KIND_LABELS)
+
+
+def _file_scans(files, title: str) -> None:  # type: ignore[no-untyped-def]
+    """Scans of signed lists without a date: filed by the list's QR code, page by page."""
+    if not files:
+        st.error("Bitte mindestens eine Datei auswählen.")
+        return
+    filed = scans.file_scans(
+        inst(),
+        who,
+        [(f.name, f.getvalue()) for f in files],
+        agency_slug=agency_slug,
+        year=year,
+        read_code=functools.partial(tokens.occurrence_from_code, inst().keys),
+        title=title or None,
+    )
+    placed = [p for p in filed if p.occurrence_id is not None]
+    st.success(
+        f"{len(filed)} Seite(n) archiviert, {len(placed)} per QR-Code einem Termin zugeordnet."
+    )
+    st.dataframe(
+        [
+            {
+                "Datei": p.filename,
+                "Seite": p.page,
+                "Termin": occ_labels.get(p.occurrence_id, str(p.occurrence_id))
+                if p.occurrence_id
+                else "nicht zugeordnet (Posteingang)",
+                "Nachweis": p.evidence.id,
+            }
+            for p in filed
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+
 
 # -- upload ----------------------------------------------------------------------------------
 if can(who, Permission.evidence_add):
@@ -97,6 +138,9 @@ if can(who, Permission.evidence_add):
             elif consent_mode and consent_ref.strip():
                 consent = f"Einwilligung: {consent_ref.strip()}"
             with guard():
+                if kind == "signed_list_scan" and occurrence is None and not goals:
+                    _file_scans(files or [], title)
+                    st.stop()
                 added = evidence.add_many(
                     inst(),
                     who,
@@ -119,6 +163,37 @@ if can(who, Permission.evidence_add):
                 for v in added:
                     for w in v.warnings:
                         st.warning(f"Nr. {v.id}: {md(w)}")
+
+# -- inbox of unassigned scans ---------------------------------------------------------------
+if flash := st.session_state.pop("ev_flash", None):
+    st.success(flash)
+with guard(stop=True), inst().db.read() as s:
+    unassigned = [e for e in scans.inbox(s, who, agency_slug) if e.funding_year == year]
+if unassigned:
+    st.subheader("Posteingang: nicht zugeordnete Scans")
+    st.caption(
+        "Auf diesen Seiten war kein QR-Code einer Teilnehmerliste lesbar. Bitte den Termin "
+        "wählen und zuordnen (die Zuordnung wird protokolliert)."
+    )
+    for item in unassigned:
+        c1, c2, c3 = st.columns([3, 3, 1])
+        c1.text(f"Nr. {item.id}: {item.filename}")
+        if not can(who, Permission.evidence_add):
+            continue
+        target = c2.selectbox(
+            "Termin",
+            list(occ_labels),
+            format_func=occ_labels.get,
+            index=None,
+            placeholder="Termin wählen",
+            key=f"ev_inbox_occ_{item.id}",
+            label_visibility="collapsed",
+        )
+        if c3.button("Zuordnen", key=f"ev_inbox_go_{item.id}", disabled=target is None):
+            with guard(), writing() as s:
+                scans.assign(s, who, item.id, int(target))  # type: ignore[arg-type]
+                st.session_state["ev_flash"] = f"Nr. {item.id} dem Termin zugeordnet."
+                st.rerun()
 
 # -- browse ----------------------------------------------------------------------------------
 st.subheader("Archiv")
@@ -204,6 +279,8 @@ else:
         "Aufbewahren bis": f"{fmt_date(v.retention_until)} ({v.retention_rule})",
         "Archiviert": f"{fmt_datetime(v.created_at)} von {v.created_by}" if v.created_at else "–",
     }
+    if v.sealed:
+        meta["Versiegelt"] = f"Teilnehmerliste, digital erfasst – Fassung {v.version}"
     if v.supersedes_id:
         meta["Ersetzt"] = f"Nr. {v.supersedes_id} (frühere Fassungen: {detail.versions})"
     if v.superseded_by_id:

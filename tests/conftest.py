@@ -59,6 +59,9 @@ def pytest_configure(config: pytest.Config) -> None:
             f"IA_EVENTS_TEST_DB={os.environ['IA_EVENTS_TEST_DB']!r}: use one of {TEST_DBS}"
         )
     os.environ["IA_EVENTS_DATA"] = tempfile.mkdtemp(prefix="ia-events-unused-")
+    # Live servers of the browser tests must not seal the demo's backlog in the background
+    # (minutes of CPU on a shared machine); tests that need sealing call it themselves.
+    os.environ.setdefault("IA_EVENTS_SEAL_INTERVAL_MINUTES", "0")
     config.addinivalue_line(
         "markers",
         f"{DEMO_MARK}: uses the demo installation (demo_dir), whose database "

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -96,6 +96,8 @@ class EvidenceView:
     warnings: tuple[str, ...] = field(default=(), compare=False)
     activity_id: int | None = None
     revision: int = 1
+    sealed: bool = False  # a sealed participant list (or its CSV), attendance/sealing.py
+    version: int = 1  # 1 + the number of versions it supersedes
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -107,7 +109,47 @@ class EvidenceView:
             "retention_until": self.retention_until.isoformat(),
             "legal_hold": self.legal_hold,
             "deleted": self.deleted,
+            "occurrence_ids": [self.occurrence_id] if self.occurrence_id is not None else [],
+            "subgoal_ids": list(self.subgoal_ids),
+            "sealed": self.sealed,
+            "version": self.version,
         }
+
+
+def annotate(session: Session, views: list[EvidenceView]) -> list[EvidenceView]:
+    """Add ``sealed`` and ``version`` (one query for the seals, one per chain level)."""
+    if not views:
+        return views
+    from dataclasses import replace
+
+    from ia_events.core.models import ListSeal
+
+    ids = [v.id for v in views]
+    sealed: dict[int, int] = {}
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk : chunk + 500]
+        for pdf, table, version in session.execute(
+            select(ListSeal.evidence_id, ListSeal.csv_evidence_id, ListSeal.version).where(
+                ListSeal.evidence_id.in_(part) | ListSeal.csv_evidence_id.in_(part)
+            )
+        ):
+            sealed[pdf] = version
+            if table is not None:
+                sealed[table] = version
+    depth = {v.id: 1 for v in views}
+    parent = {v.id: v.supersedes_id for v in views if v.supersedes_id is not None}
+    while parent:
+        for child in parent:
+            depth[child] += 1
+        ups = dict(
+            session.execute(
+                select(Evidence.id, Evidence.supersedes_id).where(
+                    Evidence.id.in_(set(parent.values()))
+                )
+            ).all()
+        )
+        parent = {c: up for c, p in parent.items() if (up := ups.get(p)) is not None}
+    return [replace(v, sealed=v.id in sealed, version=sealed.get(v.id, depth[v.id])) for v in views]
 
 
 def default_retention(funding_year: int) -> date:
@@ -356,6 +398,48 @@ def add_many(
                 inst.blobs.discard(pending)
 
 
+@service(Permission.evidence_add, Reach.agency)
+def add_linked(
+    inst: Installation,
+    actor: Actor,
+    files: list[tuple[str, bytes, str | None, int | None]],
+    *,
+    kind: str,
+    within: Callable[[Session, list[Evidence]], None] | None = None,
+    **meta: object,
+) -> list[EvidenceView]:
+    """Archive files that belong together (a sealed list and its CSV) in one record
+    transaction: ``(filename, content, title, supersedes_id)`` each, the same links for
+    all. ``within`` runs inside that transaction, so a caller's own row (the seal) exists
+    exactly when the items do. Same journal protocol as ``add_many``."""
+    kind = _kind(kind)
+    target = _target(inst, actor, kind=kind, **meta)  # type: ignore[arg-type]
+    with inst.blobs.uploading():
+        staged = [stage_file(inst, target.agency_id, n, c) for n, c, _t, _s in files]
+        try:
+            with inst.blobs.publishing():
+                journal = _journal_new_blobs(inst, target.agency_id, staged)
+                placed = [
+                    inst.blobs.place(pending)
+                    for pending in _firsts(staged)
+                    if pending.name in journal
+                ]
+                inst.blobs.sync_folders(placed)
+                return _record(
+                    inst,
+                    actor,
+                    target,
+                    staged,
+                    journal,
+                    [t for _n, _c, t, _s in files],
+                    supersedes=[o for _n, _c, _t, o in files],
+                    within=within,
+                )
+        finally:
+            for pending, _ in staged:
+                inst.blobs.discard(pending)
+
+
 def _stage_all(
     inst: Installation, agency_id: int, files: list[tuple[str, bytes | BinaryIO]]
 ) -> list[_Staged]:
@@ -420,9 +504,15 @@ def _record(
     staged: list[_Staged],
     journal: dict[str, int],
     titles: list[str | None],
+    supersedes: list[int | None] | None = None,
+    within: Callable[[Session, list[Evidence]], None] | None = None,
 ) -> list[EvidenceView]:
     """The upload journal's second commit: blob rows, items, one audit event per item and
-    the journal entries' completion, all in one transaction."""
+    the journal entries' completion, all in one transaction.
+
+    ``supersedes`` names per item the version it replaces (default: the target's);
+    ``within`` runs in the same transaction after the items exist (e.g. a seal row)."""
+    olds = supersedes or [target.supersedes_id] * len(staged)
     with inst.db.write() as s:
         blobs = _blob_rows(s, target.agency_id, staged, journal)
         goals = (
@@ -434,16 +524,21 @@ def _record(
             _item(actor, target, pending, checked, blobs[pending.name].id, title, goals)
             for (pending, checked), title in zip(staged, titles, strict=True)
         ]
+        for item, old_id in zip(items, olds, strict=True):
+            item.supersedes_id = old_id
         s.add_all(items)
         s.flush()
-        if target.supersedes_id is not None:
-            _mark_superseded(s, target.supersedes_id, items)
+        for old_id in set(olds):
+            if old_id is not None:
+                _mark_superseded(
+                    s, old_id, [i for i, o in zip(items, olds, strict=True) if o == old_id]
+                )
         conn = s.connection()  # Core appends: the same events as audit.record, fewer flushes
-        for item, (pending, checked) in zip(items, staged, strict=True):
+        for item, (pending, checked), old_id in zip(items, staged, olds, strict=True):
             audit.append(
                 conn,
                 actor.name,
-                Action.evidence_supersede if target.supersedes_id else Action.evidence_add,
+                Action.evidence_supersede if old_id else Action.evidence_add,
                 "evidence",
                 item.id,
                 agency_id=target.agency_id,
@@ -452,8 +547,10 @@ def _record(
                 kind=target.kind,
                 media_type=checked.media_type,
                 flags=list(checked.flags),
-                supersedes=target.supersedes_id,
+                supersedes=old_id,
             )
+        if within is not None:
+            within(s, items)
         if journal:
             s.execute(
                 update(UploadJournal)
@@ -462,7 +559,9 @@ def _record(
             )
         if _agency_has_active_hold(s, target.agency_id):
             items = _with_hold_flags(s, target.agency_id, [i.id for i in items])
-        return [_view(item, target.agency_slug, _warnings(target, item)) for item in items]
+        return annotate(
+            s, [_view(item, target.agency_slug, _warnings(target, item)) for item in items]
+        )
 
 
 def _blob_rows(
@@ -802,6 +901,7 @@ __all__ = [
     "KIND_LABELS",
     "EvidenceView",
     "add_evidence",
+    "add_linked",
     "add_many",
     "change_metadata",
     "list_evidence",

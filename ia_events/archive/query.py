@@ -29,10 +29,10 @@ from ia_events.core.permissions import Reach, service
 
 
 def _views(session: Session, q) -> list:
-    from ia_events.archive.evidence import _view
+    from ia_events.archive.evidence import _view, annotate
 
     rows = session.execute(q.options(selectinload(Evidence.subgoals))).all()
-    return [_view(e, slug) for e, slug in rows]
+    return annotate(session, [_view(e, slug) for e, slug in rows])
 
 
 @service(Permission.evidence_read, Reach.listing)
@@ -42,8 +42,12 @@ def list_evidence(
     agency_slug: str | None = None,
     year: int | None = None,
     limit: int | None = None,
+    occurrence_id: int | None = None,
 ) -> list:  # list[EvidenceView]
-    """Every item the actor reaches, tombstones included (CLI ``list evidence``)."""
+    """Every item the actor reaches, tombstones included (CLI ``list evidence``).
+
+    With ``occurrence_id``: that occurrence's items; another agency's occurrence
+    answers ``NotFound`` like an unknown one."""
     require(actor, Permission.evidence_read)
     q = (
         select(Evidence, Agency.slug)
@@ -55,6 +59,12 @@ def list_evidence(
         q = q.where(Agency.slug == agency_slug)
     if year:
         q = q.where(Evidence.funding_year == year)
+    if occurrence_id is not None:
+        owner = session.scalar(select(Occurrence.agency_id).where(Occurrence.id == occurrence_id))
+        if owner is None:
+            raise NotFound(what=f"Der Termin {occurrence_id}")
+        require(actor, Permission.evidence_read, owner)
+        q = q.where(Evidence.occurrence_id == occurrence_id)
     if limit:
         q = q.limit(limit)
     return _views(session, q)

@@ -52,6 +52,41 @@ def _field_label(code: str) -> str:
         return code
 
 
+QR_MM = 40  # printed width of the list's code: a 150-dpi scan or a tilted phone photo reads it
+
+
+def header_block(
+    doc: Document, occ: Occurrence, agency: Agency, activity: Activity, url: str | None
+) -> None:
+    """Agency, activity, date, place, sub-goals, field and number; the QR code at the right.
+
+    Shared by the printable list and the sealed list (``sealing``), so both look alike."""
+    goals = "; ".join(g.title for g in activity.subgoals) or "–"
+    info = [
+        ("Angebot", activity.title),
+        (
+            "Datum",
+            f"{fmt_weekday_date(occ.starts_at)}, {fmt_time(occ.starts_at)}–"
+            f"{fmt_time(occ.ends_at)} Uhr",
+        ),
+        ("Ort", occ.place or activity.place or "–"),
+        ("Teilziel", goals),
+        ("Handlungsfeld", _field_label(activity.field)),
+        ("Termin-Nr.", str(occ.id) + (" (abgesagt)" if occ.status == "cancelled" else "")),
+    ]
+    top = doc.get_y()
+    if url:
+        doc.image(qr_image(url, box=6), x=doc.w - doc.r_margin - QR_MM, y=top, w=QR_MM, h=QR_MM)
+    for label, value in info:
+        doc.body(9, bold=True)
+        doc.cell(30, 5.5, label)
+        doc.body(9)
+        doc.multi_cell(
+            doc.epw - 30 - (QR_MM + 4 if url else 0), 5.5, value, new_x="LMARGIN", new_y="NEXT"
+        )
+    doc.set_y(max(doc.get_y(), top + (QR_MM + 2 if url else 0)))
+
+
 def _load(session: Session, actor: Actor, occurrence_id: int) -> tuple[Occurrence, Agency]:
     occ = session.get(Occurrence, occurrence_id)
     if occ is None:
@@ -96,28 +131,7 @@ def participant_list(
         subtitle=f"{agency.name} · Träger: {agency.carrier}",
         orientation="P",
     )
-    goals = "; ".join(g.title for g in activity.subgoals) or "–"
-    info = [
-        ("Angebot", activity.title),
-        (
-            "Datum",
-            f"{fmt_weekday_date(occ.starts_at)}, {fmt_time(occ.starts_at)}–"
-            f"{fmt_time(occ.ends_at)} Uhr",
-        ),
-        ("Ort", occ.place or activity.place or "–"),
-        ("Teilziel", goals),
-        ("Handlungsfeld", _field_label(activity.field)),
-        ("Termin-Nr.", str(occ.id) + (" (abgesagt)" if occ.status == "cancelled" else "")),
-    ]
-    top = doc.get_y()
-    if url:
-        doc.image(qr_image(url, box=6), x=doc.w - doc.r_margin - 32, y=top, w=32, h=32)
-    for label, value in info:
-        doc.body(9, bold=True)
-        doc.cell(30, 5.5, label)
-        doc.body(9)
-        doc.multi_cell(doc.epw - 30 - (36 if url else 0), 5.5, value, new_x="LMARGIN", new_y="NEXT")
-    doc.set_y(max(doc.get_y(), top + 34))
+    header_block(doc, occ, agency, activity, url)
     counted = [r for r in rows if r.method == "headcount"]
     listed = [r for r in rows if r.method != "headcount"]
     total = sum(r.count for r in rows)

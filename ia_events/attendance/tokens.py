@@ -112,6 +112,21 @@ def parse_token(keys: KeyRing, token: str) -> TokenInfo:
     )
 
 
+def occurrence_from_code(keys: KeyRing, text: str) -> int | None:
+    """The occurrence a printed list's QR code names (a link with our signed participant
+    or volunteer token for one occurrence), else None. Signature only: a scan of an old
+    list still files after the link was renewed."""
+    from urllib.parse import parse_qs, urlparse
+
+    token = text.strip()
+    if "://" in token or token.startswith("/"):
+        token = (parse_qs(urlparse(token).query).get("t") or [""])[0]
+    try:
+        return parse_token(keys, token).occurrence_id
+    except CheckInError:
+        return None
+
+
 def new_nonce(keys: KeyRing, token: str) -> str:
     """A single-use form nonce bound to ``token`` (so it cannot be replayed elsewhere)."""
     rand = b64(os.urandom(12))

@@ -8,9 +8,11 @@ message, never a traceback (set ``IA_EVENTS_DEBUG=1`` to see one).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import traceback
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -79,6 +81,10 @@ def demo_cmd(obj: Ctx, size: str) -> int:
         f"{fmt_count(summary.subgoals, 'Teilziel')}, {fmt_count(summary.activities, 'Angebot')}, "
         f"{fmt_count(summary.occurrences, 'Termin')}, "
         f"{fmt_count(summary.attendance, 'Teilnahme-Eintrag')}."
+    )
+    click.echo(
+        f"{summary.sealed} Teilnehmerlisten des Vorjahres versiegelt (Essen); die übrigen "
+        "versiegelt der Server im Hintergrund, sofort: ia-events seal-lists"
     )
     click.echo(
         "Anmeldung z. B. als „fk-essen“ oder „koordination“. Passwort für alle Demo-Konten "
@@ -232,19 +238,95 @@ def list_subgoals_cmd(obj: Ctx, agency_slug: str, year: int, as_json: bool) -> i
 @command(list_group, "evidence")
 @click.option("--agency", "agency_slug", metavar="SLUG")
 @click.option("--year", type=int)
+@click.option("--occurrence", "occurrence_id", type=int, metavar="ID")
 @click.option("--json", "as_json", is_flag=True)
-def list_evidence_cmd(obj: Ctx, agency_slug: str | None, year: int | None, as_json: bool) -> int:
+def list_evidence_cmd(
+    obj: Ctx, agency_slug: str | None, year: int | None, occurrence_id: int | None, as_json: bool
+) -> int:
     from ia_events.archive.evidence import list_evidence
 
     with obj.inst().db.read() as s:
-        rows = list_evidence(s, obj.actor, agency_slug, year)
+        rows = list_evidence(s, obj.actor, agency_slug, year, occurrence_id=occurrence_id)
     if as_json:
         emit_json([e.as_json() for e in rows])
     else:
         for e in rows:
             flag = " [gelöscht]" if e.deleted else (" [Sperre]" if e.legal_hold else "")
-            click.echo(f"{e.id:>6}  {e.funding_year}  {e.kind:<18} {e.title}{flag}")
+            seal = f" [versiegelt v{e.version}]" if e.sealed else ""
+            click.echo(f"{e.id:>6}  {e.funding_year}  {e.kind:<18} {e.title}{seal}{flag}")
     return EXIT_OK
+
+
+def parse_now(value: str | None, option: str = "--now") -> datetime | None:
+    """``YYYY-MM-DDTHH:MM`` (Europe/Berlin) or ISO 8601 with offset; None: now."""
+    from ia_events.core.messages import BERLIN
+
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter("Zeit bitte als YYYY-MM-DDTHH:MM.", param_hint=option) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=BERLIN)
+    return moment
+
+
+@command(cli, "seal-lists")
+@click.option("--now", "now_text", metavar="YYYY-MM-DDTHH:MM", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def seal_lists_cmd(obj: Ctx, now_text: str | None, as_json: bool) -> int:
+    """Seal ended occurrences' attendance as participant lists (idempotent, for cron)."""
+    from ia_events.attendance import sealing
+
+    now = parse_now(now_text)
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        import time
+
+        if done == total or time.monotonic() - last[0] > 2:
+            last[0] = time.monotonic()
+            click.echo(f"Versiegelt: {done}/{total}", err=True)
+
+    run = sealing.seal_due(obj.inst(), obj.actor, now=now, progress=progress)
+    if as_json:
+        emit_json([r.as_json() for r in run.results])
+    else:
+        for r in run.results:
+            click.echo(
+                f"{r.occurrence_id:>8}  Fassung {r.version}  Nachweis {r.evidence_id}  "
+                f"{r.participants} Teilnahme(n)  {r.state}"
+            )
+        click.echo(f"{run.sealed} Liste(n) versiegelt.")
+    for oid, code in run.failed:
+        click.echo(f"Fehler: Termin {oid} nicht versiegelt ({code}).", err=True)
+    return EXIT_PROBLEM if run.failed else EXIT_OK
+
+
+@command(cli, "inspect")
+@click.option("--agency", "agency_slug", metavar="SLUG", required=True)
+@click.option("--year", type=int, required=True)
+@click.option("--subgoal", "subgoal_id", type=int, metavar="ID")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--strict", is_flag=True, help="Exit 1 when a finding is a warning.")
+def inspect_cmd(
+    obj: Ctx, agency_slug: str, year: int, subgoal_id: int | None, as_json: bool, strict: bool
+) -> int:
+    """Completeness findings of an agency's year, as the Prüfung page shows them."""
+    from ia_events.inspection.completeness import inspect
+
+    with obj.inst().db.read() as s:
+        tree = inspect(s, obj.actor, agency_slug, year, subgoal_id)
+    if as_json:
+        emit_json([f.as_json() for f in tree.findings])
+    else:
+        for f in tree.findings:
+            click.echo(f"{f.severity:<8} {f.code:<26} {f.object_type}:{f.object_id}  {f.text}")
+        if not tree.findings:
+            click.echo("Keine Hinweise: vollständig.")
+    warned = any(f.severity == "warning" for f in tree.findings)
+    return EXIT_PROBLEM if strict and warned else EXIT_OK
 
 
 # -- volunteers (issue 6) ------------------------------------------------------------------------
@@ -347,6 +429,8 @@ def evidence_add_cmd(
     for name in files:  # refuse the whole batch before storing anything
         with open(name, "rb") as fh:
             check(fh, Path(name).name, inst.settings.max_upload_bytes)
+    if kind == "signed_list_scan" and occurrence_id is None and not subgoal_ids:
+        return _file_scans(obj, agency_slug, year, title, as_json, files)
     out = []
     for start in range(0, len(files), 32):  # batches share one durable flush
         batch = [Path(n) for n in files[start : start + 32]]
@@ -371,6 +455,34 @@ def evidence_add_cmd(
                 click.echo(f"{view.id}  {view.sha256}  {path.name}")
     if as_json:
         emit_json([v.as_json() for v in out])
+    return EXIT_OK
+
+
+def _file_scans(
+    obj: Ctx, agency_slug: str, year: int, title: str | None, as_json: bool, files: tuple[str, ...]
+) -> int:
+    """Scans of signed lists without --occurrence: filed page by page by their QR code."""
+    from pathlib import Path
+
+    from ia_events.archive.scans import file_scans
+    from ia_events.attendance.tokens import occurrence_from_code
+
+    inst = obj.inst()
+    filed = file_scans(
+        inst,
+        obj.actor,
+        [(Path(n).name, Path(n).read_bytes()) for n in files],
+        agency_slug=agency_slug,
+        year=year,
+        read_code=functools.partial(occurrence_from_code, inst.keys),
+        title=title if len(files) == 1 else None,
+    )
+    if as_json:
+        emit_json([p.as_json() for p in filed])
+    else:
+        for p in filed:
+            where = f"Termin {p.occurrence_id}" if p.occurrence_id else "nicht zugeordnet"
+            click.echo(f"{p.filename} Seite {p.page}: {where} (Nachweis {p.evidence.id})")
     return EXIT_OK
 
 

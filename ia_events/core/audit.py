@@ -80,6 +80,8 @@ class Action(enum.StrEnum):
     checkin_burst_stop = "checkin:burst_stop"
     attendance_add = "attendance:add"
     attendance_undo = "attendance:undo"
+    list_seal = "attendance:list:seal"
+    scan_assign = "evidence:scan:assign"
     card_add = "card:add"
     evidence_add = "evidence:add"
     evidence_read = "evidence:read"

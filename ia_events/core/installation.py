@@ -24,6 +24,15 @@ from storage.db import Database, current_revision, env_url, head_revision, make_
 from storage.keys import KeyMissing, KeyRing
 
 
+def _hours(value: str | None, default: float = 2.0) -> float:
+    """A non-negative number of hours; anything else falls back to the default."""
+    try:
+        hours = float(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+    return hours if 0 <= hours <= 24 * 30 else default
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -37,6 +46,7 @@ class Settings:
     min_password_length: int = 12
     # Reverse proxies whose X-Forwarded-For names the client (IA_EVENTS_TRUSTED_PROXIES).
     trusted_proxies: str = ""
+    seal_grace_hours: float = 2.0  # IA_EVENTS_SEAL_GRACE_HOURS: end of an occurrence -> sealing
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -50,6 +60,7 @@ class Settings:
             base_url=os.environ.get("IA_EVENTS_BASE_URL", "http://localhost:8501").rstrip("/"),
             max_upload_bytes=int(os.environ.get("IA_EVENTS_MAX_UPLOAD_MB", "50")) * 1024 * 1024,
             trusted_proxies=os.environ.get("IA_EVENTS_TRUSTED_PROXIES", "").strip(),
+            seal_grace_hours=_hours(os.environ.get("IA_EVENTS_SEAL_GRACE_HOURS")),
         )
 
     @property

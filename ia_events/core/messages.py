@@ -110,6 +110,20 @@ MESSAGES: dict[str, str] = {
     "evidence_kind_unknown": "„{kind}“ ist keine bekannte Nachweisart.",
     "evidence_deleted": "Der Nachweis {id} ist gelöscht (nur noch der Löschnachweis existiert).",
     "evidence_superseded": "Der Nachweis {id} wurde bereits durch Nachweis {by} ersetzt.",
+    "list_nothing_to_seal": (
+        "Für diesen Termin ist noch keine Teilnahme erfasst; es gibt keine Liste abzuschließen."
+    ),
+    "list_cancelled": (
+        "Der Termin ist abgesagt; für abgesagte Termine wird keine Liste abgeschlossen."
+    ),
+    "list_reason_needed": (
+        "Die Liste ist schon abgeschlossen. Für eine neue Fassung bitte den Grund der "
+        "Korrektur angeben (mindestens 3 Zeichen)."
+    ),
+    "scan_not_list": (
+        "Der Nachweis {id} ist kein Scan einer unterschriebenen Liste ohne Termin; er kann "
+        "hier nicht zugeordnet werden."
+    ),
     "photo_consent_missing": (
         "Für Fotos bitte die Einwilligung (KUG) angeben oder „Versammlung, keine "
         "Einwilligung nötig“ wählen."

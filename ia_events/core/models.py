@@ -591,6 +591,33 @@ class Evidence(Base):
     )
 
 
+class ListSeal(Base):
+    """One sealed version of an occurrence's participant list (attendance/sealing.py).
+
+    ``entries``/``undone`` count the attendance rows at sealing time: when they
+    differ from today's, a late correction happened and the next run seals a
+    new version that supersedes the previous evidence. ``valid_ids`` and
+    ``undone_ids`` let the screens show the difference between versions."""
+
+    __tablename__ = "list_seals"
+    __table_args__ = (UniqueConstraint("occurrence_id", "version"),)
+    id: Mapped[intpk]
+    occurrence_id: Mapped[int] = mapped_column(ForeignKey("occurrences.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    version: Mapped[int]
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), index=True)
+    csv_evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"), index=True)
+    anonymous: Mapped[bool] = mapped_column(default=False)
+    entries: Mapped[int]
+    undone: Mapped[int]
+    participants: Mapped[int]
+    valid_ids: Mapped[list[int]] = mapped_column(default=list)
+    undone_ids: Mapped[list[int]] = mapped_column(default=list)
+    sealed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sealed_by: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
 class EvidenceRevision(Base):
     """A frozen copy of an item's metadata before a change: who, when, why."""
 

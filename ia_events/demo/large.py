@@ -86,7 +86,9 @@ class LargeSummary:
             f"{fmt_count(t.get('attendance', 0), 'Teilnahme-Eintrag')}, "
             f"{fmt_count(t.get('evidence', 0), 'Nachweis')}, "
             f"{fmt_count(t.get('volunteers', 0), 'Ehrenamtliche')}, "
-            f"{fmt_count(t.get('assignments', 0), 'Einsatz')}."
+            f"{fmt_count(t.get('assignments', 0), 'Einsatz')}. "
+            "Die Teilnehmerlisten der vergangenen Termine versiegelt der Server im Hintergrund; "
+            "auf einmal (mit Fortschritt, ein einmaliger, langer Lauf): ia-events seal-lists"
         )
 
 

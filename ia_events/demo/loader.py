@@ -36,7 +36,7 @@ from ia_events.core.models import (
     TaskPlanVersion,
 )
 from ia_events.core.permissions import Reach, service
-from ia_events.demo import checkins, evidence, volunteers
+from ia_events.demo import checkins, evidence, lists, volunteers
 from ia_events.planning import deadlines
 from ia_events.planning.plans import snapshot
 from ia_events.planning.recurrence import SeriesRule, expand
@@ -253,6 +253,7 @@ class DemoSummary:
     activities: int = 0
     occurrences: int = 0
     attendance: int = 0
+    sealed: int = 0
     already_loaded: bool = False
     # The password of every demo account, set only by the load that created them.
     password: str = field(default="", repr=False)
@@ -339,6 +340,9 @@ def load(
         )
     deadlines.load_demo(inst, actor, today)
     evidence.load_demo(inst, actor, today)
+    # Last year's participant lists sealed (Essen), a paper day without
+    # its scan, one unreadable scan in the inbox; the rest the server seals by itself.
+    summary.sealed = lists.load(inst, actor, today.year - 1, now)
     # Submitted Sachberichte for last year (frozen as evidence) for a few agencies.
     from ia_events.reporting.activity_report import submit as submit_report
 

@@ -2,8 +2,10 @@
 
 ``export_bundle`` writes, for an agency and funding year (optionally one
 sub-goal), a BagIt 1.0 bag (RFC 8493) inside a ZIP: the index PDF, the
-evidence files under readable names grouped by sub-goal and occurrence,
-attendance counts as CSV (no names), the audit extract with a fresh signed
+evidence files under readable names grouped by sub-goal and occurrence (each
+occurrence's sealed participant list -- with names: it is the proof -- and signed
+scans in its folder), per sub-goal a summary CSV tying its figure to the lists
+behind it, attendance counts as CSV (no names), the audit extract with a fresh signed
 checkpoint, the approved task-plan version and the submitted Sachbericht
 (frozen copies) with their differences to today, and ``README-VERIFY.txt``.
 The Ed25519 signature over the exact bytes of ``tagmanifest-sha256.txt``
@@ -48,7 +50,7 @@ from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict
 from ia_events.core.installation import Installation
 from ia_events.core.messages import berlin
-from ia_events.core.models import AuditEvent, Blob
+from ia_events.core.models import AuditEvent, Blob, ListSeal
 from ia_events.core.permissions import Reach, service
 from ia_events.inspection import bag
 from ia_events.inspection.bag import BundleCheck, load_public_key, verify_bundle
@@ -188,6 +190,55 @@ def attendance_csv(tree: InspectionTree) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode()
 
 
+def subgoal_summaries(
+    tree: InspectionTree, paths: dict[int, str], sealed: dict[int, int]
+) -> list[tuple[str, bytes]]:
+    """Per sub-goal a CSV tying its figure (target, actual) to the held occurrences behind
+    it and, per occurrence, the participant list (sealed version) and scans in the bag."""
+    out = []
+    for i, g in enumerate(tree.subgoals, 1):
+        buf = io.StringIO()
+        w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+        w.writerow(
+            [
+                "teilziel_id", "teilziel", "indikator", "zielwert", "istwert", "termin_id",
+                "datum", "angebot", "teilnahmen", "teilnehmerliste", "fassung", "scans",
+            ]
+        )  # fmt: skip
+        head = [g.id, _cell(g.title), g.indicator, f"{g.target:g}", f"{g.actual:g}"]
+        acts = {a.id for a in tree.activities.values() if g.id in a.subgoal_ids}
+        total = 0
+        for o in tree.occurrences.values():
+            if o.activity_id not in acts or not o.held:
+                continue
+            items = [tree.evidence[e] for e in o.evidence_ids]
+            lists = [
+                e
+                for e in items
+                if e.kind == "participant_list"
+                and e.superseded_by_id is None
+                and e.media_type == "application/pdf"
+            ] or [e for e in items if e.kind == "participant_list" and e.superseded_by_id is None]
+            scans = [e for e in items if e.kind == "signed_list_scan"]
+            total += o.participants
+            w.writerow(
+                [
+                    *head,
+                    o.id,
+                    berlin(o.starts_at).strftime("%Y-%m-%d"),
+                    _cell(tree.activities[o.activity_id].title),
+                    o.participants,
+                    " | ".join(f"data/{paths[e.id]}" for e in lists if e.id in paths),
+                    " | ".join(str(sealed.get(e.id, "")) for e in lists),
+                    " | ".join(f"data/{paths[e.id]}" for e in scans if e.id in paths),
+                ]
+            )
+        w.writerow([*head, "Summe", "", "", total, "", "", ""])
+        name = f"04_Teilnahme/Zusammenfassung_Teilziel_{i:02d}_{_part(g.title)}.csv"
+        out.append((name, ("\ufeff" + buf.getvalue()).encode()))
+    return out
+
+
 def _cell(value: str) -> str:
     """Neutralise spreadsheet formulas in text cells."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
@@ -222,6 +273,7 @@ def export_bundle(
             else {}
         )
         events = _audit_extract(s, tree)
+        sealed = _sealed_versions(s, list(tree.evidence))
         checkpoint = audit.checkpoint(s, inst.keys, inst.settings.checkpoints_dir, now)
     paths = evidence_paths(tree, report_eid if report_eid in tree.evidence else None)
     if report_eid in tree.evidence:
@@ -241,6 +293,7 @@ def export_bundle(
         )
     generated.append(("Abweichungen_zum_heutigen_Stand.txt", bag.differences_text(tree, diffs)))
     generated.append(("04_Teilnahme/Teilnahmen_je_Termin.csv", attendance_csv(tree)))
+    generated.extend(subgoal_summaries(tree, paths, sealed))
     generated.append(("05_Audit/Audit-Auszug.jsonl", b"".join(_json_line(e) for e in events)))
     signed_checkpoint = bag.Checkpoint(checkpoint.name, checkpoint.read_bytes())
     generated.extend(signed_checkpoint.files())
@@ -351,6 +404,22 @@ def _reader(
         return inst.blobs.iter_plaintext(name, kek, wrapped, e.sha256)
 
     return chunks
+
+
+def _sealed_versions(s: Any, evidence_ids: list[int]) -> dict[int, int]:
+    """Evidence id -> version, for the sealed lists (PDF and CSV) among the items."""
+    out: dict[int, int] = {}
+    for chunk in range(0, len(evidence_ids), 500):
+        part = evidence_ids[chunk : chunk + 500]
+        for pdf, table, version in s.execute(
+            select(ListSeal.evidence_id, ListSeal.csv_evidence_id, ListSeal.version).where(
+                ListSeal.evidence_id.in_(part) | ListSeal.csv_evidence_id.in_(part)
+            )
+        ):
+            out[pdf] = version
+            if table is not None:
+                out[table] = version
+    return out
 
 
 def _json(data: Any) -> bytes:

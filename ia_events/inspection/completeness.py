@@ -3,7 +3,8 @@
 ``inspect`` gathers the tree task plan → sub-goals (target vs. actual) →
 activities → occurrences (attendance figures) → evidence, and collects the
 completeness findings the coordinator must see *before* exporting: held
-occurrences without a participant list or signed scan, sub-goals without
+occurrences with attendance but without a participant list (sealed) or signed
+scan, paper entries without the signed scan, sub-goals without
 evidence, targets not met, evidence past or near its retention end, items on
 legal hold, no approved plan, no submitted Sachbericht.
 
@@ -101,6 +102,16 @@ class Finding:
     object_type: str
     object_id: int | None
     text: str
+
+    def as_json(self) -> dict[str, object]:
+        """The CLI contract (``ia-events inspect --json``): code, severity, subject, id, message."""
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "subject": self.object_type,
+            "id": self.object_id,
+            "message": self.text,
+        }
 
 
 @dataclass
@@ -431,11 +442,13 @@ def findings(tree: InspectionTree, now: datetime) -> list[Finding]:
                 )
             )
     for occ in tree.occurrences.values():
-        if not occ.held:
+        # Cancelled dates and dates without any attendance need no list (issue 16): a
+        # sealed list (participant_list) or a signed scan satisfies "Teilnehmerliste".
+        if not occ.held or occ.participants <= 0:
             continue
         kinds = {tree.evidence[i].kind for i in occ.evidence_ids}
+        title = tree.activities[occ.activity_id].title
         if not kinds & set(LIST_KINDS):
-            title = tree.activities[occ.activity_id].title
             out.append(
                 Finding(
                     "occurrence_without_list",
@@ -444,6 +457,18 @@ def findings(tree: InspectionTree, now: datetime) -> list[Finding]:
                     occ.id,
                     f"{title} am {fmt_date(occ.starts_at)}: keine Teilnehmerliste "
                     "und kein unterschriebener Scan.",
+                )
+            )
+        elif occ.by_method.get("paper") and EvidenceKind.signed_list_scan not in kinds:
+            out.append(
+                Finding(
+                    "paper_list_unsigned",
+                    "warning",
+                    "occurrence",
+                    occ.id,
+                    f"{title} am {fmt_date(occ.starts_at)}: {occ.by_method['paper']} "
+                    "Teilnahme(n) von der Papierliste übertragen, aber kein Scan der "
+                    "unterschriebenen Liste.",
                 )
             )
     near = today + timedelta(days=RETENTION_NEAR_DAYS)

@@ -128,3 +128,20 @@ def test_a_burst_of_self_check_ins_is_shown_and_stopped_in_one_action(  # type: 
     # A new link (the old one and its poster are void); the forged entries are undone.
     assert parse_qs(urlparse(door.code[0].value).query)["t"][0] != token
     assert _count(door) == before
+
+
+def test_close_the_list_early_shows_the_sealed_version(door) -> None:  # type: ignore[no-untyped-def]
+    next(b for b in door.button if b.label == "Liste abschließen").click().run()
+    assert not door.exception, door.exception
+    assert any("Fassung 1" in s.value for s in door.success), [s.value for s in door.success]
+    assert not [b for b in door.button if b.label == "Liste abschließen"]
+
+    next(t for t in door.text_input if t.label == "Name").input("Nachzüglerin Eins")
+    next(b for b in door.button if b.label == "Eintragen").click().run()
+    assert any("nachgetragen" in w.value for w in door.warning)
+    next(b for b in door.button if b.label == "Neue Fassung abschließen").click().run()
+    assert any("mindestens 3 Zeichen" in e.value for e in door.error)
+    next(t for t in door.text_input if t.label == "Grund der Korrektur").input("kam später")
+    next(b for b in door.button if b.label == "Neue Fassung abschließen").click().run()
+    assert any("Fassung 2" in s.value for s in door.success), [s.value for s in door.success]
+    assert any("1 nachgetragen" in c.value for c in door.caption)

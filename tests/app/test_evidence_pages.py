@@ -12,6 +12,8 @@ def test_specialist_browses_own_archive_and_sees_no_other_agency(app) -> None:  
     at.switch_page("pages/evidence.py").run()
     assert not at.exception
     at.selectbox(key="ev_year").select(date.today().year - 1).run()
+    # Sealed lists (issue 16) are the newest items: look at the scans of signed lists.
+    at.selectbox(key="ev_f_kind").select("signed_list_scan").run()
     shown = texts(at)
     assert "Nachweise" in shown and "Integrationsagentur Essen" in shown
     assert "Nachweise · Seite 1" in shown
@@ -28,9 +30,13 @@ def test_occurrence_preselected_from_query_param(app, app_env) -> None:  # type:
     from ia_events.core.access import Actor
 
     with app_env.db.read() as s:
-        item = search_evidence(
-            s, Actor.cli(), EvidenceFilter(agency_slug="essen", kind="signed_list_scan")
-        ).items[0]
+        item = next(
+            e
+            for e in search_evidence(
+                s, Actor.cli(), EvidenceFilter(agency_slug="essen", kind="signed_list_scan")
+            ).items
+            if e.occurrence_id is not None  # not the demo's unassigned scan (inbox)
+        )
     at = login(app, "fk-essen")
     at.query_params["occurrence"] = str(item.occurrence_id)
     at.switch_page("pages/evidence.py").run()
@@ -99,3 +105,29 @@ def test_an_evidence_title_with_markdown_is_shown_literally(app, app_env) -> Non
     # No Markdown image or link reaches the renderer unescaped.
     for value in rendered:
         assert "](http" not in value.replace("\\]\\(", ""), value
+
+
+def test_inbox_scan_is_assigned_with_one_click(app, app_env) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from ia_events.core.models import Agency, Occurrence
+
+    with app_env.db.read() as s:
+        occ_id = s.scalar(
+            select(Occurrence.id)
+            .join(Agency, Agency.id == Occurrence.agency_id)
+            .where(Agency.slug == "essen", Occurrence.funding_year == date.today().year - 1)
+            .limit(1)
+        )
+    at = login(app, "fk-essen")
+    at.switch_page("pages/evidence.py").run()
+    at.selectbox(key="ev_year").select(date.today().year - 1).run()
+    assert not at.exception
+    shown = texts(at)
+    assert "Posteingang: nicht zugeordnete Scans" in shown and "IMG_2417.jpg" in shown
+    box = next(s for s in at.selectbox if str(s.key).startswith("ev_inbox_occ_"))
+    box.set_value(occ_id).run()
+    next(b for b in at.button if b.label == "Zuordnen").click().run()
+    assert not at.exception
+    assert any("zugeordnet" in s.value for s in at.success)
+    assert "Posteingang: nicht zugeordnete Scans" not in texts(at)

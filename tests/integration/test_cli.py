@@ -23,8 +23,9 @@ def ia(
     if url:
         env["IA_EVENTS_DATABASE_URL"] = url
     proc = subprocess.run(
-        [str(BIN), *args], input=stdin, capture_output=True, text=True, env=env, timeout=120
-    )
+        [str(BIN), *args], input=stdin, capture_output=True, text=True, env=env,
+        timeout=300 if args[:1] == ("demo",) else 120,  # the demo also seals Essen's lists
+    )  # fmt: skip
     assert "Traceback" not in proc.stderr + proc.stdout
     if check is not None:
         assert proc.returncode == check, proc.stderr + proc.stdout
