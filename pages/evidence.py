@@ -290,6 +290,7 @@ else:
                         case_ref=case_ref,
                     )
                     st.success(f"Sperre {hold.ref} gesetzt ({hold.items} Nachweise).")
+                retention.sync_object_holds(inst())  # the archive's objects follow (S3)
             for h in detail.holds:
                 if h.set_by != who.name and st.button(
                     f"Sperre {h.ref} freigeben (als zweite Person)", key=f"ev_release_{h.id}"
@@ -297,3 +298,4 @@ else:
                     with guard(), writing() as s:
                         retention.release_hold(s, who, h.id, who.name)
                         st.success(f"Sperre {h.ref} freigegeben.")
+                    retention.sync_object_holds(inst())

@@ -86,6 +86,7 @@ def evidence_hold_cmd(
             reason=reason,
             case_ref=case_ref,
         )
+    _sync_holds(obj)
     if as_json:
         emit_json(hold.as_json())
     else:
@@ -113,9 +114,23 @@ def evidence_release_cmd(obj: Ctx, ref: str, approved_by: str) -> int:
             released = [release_hold(s, obj.actor, number, approved_by)]
         else:
             released = release_for_evidence(s, obj.actor, number, approved_by)
+    _sync_holds(obj)
     for h in released:
         click.echo(f"{h.ref}  Sperre freigegeben (freigegeben von {h.approved_by}).")
     return EXIT_OK
+
+
+def _sync_holds(obj: Ctx) -> None:
+    """The objects' legal holds follow the app's (S3 Object Lock; no-op locally)."""
+    from ia_events.archive.retention import sync_object_holds
+
+    problem = sync_object_holds(obj.inst())
+    if problem:
+        click.echo(
+            "Hinweis: Der Legal Hold am Objekt im Archiv konnte noch nicht gesetzt werden "
+            f"({problem}); „ia-events verify“ holt das nach.",
+            err=True,
+        )
 
 
 @command(evidence_group, "holds")
@@ -186,6 +201,13 @@ def retention_run_cmd(obj: Ctx, dry_run: bool, today: str | None) -> int:
     )
     for line in result.personal:
         click.echo(f"# {line}", err=True)
+    for evidence_id, until in result.still_locked:
+        click.echo(
+            f"# Nachweis {evidence_id}: Schlüssel vernichtet; die verschlüsselte Datei bleibt "
+            f"durch die Objektsperre bis {until.date().isoformat()} im Archiv und wird danach "
+            "vom Aufbewahrungslauf entfernt.",
+            err=True,
+        )
     click.echo(
         f"# {len(result.deleted)} Nachweise gelöscht, {result.files_removed} Dateien entfernt.",
         err=True,

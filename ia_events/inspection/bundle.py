@@ -212,7 +212,7 @@ def export_bundle(
         blob_ids = [e.blob_id for e in tree.evidence.values() if e.blob_id is not None]
         blobs = (
             {
-                b.id: (b.name, b.kek_id, b.wrapped_key or b"")
+                b.id: (b.name, b.kek_id, b.wrapped_key or b"", b.version_id)
                 for b in s.scalars(select(Blob).where(Blob.id.in_(blob_ids)))
             }
             if blob_ids
@@ -336,13 +336,14 @@ def export_bundle(
 
 
 def _reader(
-    inst: Installation, e: EvidenceNode, blobs: dict[int, tuple[str, str, bytes]]
+    inst: Installation, e: EvidenceNode, blobs: dict[int, tuple[str, str, bytes, str | None]]
 ) -> Callable[[], Iterable[bytes]]:
-    """Plaintext chunks of one evidence file, authenticated and checked against its SHA-256."""
-    name, kek, wrapped = blobs[e.blob_id]  # type: ignore[index]
+    """Plaintext chunks of one evidence file, authenticated and checked against its SHA-256
+    (of the recorded object version on S3)."""
+    name, kek, wrapped, version = blobs[e.blob_id]  # type: ignore[index]
 
     def chunks() -> Iterable[bytes]:
-        return inst.blobs.iter_plaintext(name, kek, wrapped, e.sha256)
+        return inst.blobs.iter_plaintext(name, kek, wrapped, e.sha256, version)
 
     return chunks
 
