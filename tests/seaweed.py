@@ -141,6 +141,37 @@ class Cluster:
             start_new_session=True,
         )
         self._wait_up(part)
+        if part != "master" and self.running("s3"):
+            self.wait_writable()
+
+    def wait_writable(self, timeout: float = 60.0) -> None:
+        """Until a small PUT and GET through the gateway work (after a restart)."""
+        import boto3
+        from botocore.config import Config
+
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10),
+        )
+        deadline = time.monotonic() + timeout
+        error: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                try:
+                    client.head_bucket(Bucket="health-probe")
+                except Exception:
+                    client.create_bucket(Bucket="health-probe")
+                client.put_object(Bucket="health-probe", Key="probe", Body=os.urandom(1024))
+                client.get_object(Bucket="health-probe", Key="probe")["Body"].read()
+                return
+            except Exception as exc:
+                error = exc
+                time.sleep(0.5)
+        raise RuntimeError(f"SeaweedFS not writable after {timeout}s: {error}")
 
     def stop(self, part: str, sig: int = signal.SIGTERM) -> None:
         proc = self.procs.pop(part, None)
@@ -148,7 +179,7 @@ class Cluster:
             return
         proc.send_signal(sig)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
@@ -201,10 +232,13 @@ class Cluster:
         raise RuntimeError("volume servers did not register with the master")
 
     def close(self) -> None:
-        for part in ("s3", "filer", *sorted(self.procs, reverse=True), "master"):
-            if part != "master":
-                self.stop(part)
-        self.stop("master")
+        """End every process at once (the data goes with the temp folder)."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+        for proc in self.procs.values():
+            proc.wait(timeout=10)
+        self.procs.clear()
 
 
 def start_cluster(root: Path, volumes: int = 3) -> Cluster:
@@ -229,6 +263,7 @@ def start_cluster(root: Path, volumes: int = 3) -> Cluster:
     try:
         for part in parts:
             cluster.start(part)
+        cluster.wait_writable()
     except BaseException:
         cluster.close()
         raise

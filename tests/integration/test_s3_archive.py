@@ -28,6 +28,8 @@ from storage.s3blobs import PREFIX
 from tests.conftest import s3_settings
 from tests.integration.archive_factory import PDF, build
 
+pytestmark = pytest.mark.s3
+
 
 def _raw(inst: Installation):  # type: ignore[no-untyped-def]
     """A plain boto3 client on the same bucket, as an operator (or an attacker) has."""
