@@ -368,7 +368,10 @@ class S3BlobStore(ArchiveStore):
             try:
                 self._call(self.client.delete_object, **kwargs)
             except ClientError as exc:
-                status = self.lock_status(name, version)
+                try:
+                    status = self.lock_status(name, version)
+                except BlobMissing:
+                    continue  # already gone
                 if status.in_force(datetime.now(UTC)):
                     raise ObjectLocked(f"{name}: locked until {status.until}") from exc
                 if _client_error_code(exc) in _MISSING:

@@ -225,7 +225,13 @@ def backup_cmd(obj: Ctx, directory: str, no_keys: bool) -> int:
     res = backup(obj.inst(), obj.actor, Path(directory), include_keys=not no_keys)
     click.echo(f"Sicherung: {res.directory}")
     click.echo(f"Datenbank: {res.method}")
-    click.echo(f"Archiv:    {res.blobs} Dateien ({res.bytes / 1048576:.1f} MiB)")
+    if obj.inst().blobs.kind == "local":
+        click.echo(f"Archiv:    {res.blobs} Dateien ({res.bytes / 1048576:.1f} MiB)")
+    else:
+        click.echo(
+            "Gesichert: Datenbank, Prüfpunkte" + (", Schlüssel" if res.keys_included else "")
+        )
+        click.echo(f"Archiv:    {res.archive_note}.")
     if res.keys_included:
         click.echo(
             f"SCHLÜSSEL: {res.directory / KEYS_DIR} – bitte getrennt von der Sicherung "
@@ -273,4 +279,39 @@ def keys_status_cmd(obj: Ctx) -> int:
     for kek in st.kek_ids:
         mark = "*" if kek == st.current_kek else " "
         click.echo(f"{mark} KEK {kek}: {st.wrapped_by.get(kek, 0)} verpackte Schlüssel")
+    return EXIT_OK
+
+
+archive_group = click.Group("archive", help="Das Archiv der Nachweise (Ablageort).")
+cli.add_command(archive_group)
+
+
+@command(archive_group, "migrate")
+@click.option(
+    "--to",
+    "to_url",
+    required=True,
+    metavar="URL",
+    help="s3://BUCKET?endpoint=URL&region=R, oder local für den Archivordner im Datenverzeichnis.",
+)
+def archive_migrate_cmd(obj: Ctx, to_url: str) -> int:
+    """Move the archive (local folder <-> S3); afterwards set IA_EVENTS_ARCHIVE_URL."""
+    from ia_events.archive.migrate import migrate
+
+    res = migrate(
+        obj.inst(),
+        obj.actor,
+        to_url,
+        progress=lambda i, n: click.echo(f"{i}/{n}", err=True) if i % 100 == 0 or i == n else None,
+    )
+    click.echo(
+        f"{res.blobs} Dateien ({res.bytes / 1048576:.1f} MiB) von {res.source} nach "
+        f"{res.target} kopiert und geprüft; die Datensätze nennen jetzt das neue Archiv."
+    )
+    target = "" if to_url.strip().lower() == "local" else to_url
+    click.echo(
+        f"Jetzt IA_EVENTS_ARCHIVE_URL={target!s} setzen (leer: lokaler Ordner), die App neu "
+        "starten und „ia-events verify“ ausführen. Das alte Archiv bleibt unverändert; "
+        "erst nach bestandener Prüfung entfernen (gesperrte Objekte erst nach Fristende)."
+    )
     return EXIT_OK

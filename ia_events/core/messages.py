@@ -95,6 +95,12 @@ MESSAGES: dict[str, str] = {
         "Die Datei ist im Archiv noch durch die Objektsperre geschützt ({bucket}) und "
         "kann erst danach entfernt werden."
     ),
+    "archive_migrate_same": "Das Archiv liegt schon dort ({store}); nichts zu verschieben.",
+    "archive_migrate_failed": (
+        "Das Verschieben des Archivs nach {store} ist abgebrochen (Blob {blob}: {reason}). "
+        "Es gilt weiter das bisherige Archiv; bitte die Ursache beheben und den Befehl "
+        "erneut ausführen."
+    ),
     "blob_missing": "Die Datei fehlt im Archiv ({bucket}).",
     "blob_corrupt": "Die Datei im Archiv ist beschädigt ({bucket}).",
     "blob_error": "Fehler im Archiv ({bucket}).",
