@@ -262,8 +262,18 @@ def s3_settings(data_dir: Path, url: str | None, cluster) -> Settings:  # type: 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def s3_inst(request: pytest.FixtureRequest, tmp_path: Path, s3_env) -> Iterator[Installation]:  # type: ignore[no-untyped-def]
     """An installation (SQLite or PostgreSQL) whose archive is a new bucket with Object Lock."""
+    yield from _s3_installation(request, tmp_path, s3_env, request.param)
+
+
+@pytest.fixture
+def pg_s3_inst(request: pytest.FixtureRequest, tmp_path: Path, s3_env) -> Iterator[Installation]:  # type: ignore[no-untyped-def]
+    """``s3_inst`` on PostgreSQL only (several app servers share one database server)."""
+    yield from _s3_installation(request, tmp_path, s3_env, "postgres")
+
+
+def _s3_installation(request, tmp_path, s3_env, db):  # type: ignore[no-untyped-def]
     url = None
-    if request.param == "postgres":
+    if db == "postgres":
         from sqlalchemy import create_engine, text
 
         url = request.getfixturevalue("pg_server_url")

@@ -227,3 +227,59 @@ def test_kill_9_during_an_upload_then_recovery_leaves_no_orphan(
     item = _add(s3_inst, w.fk_essen, _pdf(1000))
     assert set(_versions(s3_inst)) == _recorded(s3_inst)
     assert read_content(s3_inst, w.fk_essen, item.id)[2].startswith(b"%PDF")
+
+
+@pytest.mark.postgres
+def test_two_app_servers_with_their_own_data_folders_share_one_bucket(
+    pg_s3_inst: Installation, tmp_path: Path
+) -> None:
+    """Two hosts (own data dirs, same keys, one PostgreSQL, one bucket) upload the same
+    files at the same moment: one object per content, nothing orphaned, nothing lost."""
+    import dataclasses
+    import shutil
+
+    s3_inst = pg_s3_inst
+    w = build(s3_inst)
+    other_dir = tmp_path / "host-b"
+    other_dir.mkdir()
+    shutil.copytree(s3_inst.settings.keys_dir, other_dir / "keys")
+    host_b = Installation.open(dataclasses.replace(s3_inst.settings, data_dir=other_dir))
+    try:
+        contents = [_pdf(3 * MiB + i) for i in range(4)]
+        errors: list[BaseException] = []
+        views: list[object] = []
+        barrier = threading.Barrier(2)
+
+        def host(inst: Installation, tag: str) -> None:
+            try:
+                for i, data in enumerate(contents):
+                    barrier.wait(30)
+                    views.append(_add(inst, w.fk_essen, data, f"{tag}-{i}.pdf"))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=host, args=(s3_inst, "a")),
+            threading.Thread(target=host, args=(host_b, "b")),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(180)
+        assert errors == []
+        assert len(views) == 8
+        with s3_inst.db.read() as s:
+            assert s.scalar(select(func.count()).select_from(Blob)) == 4
+            ids = list(s.scalars(select(Evidence.id)))
+        assert len(ids) == 8
+        fixity.recover_uploads(s3_inst)  # nothing crashed: changes nothing
+        assert set(_versions(s3_inst)) == _recorded(s3_inst)
+        assert _open_entries(s3_inst) == 0
+        for eid in ids:
+            a = read_content(s3_inst, w.fk_essen, eid)[2]
+            assert a == read_content(host_b, w.fk_essen, eid)[2]
+        for inst in (s3_inst, host_b):
+            report = fixity.verify(inst, w.admin)
+            assert report.ok, [f.line() for f in report.findings]
+    finally:
+        host_b.close()
