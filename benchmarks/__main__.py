@@ -10,7 +10,9 @@
                                     (``ia-events demo --size large`` makes one)
     python -m benchmarks --only archive,checkin --markdown results.md
 
-Modules: ``archive`` (ingest, verify, bundle export vs. openssl/cp/sync),
+Modules: ``archive`` (ingest, verify, bundle export vs. openssl/cp/sync), ``s3``
+(only with ``--only s3``: ingest and verify on a SeaweedFS cluster it starts, vs.
+openssl + plain boto3 upload and plain download-and-hash),
 ``checkin`` (service latency vs. one-row INSERT+COMMIT; HTTP and browser
 crowds through ``streamlit run``), ``bundle`` (index PDF of 1,000 items) and,
 with ``--pages``, ``pages``. Not part of the test suite; figures depend on the
@@ -51,6 +53,10 @@ def main() -> None:
                 archive.run(root / "archive", db, files, mb, rounds)
             if "checkin" in only:
                 checkin.run(root / "checkin", db, n, phones, browsers)
+            if "s3" in only:
+                from benchmarks import s3
+
+                s3.run(root / "s3", db, files, mb)
         finally:
             shutil.rmtree(root, ignore_errors=True)
         if args.pages:

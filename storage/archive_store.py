@@ -205,6 +205,18 @@ class ArchiveStore(ABC):
             return f"unreadable ({type(exc).__name__})"
         return None
 
+    def verify_locked(
+        self,
+        name: str,
+        kek_id: str,
+        wrapped_key: bytes,
+        sha256: str,
+        version_id: str | None = None,
+    ) -> tuple[str | None, LockStatus | None]:
+        """``verify`` and, where the store has locks, the object's lock status as the
+        same read reported it (None: not known from the read)."""
+        return self.verify(name, kek_id, wrapped_key, sha256, version_id), None
+
     @abstractmethod
     def list_objects(self, prefix: str = "") -> Iterator[StoredObject]:
         """Every stored object (every version on S3)."""

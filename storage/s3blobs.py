@@ -70,6 +70,16 @@ def _client_error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def _status(response: dict[str, Any]) -> LockStatus:
+    """The lock headers of a HEAD or GET response."""
+    until = response.get("ObjectLockRetainUntilDate")
+    return LockStatus(
+        mode=response.get("ObjectLockMode"),
+        until=until.astimezone(UTC) if until else None,
+        legal_hold=response.get("ObjectLockLegalHoldStatus") == "ON",
+    )
+
+
 def ciphertext_size(size: int) -> int:
     return HEADER_LEN + size + TAG * max(1, math.ceil(size / CHUNK))
 
@@ -318,6 +328,34 @@ class S3BlobStore(ArchiveStore):
         finally:
             body.close()
 
+    def verify_locked(
+        self,
+        name: str,
+        kek_id: str,
+        wrapped_key: bytes,
+        sha256: str,
+        version_id: str | None = None,
+    ) -> tuple[str | None, LockStatus | None]:
+        """One GET: the content check and the lock headers the same response carries."""
+        try:
+            aes = AESGCM(self.keys.unwrap(kek_id, wrapped_key))
+            response = self._get(name, version_id)
+        except BlobMissing:
+            return "missing", None
+        except ArchiveUnavailable:
+            raise
+        except Exception as exc:
+            return f"unreadable ({type(exc).__name__})", None
+        body = response["Body"]
+        try:
+            for _ in decrypt_stream(name, aes, self._reader(body), sha256):
+                pass
+        except BlobCorrupt as exc:
+            return str(exc).split(": ", 1)[-1], None
+        finally:
+            body.close()
+        return None, _status(response)
+
     def _reader(self, body: Any) -> Callable[[int], bytes]:
         def read(n: int) -> bytes:
             try:
@@ -421,12 +459,7 @@ class S3BlobStore(ArchiveStore):
             if _client_error_code(exc) in _MISSING:
                 raise BlobMissing(name) from exc
             raise ArchiveUnavailable(f"{self.location}: {_client_error_code(exc)}") from exc
-        until = head.get("ObjectLockRetainUntilDate")
-        return LockStatus(
-            mode=head.get("ObjectLockMode"),
-            until=until.astimezone(UTC) if until else None,
-            legal_hold=head.get("ObjectLockLegalHoldStatus") == "ON",
-        )
+        return _status(head)
 
     def abort_incomplete(self, name: str) -> int:
         key = self.key(name)

@@ -25,7 +25,7 @@ from sqlalchemy import Integer, func, select, update
 
 from ia_events.core.installation import Installation
 from ia_events.core.models import Blob, Evidence
-from storage.archive_store import BlobError, BlobMissing
+from storage.archive_store import BlobError, BlobMissing, LockStatus
 from storage.db import utcnow
 
 
@@ -108,22 +108,24 @@ def try_apply(inst: Installation, blob_ids: list[int] | None = None) -> str | No
     return None
 
 
-def check(inst: Installation, blob_id: int, name: str, version_id: str | None) -> str | None:
-    """The lock an object should have is in place at the store; None or the fault."""
+def check(
+    inst: Installation,
+    name: str,
+    version_id: str | None,
+    locked: datetime | None,
+    hold: bool | None,
+    status: LockStatus | None = None,
+) -> str | None:
+    """The lock the record says an object has (``locked`` until, legal ``hold``) is in
+    place at the store; None or the fault. ``status``: as a read already reported it."""
     store = inst.blobs
     if not store.enforces_lock:
         return None
-    with inst.db.read() as s:
-        row = s.execute(
-            select(Blob.locked_until, Blob.object_hold).where(Blob.id == blob_id)
-        ).first()
-    if row is None:
-        return None
-    locked, hold = row
-    try:
-        status = store.lock_status(name, version_id)
-    except BlobMissing:
-        return None  # reported as missing by the read
+    if status is None:
+        try:
+            status = store.lock_status(name, version_id)
+        except BlobMissing:
+            return None  # reported as missing by the read
     now = utcnow()
     if locked is not None and locked > now and (status.until is None or status.until < locked):
         have = status.until.isoformat() if status.until else "keine"
