@@ -1,4 +1,4 @@
-"""System (admin): integrity check with progress, signing key."""
+"""System (admin): integrity check with progress, archive location and lock, signing key."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ if st.button("Jetzt prüfen", type="primary", key="system_verify"):
                 hide_index=True,
                 width="stretch",
             )
+
+st.subheader("Archiv: Ablage und Objektsperre")
+with guard():
+    from ia_events.archive.objectlock import archive_status
+
+    for line in archive_status(inst(), who).lines():
+        st.text(line)
 
 st.subheader("Schlüssel und Sicherung")
 with guard():

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Integer, func, select, update
 
+from ia_events.core.access import Actor, Permission, require
 from ia_events.core.installation import Installation
 from ia_events.core.models import Blob, Evidence
 from storage.archive_store import BlobError, BlobMissing, LockStatus
@@ -139,3 +140,66 @@ def check(
 
 def store_mode(inst: Installation) -> str | None:
     return getattr(inst.blobs, "mode", None)
+
+
+@dataclass(frozen=True)
+class ArchiveStatus:
+    """Where the archive is and what protects it (System page)."""
+
+    location: str
+    kind: str
+    enforces_lock: bool
+    mode: str | None
+    objects: int
+    locked: int
+    held: int
+    waiting_for_lock_end: int
+
+    def lines(self) -> list[str]:
+        if not self.enforces_lock:
+            return [
+                f"Ablage: {self.location} ({self.objects} Dateien).",
+                "Aufbewahrung und Sperren setzt die App selbst durch (Aufbewahrungslauf, "
+                "Legal Hold, Audit-Kette, Prüfung). Für mehrere Server und eine Sperre im "
+                "Speicher selbst: S3 mit Objektsperre (IA_EVENTS_ARCHIVE_URL, "
+                "docs/deployment.md).",
+            ]
+        return [
+            f"Ablage: {self.location}.",
+            f"{self.objects} Objekte, davon {self.locked} mit Objektsperre ({self.mode}) bis "
+            f"zum Ende ihrer Aufbewahrungsfrist und {self.held} unter Legal Hold.",
+            f"{self.waiting_for_lock_end} gelöschte Nachweise: Schlüssel vernichtet, die "
+            "verschlüsselte Datei bleibt bis zum Ende ihrer Sperre gesperrt im Archiv.",
+        ]
+
+
+def archive_status(inst: Installation, actor: Actor) -> ArchiveStatus:
+    require(actor, Permission.system_run)
+    now = utcnow()
+    with inst.db.read() as s:
+        live = Blob.shredded_at.is_(None)
+        objects = s.scalar(select(func.count()).select_from(Blob).where(live)) or 0
+        locked = (
+            s.scalar(select(func.count()).select_from(Blob).where(live, Blob.locked_until > now))
+            or 0
+        )
+        held = s.scalar(select(func.count()).select_from(Blob).where(live, Blob.object_hold)) or 0
+        waiting = (
+            s.scalar(
+                select(func.count())
+                .select_from(Blob)
+                .where(Blob.shredded_at.is_not(None), Blob.removed_at.is_(None))
+            )
+            or 0
+        )
+    store = inst.blobs
+    return ArchiveStatus(
+        store.describe(),
+        store.kind,
+        store.enforces_lock,
+        store_mode(inst),
+        objects,
+        locked,
+        held,
+        waiting if store.enforces_lock else 0,
+    )

@@ -238,6 +238,7 @@ SERVICES: dict[str, Rule] = {
     "archive.backup.rotate_keys": Rule(P.system_run, INST),
     "archive.backup.key_status": Rule(P.system_run, INST),
     "archive.migrate.migrate": Rule(P.system_run, INST),
+    "archive.objectlock.archive_status": Rule(P.system_run, INST),
     "core.audit.list_events": Rule(P.audit_read, L),
     "core.audit.record": Rule(None, X, "takes the actor's name; written by every change"),
     "core.audit.append": Rule(None, X, "audit.record for hot paths (Core); takes the actor's name"),

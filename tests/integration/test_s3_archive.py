@@ -118,6 +118,9 @@ def test_upload_read_dedup_verify_on_s3(s3_inst: Installation) -> None:
     report = fixity.verify(s3_inst, w.admin)
     assert report.ok, [f.line() for f in report.findings]
     assert report.blobs_checked == 4
+    status = objectlock.archive_status(s3_inst, w.admin)  # the System page's lines
+    assert (status.objects, status.locked, status.held) == (4, 4, 0)
+    assert "GOVERNANCE" in status.lines()[1]
 
 
 def test_object_lock_refuses_an_early_delete(s3_inst: Installation) -> None:
@@ -182,6 +185,7 @@ def test_legal_hold_sets_and_clears_the_objects_hold(s3_inst: Installation) -> N
         )
     assert retention.sync_object_holds(s3_inst) is None
     assert s3_inst.blobs.lock_status(name, version).legal_hold
+    assert objectlock.archive_status(s3_inst, w.admin).held == 1
     with s3_inst.db.write() as s:
         retention.release_hold(s, w.admin, item_hold.id, "koordination2")
         retention.release_hold(s, w.admin, hold.id, "koordination2")
