@@ -104,7 +104,7 @@ class Cluster:
                 f"-port.grpc={p[part] + 10000}",
                 f"-dir={self.root / part}",
                 f"-master={master}",
-                "-max=40",
+                "-max=0",  # as many volumes as the disk holds: every bucket (test) grows its own
                 "-minFreeSpace=1",
                 "-rack=rack1",
             ]
