@@ -452,6 +452,7 @@ def run_deletions(
 
     approver = approved_by or actor.name
     result = RunResult()
+    result.lock_problem = sync_object_holds(inst)  # the store's holds as the app's, first
     result.files_removed += purge_shredded_files(inst)
     clock = utcnow()  # object locks run on real time, whatever ``today`` says
     with inst.db.read() as s:
