@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.archive import make_files, setup
-from benchmarks.common import Figure, database, report
+from benchmarks.common import Figure, database, median, report
 from ia_events.archive.evidence import add_many
 from ia_events.archive.fixity import verify
 from ia_events.core.access import Actor
@@ -109,11 +109,37 @@ def run(root: Path, db: str, files: int = 100, mb: int = 5) -> list[Figure]:
                             digest.update(block)
                         digest.hexdigest()
 
-                result = []
-                b = _timed(base_verify)
-                o = _timed(lambda: result.append(verify(inst, ACTOR)))
-                assert result[0].ok, [f.line() for f in result[0].findings]
-                figs.append(report(_fig(db, f"verify {label}", o, b, "boto3 get_object + sha256")))
+                # One uncounted run of each (connections, the cluster's first reads), then
+                # three alternating rounds, the median: the cluster shares the machine.
+                result: list = []  # type: ignore[type-arg]
+                base_verify()
+                result.append(verify(inst, ACTOR))
+                b_t: list[float] = []
+                o_t: list[float] = []
+                for r in range(3):
+                    steps = [
+                        lambda: b_t.append(_timed(base_verify)),
+                        lambda: o_t.append(_timed(lambda: result.append(verify(inst, ACTOR)))),
+                    ]
+                    for step in steps if r % 2 == 0 else reversed(steps):
+                        step()
+                assert all(x.ok for x in result), [f.line() for f in result[-1].findings]
+                print(
+                    f"    verify rounds: {', '.join(f'{t:.2f}' for t in o_t)} s; baseline "
+                    f"{', '.join(f'{t:.2f}' for t in b_t)} s",
+                    flush=True,
+                )
+                figs.append(
+                    report(
+                        _fig(
+                            db,
+                            f"verify {label} (median of 3)",
+                            median(o_t),
+                            median(b_t),
+                            "boto3 get_object + sha256",
+                        )
+                    )
+                )
             finally:
                 inst.close()
     finally:
