@@ -59,8 +59,12 @@ def recover_uploads(inst: Installation, now: datetime | None = None) -> int:
     Local folder: waits for running uploads (``recovering``, a flock), so what it finds
     is crashed. Shared store (S3): takes only entries whose lease ran out, on any host
     (``journal.recover``); then applies object locks a crash skipped."""
-    with inst.blobs.recovering():
-        cleared = journal.recover(inst, now=now)
+    try:
+        with inst.blobs.recovering():
+            cleared = journal.recover(inst, now=now)
+    except ArchiveUnavailable:
+        return 0  # the store does not answer: the next start or verify recovers (and
+        # verify reports the store as unavailable when it reads)
     objectlock.try_apply(inst)
     return cleared
 
