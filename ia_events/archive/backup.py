@@ -228,7 +228,7 @@ def backup(
     store = inst.blobs
     if store.kind == "local":
         for name in names:
-            src_blob = store.path_for(name)  # type: ignore[attr-defined]
+            src_blob = store.path_for(name)  # type: ignore[attr-defined]  # local store only
             rel = src_blob.relative_to(settings.archive_dir)
             dst_blob = target / "archive" / rel
             dst_blob.parent.mkdir(parents=True, exist_ok=True)
