@@ -114,6 +114,8 @@ def _unknown_objects(
                 )
                 report.findings.append(Finding("blob_untracked", name[:16] + "…", what))
         return
+    if any(f.kind == "archive_unavailable" for f in report.findings):
+        return  # already reported; a listing would only fail again
     try:
         objects = list(store.list_objects())
     except ArchiveUnavailable as exc:

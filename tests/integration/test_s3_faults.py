@@ -281,3 +281,18 @@ def test_two_app_servers_with_their_own_data_folders_share_one_bucket(
             assert report.ok, [f.line() for f in report.findings]
     finally:
         host_b.close()
+
+
+def test_verify_with_the_gateway_down_reports_the_store_not_a_crash(s3_inst, seaweed) -> None:  # type: ignore[no-untyped-def]
+    w = build(s3_inst)
+    item = _add(s3_inst, w.fk_essen, _pdf(1000))
+    seaweed.stop("s3")
+    try:
+        report = fixity.verify(s3_inst, w.admin)
+        assert [f.kind for f in report.findings] == ["archive_unavailable"]
+        with pytest.raises(Conflict) as refused:
+            read_content(s3_inst, w.fk_essen, item.id)
+        assert refused.value.code == "archive_unavailable"
+    finally:
+        seaweed.start("s3")
+    assert fixity.verify(s3_inst, w.admin).ok

@@ -101,3 +101,34 @@ def test_migrate_to_a_bucket_without_lock_is_refused_in_german(
     proc = _ia(sqlite_inst, "archive", "migrate", "--to", s3_env.archive_url(bucket), archive=None)
     assert proc.returncode != 0
     assert "keine Objektsperre" in proc.stdout + proc.stderr
+
+
+def test_cli_init_creates_the_locked_bucket_or_refuses_one_without_lock(
+    tmp_path: Path, s3_env
+) -> None:  # type: ignore[no-untyped-def]
+    import boto3
+
+    def init(data: Path, bucket: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "IA_EVENTS_DATA": str(data)}
+        env.pop("IA_EVENTS_DATABASE_URL", None)
+        env["IA_EVENTS_ARCHIVE_URL"] = s3_env.archive_url(bucket)
+        proc = subprocess.run(
+            [str(BIN), "init"], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert "Traceback" not in proc.stdout + proc.stderr
+        return proc
+
+    fresh = f"ia-init-{uuid.uuid4().hex[:10]}"
+    done = init(tmp_path / "a", fresh)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Bucket {fresh} mit Objektsperre angelegt." in done.stdout
+    assert "Versionierung und Objektsperre aktiv" in done.stdout
+
+    plain = f"ia-plain-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3", endpoint_url=s3_env.endpoint, region_name="us-east-1").create_bucket(
+        Bucket=plain
+    )
+    refused = init(tmp_path / "b", plain)
+    assert refused.returncode != 0
+    out = refused.stdout + refused.stderr
+    assert f"Der Bucket {plain} hat keine Objektsperre" in out
