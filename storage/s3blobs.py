@@ -213,7 +213,7 @@ class S3BlobStore(ArchiveStore):
                     if f.exception() is not None:
                         for other in pending_futures:
                             other.cancel()
-                        raise f.exception()  # type: ignore[misc]
+                        raise f.exception()  # type: ignore[misc]  # not None: the future failed
                     out[futures[f]] = f.result()
                 if heartbeat is not None and pending_futures:
                     heartbeat()
