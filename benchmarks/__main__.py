@@ -12,7 +12,8 @@
 
 Modules: ``startup`` (``ia-events --help`` and ``verify`` on an empty installation),
 ``archive`` (ingest, verify, bundle export through ``ia-events`` vs. openssl/cp/sync,
-warm and cold page cache),
+warm and cold page cache), ``s3`` (only with ``--only s3``: ingest and verify on a
+SeaweedFS cluster it starts, vs. openssl + plain boto3 upload and plain download-and-hash),
 ``checkin`` (service latency vs. one-row INSERT+COMMIT; HTTP and browser
 crowds through ``streamlit run``), ``bundle`` (index PDF of 1,000 items) and,
 with ``--pages``, ``pages``. Not part of the test suite; figures depend on the
@@ -55,6 +56,10 @@ def main() -> None:
                 archive.run(root / "archive", db, files, mb, rounds)
             if "checkin" in only:
                 checkin.run(root / "checkin", db, n, phones, browsers)
+            if "s3" in only:
+                from benchmarks import s3
+
+                s3.run(root / "s3", db, files, mb)
         finally:
             shutil.rmtree(root, ignore_errors=True)
         if args.pages:

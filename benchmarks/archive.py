@@ -78,9 +78,9 @@ def _sh(*cmd: str) -> None:
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
-def setup(data: Path, url: str) -> tuple[Installation, list[int]]:
+def setup(data: Path, url: str, archive_url: str | None = None) -> tuple[Installation, list[int]]:
     """An installation with one agency, a task plan, a sub-goal, an activity, 10 dates."""
-    inst, _ = initialise(Settings(data_dir=data, database_url=url))
+    inst, _ = initialise(Settings(data_dir=data, database_url=url, archive_url=archive_url))
     with inst.db.write() as s:
         agency = Agency(slug="bench", name="Integrationsagentur Benchmark", carrier="Träger e.V.")
         s.add(agency)

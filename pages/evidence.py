@@ -372,6 +372,7 @@ else:
                     st.success(
                         f"Sperre {md(hold.ref)} gesetzt ({fmt_count(hold.items, 'Nachweis')})."
                     )
+                retention.sync_object_holds(inst())  # the archive's objects follow (S3)
             for h in detail.holds:
                 if h.set_by != who.name and st.button(
                     f"Sperre {md(h.ref)} freigeben (als zweite Person)", key=f"ev_release_{h.id}"
@@ -379,3 +380,4 @@ else:
                     with guard(), writing() as s:
                         retention.release_hold(s, who, h.id, who.name)
                         st.success(f"Sperre {md(h.ref)} freigegeben.")
+                    retention.sync_object_holds(inst())

@@ -102,6 +102,7 @@ for h in holds:
         with guard(), writing() as s:
             retention.release_hold(s, who, h.id, who.name)
             st.success(f"Sperre {md(h.ref)} freigegeben.")
+        retention.sync_object_holds(inst())  # the archive's objects follow (S3)
 
 # -- deletion records --------------------------------------------------------------------------
 st.subheader("Löschprotokoll")

@@ -1,4 +1,5 @@
-"""System (admin): integrity check with progress, e-mail notifications, signing key."""
+"""System (admin): integrity check with progress, archive location and lock, e-mail
+notifications, signing key."""
 
 from __future__ import annotations
 
@@ -121,6 +122,13 @@ if waiting:
         st.caption("Die ersten Nachrichten im Wortlaut (ohne Empfängeradresse):")
         for subject, body in previews:
             st.text(f"Betreff: {subject}\n\n{body}")
+
+st.subheader("Archiv: Ablage und Objektsperre")
+with guard():
+    from ia_events.archive.objectlock import archive_status
+
+    for line in archive_status(inst(), who).lines():
+        st.text(line)
 
 st.subheader("Schlüssel und Sicherung")
 with guard():

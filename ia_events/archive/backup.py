@@ -7,7 +7,11 @@
     DIR/database/rows.jsonl           PostgreSQL: a logical dump through SQLAlchemy in one
                                       REPEATABLE READ transaction (portable; pg_dump is not
                                       needed, and the dump restores into SQLite too)
-    DIR/archive/blobs/…               the encrypted blobs the snapshot refers to
+    DIR/archive/blobs/…               the encrypted blobs the snapshot refers to (local
+                                      folder only: an S3 archive stays in its bucket, whose
+                                      versioning and Object Lock keep every recorded
+                                      version; MANIFEST.json says which, and the database
+                                      names each object's VersionId)
     DIR/checkpoints/                  signed audit-chain checkpoints
     DIR/KEYS-SEPARATELY/keys/         the key files -- move them to separate custody!
 
@@ -174,6 +178,7 @@ class BackupResult:
     blobs: int
     bytes: int
     keys_included: bool
+    archive_note: str = ""
 
 
 @service(Permission.system_run, Reach.installation)
@@ -220,13 +225,27 @@ def backup(
                 if rec["t"] == "blobs" and rec["r"]["shredded_at"] is None:
                     names.append(rec["r"]["name"])
     total = 0
-    for name in names:
-        src_blob = inst.blobs.path_for(name)
-        rel = src_blob.relative_to(settings.archive_dir)
-        dst_blob = target / "archive" / rel
-        dst_blob.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src_blob, dst_blob)
-        total += dst_blob.stat().st_size
+    store = inst.blobs
+    if store.kind == "local":
+        for name in names:
+            src_blob = store.path_for(name)  # type: ignore[attr-defined]  # local store only
+            rel = src_blob.relative_to(settings.archive_dir)
+            dst_blob = target / "archive" / rel
+            dst_blob.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src_blob, dst_blob)
+            total += dst_blob.stat().st_size
+        archive_note = f"{len(names)} Dateien kopiert"
+        copied = len(names)
+    else:
+        # The bucket keeps every object version (versioning) and Object Lock keeps each
+        # recorded one until its retention end; the database names each VersionId. A
+        # copy here would duplicate ten years of files into every nightly backup.
+        archive_note = (
+            f"{len(names)} Objekte bleiben im Bucket ({store.describe()}): nicht kopiert; "
+            "Versionierung und Objektsperre bewahren jede erfasste Version bis zum Ende "
+            "ihrer Aufbewahrungsfrist, die Datenbank nennt ihre VersionId"
+        )
+        copied = 0
     if settings.checkpoints_dir.exists():
         shutil.copytree(settings.checkpoints_dir, target / "checkpoints")
     if include_keys:
@@ -243,13 +262,20 @@ def backup(
         "created_at": utcnow().isoformat(timespec="seconds"),
         "database": _dialect(inst),
         "method": method,
-        "blobs": len(names),
+        "blobs": copied,
+        "archive": {
+            "kind": store.kind,
+            "location": store.describe(),
+            "objects": len(names),
+            "copied": copied,
+            "note": archive_note,
+        },
         "keys": f"{KEYS_DIR}/keys" if include_keys else "not included",
         "key_fingerprint": inst.keys.fingerprint(),
         "files": files,
     }
     (target / "MANIFEST.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    return BackupResult(target, method, len(names), total, include_keys)
+    return BackupResult(target, method, copied, total, include_keys, archive_note)
 
 
 # -- restore -----------------------------------------------------------------------------------

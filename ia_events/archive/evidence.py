@@ -29,9 +29,10 @@ from datetime import date, datetime
 from typing import BinaryIO
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ia_events.archive import filetypes
+from ia_events.archive import filetypes, journal, objectlock
 from ia_events.archive.retention import refresh_hold_flags, retention_for
 from ia_events.core import audit
 from ia_events.core.access import Actor, Permission, require
@@ -50,7 +51,13 @@ from ia_events.core.models import (
     UploadJournal,
 )
 from ia_events.core.permissions import Reach, service
-from storage.blobs import BlobCorrupt, BlobMissing, PendingBlob, StorageFull
+from storage.archive_store import (
+    ArchiveUnavailable,
+    BlobCorrupt,
+    BlobMissing,
+    PendingBlob,
+    StorageFull,
+)
 from storage.db import utcnow
 
 KIND_LABELS = {
@@ -329,16 +336,8 @@ def add_evidence(
         supersedes_id=supersedes_id, today=today,
     )  # fmt: skip
     with inst.blobs.uploading():  # recovery waits for us (storage/blobs.py)
-        staged = stage_file(inst, target.agency_id, filename, content)
-        try:
-            with inst.blobs.publishing():
-                journal = _journal_new_blobs(inst, target.agency_id, [staged])
-                if journal:
-                    inst.blobs.commit(staged[0])  # one file: rename and fsync its folder
-                [view] = _record(inst, actor, target, [staged], journal, [title])
-            return view
-        finally:
-            inst.blobs.discard(staged[0])  # a no-op once the blob is in place
+        staged = [stage_file(inst, target.agency_id, filename, content)]
+        return _archive(inst, actor, target, staged, [title])[0]
 
 
 @service(Permission.evidence_add, Reach.agency)
@@ -383,19 +382,76 @@ def add_many(
     target = _target(inst, actor, kind=kind, **meta)  # type: ignore[arg-type]
     with inst.blobs.uploading():  # recovery waits for us (storage/blobs.py)
         staged = _stage_all(inst, target.agency_id, contents)
-        try:
-            with inst.blobs.publishing():
-                journal = _journal_new_blobs(inst, target.agency_id, staged)
-                placed = [
-                    inst.blobs.place(pending)
-                    for pending in _firsts(staged)
-                    if pending.name in journal
-                ]
-                inst.blobs.sync_folders(placed)
-                return _record(inst, actor, target, staged, journal, titles)
-        finally:
-            for pending, _ in staged:  # duplicates and anything not placed (no-op otherwise)
-                inst.blobs.discard(pending)
+        return _archive(inst, actor, target, staged, titles)
+
+
+def _archive(
+    inst: Installation,
+    actor: Actor,
+    target: _Target,
+    staged: list[_Staged],
+    titles: list[str | None],
+    supersedes: list[int | None] | None = None,
+    within: Callable[[Session, list[Evidence]], None] | None = None,
+) -> list[EvidenceView]:
+    """Journal, put in place, record, lock: the upload journal protocol for staged files.
+
+    Local folder: under ``publishing`` (flock) so two uploads of the same content never
+    place the same name at once. Shared store (S3): no host lock; each upload writes its
+    own object version and the first record wins, a later one links to it and deletes
+    its own version (``journal.settle``)."""
+    store = inst.blobs
+    try:
+        with store.publishing():
+            entries = journal.open_entries(inst, target.agency_id, _firsts(staged))
+            fresh = [p for p in _firsts(staged) if p.name in entries]
+            ids = list(entries.values())
+            try:
+                versions = store.publish(fresh, heartbeat=lambda: journal.renew(inst, ids))
+            except ArchiveUnavailable as exc:
+                journal.abandon(inst, entries)
+                raise Conflict("archive_unavailable", store=store.describe()) from exc
+            except BlobCorrupt as exc:
+                journal.abandon(inst, entries)
+                raise Conflict(reason="Die Datei hat sich beim Archivieren verändert.") from exc
+            except StorageFull as exc:
+                raise Conflict("storage_full") from exc
+            journal.note_versions(inst, entries, versions)
+            views, blob_ids, lost = _record_retrying(
+                inst, actor, target, staged, entries, titles, versions, supersedes, within
+            )
+        journal.settle(inst, lost, versions)
+    finally:
+        for pending, _ in staged:  # duplicates and anything not placed (no-op otherwise)
+            store.discard(pending)
+    if store.enforces_lock:
+        objectlock.try_apply(inst, blob_ids)  # a miss is caught up by verify / the next run
+    return views
+
+
+def _record_retrying(
+    inst: Installation,
+    actor: Actor,
+    target: _Target,
+    staged: list[_Staged],
+    entries: dict[str, int],
+    titles: list[str | None],
+    versions: dict[str, str | None],
+    supersedes: list[int | None] | None = None,
+    within: Callable[[Session, list[Evidence]], None] | None = None,
+) -> tuple[list[EvidenceView], list[int], dict[str, int]]:
+    """``_record``; on a shared store a concurrent upload of the same content may insert
+    the blob row first (unique name): then once more, linking to its row."""
+
+    def record() -> tuple[list[EvidenceView], list[int], dict[str, int]]:
+        return _record(inst, actor, target, staged, entries, titles, supersedes, within, versions)
+
+    try:
+        return record()
+    except IntegrityError:
+        if not inst.blobs.shared:
+            raise
+        return record()
 
 
 @service(Permission.evidence_add, Reach.agency)
@@ -416,28 +472,15 @@ def add_linked(
     target = _target(inst, actor, kind=kind, **meta)  # type: ignore[arg-type]
     with inst.blobs.uploading():
         staged = [stage_file(inst, target.agency_id, n, c) for n, c, _t, _s in files]
-        try:
-            with inst.blobs.publishing():
-                journal = _journal_new_blobs(inst, target.agency_id, staged)
-                placed = [
-                    inst.blobs.place(pending)
-                    for pending in _firsts(staged)
-                    if pending.name in journal
-                ]
-                inst.blobs.sync_folders(placed)
-                return _record(
-                    inst,
-                    actor,
-                    target,
-                    staged,
-                    journal,
-                    [t for _n, _c, t, _s in files],
-                    supersedes=[o for _n, _c, _t, o in files],
-                    within=within,
-                )
-        finally:
-            for pending, _ in staged:
-                inst.blobs.discard(pending)
+        return _archive(
+            inst,
+            actor,
+            target,
+            staged,
+            [t for _n, _c, t, _s in files],
+            supersedes=[o for _n, _c, _t, o in files],
+            within=within,
+        )
 
 
 def _stage_all(
@@ -477,26 +520,6 @@ def _firsts(staged: list[_Staged]) -> list[PendingBlob]:
     return list(seen.values())
 
 
-def _journal_new_blobs(inst: Installation, agency_id: int, staged: list[_Staged]) -> dict[str, int]:
-    """The upload journal's first commit: an entry for every blob the agency does not hold
-    yet, before any of them is moved into place. Returns blob name -> journal id."""
-    firsts = _firsts(staged)
-    with inst.db.write() as s:
-        held = set(
-            s.scalars(
-                select(Blob.sha256).where(
-                    Blob.agency_id == agency_id,
-                    Blob.sha256.in_([p.sha256 for p in firsts]),
-                    Blob.shredded_at.is_(None),
-                )
-            )
-        )
-        entries = [UploadJournal(blob_name=p.name) for p in firsts if p.sha256 not in held]
-        s.add_all(entries)
-        s.flush()
-        return {e.blob_name: e.id for e in entries}
-
-
 def _record(
     inst: Installation,
     actor: Actor,
@@ -506,15 +529,18 @@ def _record(
     titles: list[str | None],
     supersedes: list[int | None] | None = None,
     within: Callable[[Session, list[Evidence]], None] | None = None,
-) -> list[EvidenceView]:
+    versions: dict[str, str | None] | None = None,
+) -> tuple[list[EvidenceView], list[int], dict[str, int]]:
     """The upload journal's second commit: blob rows, items, one audit event per item and
-    the journal entries' completion, all in one transaction.
+    the journal entries' completion, all in one transaction. Returns the views, the
+    blob ids used and the entries whose content another upload recorded first.
 
     ``supersedes`` names per item the version it replaces (default: the target's);
     ``within`` runs in the same transaction after the items exist (e.g. a seal row)."""
     olds = supersedes or [target.supersedes_id] * len(staged)
+    versions = versions or {}
     with inst.db.write() as s:
-        blobs = _blob_rows(s, target.agency_id, staged, journal)
+        blobs, lost = _blob_rows(s, target.agency_id, staged, journal, versions)
         goals = (
             list(s.scalars(select(SubGoal).where(SubGoal.id.in_(target.subgoal_ids))))
             if target.subgoal_ids
@@ -551,46 +577,58 @@ def _record(
             )
         if within is not None:
             within(s, items)
-        if journal:
+        done = [i for name, i in journal.items() if name not in lost]
+        if done:
             s.execute(
                 update(UploadJournal)
-                .where(UploadJournal.id.in_(list(journal.values())))
+                .where(UploadJournal.id.in_(done))
                 .values(finished_at=utcnow(), outcome="committed")
             )
         if _agency_has_active_hold(s, target.agency_id):
             items = _with_hold_flags(s, target.agency_id, [i.id for i in items])
-        return annotate(
+        views = annotate(
             s, [_view(item, target.agency_slug, _warnings(target, item)) for item in items]
         )
+        return views, sorted({b.id for b in blobs.values()}), lost
 
 
 def _blob_rows(
-    s: Session, agency_id: int, staged: list[_Staged], journal: dict[str, int]
-) -> dict[str, Blob]:
+    s: Session,
+    agency_id: int,
+    staged: list[_Staged],
+    journal: dict[str, int],
+    versions: dict[str, str | None],
+) -> tuple[dict[str, Blob], dict[str, int]]:
     """Blob name -> row: the existing one for content the agency already holds, a new row
-    for each blob this call placed (after a shred, the old row gives up its name)."""
+    for each blob this call placed (after a shred, the old row gives up its name and
+    keeps its object's key in ``object_name``). Also the journal entries of blobs this
+    call placed that a concurrent upload recorded first (their version is spare)."""
     firsts = _firsts(staged)
     rows = {
         b.name: b for b in s.scalars(select(Blob).where(Blob.name.in_([p.name for p in firsts])))
     }
     fresh = []
+    lost: dict[str, int] = {}
     for p in firsts:
         row = rows.get(p.name)
         if row is not None and row.shredded_at is None:
-            continue  # already held (or recorded meanwhile by a concurrent upload)
+            if p.name in journal:  # recorded meanwhile by a concurrent upload
+                lost[p.name] = journal[p.name]
+            continue
         if p.name not in journal:  # held at the journal step, shredded since: no file
             raise Conflict(reason="Eine gleiche Datei wurde eben gelöscht; bitte erneut hochladen.")
         if row is not None:  # same content after a shred: a fresh blob row
+            row.object_name = row.object_name or row.name
             row.name = f"shredded-{row.id}"
             s.flush()
         rows[p.name] = Blob(
             agency_id=agency_id, name=p.name, sha256=p.sha256, size=p.size,
-            kek_id=p.kek_id, wrapped_key=p.wrapped_key,
+            kek_id=p.kek_id, wrapped_key=p.wrapped_key, version_id=versions.get(p.name),
         )  # fmt: skip
         fresh.append(rows[p.name])
     s.add_all(fresh)
     s.flush()
-    return rows
+    return rows, lost
 
 
 def _item(
@@ -866,9 +904,12 @@ def read_content(inst: Installation, actor: Actor, evidence_id: int) -> tuple[st
         blob = s.get(Blob, item.blob_id)
         assert blob is not None
         name, kek, wrapped, sha = blob.name, blob.kek_id, blob.wrapped_key or b"", blob.sha256
+        version = blob.version_id
         filename, media, agency_id = item.filename, item.media_type, item.agency_id
     try:
-        data = inst.blobs.read_bytes(name, kek, wrapped, sha)
+        data = inst.blobs.read_bytes(name, kek, wrapped, sha, version)
+    except ArchiveUnavailable as exc:
+        raise Conflict("archive_unavailable", store=inst.blobs.describe()) from exc
     except (BlobCorrupt, BlobMissing) as exc:
         raise Conflict(
             reason="Die Datei ist beschädigt oder fehlt; die Administration "

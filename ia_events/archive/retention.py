@@ -13,6 +13,12 @@
   reference, and a ``DeletionRecord`` that is itself kept. Personal data of
   attendance and volunteers follows its own rule (``ia_events.privacy.subjects``).
 
+Object store with Object Lock (``archive.objectlock``): an item erased while its
+object is still locked (a run with a later ``today``, a hold released after the date)
+is crypto-shredded at once and its ``DeletionRecord.locked_until`` says until when the
+ciphertext stays in the bucket; ``purge_shredded_files`` (every run) deletes it only
+after the store reports the lock has run out. Nothing here bypasses a lock.
+
 Limits: a run deletes item by item (one transaction each) so a crash stops
 mid-run with every finished item complete; files of shredded blobs that a crash
 left on disk are unreadable (their key is gone) and removed by the next run.
@@ -24,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, and_, case, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ia_events.core import audit
@@ -46,6 +52,7 @@ from ia_events.core.models import (
     evidence_subgoals,
 )
 from ia_events.core.permissions import Reach, service
+from storage.archive_store import BlobError, BlobMissing
 from storage.db import utcnow
 
 # -- policy -------------------------------------------------------------------------------
@@ -439,6 +446,10 @@ class RunResult:
     skipped: list[int] = field(default_factory=list)  # no longer due or now held
     files_removed: int = 0
     personal: list[str] = field(default_factory=list)
+    # Items erased before their object's lock ran out: (evidence id, locked until). The
+    # key is destroyed now; the ciphertext stays in the bucket until that date.
+    still_locked: list[tuple[int, datetime]] = field(default_factory=list)
+    lock_problem: str | None = None  # the object store did not answer (caught up later)
 
 
 @service(Permission.system_run, Reach.installation)
@@ -458,7 +469,9 @@ def run_deletions(
 
     approver = approved_by or actor.name
     result = RunResult()
+    result.lock_problem = sync_object_holds(inst)  # the store's holds as the app's, first
     result.files_removed += purge_shredded_files(inst)
+    clock = utcnow()  # object locks run on real time, whatever ``today`` says
     with inst.db.read() as s:
         plan = propose(s, actor, today)
     wanted = plan.items
@@ -467,7 +480,8 @@ def run_deletions(
         result.skipped = [i for i in only_ids if i not in due]
         wanted = [c for c in plan.items if c.evidence_id in set(only_ids)]
     for cand in wanted:
-        shred: str | None = None
+        shred: tuple[int, str, str | None] | None = None
+        locked: datetime | None = None
         with inst.db.write() as s:
             item = s.get(Evidence, cand.evidence_id)
             still = s.scalar(
@@ -490,7 +504,12 @@ def run_deletions(
                 if others is None and blob is not None and blob.shredded_at is None:
                     blob.wrapped_key = None  # crypto-shred: without it the file is noise
                     blob.shredded_at = at
-                    shred = blob.name
+                    if inst.blobs.enforces_lock and (
+                        blob.object_hold or (blob.locked_until and blob.locked_until > clock)
+                    ):
+                        locked = blob.locked_until  # the store refuses; purge removes it later
+                    else:
+                        shred = (blob.id, blob.name, blob.version_id)
             record = DeletionRecord(
                 agency_id=item.agency_id,
                 evidence_id=item.id,
@@ -499,6 +518,7 @@ def run_deletions(
                 rule=cand.rule,
                 deleted_at=at,
                 approved_by=approver,
+                locked_until=locked,
             )
             s.add(record)
             s.flush()
@@ -512,12 +532,14 @@ def run_deletions(
                 sha256=item.sha256,
                 rule=cand.rule,
                 deletion_record=record.id,
-                blob_shredded=shred is not None,
+                blob_shredded=shred is not None or locked is not None,
+                object_locked_until=locked.isoformat() if locked else None,
                 approved_by=approver,
             )
-        if shred is not None:
-            inst.blobs.shred(shred)
+        if shred is not None and _remove_object(inst, *shred):
             result.files_removed += 1
+        if locked is not None:
+            result.still_locked.append((cand.evidence_id, locked))
         result.deleted.append(cand)
         if on_item:
             on_item(cand)
@@ -537,16 +559,53 @@ def run_deletions(
     return result
 
 
+def _remove_object(inst: Installation, blob_id: int, name: str, version: str | None) -> bool:
+    """Delete a shredded blob's object; False when its lock is still in force (or the
+    store does not answer): it stays for the next run."""
+    try:
+        inst.blobs.shred(name, version)
+    except BlobError:
+        return False
+    with inst.db.write() as s:
+        s.execute(update(Blob).where(Blob.id == blob_id).values(removed_at=utcnow()))
+    return True
+
+
 def purge_shredded_files(inst: Installation) -> int:
-    """Remove files whose blob was shredded (a crash between commit and unlink)."""
+    """Remove the files of shredded blobs: after a crash between commit and unlink, and
+    on an object store those erased before their lock ran out, once it has."""
     with inst.db.read() as s:
-        names = set(s.scalars(select(Blob.name).where(Blob.shredded_at.is_not(None))).all())
+        rows = s.execute(
+            select(Blob.id, func.coalesce(Blob.object_name, Blob.name), Blob.version_id).where(
+                Blob.shredded_at.is_not(None), Blob.removed_at.is_(None)
+            )
+        ).all()
+    store = inst.blobs
     removed = 0
-    for name in names:
-        if inst.blobs.exists(name):
-            inst.blobs.shred(name)
+    now = utcnow()
+    for blob_id, name, version in rows:
+        if store.enforces_lock:
+            try:
+                if store.lock_status(name, version).in_force(now):
+                    continue
+            except BlobMissing:
+                pass
+            except BlobError:
+                continue
+            if _remove_object(inst, blob_id, name, version):
+                removed += 1
+        elif store.exists(name):
+            store.shred(name)
             removed += 1
     return removed
+
+
+def sync_object_holds(inst: Installation) -> str | None:
+    """After a hold was set or released: the objects' legal holds follow (S3 Object
+    Lock); None when done, else what failed (verify and the next run catch up)."""
+    from ia_events.archive import objectlock
+
+    return objectlock.try_apply(inst)
 
 
 @dataclass(frozen=True)

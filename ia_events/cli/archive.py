@@ -87,6 +87,7 @@ def evidence_hold_cmd(
             reason=reason,
             case_ref=case_ref,
         )
+    _sync_holds(obj)
     if as_json:
         emit_json(hold.as_json())
     else:
@@ -116,9 +117,23 @@ def evidence_release_cmd(obj: Ctx, ref: str, approved_by: str) -> int:
             released = [release_hold(s, obj.actor, number, approved_by)]
         else:
             released = release_for_evidence(s, obj.actor, number, approved_by)
+    _sync_holds(obj)
     for h in released:
         click.echo(f"{h.ref}  Sperre freigegeben (freigegeben von {h.approved_by}).")
     return EXIT_OK
+
+
+def _sync_holds(obj: Ctx) -> None:
+    """The objects' legal holds follow the app's (S3 Object Lock; no-op locally)."""
+    from ia_events.archive.retention import sync_object_holds
+
+    problem = sync_object_holds(obj.inst())
+    if problem:
+        click.echo(
+            "Hinweis: Der Legal Hold am Objekt im Archiv konnte noch nicht gesetzt werden "
+            f"({problem}); „ia-events verify“ holt das nach.",
+            err=True,
+        )
 
 
 @command(evidence_group, "holds")
@@ -192,6 +207,13 @@ def retention_run_cmd(obj: Ctx, dry_run: bool, today: str | None) -> int:
     )
     for line in result.personal:
         click.echo(f"# {line}", err=True)
+    for evidence_id, until in result.still_locked:
+        click.echo(
+            f"# Nachweis {evidence_id}: Schlüssel vernichtet; die verschlüsselte Datei bleibt "
+            f"durch die Objektsperre bis {until.date().isoformat()} im Archiv und wird danach "
+            "vom Aufbewahrungslauf entfernt.",
+            err=True,
+        )
     click.echo(
         f"# {fmt_count(len(result.deleted), 'Nachweis')} gelöscht, "
         f"{fmt_count(result.files_removed, 'Datei')} entfernt.",
@@ -211,7 +233,13 @@ def backup_cmd(obj: Ctx, directory: str, no_keys: bool) -> int:
     res = backup(obj.inst(), obj.actor, Path(directory), include_keys=not no_keys)
     click.echo(f"Sicherung: {res.directory}")
     click.echo(f"Datenbank: {res.method}")
-    click.echo(f"Archiv:    {fmt_count(res.blobs, 'Datei')} ({fmt_size(res.bytes)})")
+    if obj.inst().blobs.kind == "local":
+        click.echo(f"Archiv:    {fmt_count(res.blobs, 'Datei')} ({fmt_size(res.bytes)})")
+    else:
+        click.echo(
+            "Gesichert: Datenbank, Prüfpunkte" + (", Schlüssel" if res.keys_included else "")
+        )
+        click.echo(f"Archiv:    {res.archive_note}.")
     if res.keys_included:
         click.echo(
             f"SCHLÜSSEL: {res.directory / KEYS_DIR} – bitte getrennt von der Sicherung "
@@ -260,4 +288,39 @@ def keys_status_cmd(obj: Ctx) -> int:
     for kek in st.kek_ids:
         mark = "*" if kek == st.current_kek else " "
         click.echo(f"{mark} KEK {kek}: {st.wrapped_by.get(kek, 0)} verpackte Schlüssel")
+    return EXIT_OK
+
+
+archive_group = click.Group("archive", help="Das Archiv der Nachweise (Ablageort).")
+cli.add_command(archive_group)
+
+
+@command(archive_group, "migrate")
+@click.option(
+    "--to",
+    "to_url",
+    required=True,
+    metavar="URL",
+    help="s3://BUCKET?endpoint=URL&region=R, oder local für den Archivordner im Datenverzeichnis.",
+)
+def archive_migrate_cmd(obj: Ctx, to_url: str) -> int:
+    """Move the archive (local folder <-> S3); afterwards set IA_EVENTS_ARCHIVE_URL."""
+    from ia_events.archive.migrate import migrate
+
+    res = migrate(
+        obj.inst(),
+        obj.actor,
+        to_url,
+        progress=lambda i, n: click.echo(f"{i}/{n}", err=True) if i % 100 == 0 or i == n else None,
+    )
+    click.echo(
+        f"{res.blobs} Dateien ({res.bytes / 1048576:.1f} MiB) von {res.source} nach "
+        f"{res.target} kopiert und geprüft; die Datensätze nennen jetzt das neue Archiv."
+    )
+    target = "" if to_url.strip().lower() == "local" else to_url
+    click.echo(
+        f"Jetzt IA_EVENTS_ARCHIVE_URL={target!s} setzen (leer: lokaler Ordner), die App neu "
+        "starten und „ia-events verify“ ausführen. Das alte Archiv bleibt unverändert; "
+        "erst nach bestandener Prüfung entfernen (gesperrte Objekte erst nach Fristende)."
+    )
     return EXIT_OK

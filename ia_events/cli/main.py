@@ -47,6 +47,9 @@ def init_cmd(obj: Ctx) -> int:
     click.echo(f"Datenbank:        {inst.db.url}")
     click.echo(f"Schlüssel:        {s.keys_dir} (separat sichern!)")
     click.echo(f"Signatur-Fingerabdruck: {inst.keys.fingerprint()}")
+    click.echo(f"Archiv:           {inst.blobs.describe()}")
+    for line in inst.archive_lines:
+        click.echo(line)
     click.echo("Eingerichtet." if created else "Schon eingerichtet; Schema ist aktuell.")
     return EXIT_OK
 

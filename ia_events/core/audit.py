@@ -96,6 +96,7 @@ class Action(enum.StrEnum):
     subject_erasure = "subject:erasure"
     backup_create = "system:backup"
     backup_restore = "system:restore"
+    archive_migrate = "system:archive-migrate"
     volunteer_add = "volunteer:add"
     volunteer_change = "volunteer:change"
     volunteer_deactivate = "volunteer:deactivate"

@@ -1,8 +1,10 @@
 """One installation: where its data lives, its database, keys and archive.
 
 ``Settings.from_env`` reads ``$IA_EVENTS_DATA`` (default ``./data``) and
-``$IA_EVENTS_DATABASE_URL`` (default: SQLite inside the data dir). With a
-PostgreSQL URL nothing is written to SQLite. ``initialise`` is idempotent:
+``$IA_EVENTS_DATABASE_URL`` (default: SQLite inside the data dir) and
+``$IA_EVENTS_ARCHIVE_URL`` (default: the folder ``archive/`` in the data dir; an
+``s3://`` URL puts the archive in a bucket with Object Lock, ``storage.archive_store``).
+With a PostgreSQL URL nothing is written to SQLite. ``initialise`` is idempotent:
 it creates what is missing and migrates the schema forward.
 """
 
@@ -19,7 +21,7 @@ from ia_events.core import audit
 from ia_events.core.errors import DomainError, NotInitialised
 from ia_events.core.models import Setting
 from ia_events.core.permissions import Reach, service
-from storage.blobs import BlobStore
+from storage.archive_store import ArchiveStore, BlobError, archive_url, open_store
 from storage.db import Database, current_revision, env_url, head_revision, make_engine, migrate
 from storage.keys import KeyMissing, KeyRing
 
@@ -48,6 +50,7 @@ class Settings:
     trusted_proxies: str = ""
     seal_grace_hours: float = 2.0  # IA_EVENTS_SEAL_GRACE_HOURS: end of an occurrence -> sealing
     extra: dict[str, str] = field(default_factory=dict)
+    archive_url: str | None = None
 
     @classmethod
     def from_env(
@@ -61,6 +64,7 @@ class Settings:
             max_upload_bytes=int(os.environ.get("IA_EVENTS_MAX_UPLOAD_MB", "50")) * 1024 * 1024,
             trusted_proxies=os.environ.get("IA_EVENTS_TRUSTED_PROXIES", "").strip(),
             seal_grace_hours=_hours(os.environ.get("IA_EVENTS_SEAL_GRACE_HOURS")),
+            archive_url=archive_url(),
         )
 
     @property
@@ -81,7 +85,7 @@ class Installation:
     settings: Settings
     db: Database
     keys: KeyRing
-    blobs: BlobStore
+    blobs: ArchiveStore
 
     @classmethod
     def open(cls, settings: Settings) -> Installation:
@@ -96,7 +100,9 @@ class Installation:
         if current_revision(engine) != head_revision():
             engine.dispose()
             raise NotInitialised()
-        return cls(settings, Database(engine), keys, BlobStore(settings.archive_dir, keys))
+        return cls(settings, Database(engine), keys, _store(settings, keys))
+
+    archive_lines: list[str] = field(default_factory=list)
 
     def setting(self, key: str, default: str | None = None) -> str | None:
         with self.db.read() as s:
@@ -107,6 +113,13 @@ class Installation:
         self.db.dispose()
 
 
+def _store(settings: Settings, keys: KeyRing) -> ArchiveStore:
+    try:
+        return open_store(settings.archive_url, settings.archive_dir, keys)
+    except BlobError as exc:
+        raise DomainError(exc.code, bucket=str(exc), store=settings.archive_url or "") from exc
+
+
 @service(None, Reach.setup, "takes the operator's name")
 def initialise(settings: Settings, actor: str = "system:cli") -> tuple[Installation, bool]:
     """Create data dir, keys and database, migrate forward. Returns (installation, created)."""
@@ -114,7 +127,12 @@ def initialise(settings: Settings, actor: str = "system:cli") -> tuple[Installat
     keys = KeyRing.create_or_load(settings.keys_dir)
     engine = make_engine(settings.database_url)
     migrate(engine)
-    inst = Installation(settings, Database(engine), keys, BlobStore(settings.archive_dir, keys))
+    inst = Installation(settings, Database(engine), keys, _store(settings, keys))
+    try:
+        inst.archive_lines = inst.blobs.ensure_ready()  # S3: bucket with Object Lock, or refuse
+    except BlobError as exc:
+        engine.dispose()
+        raise DomainError(exc.code, bucket=str(exc), store=inst.blobs.describe()) from exc
     inst.blobs.clear_temp()
     created = False
     with inst.db.write() as s:

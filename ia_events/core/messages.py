@@ -89,6 +89,37 @@ MESSAGES: dict[str, str] = {
         "wurde halb gespeichert. Bitte Speicherplatz freigeben (lassen) und es dann "
         "erneut versuchen."
     ),
+    # -- archive on an object store (storage/archive_store.py, archive/objectlock.py) --
+    "archive_unavailable": (
+        "Das Archiv ({store}) ist gerade nicht erreichbar; es wurde nichts gespeichert. "
+        "Bitte versuchen Sie es in einigen Minuten noch einmal. Bleibt der Fehler, "
+        "bitte die Administration informieren."
+    ),
+    "archive_no_object_lock": (
+        "Der Bucket {bucket} hat keine Objektsperre (Object Lock) mit Versionierung. "
+        "Nachweise müssen dort bis zum Ende ihrer Aufbewahrungsfrist unlöschbar liegen; "
+        "die Objektsperre lässt sich nur beim Anlegen eines Buckets einschalten. Bitte "
+        "einen neuen Bucket angeben (ia-events init legt ihn mit Objektsperre an) oder "
+        "docs/deployment.md, Abschnitt „Objektspeicher ohne Objektsperre“, lesen."
+    ),
+    "archive_url_invalid": (
+        "IA_EVENTS_ARCHIVE_URL ist ungültig ({bucket}). Erwartet wird "
+        "s3://BUCKET?endpoint=URL&region=REGION (optional &profile=NAME) oder nichts "
+        "für den lokalen Archivordner."
+    ),
+    "object_locked": (
+        "Die Datei ist im Archiv noch durch die Objektsperre geschützt ({bucket}) und "
+        "kann erst danach entfernt werden."
+    ),
+    "archive_migrate_same": "Das Archiv liegt schon dort ({store}); nichts zu verschieben.",
+    "archive_migrate_failed": (
+        "Das Verschieben des Archivs nach {store} ist abgebrochen (Blob {blob}: {reason}). "
+        "Es gilt weiter das bisherige Archiv; bitte die Ursache beheben und den Befehl "
+        "erneut ausführen."
+    ),
+    "blob_missing": "Die Datei fehlt im Archiv ({bucket}).",
+    "blob_corrupt": "Die Datei im Archiv ist beschädigt ({bucket}).",
+    "blob_error": "Fehler im Archiv ({bucket}).",
     # -- evidence archive (filetypes, evidence, retention, backup) --
     "file_empty": "Die Datei „{name}“ ist leer. Es wurde nichts gespeichert.",
     "file_too_large": (

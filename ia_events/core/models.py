@@ -542,10 +542,22 @@ class Blob(Base):
     wrapped_key: Mapped[bytes | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     shredded_at: Mapped[datetime | None]
+    # Object store (S3): the version this record means (reads always name it), the
+    # lock applied to it, whether its legal hold is on, when the object was removed.
+    version_id: Mapped[str | None] = mapped_column(String(255))
+    locked_until: Mapped[datetime | None]
+    object_hold: Mapped[bool | None]
+    removed_at: Mapped[datetime | None]
+    # A shredded row gives up ``name`` to a new upload of the same content; the key of
+    # its object (still locked, removed later) is kept here.
+    object_name: Mapped[str | None] = mapped_column(String(64))
 
 
 class UploadJournal(Base):
-    """Written before a blob is moved into place; cleared when its record exists."""
+    """Written before a blob is moved into place; cleared when its record exists.
+
+    On a shared store (S3) ``lease_until`` says how long the upload may still be
+    running: recovery on any host treats an open entry as crashed only after it."""
 
     __tablename__ = "upload_journal"
     id: Mapped[intpk]
@@ -553,6 +565,8 @@ class UploadJournal(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(20))
+    lease_until: Mapped[datetime | None]
+    version_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class Evidence(Base):
@@ -664,6 +678,9 @@ class DeletionRecord(Base):
     # For object types other than evidence (attendance, volunteer): their id.
     object_id: Mapped[int | None]
     count: Mapped[int] = mapped_column(default=1)
+    # Erased before its object lock ran out: the ciphertext (its key destroyed) stays
+    # in the bucket until then; the retention run removes it afterwards.
+    locked_until: Mapped[datetime | None]
 
 
 class ErasureRequest(Base):

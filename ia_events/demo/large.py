@@ -456,7 +456,7 @@ def _evidence(
             f"Agentur {agency_id} (Demodaten, erfunden)\n"
         ).encode()
         p = inst.blobs.stage(content, namespace=f"agency:{agency_id}")
-        inst.blobs.commit(p)
+        version = inst.blobs.publish([p])[p.name]  # local folder or S3 alike
         pending.append((oid, kind, when, p))
         blobs.append(
             {
@@ -466,6 +466,7 @@ def _evidence(
                 "size": p.size,
                 "kek_id": p.kek_id,
                 "wrapped_key": p.wrapped_key,
+                "version_id": version,
             }
         )
     blob_ids = _ids(s, Blob, blobs)

@@ -266,7 +266,7 @@ def export_bundle(
         blob_ids = [e.blob_id for e in tree.evidence.values() if e.blob_id is not None]
         blobs = (
             {
-                b.id: (b.name, b.kek_id, b.wrapped_key or b"")
+                b.id: (b.name, b.kek_id, b.wrapped_key or b"", b.version_id)
                 for b in s.scalars(select(Blob).where(Blob.id.in_(blob_ids)))
             }
             if blob_ids
@@ -394,14 +394,15 @@ def export_bundle(
 
 
 def _reader(
-    inst: Installation, e: EvidenceNode, blobs: dict[int, tuple[str, str, bytes]]
+    inst: Installation, e: EvidenceNode, blobs: dict[int, tuple[str, str, bytes, str | None]]
 ) -> Callable[[], Iterable[bytes]]:
-    """Plaintext chunks of one evidence file, authenticated and checked against its SHA-256."""
+    """Plaintext chunks of one evidence file, authenticated and checked against its SHA-256
+    (of the recorded object version on S3)."""
     # Only items with a blob reach the bundle (tombstones are listed, never read).
-    name, kek, wrapped = blobs[e.blob_id]  # type: ignore[index]
+    name, kek, wrapped, version = blobs[e.blob_id]  # type: ignore[index]
 
     def chunks() -> Iterable[bytes]:
-        return inst.blobs.iter_plaintext(name, kek, wrapped, e.sha256)
+        return inst.blobs.iter_plaintext(name, kek, wrapped, e.sha256, version)
 
     return chunks
 

@@ -67,6 +67,8 @@ def test_admin_creates_proposal_and_finds_nothing_due_today(app) -> None:  # typ
     assert "Zum Stichtag ist nichts zu löschen." in texts(at)
     at.switch_page("pages/system.py").run()
     assert not at.exception and "Schlüssel und Sicherung" in texts(at)
+    assert "Archiv: Ablage und Objektsperre" in texts(at)
+    assert any("Aufbewahrung und Sperren setzt die App selbst durch" in t.value for t in at.text)
 
 
 BEACON = "![b](http://attacker.example/beacon) [Anmeldung](http://attacker.example/phish)"
