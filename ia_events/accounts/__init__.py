@@ -1,2 +1,1 @@
-"""Accounts and tenants: users, logins, sessions, agencies.
-"""
+"""Accounts and tenants: users, logins, sessions, agencies."""

@@ -1,2 +1,1 @@
-"""Entry point: the ``ia-events`` command (DESIGN.md section 5, a contract).
-"""
+"""Entry point: the ``ia-events`` command (DESIGN.md section 5, a contract)."""

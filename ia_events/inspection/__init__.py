@@ -1,2 +1,1 @@
-"""Inspection (Prüfung): completeness findings and the signed BagIt bundle.
-"""
+"""Inspection (Prüfung): completeness findings and the signed BagIt bundle."""

@@ -1,2 +1,1 @@
-"""Reporting: sub-goal progress, controlling figures, the Sachbericht and its documents.
-"""
+"""Reporting: sub-goal progress, controlling figures, the Sachbericht and its documents."""

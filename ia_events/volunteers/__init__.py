@@ -1,2 +1,1 @@
-"""Volunteers: registry and qualifications, shifts, hours, certificates, import/export.
-"""
+"""Volunteers: registry and qualifications, shifts, hours, certificates, import/export."""
