@@ -44,6 +44,7 @@ from ia_events.core.models import (
     activity_subgoals,
     evidence_subgoals,
 )
+from ia_events.planning.plans import review_step
 from ia_events.reporting.controlling import metrics
 from ia_events.reporting.progress import INDICATOR_LABELS, SubGoalProgress, progress_for_agency
 from storage.db import utcnow
@@ -89,7 +90,7 @@ class ReportDraft:
 
     @property
     def submitted(self) -> bool:
-        return self.status == "submitted"
+        return self.status in ("submitted", "approved")
 
 
 def draft(
@@ -254,7 +255,7 @@ def save_texts(
     if row is None:
         row = ActivityReport(agency_id=agency.id, funding_year=year, sections={})
         session.add(row)
-    if row.status == "submitted":
+    if row.status in ("submitted", "approved"):
         raise Conflict("report_submitted", year=year)
     clean = {}
     for key, value in texts.items():
@@ -316,7 +317,7 @@ def submit(
     with inst.db.read() as s:
         agency = _agency(s, actor, agency_slug, Permission.plan_edit)
         row = _row(s, agency.id, year)
-        if row is not None and row.status == "submitted":
+        if row is not None and row.status in ("submitted", "approved"):
             raise Conflict("report_submitted", year=year)
         d = draft(s, actor, agency_slug, year, inst.keys.fingerprint(), now)
         if not d.sections and not d.topic:
@@ -342,7 +343,7 @@ def submit(
         if row is None:
             row = ActivityReport(agency_id=agency_id, funding_year=year, sections={})
             s.add(row)
-        elif row.status == "submitted":  # someone was faster; our PDF stays as plain evidence
+        elif row.status in ("submitted", "approved"):  # someone was faster; PDF stays evidence
             raise Conflict("report_submitted", year=year)
         sections: dict[str, Any] = dict(row.sections or {})
         sections["texts"] = {
@@ -357,6 +358,7 @@ def submit(
         row.submitted_at = now
         row.submitted_evidence_id = view.id
         s.flush()
+        review_step(s, actor, agency_id, "report", row.id, row.version, "submit", "", now)
         audit.record(
             s,
             actor.name,
