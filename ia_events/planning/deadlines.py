@@ -174,7 +174,6 @@ class DeadlineView:
             "kind": self.deadline.kind.value,
             "title": self.deadline.title,
             "due": self.deadline.district_due.isoformat(),
-            "state_due": self.deadline.state_due.isoformat() if self.deadline.state_due else None,
             "status": self.status(today),
             "document_id": self.evidence_id,
         }
