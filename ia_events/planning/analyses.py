@@ -273,7 +273,7 @@ def add_need(
         description=_text(description, "Beschreibung", required=False),
         field=field,
     )
-    session.add(need)
+    row.needs.append(need)
     session.flush()
     _changed(session, actor, row, why, ["needs"], now)
     return need

@@ -377,7 +377,7 @@ def add_subgoal(
         methods=_text(methods, "Methoden", required=False),
         off_field_reason=off_reason,
     )
-    session.add(goal)
+    plan.subgoals.append(goal)  # keeps the loaded collection current in this session
     session.flush()
     audit.record(
         session,
