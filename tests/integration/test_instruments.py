@@ -166,7 +166,8 @@ def test_subgoal_methods_are_kept_when_an_edit_does_not_touch_them(world) -> Non
         assert s.get(SubGoal, goal_id).methods == "Wöchentliches Nähcafé"
     with inst.db.write() as s:
         plans.change_subgoal(s, fk, goal_id, title="25 Termine", field="SRO",
-                             indicator="occurrences", target=25, methods="Zweimal pro Woche")  # fmt: skip
+                             indicator="occurrences", target=25,
+                             methods="Zweimal pro Woche")  # fmt: skip
     with inst.db.read() as s:
         assert s.get(SubGoal, goal_id).methods == "Zweimal pro Woche"
         assert plans.plans_for(s, fk, "essen", 2026)[0].as_json()["subgoals"][0] == {
@@ -192,7 +193,8 @@ def test_one_freigabe_for_analysis_plan_and_sachbericht(world) -> None:  # type:
     report_id = _submitted_report(inst, fk)
     with inst.db.write() as s:
         p = plans.create_task_plan(s, fk, agency_slug="essen", funding_year=2026, topic="A",
-                                   goal="g", reason="Weil kaum Treffpunkte", need_ids=[n1])  # fmt: skip
+                                   goal="g", reason="Weil kaum Treffpunkte",
+                                   need_ids=[n1])  # fmt: skip
         plans.add_subgoal(s, fk, p.id, title="x", field="SRO", indicator="manual", target=1)
         plan_id = p.id
         analyses.submit_analysis(s, fk, analysis_id, now=NOW)
@@ -324,7 +326,8 @@ def test_personnel_change_warns_when_it_would_precede_consent(world) -> None:  #
                                       planned_on=date(2026, 5, 1), today=today)  # fmt: skip
         with pytest.raises(InvalidInput):  # a notifiable change has no consent
             personnel.add_change(s, fk, agency_slug="essen", kind="vakanz",
-                                 planned_on=date(2026, 5, 1), consent_on=date(2026, 4, 1))  # fmt: skip
+                                 planned_on=date(2026, 5, 1),
+                                 consent_on=date(2026, 4, 1))  # fmt: skip
         with pytest.raises(NotFound):
             personnel.set_dates(s, other, hire.id, requested_on=date(2026, 2, 1),
                                 consent_on=date(2026, 3, 1))  # fmt: skip
