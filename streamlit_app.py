@@ -58,8 +58,10 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
         return {
             "": [overview],
             "Koordination": [
+                st.Page("pages/approvals.py", title="Freigaben", icon="✅"),
                 st.Page("pages/planning.py", title="Planung (Freigabe)", icon="🎯"),
                 st.Page("pages/deadlines.py", title="Fristen", icon="⏰"),
+                st.Page("pages/changes.py", title="Mitteilungen & Personal", icon="📨"),
                 st.Page("pages/evidence.py", title="Nachweise", icon="🗂️"),
                 st.Page("pages/inspection.py", title="Prüfung", icon="🔎"),
                 st.Page("pages/reports.py", title="Berichte & Controlling", icon="📊"),
@@ -85,6 +87,7 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
     door = st.Page("pages/checkin_door.py", title="Check-in", icon="📲", url_path="checkin_door")
     plan_pages = {
         "Planung": [
+            st.Page("pages/analysis.py", title="Sozialraumanalyse", icon="🧭"),
             st.Page("pages/planning.py", title="Planung", icon="🎯"),
             st.Page("pages/activities.py", title="Angebote & Termine", icon="📅"),
             st.Page("pages/volunteers.py", title="Ehrenamt", icon="🤝"),
@@ -92,6 +95,7 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
             st.Page("pages/reports.py", title="Berichte", icon="📊"),
             st.Page("pages/inspection.py", title="Prüfung", icon="🔎"),
             st.Page("pages/deadlines.py", title="Fristen", icon="⏰"),
+            st.Page("pages/changes.py", title="Mitteilungen & Personal", icon="📨"),
         ]
     }
     return {

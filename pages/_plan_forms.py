@@ -186,9 +186,9 @@ def subgoal_forms(who: Actor, plan: planning.PlanView) -> None:
             format_func=lambda i: INDICATOR_LABELS[i],
         )
         target = c3.text_input("Zielwert", value=f"{g.target:g}")
-        methods = st.text_area("Methoden", value=g.methods, height=68)
+        methods = st.text_area("Methoden", value=g.methods, height=68, key="plan_sg_edit_methods")
         off_reason = st.text_input(OFF_FIELD, value=g.off_field_reason)
-        why = st.text_input(WHY)
+        why = st.text_input(WHY, key="plan_sg_edit_why")
         if st.form_submit_button("Teilziel speichern"):
             with guard(), writing() as s:
                 planning.change_subgoal(
