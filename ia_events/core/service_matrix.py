@@ -154,6 +154,7 @@ SERVICES: dict[str, Rule] = {
     "attendance.checkin.door_checkin": Rule(P.checkin_door, A),
     "attendance.checkin.card_checkin": Rule(P.checkin_door, A),
     "demo.checkins.load": Rule(None, S),
+    "demo.instruments.after_load": Rule(None, S),
     "attendance.cards.issue_cards": Rule(P.checkin_door, A),
     "attendance.cards.cards_pdf": Rule(P.checkin_door, A),
     "attendance.records.list_attendance": Rule(P.agency_read, A, "names need attendance.names"),
