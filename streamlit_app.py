@@ -50,6 +50,7 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
                 st.Page("pages/users.py", title="Benutzer", icon="👥"),
                 st.Page("pages/system.py", title="System", icon="🛡️"),
                 st.Page("pages/retention.py", title="Aufbewahrung", icon="🗄️"),
+                st.Page("pages/templates.py", title="Vorlagen & Logos", icon="🖼️"),
                 st.Page("pages/audit_log.py", title="Audit-Log", icon="📜"),
             ],
             "Ich": [account],

@@ -212,3 +212,31 @@ def subgoal_forms(who: Actor, plan: planning.PlanView) -> None:
                 with guard(), writing() as s:
                     planning.set_manual_actual(s, who, gid, value)
                     st.success("Wert gespeichert.")
+
+
+def export_buttons(who: Actor, plan: planning.PlanView) -> None:
+    """PDF and Word of the Aufgabenplanung, with the templates valid on the chosen date."""
+    from ia_events.core.messages import berlin
+    from ia_events.planning import plan_export, templates
+    from pages._ui import inst
+
+    today = berlin(now()).date()
+    on = st.date_input("Datum des Dokuments", value=today, format="DD.MM.YYYY", key="plan_doc_on")
+    with inst().db.read() as s:
+        warnings = templates.for_document(s, on=on, today=today).warnings
+    for w in warnings:
+        st.warning(w)
+
+    def make(fmt: str):  # type: ignore[no-untyped-def]
+        def build() -> bytes:  # runs on click, outside the script run: own session
+            with inst().db.read() as s:
+                return plan_export.export(s, who, plan.id, fmt, on=on, today=today).content
+
+        return build
+
+    base = f"Aufgabenplanung_{plan.funding_year}_{plan.agency_slug}_{plan.id}"
+    c1, c2 = st.columns(2)
+    c1.download_button("Als PDF", make("pdf"), f"{base}.pdf", "application/pdf", key="plan_pdf")
+    c2.download_button(
+        "Als Word", make("docx"), f"{base}.docx", plan_export.DOCX_MIME, key="plan_docx"
+    )

@@ -167,6 +167,8 @@ def _specialist(who: Actor) -> None:
         _plan_forms.subgoal_forms(who, plan)
     with st.expander("Versionen (wer, wann, warum)"):
         _history(who, plan.id)
+    with st.expander("Aufgabenplanung als PDF/Word"):
+        _plan_forms.export_buttons(who, plan)
 
 
 def _coordinator(who: Actor) -> None:

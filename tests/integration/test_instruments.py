@@ -385,3 +385,63 @@ def test_reference_agencies_are_the_handbooks_and_their_demo_plans_follow_their_
         assert fields_of_plan == [goal_field]
     covered = {(slug, goal_field) for slug, _a, goal_field, _p in rows}
     assert covered == {(a.slug, f) for a in DISTRICT_AGENCIES for f in a.fields}
+
+
+def _png(colour: str) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (60, 20), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_plan_exports_use_the_templates_valid_on_their_date_and_warn(world) -> None:  # type: ignore[no-untyped-def]
+    from ia_events.planning import plan_export, templates
+
+    inst, fk, other, _coord = world
+    admin = Actor("admin", Role.admin)
+    with inst.db.write() as s:
+        p = plans.create_task_plan(
+            s, fk, agency_slug="essen", funding_year=2026, topic="Begegnung", goal="Teilhabe",
+            reason="Kaum Treffpunkte", target_group="Frauen", financing="Landesmittel",
+        )  # fmt: skip
+        plans.add_subgoal(s, fk, p.id, title="40 Frauen", field="SRO",
+                          indicator="distinct_persons", target=40, methods="Nähcafé")  # fmt: skip
+        plan_id = p.id
+        with pytest.raises(Forbidden):
+            templates.add_template(s, fk, kind="logo_awo", title="x", valid_from=date(2025, 1, 1),
+                                   filename="x.png", content=_png("red"))  # fmt: skip
+        with pytest.raises(InvalidInput):  # a logo must be an image
+            templates.add_template(s, admin, kind="logo_awo", title="x",
+                                   valid_from=date(2025, 1, 1), filename="x.pdf",
+                                   content=PDF)  # fmt: skip
+        for kind in templates.LOGOS:
+            templates.add_template(s, admin, kind=kind, title=f"{kind} 2025",
+                                   valid_from=date(2025, 1, 1), filename="a.png",
+                                   content=_png("red"))  # fmt: skip
+        templates.add_template(s, admin, kind="form_plan", title="Vordruck 2025",
+                               valid_from=date(2025, 1, 1), filename="v.docx",
+                               content=b"v1")  # fmt: skip
+        templates.add_template(s, admin, kind="logo_ministry", title="Ministerium neu",
+                               valid_from=date(2026, 1, 1), filename="b.png",
+                               content=_png("blue"))  # fmt: skip
+    with inst.db.read() as s:
+        current = plan_export.export(s, fk, plan_id, "pdf", on=date(2026, 3, 1),
+                                     today=date(2026, 3, 1))  # fmt: skip
+        old = plan_export.export(s, fk, plan_id, "docx", on=date(2025, 12, 1),
+                                 today=date(2026, 3, 1))  # fmt: skip
+        before_any = templates.for_document(s, on=date(2024, 6, 1), today=date(2026, 3, 1))
+        with pytest.raises(NotFound):
+            plan_export.export(s, other, plan_id, "pdf", on=date(2026, 3, 1),
+                               today=date(2026, 3, 1))  # fmt: skip
+        ministry = [t for t in templates.list_templates(s, fk) if t.kind == "logo_ministry"]
+    assert current.content.startswith(b"%PDF") and current.warnings == []
+    assert old.filename.endswith(".docx") and len(old.warnings) == 1
+    assert "seit 01.01.2026 gilt eine neuere" in old.warnings[0]
+    doc = Docx(io.BytesIO(old.content))
+    cells = {r.cells[0].text: r.cells[1].text for r in doc.tables[0].rows}
+    assert cells["Anlass/Begründung"] == "Kaum Treffpunkte" and cells["Zielgruppe"] == "Frauen"
+    assert any("Methoden: Nähcafé" in p.text for p in doc.paragraphs)
+    assert len(doc.inline_shapes) == 3  # the three logos valid on 01.12.2025
+    assert len(before_any.warnings) == 4 and not before_any.used
+    assert [t.title for t in ministry] == ["Ministerium neu", "logo_ministry 2025"]
