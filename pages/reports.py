@@ -59,8 +59,19 @@ with tab_report:
                 "Einleitung", draft.intro, disabled=not editable, key=f"rep_t_{slug}_{year}_intro"
             )
         }
+        previous = None
         for n, sec in enumerate(draft.sections, 1):
             g = sec.goal
+            if sec.aufgabe_id and sec.aufgabe_id != previous:
+                previous = sec.aufgabe_id
+                st.subheader("Aufgabe")
+                st.text(sec.aufgabe)
+                st.caption(
+                    "Zur Selbstevaluation: "
+                    + " ".join(activity_report.SELF_EVALUATION)
+                    + " "
+                    + activity_report.PLAIN_LANGUAGE
+                )
             st.markdown(f"**{n}. {g.title}**")
             st.caption(
                 f"{INDICATOR_LABELS.get(g.indicator, g.indicator)}: Soll {g.target:g}, "

@@ -40,6 +40,7 @@ from ia_events.core.models import (
     FieldOfAction,
     Occurrence,
     OccurrenceStatus,
+    SubGoal,
     TaskPlan,
     activity_subgoals,
     evidence_subgoals,
@@ -51,6 +52,21 @@ from storage.db import utcnow
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MAX_TEXT = 20_000
+
+# Self-evaluation per Aufgabe: the handbook's Berichtswesen asks about the plan and
+# the state of its realisation (3.5 (4)); the Sachbericht shows each measure "so konkret
+# wie möglich" (3.5 (3)). Printed under each Aufgabe as a guide for the text.
+SELF_EVALUATION = (
+    "Wurde das Ziel erreicht? Woran sehen Sie das (Soll und Ist der Teilziele)?",
+    "Wie wurden die Maßnahmen umgesetzt (Methoden, Termine, Beteiligte, Partner)?",
+    "Was hat die Umsetzung erleichtert oder erschwert? Wurde die Planung angepasst?",
+    "Welche integrationshemmenden Strukturen wurden abgebaut oder fördernde aufgebaut?",
+    "Was folgt daraus für die Aufgabenplanung des nächsten Jahres?",
+)
+PLAIN_LANGUAGE = (
+    "Bitte einfach schreiben: kurze Sätze, konkrete Zahlen und Beispiele, Abkürzungen "
+    "beim ersten Mal ausschreiben."
+)
 
 
 @dataclass
@@ -70,6 +86,8 @@ class Section:
     volunteer_hours: float
     evidence_count: int
     text: str
+    aufgabe_id: int = 0  # the task plan (Aufgabe) the sub-goal belongs to
+    aufgabe: str = ""
 
 
 @dataclass
@@ -103,9 +121,12 @@ def draft(
 ) -> ReportDraft:
     now = now or utcnow()
     agency = _agency(session, actor, agency_slug, Permission.agency_read)
-    plan = session.scalar(
-        select(TaskPlan).where(TaskPlan.agency_id == agency.id, TaskPlan.funding_year == year)
-    )
+    aufgaben = session.scalars(
+        select(TaskPlan)
+        .where(TaskPlan.agency_id == agency.id, TaskPlan.funding_year == year)
+        .order_by(TaskPlan.id)
+    ).all()
+    plan = aufgaben[0] if aufgaben else None
     row = _row(session, agency.id, year)
     texts: dict[str, str] = dict((row.sections or {}).get("texts", {})) if row else {}
     per_activity = metrics(session, agency.id, year, "activity", now)
@@ -135,6 +156,14 @@ def draft(
     ):
         links[sid].append(aid)
     evidence = _evidence_counts(session, agency.id, year)
+    aufgabe_of = {
+        gid: (pid, topic)
+        for gid, pid, topic in session.execute(
+            select(SubGoal.id, TaskPlan.id, TaskPlan.topic)
+            .join(TaskPlan, TaskPlan.id == SubGoal.task_plan_id)
+            .where(SubGoal.agency_id == agency.id, SubGoal.funding_year == year)
+        )
+    }
     sections = []
     for g in progress_for_agency(session, agency.id, year, now):
         lines = [
@@ -157,6 +186,7 @@ def draft(
                 hours,
                 evidence.get(g.id, 0),
                 texts.get(key) or _default_text(g, lines),
+                *aufgabe_of.get(g.id, (0, "")),
             )
         )
     return ReportDraft(
@@ -164,8 +194,8 @@ def draft(
         agency.name,
         agency.carrier,
         year,
-        plan.topic if plan else "",
-        plan.goal if plan else "",
+        " · ".join(p.topic for p in aufgaben),
+        plan.goal if plan and len(aufgaben) == 1 else "",
         row.status if row else "draft",
         row.submitted_at if row else None,
         row.submitted_evidence_id if row else None,

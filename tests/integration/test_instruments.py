@@ -445,3 +445,24 @@ def test_plan_exports_use_the_templates_valid_on_their_date_and_warn(world) -> N
     assert len(doc.inline_shapes) == 3  # the three logos valid on 01.12.2025
     assert len(before_any.warnings) == 4 and not before_any.used
     assert [t.title for t in ministry] == ["Ministerium neu", "logo_ministry 2025"]
+
+
+def test_sachbericht_has_a_part_per_aufgabe_with_the_self_evaluation_questions(world) -> None:  # type: ignore[no-untyped-def]
+    inst, fk, _other, _coord = world
+    with inst.db.write() as s:
+        for topic, title in (("Treffpunkte", "Nähcafé"), ("Öffnung", "Infoabende")):
+            p = plans.create_task_plan(s, fk, agency_slug="essen", funding_year=2026,
+                                       topic=topic, goal="g")  # fmt: skip
+            plans.add_subgoal(s, fk, p.id, title=title, field="SRO", indicator="manual",
+                              target=2)  # fmt: skip
+    with inst.db.read() as s:
+        d = activity_report.draft(s, fk, "essen", 2026, inst.keys.fingerprint())
+    assert [(x.aufgabe, x.goal.title) for x in d.sections] == [
+        ("Treffpunkte", "Nähcafé"), ("Öffnung", "Infoabende"),
+    ]  # fmt: skip
+    assert d.topic == "Treffpunkte · Öffnung"
+    _, _, body = activity_report.export(inst, fk, "essen", 2026, "docx")
+    text = [p.text for p in Docx(io.BytesIO(body)).paragraphs]
+    assert "Aufgabe: Treffpunkte" in text and "Aufgabe: Öffnung" in text
+    assert text.count(activity_report.SELF_EVALUATION[0]) == 2
+    assert activity_report.PLAIN_LANGUAGE in text
