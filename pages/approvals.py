@@ -116,6 +116,12 @@ def render() -> None:
             for aid in linked - set(by_analysis):
                 by_analysis[aid] = analyses.analysis_by_id(s, who, aid)
         st.metric("Warten auf Freigabe", q.waiting)
+        if q.off_field_activities:
+            with st.expander(
+                f"{len(q.off_field_activities)} Angebot(e) außerhalb der Arbeitsschwerpunkte"
+            ):
+                for name, title, f, reason in q.off_field_activities:
+                    st.text(f"{name}: {title} ({f}) – Begründung: {reason}")
 
         def show(status: str) -> bool:
             return status == "submitted" or not only_waiting

@@ -26,7 +26,7 @@ from ia_events.core import audit
 from ia_events.core.access import Actor, Permission, require, scope_filter
 from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
-from ia_events.core.models import ActivityReport, Agency, ReviewEvent
+from ia_events.core.models import Activity, ActivityReport, Agency, ReviewEvent
 from ia_events.planning import analyses, plans
 from ia_events.planning.deadlines import phase_of
 from ia_events.planning.plans import review_step
@@ -64,6 +64,8 @@ class Queue:
     analyses: list[analyses.AnalysisView] = dc_field(default_factory=list)
     plans: list[plans.PlanView] = dc_field(default_factory=list)
     reports: list[ReportItem] = dc_field(default_factory=list)
+    # Activities outside their agency's Arbeitsschwerpunkte: (agency, title, field, reason).
+    off_field_activities: list[tuple[str, str, str, str]] = dc_field(default_factory=list)
 
     @property
     def waiting(self) -> int:
@@ -89,6 +91,19 @@ def queue(session: Session, actor: Actor, year: int) -> Queue:
         )
         .order_by(Agency.name, ActivityReport.funding_year)
     ).all()
+    q.off_field_activities = [
+        (name, title, f, reason)
+        for name, title, f, reason in session.execute(
+            select(Agency.name, Activity.title, Activity.field, Activity.off_field_reason)
+            .join(Agency, Agency.id == Activity.agency_id)
+            .where(
+                scope_filter(actor, Activity.agency_id),
+                Activity.funding_year == year,
+                Activity.off_field_reason != "",
+            )
+            .order_by(Agency.name, Activity.title)
+        )
+    ]
     q.reports = [
         ReportItem(
             r.id,

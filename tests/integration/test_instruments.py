@@ -309,6 +309,8 @@ def test_outside_the_agencys_fields_needs_a_reason_and_is_flagged(world) -> None
                           indicator="manual", target=1, off_field_reason="überflüssig")  # fmt: skip
     with inst.db.read() as s:
         (view,) = plans.list_plans(s, coord, 2026)
+        flagged = approvals.queue(s, coord, 2026).off_field_activities
+    assert flagged == [("IA Essen", "Workshop", "ADA", "Einmalig auf Bitte der Schule")]
     assert view.off_field == ["Teilziel „Workshops“ (ADA): Vorfall an der Schule, Absprache mit KI"]
     assert view.subgoals[1].off_field_reason == ""  # a reason inside the fields is not kept
 
