@@ -46,6 +46,9 @@ def _notices(who: Actor, today: date) -> None:
             with inst().db.read() as s:
                 pdf = notices.notice_pdf(s, who, n.id)
                 docx = notices.notice_docx(s, who, n.id)
+                warnings = notices.template_warnings(s, who, n.id, today) if not n.sent else []
+            for w in warnings:
+                st.caption(f"⚠️ {w}")
             c1, c2 = st.columns(2)
             base = f"Mitteilung_Aufgabenplanung_{n.funding_year}_v{n.plan_version}"
             c1.download_button("PDF", pdf, f"{base}.pdf", "application/pdf", key=f"np_{n.id}")

@@ -133,6 +133,7 @@ SERVICES: dict[str, Rule] = {
     "planning.notices.get_notice": Rule(P.agency_read, A),
     "planning.notices.notice_pdf": Rule(P.agency_read, A),
     "planning.notices.notice_docx": Rule(P.agency_read, A),
+    "planning.notices.template_warnings": Rule(P.agency_read, A),
     "planning.notices.mark_sent": Rule(P.plan_edit, A),
     "planning.schedule.create_series": Rule(P.occurrence_edit, A),
     "planning.schedule.edit_occurrence": Rule(P.occurrence_edit, A),

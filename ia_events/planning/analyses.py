@@ -82,6 +82,7 @@ class AnalysisView:
     approved_by: str | None
     review_note: str
     needs: list[NeedView]
+    current_raster: str = ""  # the funder's Raster valid today (templates), if recorded
 
     @property
     def phase(self) -> str:
@@ -93,6 +94,11 @@ class AnalysisView:
         out = []
         if not self.raster:
             out.append("Raster des Fördergebers nicht angegeben")
+        elif self.current_raster and self.raster != self.current_raster:
+            out.append(
+                f"Raster „{self.raster}“ ist nicht das aktuelle („{self.current_raster}“) – "
+                "Dokumente auf alten Vorlagen werden nicht akzeptiert"
+            )
         if "integrationskonzept" not in self.sources:
             out.append("Kein Bezug zum kommunalen Integrationskonzept")
         if "ki" not in self.sources:
@@ -431,7 +437,19 @@ def _view(session: Session, row: NeedsAnalysis) -> AnalysisView:
         row.approved_by,
         row.review_note,
         [NeedView(n.id, n.title, n.description, n.field, answering[n.id]) for n in row.needs],
+        _current_raster(session),
     )
+
+
+def _current_raster(session: Session) -> str:
+    from datetime import date
+
+    from ia_events.planning import templates
+
+    used = templates.for_document(
+        session, on=date.today(), today=date.today(), kinds=("raster_sra",)
+    )
+    return used.used[0].title if used.used else ""
 
 
 def get_analysis(

@@ -145,14 +145,34 @@ INTRO = (
 )
 
 
-def notice_pdf(session: Session, actor: Actor, notice_id: int) -> bytes:
-    from ia_events.core.pdf import Document
+def template_warnings(session: Session, actor: Actor, notice_id: int, today: date) -> list[str]:
+    """What is missing or outdated among the logos the notice of this date carries."""
+    from ia_events.planning import templates
 
     v = get_notice(session, actor, notice_id)
+    return templates.for_document(
+        session, on=v.created_at.date(), today=today, kinds=templates.LOGOS
+    ).warnings
+
+
+def notice_pdf(session: Session, actor: Actor, notice_id: int) -> bytes:
+    from ia_events.core.pdf import Document
+    from ia_events.planning import templates
+
+    v = get_notice(session, actor, notice_id)
+    logos = templates.for_document(
+        session, on=v.created_at.date(), today=v.created_at.date(), kinds=templates.LOGOS
+    ).images
     doc = Document(
         "Mitteilung einer grundsätzlichen Änderung der Aufgabenplanung",
         subtitle=f"{v.agency_name} · Förderjahr {v.funding_year}",
     )
+    x = doc.get_x()
+    for logo in logos:  # the logos valid on the notice's date
+        doc.image(io.BytesIO(logo.content), x=x, h=12)
+        x += 45
+    if logos:
+        doc.ln(15)
     doc.body(10)
     doc.multi_cell(0, 5, "Sehr geehrte Damen und Herren,", new_x="LMARGIN", new_y="NEXT")
     doc.ln(2)

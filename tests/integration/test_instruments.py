@@ -468,3 +468,36 @@ def test_sachbericht_has_a_part_per_aufgabe_with_the_self_evaluation_questions(w
     assert "Aufgabe: Treffpunkte" in text and "Aufgabe: Öffnung" in text
     assert text.count(activity_report.SELF_EVALUATION[0]) == 2
     assert activity_report.PLAIN_LANGUAGE in text
+
+
+def test_analysis_on_an_old_raster_and_a_notice_without_logos_are_pointed_out(world) -> None:  # type: ignore[no-untyped-def]
+    from ia_events.planning import templates
+
+    inst, fk, _other, coord = world
+    admin = Actor("admin", Role.admin)
+    analysis_id, _n1, _n2 = _analysis_with_two_needs(inst, fk)  # on "Raster 2025"
+    with inst.db.write() as s:
+        templates.add_template(s, admin, kind="raster_sra", title="Raster 2026",
+                               valid_from=date(2020, 1, 1), filename="r.xlsx",
+                               content=b"raster")  # fmt: skip
+        p = plans.create_task_plan(s, fk, agency_slug="essen", funding_year=2026,
+                                   topic="T", goal="G")  # fmt: skip
+        plans.add_subgoal(s, fk, p.id, title="x", field="SRO", indicator="manual", target=1)
+        plans.submit_plan(s, fk, p.id, now=NOW)
+        plan_id = p.id
+    with inst.db.write() as s:
+        plans.update_plan(s, fk, plan_id, topic="T2", goal="G", why="neu", fundamental=True,
+                          now=NOW)  # fmt: skip
+    with inst.db.read() as s:
+        view = analyses.analysis_by_id(s, coord, analysis_id)
+        (notice,) = notices.list_notices(s, fk)
+        warnings = notices.template_warnings(s, fk, notice.id, date(2026, 2, 3))
+    assert any("nicht das aktuelle („Raster 2026“)" in m for m in view.missing_points)
+    assert len(warnings) == 3 and all("keine gültige Fassung" in w for w in warnings)
+    with inst.db.write() as s:
+        for kind in templates.LOGOS:
+            templates.add_template(s, admin, kind=kind, title=kind, valid_from=date(2026, 1, 1),
+                                   filename="l.png", content=_png("green"))  # fmt: skip
+    with inst.db.read() as s:
+        assert notices.template_warnings(s, fk, notice.id, date(2026, 2, 3)) == []
+        assert notices.notice_pdf(s, fk, notice.id).startswith(b"%PDF")
