@@ -66,6 +66,7 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
                 st.Page("pages/users.py", title="Benutzer", icon="👥"),
                 st.Page("pages/system.py", title="System", icon="🛡️"),
                 st.Page("pages/retention.py", title="Aufbewahrung", icon="🗄️"),
+                st.Page("pages/templates.py", title="Vorlagen & Logos", icon="🖼️"),
                 st.Page("pages/audit_log.py", title="Audit-Log", icon="📜"),
             ],
             "Ich": [account],
@@ -74,8 +75,10 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
         return {
             "": [overview],
             "Koordination": [
+                st.Page("pages/approvals.py", title="Freigaben", icon="✅"),
                 st.Page("pages/planning.py", title="Planung (Freigabe)", icon="🎯"),
                 st.Page("pages/deadlines.py", title="Fristen", icon="⏰"),
+                st.Page("pages/changes.py", title="Mitteilungen & Personal", icon="📨"),
                 st.Page("pages/evidence.py", title="Nachweise", icon="🗂️"),
                 st.Page("pages/inspection.py", title="Prüfung", icon="🔎"),
                 st.Page("pages/reports.py", title="Berichte & Controlling", icon="📊"),
@@ -101,6 +104,7 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
     door = st.Page("pages/checkin_door.py", title="Check-in", icon="📲", url_path="checkin_door")
     plan_pages = {
         "Planung": [
+            st.Page("pages/analysis.py", title="Sozialraumanalyse", icon="🧭"),
             st.Page("pages/planning.py", title="Planung", icon="🎯"),
             st.Page("pages/activities.py", title="Angebote & Termine", icon="📅"),
             st.Page("pages/volunteers.py", title="Ehrenamt", icon="🤝"),
@@ -108,6 +112,7 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
             st.Page("pages/reports.py", title="Berichte", icon="📊"),
             st.Page("pages/inspection.py", title="Prüfung", icon="🔎"),
             st.Page("pages/deadlines.py", title="Fristen", icon="⏰"),
+            st.Page("pages/changes.py", title="Mitteilungen & Personal", icon="📨"),
         ]
     }
     return {

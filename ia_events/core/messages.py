@@ -353,3 +353,15 @@ def csv_number(value: float | int | None) -> str:
     if value is None:
         return ""
     return format_decimal(value, "0.##", locale=LOCALE)
+
+
+# What a sub-goal's indicator counts, in the words of the reports (planning, reporting, pages).
+INDICATOR_LABELS = {
+    "participants": "Teilnahmen",
+    "distinct_persons": "erreichte Personen",
+    "occurrences": "durchgeführte Termine",
+    "volunteers": "aktive Ehrenamtliche",
+    "volunteer_hours": "Ehrenamtsstunden",
+    "partners": "Kooperationspartner",
+    "manual": "manuell erfasst",
+}
