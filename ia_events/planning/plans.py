@@ -37,6 +37,7 @@ from ia_events.core.models import (
     TaskPlan,
     TaskPlanVersion,
 )
+from ia_events.core.textcheck import bad_character
 from storage.db import utcnow
 
 if TYPE_CHECKING:
@@ -92,8 +93,9 @@ def _text(value: str, field: str, *, required: bool = True, limit: int = 5000) -
         raise InvalidInput(field=field, reason="Bitte ausfüllen.")
     if len(value) > limit:
         raise InvalidInput(field=field, reason=f"Höchstens {limit} Zeichen.")
-    if any((ord(ch) < 32 and ch not in "\n\r\t") or ord(ch) == 127 for ch in value):
-        # NUL and terminal escapes break exports, PDFs and log lines
+    if bad_character(value, multiline=True) is not None:
+        # NUL and terminal escapes break exports, PDFs and log lines; bidi overrides
+        # make a text read differently from what it holds (core.textcheck)
         raise InvalidInput(field=field, reason="Bitte keine Steuerzeichen verwenden.")
     return value
 
