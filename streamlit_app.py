@@ -11,8 +11,10 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 import streamlit as st
+from starlette.middleware import Middleware
 from streamlit.runtime.pages_manager import PagesManager
 
+from ia_events.web.guard import StreamlitEndpointGuard
 from ia_events.web.routes import routes
 
 
@@ -47,7 +49,13 @@ def _start_sealing() -> bool:
     return ensure_background(shared()) is not None
 
 
-app = st.App("streamlit_app.py", routes=routes(), lifespan=_startup)
+# The guard closes /_stcore/metrics and serves /media/… only with a login (web/guard.py).
+app = st.App(
+    "streamlit_app.py",
+    routes=routes(),
+    lifespan=_startup,
+    middleware=[Middleware(StreamlitEndpointGuard)],
+)
 
 # Until the first st.navigation call in a process, Streamlit 1.67 treats a folder
 # named pages/ as an old-style multipage app: a deep link (a volunteer's QR link)

@@ -37,6 +37,7 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from storage.files import private_opener
 from storage.keys import KeyRing
 
 MAGIC = b"IAB1"
@@ -177,7 +178,7 @@ class BlobStore:
         size = 0
         temp = self.root / "tmp" / f"up-{os.urandom(12).hex()}"
         try:
-            with open(temp, "wb", buffering=0) as out:
+            with open(temp, "wb", buffering=0, opener=private_opener) as out:
                 out.write(header)
                 index = 0
                 pending: bytes | None = None

@@ -39,6 +39,7 @@ from ia_events.core.models import AuditEvent
 from ia_events.core.permissions import Reach, service
 from storage import prepared
 from storage.db import CHAIN_LOCK_ID, lock_chain, utcnow
+from storage.files import private_opener
 from storage.keys import KeyRing, b64
 
 GENESIS = "0" * 64
@@ -395,7 +396,7 @@ def checkpoint(
     # truncated checkpoint, which ``verify`` would report as tampering ever after.
     temp = directory / f".{path.name}.{os.urandom(6).hex()}.part"
     try:
-        with open(temp, "wb") as fh:
+        with open(temp, "wb", opener=private_opener) as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

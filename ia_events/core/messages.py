@@ -188,8 +188,9 @@ VOLUNTEER_MESSAGES: dict[str, str] = {
         "{who} am {day} von {start} bis {end} Uhr schon für „{role}“ eingeteilt; "
         "Einsätze dürfen sich nicht überschneiden."
     ),
+    # Only ever said to the volunteer herself (her own sign-up), never to staff.
     "shift_collision_elsewhere": (
-        "Diese Person ist zur selben Zeit bereits anderweitig eingeteilt; "
+        "Sie sind zur selben Zeit schon für einen anderen Einsatz eingeteilt; "
         "Einsätze dürfen sich nicht überschneiden."
     ),
     "shift_full": "Dieser Einsatz ist schon voll besetzt ({needed} von {needed} Plätzen).",

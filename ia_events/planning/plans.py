@@ -44,6 +44,7 @@ from ia_events.core.models import (
 )
 from ia_events.core.outbox import plan_event
 from ia_events.core.permissions import Reach, service
+from ia_events.core.textcheck import bad_character
 from storage.db import utcnow
 
 if TYPE_CHECKING:
@@ -100,8 +101,9 @@ def _text(value: str, field: str, *, required: bool = True, limit: int = 5000) -
         raise InvalidInput(field=field, reason="Bitte ausfüllen.")
     if len(value) > limit:
         raise InvalidInput(field=field, reason=f"Höchstens {limit} Zeichen.")
-    if any((ord(ch) < 32 and ch not in "\n\r\t") or ord(ch) == 127 for ch in value):
-        # NUL and terminal escapes break exports, PDFs and log lines
+    if bad_character(value, multiline=True) is not None:
+        # NUL and terminal escapes break exports, PDFs and log lines; bidi overrides
+        # make a text read differently from what it holds (core.textcheck)
         raise InvalidInput(field=field, reason="Bitte keine Steuerzeichen verwenden.")
     return value
 
