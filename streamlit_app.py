@@ -11,8 +11,10 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 import streamlit as st
+from starlette.middleware import Middleware
 from streamlit.runtime.pages_manager import PagesManager
 
+from ia_events.web.guard import StreamlitEndpointGuard
 from ia_events.web.routes import routes
 
 
@@ -47,7 +49,13 @@ def _start_sealing() -> bool:
     return ensure_background(shared()) is not None
 
 
-app = st.App("streamlit_app.py", routes=routes(), lifespan=_startup)
+# The guard closes /_stcore/metrics and serves /media/… only with a login (web/guard.py).
+app = st.App(
+    "streamlit_app.py",
+    routes=routes(),
+    lifespan=_startup,
+    middleware=[Middleware(StreamlitEndpointGuard)],
+)
 
 # Until the first st.navigation call in a process, Streamlit 1.67 treats a folder
 # named pages/ as an old-style multipage app: a deep link (a volunteer's QR link)
@@ -66,6 +74,7 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
                 st.Page("pages/users.py", title="Benutzer", icon="👥"),
                 st.Page("pages/system.py", title="System", icon="🛡️"),
                 st.Page("pages/retention.py", title="Aufbewahrung", icon="🗄️"),
+                st.Page("pages/templates.py", title="Vorlagen & Logos", icon="🖼️"),
                 st.Page("pages/audit_log.py", title="Audit-Log", icon="📜"),
             ],
             "Ich": [account],
@@ -74,8 +83,10 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
         return {
             "": [overview],
             "Koordination": [
+                st.Page("pages/approvals.py", title="Freigaben", icon="✅"),
                 st.Page("pages/planning.py", title="Planung (Freigabe)", icon="🎯"),
                 st.Page("pages/deadlines.py", title="Fristen", icon="⏰"),
+                st.Page("pages/changes.py", title="Mitteilungen & Personal", icon="📨"),
                 st.Page("pages/evidence.py", title="Nachweise", icon="🗂️"),
                 st.Page("pages/inspection.py", title="Prüfung", icon="🔎"),
                 st.Page("pages/reports.py", title="Berichte & Controlling", icon="📊"),
@@ -101,6 +112,7 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
     door = st.Page("pages/checkin_door.py", title="Check-in", icon="📲", url_path="checkin_door")
     plan_pages = {
         "Planung": [
+            st.Page("pages/analysis.py", title="Sozialraumanalyse", icon="🧭"),
             st.Page("pages/planning.py", title="Planung", icon="🎯"),
             st.Page("pages/activities.py", title="Angebote & Termine", icon="📅"),
             st.Page("pages/volunteers.py", title="Ehrenamt", icon="🤝"),
@@ -108,6 +120,7 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
             st.Page("pages/reports.py", title="Berichte", icon="📊"),
             st.Page("pages/inspection.py", title="Prüfung", icon="🔎"),
             st.Page("pages/deadlines.py", title="Fristen", icon="⏰"),
+            st.Page("pages/changes.py", title="Mitteilungen & Personal", icon="📨"),
         ]
     }
     return {

@@ -11,6 +11,7 @@ from ia_events.attendance import sealing
 from ia_events.core.access import Actor
 from ia_events.core.errors import InvalidInput
 from ia_events.core.messages import (
+    INDICATOR_LABELS,
     berlin,
     fmt_count,
     fmt_date,
@@ -21,7 +22,6 @@ from ia_events.core.messages import (
 from ia_events.core.models import FIELD_LABELS, AttendanceMode
 from ia_events.planning import calendar_feeds, plans, schedule
 from ia_events.planning.recurrence import WEEKDAYS, SeriesRule, local
-from ia_events.reporting.progress import INDICATOR_LABELS
 from pages._ui import actor, guard, inst, md, now, writing
 
 MODES = {
@@ -118,8 +118,9 @@ def _new_activity(who: Actor, slug: str) -> None:
     year = berlin(now()).year
     year = st.number_input("Förderjahr", 2000, 2100, year, key="act_year")
     with inst().db.read() as s:
-        plan = plans.get_plan(s, who, slug, int(year))
-    goals = {g.id: g for g in (plan.subgoals if plan else [])}
+        aufgaben = plans.plans_for(s, who, slug, int(year))
+    # The sub-goals of every Aufgabe of the year (a phase plan's only for this year).
+    goals = {g.id: g for p in aufgaben for g in p.subgoals if g.funding_year in (0, int(year))}
     if not goals:
         st.info(f"Für {year} gibt es noch keine Teilziele – legen Sie sie unter *Planung* an.")
     with st.form("act_new", clear_on_submit=False):
@@ -136,6 +137,10 @@ def _new_activity(who: Actor, slug: str) -> None:
             format_func=lambda i: (
                 f"{goals[i].title} ({INDICATOR_LABELS.get(goals[i].indicator, '')})"
             ),
+        )
+        off_reason = st.text_input(
+            "Begründung, falls außerhalb der Arbeitsschwerpunkte",
+            placeholder="nur nötig, wenn das Handlungsfeld nicht zu Ihrer Agentur gehört",
         )
         place = st.text_input("Ort im Sozialraum")
         partners = st.text_area("Kooperationspartner (eine Zeile je Partner)", height=80)
@@ -200,6 +205,7 @@ def _new_activity(who: Actor, slug: str) -> None:
                 subgoal_ids=subgoal_ids,
                 photographed=photographed,
                 count_categories=categories.split(","),
+                off_field_reason=off_reason,
             )
         st.success(
             f"Angebot „{md(title.strip())}“ angelegt: "

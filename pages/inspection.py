@@ -9,6 +9,7 @@ import streamlit as st
 
 from ia_events.accounts import agencies
 from ia_events.core.messages import (
+    INDICATOR_LABELS,
     berlin,
     fmt_count,
     fmt_date,
@@ -18,7 +19,6 @@ from ia_events.core.messages import (
     fmt_time,
 )
 from ia_events.inspection import bundle, completeness
-from ia_events.reporting.progress import INDICATOR_LABELS
 from pages._ui import actor, guard, inst, md, now
 
 STATUS = {"scheduled": "durchgeführt", "cancelled": "abgesagt"}

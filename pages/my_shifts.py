@@ -50,6 +50,12 @@ if home is not None:
         with st.container(border=True):
             st.markdown(f"**{md(v.role)}** · {md(v.activity_title)}")
             st.caption(f"{_when(v)} · {md(v.place)}")
+            if m.overlaps and not v.cancelled:
+                st.warning(
+                    "Dieser Einsatz überschneidet sich mit einem anderen Ihrer Einsätze "
+                    "(vielleicht bei einer anderen Integrationsagentur). Bitte melden Sie sich "
+                    "bei einem der beiden ab."
+                )
             if v.cancelled:
                 st.warning("Der Termin ist abgesagt.")
             elif m.status == "no_show":

@@ -9,11 +9,17 @@ import streamlit as st
 
 from ia_events.accounts import agencies
 from ia_events.core.access import Actor
-from ia_events.core.messages import berlin, fmt_date, fmt_number, fmt_time, fmt_weekday_date
+from ia_events.core.messages import (
+    INDICATOR_LABELS,
+    berlin,
+    fmt_date,
+    fmt_number,
+    fmt_time,
+    fmt_weekday_date,
+)
 from ia_events.core.models import FIELD_LABELS, FieldOfAction
 from ia_events.planning import plans
 from ia_events.reporting import progress
-from ia_events.reporting.progress import INDICATOR_LABELS
 from pages._ui import actor, guard, inst, md, now
 
 DISTRICT_TTL = 300  # seconds; figures of the whole district may lag this much

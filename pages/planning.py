@@ -1,8 +1,11 @@
-"""Planung: the task plan (Aufgabenplanung) with its sub-goals and their progress.
+"""Planung: the Aufgaben (task plans) of a year with their sub-goals and progress.
 
-Specialists write and submit their agency's plan; once submitted, every
-change needs a reason and becomes a new version. Coordinators see all plans
-of a year, their versions, and approve them (Freigabe) or return them.
+Specialists plan several Aufgaben per year (one may span the Förderphase),
+each answering needs of the Sozialraumanalyse; once submitted, every change
+needs a reason and becomes a new version (a grundsätzliche one creates a
+notice to the Bewilligungsbehörde). Coordinators see all plans of a year and
+approve or return them (the combined Freigabe screen is pages/approvals.py).
+The forms live in pages/_plan_forms.py.
 """
 
 from __future__ import annotations
@@ -12,17 +15,16 @@ import streamlit as st
 
 from ia_events.core.access import Actor
 from ia_events.core.messages import (
+    INDICATOR_LABELS,
     berlin,
-    csv_number,
     fmt_count,
     fmt_date,
     fmt_datetime,
     fmt_number,
 )
-from ia_events.core.models import FIELD_LABELS, FieldOfAction, Indicator
 from ia_events.planning import plans as planning
 from ia_events.reporting import progress
-from ia_events.reporting.progress import INDICATOR_LABELS
+from pages import _plan_forms
 from pages._ui import actor, guard, inst, md, now, writing
 
 STATUS = {"draft": "Entwurf", "submitted": "eingereicht", "approved": "freigegeben"}
@@ -88,110 +90,55 @@ def _history(who: Actor, plan_id: int) -> None:
         st.caption("; ".join(md(c) for c in v.changes))
 
 
-def _field_label(f: str) -> str:
-    return f"{f} – {FIELD_LABELS[FieldOfAction(f)]}"
-
-
-def _plan_form(who: Actor, plan: planning.PlanView) -> None:
-    with st.form("plan_edit"):
-        topic = st.text_area("Thema / Problemlage", value=plan.topic, height=80)
-        reason = st.text_area(
-            "Begründung (aus der Sozialraumanalyse)", value=plan.reason, height=80
-        )
-        goal = st.text_area("Ziel", value=plan.goal, height=80)
-        methods = st.text_area("Methoden", value=plan.methods, height=80)
-        why = st.text_input("Grund der Anpassung (nötig, sobald eingereicht)")
-        if st.form_submit_button("Speichern"):
-            with guard(), writing() as s:
-                planning.update_plan(
-                    s,
-                    who,
-                    plan.id,
-                    topic=topic,
-                    goal=goal,
-                    reason=reason,
-                    methods=methods,
-                    why=why,
-                    now=now(),
-                )
-                st.success("Gespeichert.")
-
-
-def _subgoal_forms(who: Actor, plan: planning.PlanView) -> None:
-    fields = [f.value for f in FieldOfAction]
-    indicators = [i.value for i in Indicator]
-    with st.form("plan_subgoal_add", clear_on_submit=True):
-        st.markdown("**Neues Teilziel**")
-        title = st.text_input(
-            "Teilziel", placeholder="z. B. 40 Frauen besuchen das Nähcafé regelmäßig"
-        )
-        c1, c2, c3 = st.columns(3)
-        field = c1.selectbox("Handlungsfeld", fields, format_func=_field_label)
-        indicator = c2.selectbox("Messgröße", indicators, format_func=lambda i: INDICATOR_LABELS[i])
-        target = c3.text_input("Zielwert", placeholder="40")
-        why = st.text_input("Grund der Anpassung (nötig, sobald eingereicht)", key="plan_sg_why")
-        if st.form_submit_button("Teilziel hinzufügen"):
-            with guard(), writing() as s:
-                planning.add_subgoal(
-                    s,
-                    who,
-                    plan.id,
-                    title=title,
-                    field=field,
-                    indicator=indicator,
-                    target=target,
-                    why=why,
-                    now=now(),
-                )
-                st.success("Teilziel angelegt.")
-    if not plan.subgoals:
-        return
-    goals = {g.id: g for g in plan.subgoals}
-    gid = st.selectbox(
-        "Teilziel ändern", list(goals), format_func=lambda i: goals[i].title, key="plan_sg_pick"
-    )
-    g = goals[gid]
-    with st.form("plan_subgoal_edit"):
-        title = st.text_input("Teilziel", value=g.title)
-        c1, c2, c3 = st.columns(3)
-        field = c1.selectbox(
-            "Handlungsfeld", fields, index=fields.index(g.field), format_func=_field_label
-        )
-        indicator = c2.selectbox(
-            "Messgröße",
-            indicators,
-            index=indicators.index(g.indicator),
-            format_func=lambda i: INDICATOR_LABELS[i],
-        )
-        target = c3.text_input("Zielwert", value=csv_number(g.target))
-        why = st.text_input("Grund der Anpassung (nötig, sobald eingereicht)")
-        if st.form_submit_button("Teilziel speichern"):
-            with guard(), writing() as s:
-                planning.change_subgoal(
-                    s,
-                    who,
-                    gid,
-                    title=title,
-                    field=field,
-                    indicator=indicator,
-                    target=target,
-                    why=why,
-                    now=now(),
-                )
-                st.success("Teilziel gespeichert.")
-    if g.indicator == "manual":
-        with st.form("plan_manual"):
-            value = st.text_input(
-                "Erreichter Wert (manuell)", value=csv_number(g.manual_actual or 0)
+def _plan_text(plan: planning.PlanView) -> None:
+    """What the plan says and where it comes from (user text: never Markdown)."""
+    st.caption(f"Aufgabe {plan.years} · Handlungsfelder: {', '.join(plan.fields) or '–'}")
+    for label, value in (
+        ("Thema", plan.topic),
+        ("Anlass/Begründung", plan.reason),
+        ("Ziel", plan.goal),
+        ("Methoden", plan.methods),
+        ("Zielgruppe", plan.target_group),
+        ("Zeitplan", plan.timeline),
+        ("Evaluation", plan.evaluation),
+        ("Beteiligte", plan.partners_text),
+        ("Finanzierung", plan.financing),
+    ):
+        if value:
+            st.text(f"{label}: {value}")
+    if plan.needs:
+        st.text(
+            "Antwortet auf die Bedarfe: "
+            + "; ".join(
+                f"{n.title} (Analyse {n.phase_start}/{n.phase_start + 1})" for n in plan.needs
             )
-            if st.form_submit_button("Wert speichern"):
-                with guard(), writing() as s:
-                    planning.set_manual_actual(s, who, gid, value)
-                    st.success("Wert gespeichert.")
+        )
+    for flag in plan.off_field:
+        st.warning(f"Außerhalb der Arbeitsschwerpunkte – {flag}")
+    if plan.open_notices:
+        st.warning(
+            f"{plan.open_notices} Mitteilung(en) an die Bewilligungsbehörde noch nicht versandt "
+            "(siehe *Mitteilungen & Personal*)."
+        )
+
+
+def _pick(plans: list[planning.PlanView], key: str) -> planning.PlanView:
+    by_id = {p.id: p for p in plans}
+    return by_id[
+        st.selectbox(
+            "Aufgabe",
+            list(by_id),
+            format_func=lambda i: (
+                f"{by_id[i].topic[:70]} ({STATUS.get(by_id[i].status, '')}, {by_id[i].agency_name})"
+            ),
+            key=key,
+        )
+    ]
 
 
 def _specialist(who: Actor) -> None:
     from ia_events.accounts import agencies
+    from ia_events.planning import analyses
 
     with inst().db.read() as s:
         own = [a for a in agencies.list_agencies(s, who) if a.id == who.agency_id]
@@ -199,60 +146,35 @@ def _specialist(who: Actor) -> None:
         st.warning("Ihrem Konto ist keine aktive Integrationsagentur zugeordnet.")
         return
     slug = own[0].slug
+    st.caption(f"Arbeitsschwerpunkte Ihrer Agentur: {', '.join(own[0].fields) or '–'}")
     year = _year()
     with inst().db.read() as s:
-        plan = planning.get_plan(s, who, slug, year)
-    if plan is None:
+        aufgaben = planning.plans_for(s, who, slug, year)
+        analysis = analyses.get_analysis(s, who, slug, year)
+    with st.expander("Neue Aufgabe anlegen", expanded=not aufgaben):
+        _plan_forms.create_form(who, slug, year, analysis)
+    if not aufgaben:
         st.info(f"Für {year} gibt es noch keine Aufgabenplanung.")
-        with st.form("plan_create"):
-            topic = st.text_area("Thema / Problemlage")
-            goal = st.text_area("Ziel")
-            reason = st.text_area("Begründung (aus der Sozialraumanalyse)")
-            methods = st.text_area("Methoden")
-            if st.form_submit_button("Aufgabenplanung anlegen", type="primary"):
-                with guard():
-                    with writing() as s:
-                        planning.create_task_plan(
-                            s,
-                            who,
-                            agency_slug=slug,
-                            funding_year=year,
-                            topic=topic,
-                            goal=goal,
-                            reason=reason,
-                            methods=methods,
-                            now=now(),
-                        )
-                    st.rerun()
         return
-    _status_line(plan)
     st.subheader("Teilziele: Stand")
     _progress(who, slug, year)
+    st.subheader(f"Aufgaben {year} ({len(aufgaben)})")
+    plan = _pick(aufgaben, "plan_sel")
+    _status_line(plan)
+    _plan_text(plan)
     if plan.status == "draft" and st.button("Zur Freigabe einreichen", type="primary"):
         with guard():
             with writing() as s:
                 planning.submit_plan(s, who, plan.id, now=now())
             st.rerun()
     with st.expander("Aufgabenplanung bearbeiten", expanded=False):
-        _plan_form(who, plan)
-        upload = st.file_uploader("Sozialraumanalyse hochladen", key="plan_analysis")
-        if plan.analysis_evidence_id:
-            st.caption(f"Sozialraumanalyse im Archiv: Nachweis {plan.analysis_evidence_id}")
-        if upload is not None and st.button("Sozialraumanalyse archivieren"):
-            with guard():
-                planning.attach_analysis(
-                    inst(),
-                    who,
-                    plan.id,
-                    filename=upload.name,
-                    content=upload.getvalue(),
-                    media_type=upload.type or "application/octet-stream",
-                )
-                st.success("Sozialraumanalyse archiviert.")
+        _plan_forms.edit_form(who, plan, analysis)
     with st.expander("Teilziele anlegen und ändern", expanded=not plan.subgoals):
-        _subgoal_forms(who, plan)
+        _plan_forms.subgoal_forms(who, plan)
     with st.expander("Versionen (wer, wann, warum)"):
         _history(who, plan.id)
+    with st.expander("Aufgabenplanung als PDF/Word"):
+        _plan_forms.export_buttons(who, plan)
 
 
 def _coordinator(who: Actor) -> None:
@@ -266,6 +188,7 @@ def _coordinator(who: Actor) -> None:
         [
             {
                 "Integrationsagentur": p.agency_name,
+                "Aufgabe": p.topic[:60],
                 "Status": STATUS.get(p.status, p.status),
                 "Version": p.version,
                 "Freigegeben (Version)": p.approved_version or "–",
@@ -282,22 +205,23 @@ def _coordinator(who: Actor) -> None:
         f"{fmt_count(len(waiting), 'Planung')} "
         f"{'wartet' if len(waiting) == 1 else 'warten'} auf Freigabe."
     )
-    by_slug = {p.agency_slug: p for p in plans}
-    default = list(by_slug).index(waiting[0].agency_slug) if waiting else 0
-    slug = st.selectbox(
-        "Planung ansehen",
-        list(by_slug),
-        index=default,
-        format_func=lambda x: by_slug[x].agency_name,
-        key="plan_pick",
-    )
-    plan = by_slug[slug]
+    default = plans.index(waiting[0]) if waiting else 0
+    by_id = {p.id: p for p in plans}
+    plan = by_id[
+        st.selectbox(
+            "Planung ansehen",
+            list(by_id),
+            index=default,
+            format_func=lambda i: (
+                f"{by_id[i].agency_name}: {by_id[i].topic[:60]} ({STATUS.get(by_id[i].status, '')})"
+            ),
+            key="plan_pick",
+        )
+    ]
+    slug = plan.agency_slug
     st.subheader(f"{md(plan.agency_name)} – {year}")
     _status_line(plan)
-    st.markdown(
-        f"**Thema:** {md(plan.topic)}\n\n**Ziel:** {md(plan.goal)}\n\n"
-        f"**Methoden:** {md(plan.methods)}"
-    )
+    _plan_text(plan)
     _progress(who, slug, year)
     with st.expander("Versionen (wer, wann, warum)", expanded=plan.changed_since_approval):
         _history(who, plan.id)
@@ -313,7 +237,7 @@ def _coordinator(who: Actor) -> None:
             if st.form_submit_button("Zur Überarbeitung zurückgeben"):
                 with guard():
                     with writing() as s:
-                        planning.return_plan(s, who, plan.id, note)
+                        planning.return_plan(s, who, plan.id, note, now=now())
                     st.rerun()
 
 

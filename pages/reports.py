@@ -6,9 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from ia_events.accounts import agencies
-from ia_events.core.messages import berlin, fmt_count, fmt_number
+from ia_events.core.messages import INDICATOR_LABELS, berlin, fmt_count, fmt_number
 from ia_events.reporting import activity_report, controlling, progress
-from ia_events.reporting.progress import INDICATOR_LABELS
 from pages._ui import actor, guard, inst, md, now, writing
 
 MONTHS = ["Jan", "Feb", "Mär", "Apr", "Mai", "Jun", "Jul", "Aug", "Sep", "Okt", "Nov", "Dez"]
@@ -59,8 +58,19 @@ with tab_report:
                 "Einleitung", draft.intro, disabled=not editable, key=f"rep_t_{slug}_{year}_intro"
             )
         }
+        previous = None
         for n, sec in enumerate(draft.sections, 1):
             g = sec.goal
+            if sec.aufgabe_id and sec.aufgabe_id != previous:
+                previous = sec.aufgabe_id
+                st.subheader("Aufgabe")
+                st.text(sec.aufgabe)
+                st.caption(
+                    "Zur Selbstevaluation: "
+                    + " ".join(activity_report.SELF_EVALUATION)
+                    + " "
+                    + activity_report.PLAIN_LANGUAGE
+                )
             st.markdown(f"**{n}. {md(g.title)}**")
             st.caption(
                 f"{INDICATOR_LABELS.get(g.indicator, g.indicator)}: "

@@ -45,6 +45,7 @@ from storage.archive_store import (
     StorageFull,
     StoredObject,
 )
+from storage.files import private_opener
 from storage.keys import KeyRing
 
 __all__ = [
@@ -234,7 +235,7 @@ class LocalBlobStore(ArchiveStore):
         size = 0
         temp = self.root / "tmp" / f"up-{os.urandom(12).hex()}"
         try:
-            with open(temp, "wb", buffering=0) as out:
+            with open(temp, "wb", buffering=0, opener=private_opener) as out:
                 out.write(header)
                 index = 0
                 pending: bytes | None = None

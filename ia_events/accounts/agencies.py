@@ -84,3 +84,94 @@ def add_agency(
     session.flush()
     audit.record(session, actor.name, Action.agency_add, "agency", agency.id, agency_id=agency.id)
     return agency
+
+
+# -- the district's reference data (handbook 3.2, DESIGN.md section 2) ------------------------
+
+BEZIRKSVERBAND = "AWO Bezirksverband Niederrhein e.V."
+
+
+@dataclass(frozen=True)
+class ReferenceAgency:
+    """One of the 13 agencies of the AWO Bezirk Niederrhein as the handbook lists it."""
+
+    slug: str
+    name: str
+    city: str
+    carrier: str
+    fields: tuple[str, ...]  # Arbeitsschwerpunkte, in the handbook's order
+    area: str = ""
+    privacy_law: str = "DSGVO"  # AWO is no church: the DSGVO applies, not KDG/DSG-EKD
+
+
+def _kv(place: str) -> str:
+    return f"AWO Kreisverband {place}"
+
+
+DISTRICT_AGENCIES: tuple[ReferenceAgency, ...] = (
+    ReferenceAgency(
+        "self-i-essen",
+        "SELF-i Essen",
+        "Essen",
+        BEZIRKSVERBAND,
+        ("BE", "IKÖ"),
+        area="gesamter Bezirk Niederrhein",
+    ),
+    ReferenceAgency(
+        "essen", "Integrationsagentur Essen", "Essen", _kv("Essen"), ("IKÖ", "SRO", "BE")
+    ),
+    ReferenceAgency(
+        "wesel-moers", "Integrationsagentur Wesel-Moers", "Moers", _kv("Wesel"), ("IKÖ", "SRO")
+    ),
+    ReferenceAgency(
+        "wesel-kamp-lintfort",
+        "Integrationsagentur Wesel-Kamp-Lintfort",
+        "Kamp-Lintfort",
+        _kv("Wesel"),
+        ("IKÖ", "SRO"),
+    ),
+    ReferenceAgency("kleve", "Integrationsagentur Kleve", "Kleve", _kv("Kleve"), ("IKÖ", "SRO")),
+    ReferenceAgency(
+        "moenchengladbach",
+        "Integrationsagentur Mönchengladbach",
+        "Mönchengladbach",
+        _kv("Mönchengladbach"),
+        ("BE", "IKÖ", "SRO"),
+    ),
+    ReferenceAgency(
+        "meerbusch",
+        "Integrationsagentur Meerbusch",
+        "Meerbusch",
+        _kv("Mönchengladbach"),
+        ("BE", "IKÖ", "SRO"),
+    ),
+    *(
+        ReferenceAgency(
+            slug,
+            f"Integrationsagentur {name}",
+            "Duisburg",
+            _kv("Duisburg"),
+            ("BE", "IKÖ", "SRO", "ADA"),
+        )
+        for slug, name in (
+            ("duisburg-laar", "Duisburg-Laar"),
+            ("du-meiderich", "DU-Meiderich"),
+            ("du-marxloh", "DU-Marxloh"),
+            ("du-neumuehl", "DU-Neumühl"),
+        )
+    ),
+    ReferenceAgency(
+        "duesseldorf",
+        "Integrationsagentur Düsseldorf",
+        "Düsseldorf",
+        _kv("Düsseldorf"),
+        ("IKÖ", "ADA", "BE"),
+    ),
+    ReferenceAgency(
+        "wuppertal-barmen",
+        "Integrationsagentur Wuppertal-Barmen",
+        "Wuppertal",
+        _kv("Wuppertal"),
+        ("IKÖ", "SRO", "BE"),
+    ),
+)

@@ -379,7 +379,7 @@ def add_many(
         for i in range(len(files))
     ]
     # ``meta`` holds _target's keyword arguments, checked there (typed as object here).
-    target = _target(inst, actor, kind=kind, **meta)  # type: ignore[arg-type]
+    target = _target(inst, actor, kind=kind, **meta)  # type: ignore[arg-type]  # checked there
     with inst.blobs.uploading():  # recovery waits for us (storage/blobs.py)
         staged = _stage_all(inst, target.agency_id, contents)
         return _archive(inst, actor, target, staged, titles)
@@ -469,7 +469,7 @@ def add_linked(
     all. ``within`` runs inside that transaction, so a caller's own row (the seal) exists
     exactly when the items do. Same journal protocol as ``add_many``."""
     kind = _kind(kind)
-    target = _target(inst, actor, kind=kind, **meta)  # type: ignore[arg-type]
+    target = _target(inst, actor, kind=kind, **meta)  # type: ignore[arg-type]  # checked there
     with inst.blobs.uploading():
         staged = [stage_file(inst, target.agency_id, n, c) for n, c, _t, _s in files]
         return _archive(

@@ -113,7 +113,9 @@ def preview(
     inst: Installation, actor: Actor, evidence_id: int, flags: tuple[str, ...] = ()
 ) -> Preview:
     if "pdf_javascript" in flags:
-        return Preview("none", note="Diese PDF-Datei enthält JavaScript und wird nicht angezeigt.")
+        return Preview(
+            "none", note="Diese PDF-Datei enthält aktive Inhalte und wird nicht angezeigt."
+        )
     _name, media, data = read_content(inst, actor, evidence_id)
     if media == "application/pdf":
         return _pdf_preview(data)

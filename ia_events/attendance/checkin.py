@@ -64,6 +64,7 @@ from ia_events.core.models import (
     Scan,
 )
 from ia_events.core.permissions import Reach, service
+from ia_events.core.textcheck import bad_character
 from ia_events.privacy.personal import StoredKey, blind_index, normalise_name, scope_of, seal_text
 from storage import prepared
 from storage.db import lock_chain as storage_lock_chain
@@ -347,13 +348,15 @@ class Answer:
 
 
 def clean_name(name: str) -> str:
+    # Checked before spaces are squeezed: \s would turn U+0085 or U+2028 into a space.
+    # Tabs and line breaks a phone keyboard may add collapse to a space like before.
+    if bad_character(name or "", multiline=True) is not None:  # core.textcheck
+        raise InvalidInput(field="Name", reason="Bitte nur Buchstaben und Leerzeichen.")
     value = re.sub(r"\s+", " ", (name or "").strip())
     if not normalise_name(value):
         raise InvalidInput(field="Name", reason="Bitte geben Sie Ihren Namen ein.")
     if len(value) > NAME_MAX:
         raise InvalidInput(field="Name", reason=f"Höchstens {NAME_MAX} Zeichen.")
-    if any(ord(ch) < 32 for ch in value):
-        raise InvalidInput(field="Name", reason="Bitte nur Buchstaben und Leerzeichen.")
     return value
 
 

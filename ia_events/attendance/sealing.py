@@ -838,7 +838,7 @@ def start_background(
                 return
 
     thread = threading.Thread(target=loop, name="ia-events-sealing", daemon=True)
-    thread.stop = stop  # type: ignore[attr-defined]
+    thread.stop = stop  # type: ignore[attr-defined]  # read back by the server's tests
     thread.start()
     return thread
 

@@ -238,6 +238,61 @@ def list_subgoals_cmd(obj: Ctx, agency_slug: str, year: int, as_json: bool) -> i
     return EXIT_OK
 
 
+@command(list_group, "plans")
+@click.option("--agency", "agency_slug", metavar="SLUG", required=True)
+@click.option("--year", type=int, required=True)
+@click.option("--json", "as_json", is_flag=True)
+def list_plans_cmd(obj: Ctx, agency_slug: str, year: int, as_json: bool) -> int:
+    """The agency's Aufgaben of the year (phase-spanning ones included)."""
+    from ia_events.planning.plans import plans_for
+
+    with obj.inst().db.read() as s:
+        rows = plans_for(s, obj.actor, agency_slug, year)
+    if as_json:
+        emit_json([p.as_json() for p in rows])
+    else:
+        for p in rows:
+            click.echo(
+                f"{p.id:>5}  {p.years:<9} {p.status:<10} v{p.version:<3} "
+                f"{','.join(p.fields):<14} {p.topic}"
+            )
+    return EXIT_OK
+
+
+@command(list_group, "deadlines")
+@click.option("--agency", "agency_slug", metavar="SLUG", required=True)
+@click.option("--year", type=int, required=True)
+@click.option("--today", "today_text", metavar="YYYY-MM-DD", help="Stichtag für „overdue“.")
+@click.option("--json", "as_json", is_flag=True)
+def list_deadlines_cmd(
+    obj: Ctx, agency_slug: str, year: int, today_text: str | None, as_json: bool
+) -> int:
+    """The funding year's deadlines for one agency: due date (district), status, document."""
+    from datetime import date
+
+    from ia_events.core.messages import berlin
+    from ia_events.planning.deadlines import for_year
+    from storage.db import utcnow
+
+    try:
+        today = date.fromisoformat(today_text) if today_text else berlin(utcnow()).date()
+    except ValueError as exc:
+        raise click.BadParameter("YYYY-MM-DD", param_hint="--today") from exc
+    if not 2000 <= year <= 2100:
+        raise click.BadParameter("ein Jahr zwischen 2000 und 2100", param_hint="--year")
+    with obj.inst().db.read() as s:
+        rows = for_year(s, obj.actor, year, agency_slug)
+    if as_json:
+        emit_json([r.as_json(today) for r in rows])
+    else:
+        for r in rows:
+            click.echo(
+                f"{r.deadline.district_due.isoformat()}  {r.status(today):<10} "
+                f"{r.evidence_id or '':>6}  {r.deadline.title}"
+            )
+    return EXIT_OK
+
+
 @command(list_group, "evidence")
 @click.option("--agency", "agency_slug", metavar="SLUG")
 @click.option("--year", type=int)

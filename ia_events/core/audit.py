@@ -39,6 +39,7 @@ from ia_events.core.models import AuditEvent
 from ia_events.core.permissions import Reach, service
 from storage import prepared
 from storage.db import CHAIN_LOCK_ID, lock_chain, utcnow
+from storage.files import private_opener
 from storage.keys import KeyRing, b64
 
 GENESIS = "0" * 64
@@ -64,6 +65,18 @@ class Action(enum.StrEnum):
     plan_submit = "plan:submit"
     plan_approve = "plan:approve"
     plan_return = "plan:return"
+    plan_notice = "plan:notice"
+    plan_notice_sent = "plan:notice:sent"
+    analysis_add = "analysis:add"
+    analysis_change = "analysis:change"
+    analysis_submit = "analysis:submit"
+    analysis_approve = "analysis:approve"
+    analysis_return = "analysis:return"
+    report_approve = "report:approve"
+    report_return = "report:return"
+    personnel_add = "personnel:add"
+    personnel_change = "personnel:change"
+    template_add = "template:add"
     subgoal_add = "subgoal:add"
     subgoal_change = "subgoal:change"
     activity_add = "activity:add"
@@ -384,7 +397,7 @@ def checkpoint(
     # truncated checkpoint, which ``verify`` would report as tampering ever after.
     temp = directory / f".{path.name}.{os.urandom(6).hex()}.part"
     try:
-        with open(temp, "wb") as fh:
+        with open(temp, "wb", opener=private_opener) as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

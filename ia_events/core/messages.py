@@ -219,8 +219,9 @@ VOLUNTEER_MESSAGES: dict[str, str] = {
         "{who} am {day} von {start} bis {end} Uhr schon für „{role}“ eingeteilt; "
         "Einsätze dürfen sich nicht überschneiden."
     ),
+    # Only ever said to the volunteer herself (her own sign-up), never to staff.
     "shift_collision_elsewhere": (
-        "Diese Person ist zur selben Zeit bereits anderweitig eingeteilt; "
+        "Sie sind zur selben Zeit schon für einen anderen Einsatz eingeteilt; "
         "Einsätze dürfen sich nicht überschneiden."
     ),
     "shift_full": "Dieser Einsatz ist schon voll besetzt ({needed} von {needed} Plätzen).",
@@ -384,3 +385,15 @@ def csv_number(value: float | int | None) -> str:
     if value is None:
         return ""
     return format_decimal(value, "0.##", locale=LOCALE)
+
+
+# What a sub-goal's indicator counts, in the words of the reports (planning, reporting, pages).
+INDICATOR_LABELS = {
+    "participants": "Teilnahmen",
+    "distinct_persons": "erreichte Personen",
+    "occurrences": "durchgeführte Termine",
+    "volunteers": "aktive Ehrenamtliche",
+    "volunteer_hours": "Ehrenamtsstunden",
+    "partners": "Kooperationspartner",
+    "manual": "manuell erfasst",
+}

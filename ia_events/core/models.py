@@ -207,9 +207,68 @@ class UserSession(Base):
 # -- planning ----------------------------------------------------------------------------
 
 
+class NeedsAnalysis(Base):
+    """The Sozialraum- or Bedarfsanalyse of one Förderphase (every two years).
+
+    ``phase_start`` is the phase's first (even) funding year. The needs it finds
+    (``AnalysisNeed``) are what task plans answer under "Anlass/Begründung".
+    """
+
+    __tablename__ = "needs_analyses"
+    __table_args__ = (UniqueConstraint("agency_id", "phase_start"),)
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    phase_start: Mapped[int]
+    orientation: Mapped[str] = mapped_column(String(20), default="sozialraum")
+    raster: Mapped[str] = mapped_column(String(200), default="")
+    sources: Mapped[list[str]] = mapped_column(default=list)
+    sources_note: Mapped[str] = mapped_column(Text, default="")
+    continued: Mapped[bool] = mapped_column(default=False)  # fortgeschrieben (else new)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    evidence_ids: Mapped[list[int]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(20), default=PlanStatus.draft)
+    version: Mapped[int] = mapped_column(default=1)
+    submitted_at: Mapped[datetime | None]
+    approved_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None] = mapped_column(String(80))
+    approved_version: Mapped[int | None]
+    review_note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agency: Mapped[Agency] = relationship(lazy="joined")
+    needs: Mapped[list[AnalysisNeed]] = relationship(
+        back_populates="analysis", order_by="[AnalysisNeed.position, AnalysisNeed.id]"
+    )
+
+
+class AnalysisNeed(Base):
+    """One Handlungs-/Integrationsbedarf an analysis found."""
+
+    __tablename__ = "analysis_needs"
+    id: Mapped[intpk]
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("needs_analyses.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    field: Mapped[str] = mapped_column(String(10), default="")
+
+    analysis: Mapped[NeedsAnalysis] = relationship(back_populates="needs")
+
+
+task_plan_needs = Table(
+    "task_plan_needs",
+    Base.metadata,
+    Column("task_plan_id", ForeignKey("task_plans.id", ondelete="CASCADE"), primary_key=True),
+    Column("need_id", ForeignKey("analysis_needs.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
 class TaskPlan(Base):
+    """One Aufgabe of an agency (several per year); ``spans_phase`` covers both years."""
+
     __tablename__ = "task_plans"
-    __table_args__ = (UniqueConstraint("agency_id", "funding_year"),)
+    __table_args__ = (Index("ix_task_plans_agency_year", "agency_id", "funding_year"),)
     id: Mapped[intpk]
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
     funding_year: Mapped[int]
@@ -228,10 +287,23 @@ class TaskPlan(Base):
     # The uploaded social-space analysis the reason refers to (an evidence item).
     analysis_evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Both funding years of the Förderphase that begins with ``funding_year``.
+    spans_phase: Mapped[bool] = mapped_column(default=False)
+    fields: Mapped[list[str]] = mapped_column(default=list)
+    # Projektplan: Zielgruppe, Zeitplan, Evaluation, Beteiligte, Finanzierung.
+    target_group: Mapped[str] = mapped_column(Text, default="")
+    timeline: Mapped[str] = mapped_column(Text, default="")
+    evaluation: Mapped[str] = mapped_column(Text, default="")
+    partners_text: Mapped[str] = mapped_column(Text, default="")
+    financing: Mapped[str] = mapped_column(Text, default="")
+    analysis_id: Mapped[int | None] = mapped_column(ForeignKey("needs_analyses.id"))
 
     agency: Mapped[Agency] = relationship(lazy="joined")
     subgoals: Mapped[list[SubGoal]] = relationship(
-        back_populates="task_plan", order_by="SubGoal.position"
+        back_populates="task_plan", order_by="[SubGoal.position, SubGoal.id]"
+    )
+    needs: Mapped[list[AnalysisNeed]] = relationship(
+        secondary=task_plan_needs, order_by="[AnalysisNeed.position, AnalysisNeed.id]"
     )
 
 
@@ -285,6 +357,8 @@ class SubGoal(Base):
     target: Mapped[float]
     manual_actual: Mapped[float | None]
     methods: Mapped[str] = mapped_column(Text, default="")
+    # Why a sub-goal outside the agency's Arbeitsschwerpunkte (flagged to the coordinator).
+    off_field_reason: Mapped[str] = mapped_column(Text, default="")
 
     task_plan: Mapped[TaskPlan] = relationship(back_populates="subgoals")
 
@@ -309,6 +383,7 @@ class Activity(Base):
     recurrence: Mapped[dict[str, Any]] = mapped_column(default=dict)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    off_field_reason: Mapped[str] = mapped_column(Text, default="")
 
     # In plan order on both databases (a join without ORDER BY has none on PostgreSQL).
     subgoals: Mapped[list[SubGoal]] = relationship(
@@ -715,6 +790,75 @@ class ActivityReport(Base):
     status: Mapped[str] = mapped_column(String(20), default="draft")
     submitted_at: Mapped[datetime | None]
     submitted_evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"))
+    version: Mapped[int] = mapped_column(default=1)
+    approved_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None] = mapped_column(String(80))
+    review_note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ReviewEvent(Base):
+    """One step of the Freigabe of an analysis, a task plan or a Sachbericht:
+    submitted, approved or returned -- who, when, why, and which version."""
+
+    __tablename__ = "review_events"
+    __table_args__ = (Index("ix_review_events_doc", "doc_type", "doc_id"),)
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    doc_type: Mapped[str] = mapped_column(String(20))  # analysis | plan | report
+    doc_id: Mapped[int]
+    version: Mapped[int]
+    action: Mapped[str] = mapped_column(String(20))  # submit | approve | return
+    actor: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class PlanNotice(Base):
+    """A grundsätzliche change of a task plan: the duty to tell the Bewilligungsbehörde."""
+
+    __tablename__ = "plan_notices"
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    task_plan_id: Mapped[int] = mapped_column(ForeignKey("task_plans.id"), index=True)
+    plan_version: Mapped[int]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_on: Mapped[date]
+    sent_on: Mapped[date | None]
+    sent_by: Mapped[str | None] = mapped_column(String(80))
+    evidence_id: Mapped[int | None] = mapped_column(ForeignKey("evidence.id"))
+
+
+class PersonnelChange(Base):
+    """A personnel or position change (Personal- und Stellenveränderung), handbook 4.2."""
+
+    __tablename__ = "personnel_changes"
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(Text, default="")
+    planned_on: Mapped[date]
+    requested_on: Mapped[date | None]
+    consent_on: Mapped[date | None]
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DocumentTemplate(Base):
+    """A letterhead, logo, Raster or form, valid from a date (the admin uploads them)."""
+
+    __tablename__ = "document_templates"
+    id: Mapped[intpk]
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    title: Mapped[str200]
+    valid_from: Mapped[date]
+    filename: Mapped[str200]
+    media_type: Mapped[str] = mapped_column(String(100), default="application/octet-stream")
+    sha256: Mapped[sha256hex]
+    content: Mapped[bytes]
+    uploaded_by: Mapped[str] = mapped_column(String(80))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # -- notifications --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
+from ia_events.accounts.agencies import DISTRICT_AGENCIES
 from ia_events.accounts.users import add_user, check_setup_token, setup_token_path
 from ia_events.core import audit
 from ia_events.core.access import Actor
@@ -31,14 +32,10 @@ from ia_events.core.models import (
     Occurrence,
     ParticipantCard,
     Setting,
-    SubGoal,
-    TaskPlan,
-    TaskPlanVersion,
 )
 from ia_events.core.permissions import Reach, service
-from ia_events.demo import checkins, evidence, lists, volunteers
+from ia_events.demo import checkins, evidence, instruments, lists, volunteers
 from ia_events.planning import deadlines
-from ia_events.planning.plans import snapshot
 from ia_events.planning.recurrence import SeriesRule, expand
 from ia_events.privacy.personal import blind_index, seal_text
 from storage.db import utcnow
@@ -81,98 +78,9 @@ def _write_demo_logins(settings: Settings, password: str) -> Path:
     return path
 
 
-# (slug, name, city, carrier, fields, privacy law)
+# (slug, name, city, carrier, fields, privacy law): the handbook's 13 agencies (3.2).
 AGENCIES = [
-    (
-        "self-i-essen",
-        "SELF-i Essen (Kreisebene)",
-        "Essen",
-        "Sozialwerk Ruhr e.V.",
-        ["BE", "IKÖ", "SRO", "ADA"],
-        "DSGVO",
-    ),
-    ("essen", "Integrationsagentur Essen", "Essen", "Sozialwerk Ruhr e.V.", ["BE", "SRO"], "DSGVO"),
-    (
-        "wesel-moers",
-        "Integrationsagentur Wesel-Moers",
-        "Moers",
-        "Nachbarschaftshilfe Niederrhein e.V.",
-        ["BE", "IKÖ"],
-        "DSG-EKD",
-    ),
-    (
-        "wesel-kamp-lintfort",
-        "Integrationsagentur Wesel-Kamp-Lintfort",
-        "Kamp-Lintfort",
-        "Nachbarschaftshilfe Niederrhein e.V.",
-        ["SRO", "ADA"],
-        "DSG-EKD",
-    ),
-    ("kleve", "Integrationsagentur Kleve", "Kleve", "Brückenwerk Kleve e.V.", ["BE", "SRO"], "KDG"),
-    (
-        "moenchengladbach",
-        "Integrationsagentur Mönchengladbach",
-        "Mönchengladbach",
-        "Begegnung am Niederrhein gGmbH",
-        ["IKÖ", "ADA"],
-        "DSGVO",
-    ),
-    (
-        "meerbusch",
-        "Integrationsagentur Meerbusch",
-        "Meerbusch",
-        "Begegnung am Niederrhein gGmbH",
-        ["BE", "SRO"],
-        "DSGVO",
-    ),
-    (
-        "duisburg-laar",
-        "Integrationsagentur Duisburg-Laar",
-        "Duisburg",
-        "Stadtteilwerk Duisburg e.V.",
-        ["SRO", "BE"],
-        "DSGVO",
-    ),
-    (
-        "du-meiderich",
-        "Integrationsagentur DU-Meiderich",
-        "Duisburg",
-        "Stadtteilwerk Duisburg e.V.",
-        ["BE", "IKÖ"],
-        "DSGVO",
-    ),
-    (
-        "du-marxloh",
-        "Integrationsagentur DU-Marxloh",
-        "Duisburg",
-        "Stadtteilwerk Duisburg e.V.",
-        ["SRO", "ADA"],
-        "DSGVO",
-    ),
-    (
-        "du-neumuehl",
-        "Integrationsagentur DU-Neumühl",
-        "Duisburg",
-        "Stadtteilwerk Duisburg e.V.",
-        ["BE", "SRO"],
-        "DSGVO",
-    ),
-    (
-        "duesseldorf",
-        "Integrationsagentur Düsseldorf",
-        "Düsseldorf",
-        "Rheinbrücke Düsseldorf e.V.",
-        ["IKÖ", "ADA", "BE"],
-        "DSGVO",
-    ),
-    (
-        "wuppertal-barmen",
-        "Integrationsagentur Wuppertal-Barmen",
-        "Wuppertal",
-        "Bergisches Miteinander e.V.",
-        ["BE", "SRO"],
-        "DSGVO",
-    ),
+    (a.slug, a.name, a.city, a.carrier, list(a.fields), a.privacy_law) for a in DISTRICT_AGENCIES
 ]
 
 PLACES = {
@@ -299,7 +207,7 @@ def load(
                 carrier=carrier,
                 fields=fields,
                 privacy_law=law,
-                privacy_contact=f"Datenschutz {carrier}, datenschutz@{slug}.example",
+                privacy_contact=f"Datenschutzbeauftragte*r {carrier}, datenschutz@{slug}.example",
             )
             s.add(a)
             agencies.append(a)
@@ -353,6 +261,8 @@ def load(
     from ia_events.demo import notify as notify_demo
 
     notify_demo.load_demo(inst, now)
+    # The Freigabe stories: a returned plan, a grundsätzliche change with its notice.
+    instruments.after_load(inst, actor, today, now)
     # Accounts exist now: the first-start setup code has no use any more.
     setup_token_path(inst.settings).unlink(missing_ok=True)
     _write_demo_logins(inst.settings, password)
@@ -386,80 +296,16 @@ def _agency_demo(
     s.flush()
     closures = _demo_closures(s, agency, today)
     cancel_next: list[Occurrence] = []
+    needs_by_phase = instruments.analyses(s, agency, [today.year - 1, today.year])
     for year in (today.year - 1, today.year):
-        plan = TaskPlan(
-            agency_id=agency.id,
-            funding_year=year,
-            topic="Begegnung und Teilhabe geflüchteter Frauen und junger Menschen im Quartier",
-            reason="Sozialraumanalyse: wenige niedrigschwellige Treffpunkte, Sprachbarrieren, "
-            "geringe Kenntnis der Angebote im Stadtteil.",
-            goal="Geflüchtete Menschen im Quartier nehmen regelmäßig an Angeboten teil und "
-            "kennen die Institutionen ihres Stadtteils.",
-            methods="Wöchentliches Nähcafé, Fahrradwerkstatt, Infoveranstaltungen, Stadtteilfest.",
-            status="approved" if year < today.year else "submitted",
+        served = instruments.plans(
+            s,
+            agency,
+            year,
+            "approved" if year < today.year else "submitted",
+            needs_by_phase[deadlines.phase_of(year)[0]],
         )
-        s.add(plan)
-        s.flush()
-        goals = [
-            SubGoal(
-                task_plan_id=plan.id,
-                agency_id=agency.id,
-                funding_year=year,
-                position=0,
-                title="Mindestens 40 Frauen besuchen das Nähcafé regelmäßig",
-                field="BE",
-                indicator="distinct_persons",
-                target=40,
-            ),
-            SubGoal(
-                task_plan_id=plan.id,
-                agency_id=agency.id,
-                funding_year=year,
-                position=1,
-                title="450 Teilnahmen an Begegnungsangeboten",
-                field="SRO",
-                indicator="participants",
-                target=450,
-            ),
-            SubGoal(
-                task_plan_id=plan.id,
-                agency_id=agency.id,
-                funding_year=year,
-                position=2,
-                title="4 Institutionen stellen sich vor",
-                field="IKÖ",
-                indicator="occurrences",
-                target=4,
-            ),
-            SubGoal(
-                task_plan_id=plan.id,
-                agency_id=agency.id,
-                funding_year=year,
-                position=3,
-                title="6 Kooperationspartner im Sozialraum",
-                field="SRO",
-                indicator="partners",
-                target=6,
-            ),
-        ]
-        s.add_all(goals)
-        s.flush()
-        summary.subgoals += len(goals)
-        s.refresh(plan)
-        s.add(
-            TaskPlanVersion(
-                task_plan_id=plan.id,
-                agency_id=agency.id,
-                version=1,
-                snapshot=snapshot(plan),
-                changed_by="demo",
-                reason="Erstfassung",
-            )
-        )
-        if plan.status == "approved":
-            plan.approved_at = datetime(year - 1, 12, 10, 10, tzinfo=BERLIN)
-            plan.approved_by = "koordination"
-            plan.approved_version = 1
+        summary.subgoals += len({g.id for gs in served.values() for g in gs})
 
         def activity(
             title,
@@ -495,9 +341,9 @@ def _agency_demo(
         naeh = activity(
             "Nähcafé",
             "Nähcafé",
-            "BE",
+            instruments.activity_field(agency, "naeh"),
             "named",
-            [goals[0], goals[1]],
+            served["naeh"],
             ["Stadtteilbibliothek", "Familienzentrum"],
             photographed=True,
             recurrence={
@@ -511,9 +357,9 @@ def _agency_demo(
         rad = activity(
             "Fahrradwerkstatt",
             "Fahrradwerkstatt",
-            "SRO",
+            instruments.activity_field(agency, "rad"),
             "card",
-            [goals[1]],
+            served["rad"],
             ["ADFC Ortsgruppe", "Jugendzentrum"],
             recurrence={
                 "kind": "weekly",
@@ -526,18 +372,18 @@ def _agency_demo(
         info = activity(
             "Institutionen der Stadt stellen sich vor",
             "Infoveranstaltung",
-            "IKÖ",
+            instruments.activity_field(agency, "info"),
             "anonymous",
-            [goals[2], goals[1]],
+            served["info"],
             ["Jobcenter", "Verbraucherzentrale", "Polizei – Bezirksdienst"],
             categories=["Frauen", "Männer", "Kinder"],
         )
         fest = activity(
             "Interkulturelles Stadtteilfest",
             "Fest/Begegnung",
-            "SRO",
+            instruments.activity_field(agency, "fest"),
             "anonymous",
-            [goals[1], goals[3]],
+            served["fest"],
             ["Moscheegemeinde", "Kirchengemeinde", "Sportverein"],
             photographed=True,
             categories=["Erwachsene", "Kinder"],

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ia_events.core.messages import (
+    INDICATOR_LABELS,
     fmt_count,
     fmt_date,
     fmt_datetime,
@@ -27,7 +28,6 @@ from ia_events.core.messages import (
 from ia_events.core.models import FIELD_LABELS, FieldOfAction
 from ia_events.core.pdf import FAMILY, Document
 from ia_events.inspection.completeness import InspectionTree
-from ia_events.reporting.progress import INDICATOR_LABELS
 
 METHOD_LABELS = {
     "self_qr": "QR",

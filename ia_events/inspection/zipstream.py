@@ -34,6 +34,8 @@ from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from storage.files import private_opener
+
 CHUNK = 1024 * 1024
 PIECE = 8 * CHUNK  # what the read-ahead worker hands over at once
 
@@ -44,7 +46,7 @@ class ZipSink:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self.out.parent / f".{self.out.name}.{os.urandom(6).hex()}.part"
         self.stamp = stamp
-        self.fh = open(self.tmp, "wb")  # noqa: SIM115 - closed in commit/abort
+        self.fh = open(self.tmp, "wb", opener=private_opener)  # noqa: SIM115 - closed in commit/abort
         self.zf = zipfile.ZipFile(self.fh, "w", allowZip64=True)
         self._digest = hashlib.sha256()
         self._hashed = 0  # bytes of the temp file already in _digest

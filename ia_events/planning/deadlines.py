@@ -4,7 +4,10 @@ The dates are rules, not rows: the table of docs/design.md section 2 as we read 
 for funding year Y (phases of two years begin in even years -- the handbook
 names 30.10.2021 as the next application deadline, i.e. for 2022/23):
 
-- Sozialraumanalyse and Aufgabenplanung: 15.11. of Y-1 (district and state);
+- Aufgabenplanung: 15.11. of Y-1 (district and state), every year;
+- Sozialraum-/Bedarfsanalyse: only every two years ("alle zwei Jahre ... dem
+  Förderantrag beizufügen"), i.e. 15.11. of the year before a phase, and it
+  belongs to the phase's first year; the second year owes none;
 - Antrag (only for the first year of a phase): 30.10. / 30.11. of Y-1;
 - Mittel-Controlling Mehr-/Minderbedarf: 30.09. of Y (district only);
 - Online-Controlling and Sachbericht: 30.04. / 30.06. of Y+1;
@@ -13,7 +16,9 @@ names 30.10.2021 as the next application deadline, i.e. for 2022/23):
 
 An agency's status per (funding year, kind) is a ``DeadlineStatus`` row:
 absent means open; submitted means the document went out -- the document
-itself is archived as evidence (``evidence.add_evidence``) and linked.
+itself is archived as evidence (``evidence.add_evidence``) and linked. A
+Sozialraum-/Bedarfsanalyse entered as its own record (``planning.analyses``)
+and submitted counts as submitted for its phase too.
 Limits: dates that fall on a weekend are not moved; a submission can be
 replaced by a newer document, never withdrawn.
 """
@@ -34,7 +39,7 @@ from ia_events.core.audit import Action
 from ia_events.core.errors import InvalidInput
 from ia_events.core.installation import Installation
 from ia_events.core.messages import BERLIN, berlin
-from ia_events.core.models import Agency, DeadlineStatus
+from ia_events.core.models import Agency, DeadlineStatus, NeedsAnalysis
 from ia_events.core.permissions import Reach, service
 from ia_events.planning.plans import agency_id_for
 from storage.db import utcnow
@@ -54,7 +59,7 @@ class DeadlineKind(enum.StrEnum):
 
 
 LABELS = {
-    DeadlineKind.sozialraumanalyse: "Sozialraumanalyse",
+    DeadlineKind.sozialraumanalyse: "Sozialraum-/Bedarfsanalyse",
     DeadlineKind.aufgabenplanung: "Aufgabenplanung",
     DeadlineKind.antrag: "Antrag",
     DeadlineKind.mittel_controlling: "Mittel-Controlling Mehr-/Minderbedarf",
@@ -78,9 +83,9 @@ class Deadline:
 
     @property
     def title(self) -> str:
-        if self.kind == DeadlineKind.antrag:
+        if self.kind in (DeadlineKind.antrag, DeadlineKind.sozialraumanalyse):
             start, end = phase_of(self.funding_year)
-            return f"Antrag Förderphase {start}/{end}"
+            return f"{self.label} Förderphase {start}/{end}"
         return f"{self.label} {self.funding_year}"
 
 
@@ -95,7 +100,6 @@ def deadlines_for_year(year: int) -> list[Deadline]:
     first, _ = phase_of(year)
     k = DeadlineKind
     rows = [
-        Deadline(k.sozialraumanalyse, year, date(year - 1, 11, 15), date(year - 1, 11, 15)),
         Deadline(k.aufgabenplanung, year, date(year - 1, 11, 15), date(year - 1, 11, 15)),
         Deadline(k.mittel_controlling, year, date(year, 9, 30), None),
         Deadline(k.online_controlling, year, date(year + 1, 4, 30), date(year + 1, 6, 30)),
@@ -103,6 +107,9 @@ def deadlines_for_year(year: int) -> list[Deadline]:
     ]
     if year == first:
         rows.append(Deadline(k.antrag, year, date(year - 1, 10, 30), date(year - 1, 11, 30)))
+        rows.append(
+            Deadline(k.sozialraumanalyse, year, date(year - 1, 11, 15), date(year - 1, 11, 15))
+        )
         rows.append(
             Deadline(
                 k.zwischenverwendungsnachweis, year, date(year + 1, 4, 30), date(year + 1, 6, 30)
@@ -157,6 +164,21 @@ class DeadlineView:
             return "eingereicht"
         return "überfällig" if self.overdue(today) else "offen"
 
+    def status(self, today: date) -> str:
+        """``submitted``, ``overdue`` or ``open`` (the CLI's stable words)."""
+        if self.submitted:
+            return "submitted"
+        return "overdue" if self.overdue(today) else "open"
+
+    def as_json(self, today: date) -> dict[str, object]:
+        return {
+            "kind": self.deadline.kind.value,
+            "title": self.deadline.title,
+            "due": self.deadline.district_due.isoformat(),
+            "status": self.status(today),
+            "document_id": self.evidence_id,
+        }
+
 
 def _statuses(
     session: Session, agency_ids: list[int], years: set[int]
@@ -171,14 +193,45 @@ def _statuses(
     return {(r.agency_id, r.funding_year, r.kind): r for r in rows}
 
 
+def _analyses(
+    session: Session, agency_ids: list[int], years: set[int]
+) -> dict[tuple[int, int], NeedsAnalysis]:
+    """Submitted analyses by (agency, phase start): they meet the analysis deadline."""
+    if not agency_ids or not years:
+        return {}
+    rows = session.scalars(
+        select(NeedsAnalysis).where(
+            NeedsAnalysis.agency_id.in_(agency_ids),
+            NeedsAnalysis.phase_start.in_(years),
+            NeedsAnalysis.submitted_at.is_not(None),
+        )
+    )
+    return {(r.agency_id, r.phase_start): r for r in rows}
+
+
 def _views(
     session: Session, agencies: list[tuple[int, str, str]], deadlines: list[Deadline]
 ) -> list[DeadlineView]:
     status = _statuses(session, [a[0] for a in agencies], {d.funding_year for d in deadlines})
+    analyses = _analyses(session, [a[0] for a in agencies], {d.funding_year for d in deadlines})
     out = []
     for d in deadlines:
         for agency_id, slug, name in agencies:
             row = status.get((agency_id, d.funding_year, d.kind.value))
+            analysis = analyses.get((agency_id, d.funding_year))
+            if row is None and d.kind == DeadlineKind.sozialraumanalyse and analysis:
+                out.append(
+                    DeadlineView(
+                        d,
+                        slug,
+                        name,
+                        analysis.submitted_at,
+                        None,
+                        analysis.evidence_ids[0] if analysis.evidence_ids else None,
+                        "Als Analyse-Datensatz eingereicht",
+                    )
+                )
+                continue
             out.append(
                 DeadlineView(
                     d,

@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import field as dc_field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -28,18 +29,22 @@ from ia_events.core.messages import berlin, fmt_number
 from ia_events.core.models import (
     Activity,
     Agency,
+    AnalysisNeed,
     AttendanceMode,
     FieldOfAction,
     Indicator,
     Occurrence,
     OccurrenceStatus,
+    PlanNotice,
     PlanStatus,
+    ReviewEvent,
     SubGoal,
     TaskPlan,
     TaskPlanVersion,
 )
 from ia_events.core.outbox import plan_event
 from ia_events.core.permissions import Reach, service
+from ia_events.core.textcheck import bad_character
 from storage.db import utcnow
 
 if TYPE_CHECKING:
@@ -96,8 +101,9 @@ def _text(value: str, field: str, *, required: bool = True, limit: int = 5000) -
         raise InvalidInput(field=field, reason="Bitte ausfüllen.")
     if len(value) > limit:
         raise InvalidInput(field=field, reason=f"Höchstens {limit} Zeichen.")
-    if any((ord(ch) < 32 and ch not in "\n\r\t") or ord(ch) == 127 for ch in value):
-        # NUL and terminal escapes break exports, PDFs and log lines
+    if bad_character(value, multiline=True) is not None:
+        # NUL and terminal escapes break exports, PDFs and log lines; bidi overrides
+        # make a text read differently from what it holds (core.textcheck)
         raise InvalidInput(field=field, reason="Bitte keine Steuerzeichen verwenden.")
     return value
 
@@ -111,6 +117,9 @@ def _year(year: int) -> int:
 # -- task plans --------------------------------------------------------------------------------
 
 
+PROJECT_FIELDS = ("target_group", "timeline", "evaluation", "partners_text", "financing")
+
+
 def snapshot(plan: TaskPlan) -> dict[str, object]:
     return {
         "topic": plan.topic,
@@ -118,6 +127,10 @@ def snapshot(plan: TaskPlan) -> dict[str, object]:
         "goal": plan.goal,
         "methods": plan.methods,
         "status": plan.status,
+        "spans_phase": plan.spans_phase,
+        "fields": list(plan.fields or []),
+        **{key: getattr(plan, key) for key in PROJECT_FIELDS},
+        "needs": [n.id for n in plan.needs],
         "subgoals": [
             {
                 "id": g.id,
@@ -125,10 +138,49 @@ def snapshot(plan: TaskPlan) -> dict[str, object]:
                 "field": g.field,
                 "indicator": g.indicator,
                 "target": g.target,
+                "methods": g.methods,
+                "funding_year": g.funding_year,
             }
             for g in plan.subgoals
         ],
     }
+
+
+def _fields(values: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for f in values or []:
+        try:
+            FieldOfAction(f)
+        except ValueError as exc:
+            raise InvalidInput(field="Handlungsfeld", reason="BE, IKÖ, SRO oder ADA.") from exc
+        if f not in out:
+            out.append(f)
+    return out
+
+
+def _needs(session: Session, agency_id: int, need_ids: list[int] | None) -> list[AnalysisNeed]:
+    """The analysis needs a plan answers; another agency's need reads as unknown."""
+    ids = sorted(set(need_ids or []))
+    if not ids:
+        return []
+    needs = list(session.scalars(select(AnalysisNeed).where(AnalysisNeed.id.in_(ids))))
+    if len(needs) != len(ids) or any(n.agency_id != agency_id for n in needs):
+        raise NotFound(what="Ein Bedarf aus der Sozialraumanalyse")
+    return needs
+
+
+def _off_field(agency: Agency, field: str, reason: str) -> str:
+    """A field outside the agency's Arbeitsschwerpunkte needs a reason (then flagged)."""
+    reason = _text(reason, "Begründung Handlungsfeld", required=False, limit=2000)
+    if agency.fields and field not in agency.fields:
+        if not reason:
+            raise InvalidInput(
+                field="Begründung Handlungsfeld",
+                reason=f"{field} gehört nicht zu den Arbeitsschwerpunkten der Agentur "
+                f"({', '.join(agency.fields)}): Bitte begründen Sie die Abweichung.",
+            )
+        return reason
+    return ""
 
 
 @service(Permission.plan_edit, Reach.agency)
@@ -142,16 +194,26 @@ def create_task_plan(
     goal: str,
     reason: str = "",
     methods: str = "",
+    spans_phase: bool = False,
+    fields: list[str] | None = None,
+    need_ids: list[int] | None = None,
+    target_group: str = "",
+    timeline: str = "",
+    evaluation: str = "",
+    partners_text: str = "",
+    financing: str = "",
     now: datetime | None = None,
 ) -> TaskPlan:
+    """One Aufgabe; an agency plans several per year. ``spans_phase`` makes it cover both
+    years of the Förderphase (it must then start in the phase's first year)."""
     agency_id = agency_id_for(session, actor, agency_slug, Permission.plan_edit)
     year = _year(funding_year)
-    if session.scalar(
-        select(TaskPlan.id).where(TaskPlan.agency_id == agency_id, TaskPlan.funding_year == year)
-    ):
-        from ia_events.core.errors import Conflict
-
-        raise Conflict(reason=f"Für {year} gibt es schon eine Aufgabenplanung.")
+    if spans_phase and year % 2 != 0:
+        raise InvalidInput(
+            field="Förderphase",
+            reason=f"Eine Förderphase beginnt in einem geraden Jahr ({year - 1}/{year}).",
+        )
+    needs = _needs(session, agency_id, need_ids)
     plan = TaskPlan(
         agency_id=agency_id,
         funding_year=year,
@@ -159,7 +221,19 @@ def create_task_plan(
         goal=_text(goal, "Ziel"),
         reason=_text(reason, "Begründung", required=False),
         methods=_text(methods, "Methoden", required=False),
+        spans_phase=bool(spans_phase),
+        fields=_fields(fields),
+        **{
+            key: _text(value, key, required=False)
+            for key, value in zip(
+                PROJECT_FIELDS,
+                (target_group, timeline, evaluation, partners_text, financing),
+                strict=True,
+            )
+        },
+        analysis_id=needs[0].analysis_id if needs else None,
     )
+    plan.needs = needs
     session.add(plan)
     session.flush()
     audit.record(
@@ -197,6 +271,10 @@ def _number(value: float | str, field: str) -> float:
     return number
 
 
+def plan_years(plan: TaskPlan) -> list[int]:
+    return [plan.funding_year, plan.funding_year + 1] if plan.spans_phase else [plan.funding_year]
+
+
 def _plan_for_edit(session: Session, actor: Actor, plan_id: int) -> TaskPlan:
     plan = session.get(TaskPlan, plan_id)
     if plan is None:
@@ -220,10 +298,22 @@ def _why(plan: TaskPlan, why: str) -> str:
     return why[:2000]
 
 
+NOTICE_DAYS = 14  # our reading of "mitteilen": promptly, within two weeks of the change
+
+
 def _after_change(
-    session: Session, actor: Actor, plan: TaskPlan, why: str, now: datetime | None
+    session: Session,
+    actor: Actor,
+    plan: TaskPlan,
+    why: str,
+    now: datetime | None,
+    fundamental: bool = False,
 ) -> None:
-    """A submitted or approved plan gets a new version and goes (back) to the coordinator."""
+    """A submitted or approved plan gets a new version and goes (back) to the coordinator.
+
+    A change marked *grundsätzlich* must also be told to the Bewilligungsbehörde
+    (handbook 3.5 (2) a): it creates a dated notice to-do (``PlanNotice``).
+    """
     if not _was_submitted(plan):
         return
     plan.version += 1
@@ -231,7 +321,32 @@ def _after_change(
         plan.status = PlanStatus.submitted
         plan.submitted_at = now or utcnow()
         plan_event(session, "plan_submitted", plan_id=plan.id, agency_id=plan.agency_id, now=now)
-    record_version(session, actor, plan, why, now)
+    record_version(
+        session, actor, plan, ("Grundsätzliche Änderung: " if fundamental else "") + why, now
+    )
+    if fundamental:
+        today = berlin(now or utcnow()).date()
+        notice = PlanNotice(
+            agency_id=plan.agency_id,
+            task_plan_id=plan.id,
+            plan_version=plan.version,
+            reason=why,
+            created_by=actor.name,
+            created_at=now or utcnow(),
+            due_on=today + timedelta(days=NOTICE_DAYS),
+        )
+        session.add(notice)
+        session.flush()
+        audit.record(
+            session,
+            actor.name,
+            Action.plan_notice,
+            "plan_notice",
+            notice.id,
+            agency_id=plan.agency_id,
+            plan=plan.id,
+            version=plan.version,
+        )
 
 
 @service(Permission.plan_edit, Reach.agency)
@@ -246,23 +361,32 @@ def add_subgoal(
     target: float | str,
     methods: str = "",
     why: str = "",
+    off_field_reason: str = "",
+    funding_year: int | None = None,
     now: datetime | None = None,
 ) -> SubGoal:
     plan = _plan_for_edit(session, actor, plan_id)
     target_value = _goal_fields(field, indicator, target)
+    off_reason = _off_field(plan.agency, field, off_field_reason)
     why = _why(plan, why)
+    year = plan.funding_year if funding_year is None else int(funding_year)
+    if year not in plan_years(plan):
+        raise InvalidInput(
+            field="Förderjahr", reason="Das Teilziel muss in einem Jahr der Planung liegen."
+        )
     goal = SubGoal(
         task_plan_id=plan.id,
         agency_id=plan.agency_id,
-        funding_year=plan.funding_year,
+        funding_year=year,
         position=len(plan.subgoals),
         title=_text(title, "Teilziel", limit=500),
         field=field,
         indicator=indicator,
         target=target_value,
         methods=_text(methods, "Methoden", required=False),
+        off_field_reason=off_reason,
     )
-    session.add(goal)
+    plan.subgoals.append(goal)  # keeps the loaded collection current in this session
     session.flush()
     audit.record(
         session,
@@ -317,6 +441,7 @@ def create_activity(
     photographed: bool = False,
     count_categories: list[str] | None = None,
     recurrence: dict[str, object] | None = None,
+    off_field_reason: str = "",
 ) -> Activity:
     agency_id = agency_id_for(session, actor, agency_slug, Permission.occurrence_edit)
     try:
@@ -327,6 +452,9 @@ def create_activity(
         FieldOfAction(field)
     except ValueError as exc:
         raise InvalidInput(field="Handlungsfeld", reason="BE, IKÖ, SRO oder ADA.") from exc
+    agency = session.get(Agency, agency_id)
+    assert agency is not None
+    off_reason = _off_field(agency, field, off_field_reason)
     activity = Activity(
         agency_id=agency_id,
         funding_year=_year(funding_year),
@@ -339,6 +467,7 @@ def create_activity(
         photographed=photographed,
         count_categories=count_categories or [],
         recurrence=dict(recurrence or {}),
+        off_field_reason=off_reason,
     )
     if subgoal_ids:
         goals = list(session.scalars(select(SubGoal).where(SubGoal.id.in_(subgoal_ids))))
@@ -489,17 +618,48 @@ def update_plan(
     reason: str = "",
     methods: str = "",
     why: str = "",
+    fundamental: bool = False,
+    project: dict[str, str] | None = None,
+    fields: list[str] | None = None,
+    need_ids: list[int] | None = None,
     now: datetime | None = None,
 ) -> TaskPlan:
+    """Change the plan's text; ``project`` (Projektplan fields), ``fields`` and ``need_ids``
+    are kept when ``None``. ``fundamental`` marks a grundsätzliche change (see above)."""
     plan = _plan_for_edit(session, actor, plan_id)
     why = _why(plan, why)
-    values = {
+    if fundamental and not _was_submitted(plan):
+        fundamental = False  # a draft was never reported: nothing to tell the authority
+    values: dict[str, object] = {
         "topic": _text(topic, "Thema"),
         "goal": _text(goal, "Ziel"),
         "reason": _text(reason, "Begründung", required=False),
         "methods": _text(methods, "Methoden", required=False),
     }
-    _apply_change(session, actor, plan, plan, values, Action.plan_change, "task_plan", why, now)
+    for key, value in (project or {}).items():
+        if key not in PROJECT_FIELDS:
+            raise InvalidInput(field=key, reason="unbekanntes Feld")
+        values[key] = _text(value, key, required=False)
+    if fields is not None:
+        values["fields"] = _fields(fields)
+    if need_ids is not None:
+        needs = _needs(session, plan.agency_id, need_ids)
+        if {n.id for n in needs} != {n.id for n in plan.needs}:
+            plan.needs = needs
+            plan.analysis_id = needs[0].analysis_id if needs else plan.analysis_id
+            values["needs"] = needs
+    _apply_change(
+        session,
+        actor,
+        plan,
+        plan,
+        values,
+        Action.plan_change,
+        "task_plan",
+        why,
+        now,
+        fundamental=fundamental,
+    )
     return plan
 
 
@@ -513,22 +673,28 @@ def change_subgoal(
     field: str,
     indicator: str,
     target: float | str,
-    methods: str = "",
+    methods: str | None = None,
     why: str = "",
+    off_field_reason: str | None = None,
     now: datetime | None = None,
 ) -> SubGoal:
+    """Change a sub-goal; ``methods`` and ``off_field_reason`` are kept when ``None``."""
     goal = session.get(SubGoal, subgoal_id)
     if goal is None:
         raise NotFound(what="Das Teilziel")
     plan = _plan_for_edit(session, actor, goal.task_plan_id)
     target_value = _goal_fields(field, indicator, target)
+    off_reason = _off_field(
+        plan.agency, field, goal.off_field_reason if off_field_reason is None else off_field_reason
+    )
     why = _why(plan, why)
     values = {
         "title": _text(title, "Teilziel", limit=500),
         "field": field,
         "indicator": indicator,
         "target": target_value,
-        "methods": _text(methods, "Methoden", required=False),
+        "methods": goal.methods if methods is None else _text(methods, "Methoden", required=False),
+        "off_field_reason": off_reason,
     }
     _apply_change(session, actor, plan, goal, values, Action.subgoal_change, "subgoal", why, now)
     return goal
@@ -544,13 +710,15 @@ def _apply_change(
     object_type: str,
     why: str,
     now: datetime | None,
+    fundamental: bool = False,
 ) -> None:
     """Set what differs, audit which fields changed, and version the plan (no-op if equal)."""
-    changed = sorted(k for k, v in values.items() if getattr(target, k) != v)
+    changed = sorted(k for k, v in values.items() if k == "needs" or getattr(target, k) != v)
     if not changed:
         return
     for key, value in values.items():
-        setattr(target, key, value)
+        if key != "needs":
+            setattr(target, key, value)
     audit.record(
         session,
         actor.name,
@@ -560,7 +728,7 @@ def _apply_change(
         agency_id=target.agency_id,
         fields=changed,
     )
-    _after_change(session, actor, plan, why, now)
+    _after_change(session, actor, plan, why, now, fundamental=fundamental)
 
 
 @service(Permission.plan_edit, Reach.agency)
@@ -607,6 +775,7 @@ def submit_plan(
     )
     if has_version is None:
         record_version(session, actor, plan, "Eingereicht", now)
+    review_step(session, actor, plan.agency_id, "plan", plan.id, plan.version, "submit", "", now)
     audit.record(
         session,
         actor.name,
@@ -618,6 +787,33 @@ def submit_plan(
     )
     plan_event(session, "plan_submitted", plan_id=plan.id, agency_id=plan.agency_id, now=now)
     return plan
+
+
+@service(None, Reach.internal, "records a step its caller checked")
+def review_step(
+    session: Session,
+    actor: Actor,
+    agency_id: int,
+    doc_type: str,
+    doc_id: int,
+    version: int,
+    action: str,
+    note: str,
+    now: datetime | None = None,
+) -> None:
+    """One step of the Freigabe (submit/approve/return) of an analysis, plan or report."""
+    session.add(
+        ReviewEvent(
+            agency_id=agency_id,
+            doc_type=doc_type,
+            doc_id=doc_id,
+            version=version,
+            action=action,
+            actor=actor.name,
+            at=now or utcnow(),
+            note=note,
+        )
+    )
 
 
 def _plan_for_review(session: Session, actor: Actor, plan_id: int) -> TaskPlan:
@@ -641,6 +837,7 @@ def approve_plan(
     plan.approved_by = actor.name
     plan.approved_version = plan.version
     plan.review_note = ""
+    review_step(session, actor, plan.agency_id, "plan", plan.id, plan.version, "approve", "", now)
     audit.record(
         session,
         actor.name,
@@ -665,6 +862,17 @@ def return_plan(
         raise InvalidInput(field="Hinweis", reason="Bitte schreiben Sie, was zu ändern ist.")
     plan.status = PlanStatus.draft
     plan.review_note = note[:4000]
+    review_step(
+        session,
+        actor,
+        plan.agency_id,
+        "plan",
+        plan.id,
+        plan.version,
+        "return",
+        plan.review_note,
+        now,
+    )
     audit.record(
         session,
         actor.name,
@@ -739,6 +947,25 @@ class SubGoalView:
     target: float
     manual_actual: float | None
     methods: str
+    funding_year: int = 0
+    off_field_reason: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "indicator": self.indicator,
+            "target": self.target,
+            "methods": self.methods,
+        }
+
+
+@dataclass(frozen=True)
+class NeedRef:
+    id: int
+    title: str
+    analysis_id: int
+    phase_start: int
 
 
 @dataclass(frozen=True)
@@ -760,13 +987,60 @@ class PlanView:
     review_note: str
     analysis_evidence_id: int | None
     subgoals: list[SubGoalView]
+    spans_phase: bool = False
+    plan_fields: list[str] = dc_field(default_factory=list)
+    target_group: str = ""
+    timeline: str = ""
+    evaluation: str = ""
+    partners_text: str = ""
+    financing: str = ""
+    analysis_id: int | None = None
+    needs: list[NeedRef] = dc_field(default_factory=list)
+    agency_fields: list[str] = dc_field(default_factory=list)
+    open_notices: int = 0
 
     @property
     def changed_since_approval(self) -> bool:
         return self.approved_version is not None and self.approved_version != self.version
 
+    @property
+    def years(self) -> str:
+        return (
+            f"{self.funding_year}/{self.funding_year + 1}"
+            if self.spans_phase
+            else str(self.funding_year)
+        )
 
-def _plan_view(plan: TaskPlan) -> PlanView:
+    @property
+    def fields(self) -> list[str]:
+        """The plan's fields of action: as declared, else those of its sub-goals."""
+        out = list(self.plan_fields)
+        for g in self.subgoals:
+            if g.field not in out:
+                out.append(g.field)
+        return out
+
+    @property
+    def off_field(self) -> list[str]:
+        """Sub-goals outside the agency's Arbeitsschwerpunkte, with their reason (German)."""
+        return [
+            f"Teilziel „{g.title}“ ({g.field}): {g.off_field_reason or 'ohne Begründung'}"
+            for g in self.subgoals
+            if self.agency_fields and g.field not in self.agency_fields
+        ]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "topic": self.topic,
+            "status": self.status,
+            "version": self.version,
+            "fields": self.fields,
+            "subgoals": [g.as_json() for g in self.subgoals],
+        }
+
+
+def _plan_view(plan: TaskPlan, open_notices: int = 0) -> PlanView:
     return PlanView(
         plan.id,
         plan.agency.slug,
@@ -785,32 +1059,99 @@ def _plan_view(plan: TaskPlan) -> PlanView:
         plan.review_note,
         plan.analysis_evidence_id,
         [
-            SubGoalView(g.id, g.title, g.field, g.indicator, g.target, g.manual_actual, g.methods)
+            SubGoalView(
+                g.id,
+                g.title,
+                g.field,
+                g.indicator,
+                g.target,
+                g.manual_actual,
+                g.methods,
+                g.funding_year,
+                g.off_field_reason,
+            )
             for g in plan.subgoals
         ],
+        plan.spans_phase,
+        list(plan.fields or []),
+        plan.target_group,
+        plan.timeline,
+        plan.evaluation,
+        plan.partners_text,
+        plan.financing,
+        plan.analysis_id,
+        [NeedRef(n.id, n.title, n.analysis_id, n.analysis.phase_start) for n in plan.needs],
+        list(plan.agency.fields or []),
+        open_notices,
     )
+
+
+def _year_filter(year: int):
+    """Plans of funding year ``year``: its own, and phase plans begun the year before."""
+    from sqlalchemy import and_, or_
+
+    return or_(
+        TaskPlan.funding_year == year,
+        and_(TaskPlan.spans_phase.is_(True), TaskPlan.funding_year == year - 1),
+    )
+
+
+def _open_notices(session: Session, plan_ids: list[int]) -> dict[int, int]:
+    if not plan_ids:
+        return {}
+    from sqlalchemy import func
+
+    rows = session.execute(
+        select(PlanNotice.task_plan_id, func.count())
+        .where(PlanNotice.task_plan_id.in_(plan_ids), PlanNotice.sent_on.is_(None))
+        .group_by(PlanNotice.task_plan_id)
+    ).all()
+    return {pid: n for pid, n in rows}
+
+
+@service(Permission.agency_read, Reach.agency)
+def plans_for(session: Session, actor: Actor, agency_slug: str, year: int) -> list[PlanView]:
+    """Every Aufgabe of the agency for ``year`` (phase plans included), oldest first."""
+    agency_id = agency_id_for(session, actor, agency_slug, Permission.agency_read)
+    rows = session.scalars(
+        select(TaskPlan)
+        .where(TaskPlan.agency_id == agency_id, _year_filter(int(year)))
+        .order_by(TaskPlan.funding_year, TaskPlan.id)
+    ).all()
+    notices = _open_notices(session, [p.id for p in rows])
+    return [_plan_view(p, notices.get(p.id, 0)) for p in rows]
+
+
+@service(Permission.agency_read, Reach.agency)
+def plan_view(session: Session, actor: Actor, plan_id: int) -> PlanView:
+    plan = session.get(TaskPlan, plan_id)
+    if plan is None:
+        raise NotFound(what="Die Aufgabenplanung")
+    require(actor, Permission.agency_read, plan.agency_id)
+    return _plan_view(plan, _open_notices(session, [plan.id]).get(plan.id, 0))
 
 
 @service(Permission.agency_read, Reach.agency)
 def get_plan(session: Session, actor: Actor, agency_slug: str, year: int) -> PlanView | None:
-    agency_id = agency_id_for(session, actor, agency_slug, Permission.agency_read)
-    plan = session.scalar(
-        select(TaskPlan).where(TaskPlan.agency_id == agency_id, TaskPlan.funding_year == year)
-    )
-    return _plan_view(plan) if plan else None
+    """The agency's first Aufgabe of the year (see ``plans_for`` for all of them)."""
+    found = plans_for(session, actor, agency_slug, year)
+    return found[0] if found else None
 
 
 @service(Permission.agency_read, Reach.listing)
 def list_plans(session: Session, actor: Actor, year: int) -> list[PlanView]:
     """Every plan of the year the actor reaches (the coordinator's Freigabe list)."""
     require(actor, Permission.agency_read)
-    plans = session.scalars(
-        select(TaskPlan)
-        .join(Agency, Agency.id == TaskPlan.agency_id)
-        .where(scope_filter(actor, TaskPlan.agency_id), TaskPlan.funding_year == year)
-        .order_by(Agency.name)
-    ).unique()
-    return [_plan_view(p) for p in plans]
+    plans = list(
+        session.scalars(
+            select(TaskPlan)
+            .join(Agency, Agency.id == TaskPlan.agency_id)
+            .where(scope_filter(actor, TaskPlan.agency_id), _year_filter(int(year)))
+            .order_by(Agency.name, TaskPlan.id)
+        ).unique()
+    )
+    notices = _open_notices(session, [p.id for p in plans])
+    return [_plan_view(p, notices.get(p.id, 0)) for p in plans]
 
 
 @dataclass(frozen=True)
@@ -845,15 +1186,24 @@ def plan_history(session: Session, actor: Actor, plan_id: int) -> list[VersionVi
 
 PLAN_FIELD_LABELS = {
     "topic": "Thema",
-    "reason": "Begründung",
+    "reason": "Anlass/Begründung",
     "goal": "Ziel",
     "methods": "Methoden",
+    "spans_phase": "Laufzeit (Förderphase)",
+    "fields": "Handlungsfelder",
+    "target_group": "Zielgruppe",
+    "timeline": "Zeitplan",
+    "evaluation": "Evaluation",
+    "partners_text": "Beteiligte/Partner",
+    "financing": "Finanzierung",
+    "needs": "Bezug zu Bedarfen",
 }
 GOAL_FIELD_LABELS = {
     "title": "Titel",
     "field": "Handlungsfeld",
     "indicator": "Messgröße",
     "target": "Zielwert",
+    "methods": "Methoden",
 }
 
 

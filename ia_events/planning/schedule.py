@@ -88,8 +88,10 @@ def create_series(
     subgoal_ids: list[int] | None = None,
     photographed: bool = False,
     count_categories: list[str] | None = None,
+    off_field_reason: str = "",
 ) -> SeriesResult:
-    """An activity with all its dates; bad input raises before anything is written."""
+    """An activity with all its dates; bad input raises before anything is written.
+    A field outside the agency's Arbeitsschwerpunkte needs ``off_field_reason``."""
     rule.validate()
     activity = plans.create_activity(
         session,
@@ -106,6 +108,7 @@ def create_series(
         photographed=photographed,
         count_categories=[c.strip() for c in count_categories or [] if c.strip()],
         recurrence=rule.as_dict(),
+        off_field_reason=off_field_reason,
     )
     expansion = expand(rule, activity.funding_year, closures_for(session, activity.agency_id))
     if not expansion.slots:

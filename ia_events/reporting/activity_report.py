@@ -30,7 +30,14 @@ from ia_events.core.access import Actor, Permission, require
 from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
 from ia_events.core.installation import Installation
-from ia_events.core.messages import berlin, fmt_count, fmt_date, fmt_datetime, fmt_number
+from ia_events.core.messages import (
+    INDICATOR_LABELS,
+    berlin,
+    fmt_count,
+    fmt_date,
+    fmt_datetime,
+    fmt_number,
+)
 from ia_events.core.models import (
     FIELD_LABELS,
     Activity,
@@ -40,18 +47,35 @@ from ia_events.core.models import (
     FieldOfAction,
     Occurrence,
     OccurrenceStatus,
+    SubGoal,
     TaskPlan,
     activity_subgoals,
     evidence_subgoals,
 )
 from ia_events.core.outbox import report_event
 from ia_events.core.permissions import Reach, service
+from ia_events.planning.plans import review_step
 from ia_events.reporting.controlling import metrics
-from ia_events.reporting.progress import INDICATOR_LABELS, SubGoalProgress, progress_for_agency
+from ia_events.reporting.progress import SubGoalProgress, progress_for_agency
 from storage.db import utcnow
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MAX_TEXT = 20_000
+
+# Self-evaluation per Aufgabe: the handbook's Berichtswesen asks about the plan and
+# the state of its realisation (3.5 (4)); the Sachbericht shows each measure "so konkret
+# wie möglich" (3.5 (3)). Printed under each Aufgabe as a guide for the text.
+SELF_EVALUATION = (
+    "Wurde das Ziel erreicht? Woran sehen Sie das (Soll und Ist der Teilziele)?",
+    "Wie wurden die Maßnahmen umgesetzt (Methoden, Termine, Beteiligte, Partner)?",
+    "Was hat die Umsetzung erleichtert oder erschwert? Wurde die Planung angepasst?",
+    "Welche integrationshemmenden Strukturen wurden abgebaut oder fördernde aufgebaut?",
+    "Was folgt daraus für die Aufgabenplanung des nächsten Jahres?",
+)
+PLAIN_LANGUAGE = (
+    "Bitte einfach schreiben: kurze Sätze, konkrete Zahlen und Beispiele, Abkürzungen "
+    "beim ersten Mal ausschreiben."
+)
 
 
 @dataclass
@@ -71,6 +95,8 @@ class Section:
     volunteer_hours: float
     evidence_count: int
     text: str
+    aufgabe_id: int = 0  # the task plan (Aufgabe) the sub-goal belongs to
+    aufgabe: str = ""
 
 
 @dataclass
@@ -91,7 +117,7 @@ class ReportDraft:
 
     @property
     def submitted(self) -> bool:
-        return self.status == "submitted"
+        return self.status in ("submitted", "approved")
 
 
 @service(Permission.agency_read, Reach.agency)
@@ -105,9 +131,12 @@ def draft(
 ) -> ReportDraft:
     now = now or utcnow()
     agency = _agency(session, actor, agency_slug, Permission.agency_read)
-    plan = session.scalar(
-        select(TaskPlan).where(TaskPlan.agency_id == agency.id, TaskPlan.funding_year == year)
-    )
+    aufgaben = session.scalars(
+        select(TaskPlan)
+        .where(TaskPlan.agency_id == agency.id, TaskPlan.funding_year == year)
+        .order_by(TaskPlan.id)
+    ).all()
+    plan = aufgaben[0] if aufgaben else None
     row = _row(session, agency.id, year)
     texts: dict[str, str] = dict((row.sections or {}).get("texts", {})) if row else {}
     per_activity = metrics(session, agency.id, year, "activity", now)
@@ -137,6 +166,14 @@ def draft(
     ):
         links[sid].append(aid)
     evidence = _evidence_counts(session, agency.id, year)
+    aufgabe_of = {
+        gid: (pid, topic)
+        for gid, pid, topic in session.execute(
+            select(SubGoal.id, TaskPlan.id, TaskPlan.topic)
+            .join(TaskPlan, TaskPlan.id == SubGoal.task_plan_id)
+            .where(SubGoal.agency_id == agency.id, SubGoal.funding_year == year)
+        )
+    }
     sections = []
     for g in progress_for_agency(session, agency.id, year, now):
         lines = [
@@ -159,6 +196,7 @@ def draft(
                 hours,
                 evidence.get(g.id, 0),
                 texts.get(key) or _default_text(g, lines),
+                *aufgabe_of.get(g.id, (0, "")),
             )
         )
     return ReportDraft(
@@ -166,8 +204,8 @@ def draft(
         agency.name,
         agency.carrier,
         year,
-        plan.topic if plan else "",
-        plan.goal if plan else "",
+        " · ".join(p.topic for p in aufgaben),
+        plan.goal if plan and len(aufgaben) == 1 else "",
         row.status if row else "draft",
         row.submitted_at if row else None,
         row.submitted_evidence_id if row else None,
@@ -259,7 +297,7 @@ def save_texts(
     if row is None:
         row = ActivityReport(agency_id=agency.id, funding_year=year, sections={})
         session.add(row)
-    if row.status == "submitted":
+    if row.status in ("submitted", "approved"):
         raise Conflict("report_submitted", year=year)
     clean = {}
     for key, value in texts.items():
@@ -323,7 +361,7 @@ def submit(
     with inst.db.read() as s:
         agency = _agency(s, actor, agency_slug, Permission.plan_edit)
         row = _row(s, agency.id, year)
-        if row is not None and row.status == "submitted":
+        if row is not None and row.status in ("submitted", "approved"):
             raise Conflict("report_submitted", year=year)
         d = draft(s, actor, agency_slug, year, inst.keys.fingerprint(), now)
         if not d.sections and not d.topic:
@@ -349,7 +387,7 @@ def submit(
         if row is None:
             row = ActivityReport(agency_id=agency_id, funding_year=year, sections={})
             s.add(row)
-        elif row.status == "submitted":  # someone was faster; our PDF stays as plain evidence
+        elif row.status in ("submitted", "approved"):  # someone was faster; PDF stays evidence
             raise Conflict("report_submitted", year=year)
         sections: dict[str, Any] = dict(row.sections or {})
         sections["texts"] = {
@@ -364,6 +402,7 @@ def submit(
         row.submitted_at = now
         row.submitted_evidence_id = view.id
         s.flush()
+        review_step(s, actor, agency_id, "report", row.id, row.version, "submit", "", now)
         audit.record(
             s,
             actor.name,

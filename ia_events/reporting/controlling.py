@@ -38,7 +38,7 @@ from ia_events.core.access import Actor, Permission, require, scope_filter
 from ia_events.core.audit import Action
 from ia_events.core.errors import NotFound
 from ia_events.core.installation import Installation
-from ia_events.core.messages import csv_number
+from ia_events.core.messages import INDICATOR_LABELS, csv_number
 from ia_events.core.models import (
     FIELD_LABELS,
     Activity,
@@ -52,7 +52,7 @@ from ia_events.core.models import (
     activity_subgoals,
 )
 from ia_events.core.permissions import Reach, service
-from ia_events.reporting.progress import INDICATOR_LABELS, progress_for_agency
+from ia_events.reporting.progress import progress_for_agency
 from storage.db import utcnow
 
 METRICS = ("participants", "distinct_persons", "occurrences", "volunteers", "hours")

@@ -12,15 +12,16 @@ from __future__ import annotations
 import io
 from datetime import date
 
-from ia_events.core.messages import fmt_count, fmt_number
+from ia_events.core.messages import INDICATOR_LABELS, fmt_count, fmt_number
 from ia_events.core.pdf import Document
 from ia_events.reporting.activity_report import (
+    PLAIN_LANGUAGE,
+    SELF_EVALUATION,
     ActivityLine,
     ReportDraft,
     field_label,
     status_line,
 )
-from ia_events.reporting.progress import INDICATOR_LABELS
 
 
 def _dates(days: list[date], limit: int = 60) -> str:
@@ -58,8 +59,22 @@ def render_pdf(d: ReportDraft) -> bytes:
         doc.ln(2)
     if d.intro:
         doc.multi_cell(0, 5, d.intro, new_x="LMARGIN", new_y="NEXT")
+    previous = None
     for n, sec in enumerate(d.sections, 1):
         g = sec.goal
+        if sec.aufgabe_id and sec.aufgabe_id != previous:
+            previous = sec.aufgabe_id
+            doc.ln(4)
+            doc.body(12.5, bold=True)
+            doc.multi_cell(0, 6.5, f"Aufgabe: {sec.aufgabe}", new_x="LMARGIN", new_y="NEXT")
+            doc.body(8.5)
+            doc.multi_cell(
+                0,
+                4.2,
+                "Selbstevaluation: " + " ".join(SELF_EVALUATION) + f"\n{PLAIN_LANGUAGE}",
+                new_x="LMARGIN",
+                new_y="NEXT",
+            )
         doc.ln(3)
         doc.body(11.5, bold=True)
         doc.multi_cell(0, 6, f"{n}. {g.title}", new_x="LMARGIN", new_y="NEXT")
@@ -122,9 +137,17 @@ def render_docx(d: ReportDraft) -> bytes:
         doc.add_paragraph(f"Ziel: {d.goal}")
     if d.intro:
         doc.add_paragraph(d.intro)
+    previous = None
     for n, sec in enumerate(d.sections, 1):
         g = sec.goal
-        doc.add_heading(f"{n}. {g.title}", level=1)
+        if sec.aufgabe_id and sec.aufgabe_id != previous:
+            previous = sec.aufgabe_id
+            doc.add_heading(f"Aufgabe: {sec.aufgabe}", level=1)
+            doc.add_paragraph("Fragen zur Selbstevaluation:")
+            for q in SELF_EVALUATION:
+                doc.add_paragraph(q, style="List Bullet")
+            doc.add_paragraph(PLAIN_LANGUAGE)
+        doc.add_heading(f"{n}. {g.title}", level=2)
         table = doc.add_table(rows=1, cols=2)
         table.style = "Table Grid"
         facts = [

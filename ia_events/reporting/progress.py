@@ -40,16 +40,6 @@ from ia_events.planning.plans import agency_id_for
 from ia_events.volunteers.hours import agencies_figures, assignment_hours
 from storage.db import utcnow
 
-INDICATOR_LABELS = {
-    "participants": "Teilnahmen",
-    "distinct_persons": "erreichte Personen",
-    "occurrences": "durchgeführte Termine",
-    "volunteers": "aktive Ehrenamtliche",
-    "volunteer_hours": "Ehrenamtsstunden",
-    "partners": "Kooperationspartner",
-    "manual": "manuell erfasst",
-}
-
 
 @dataclass(frozen=True)
 class SubGoalProgress:

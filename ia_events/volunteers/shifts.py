@@ -211,7 +211,11 @@ def _taken(session: Session, shift_id: int) -> int:
     )
 
 
-def _check_collision(session: Session, volunteer: Volunteer, shift: Shift, who: str) -> None:
+def _clashes(
+    session: Session, volunteer: Volunteer, shift: Shift, *, own_agency_only: bool
+) -> Shift | None:
+    """An active shift of the same person (every record with the same person index)
+    that overlaps ``shift``; the own agency's first."""
     same_person = [volunteer.id]
     if volunteer.person_index:
         same_person = list(
@@ -219,8 +223,8 @@ def _check_collision(session: Session, volunteer: Volunteer, shift: Shift, who: 
                 select(Volunteer.id).where(Volunteer.person_index == volunteer.person_index)
             )
         ) or [volunteer.id]
-    clash = session.execute(
-        select(Shift, ShiftAssignment.volunteer_id)
+    query = (
+        select(Shift)
         .join(ShiftAssignment, ShiftAssignment.shift_id == Shift.id)
         .join(Occurrence, Occurrence.id == Shift.occurrence_id)
         .where(
@@ -233,10 +237,25 @@ def _check_collision(session: Session, volunteer: Volunteer, shift: Shift, who: 
         )
         .order_by(Shift.agency_id != volunteer.agency_id, Shift.starts_at)
         .limit(1)
-    ).first()
-    if clash is None:
+    )
+    if own_agency_only:
+        query = query.where(Shift.agency_id == volunteer.agency_id)
+    return session.scalars(query).first()
+
+
+def _check_collision(
+    session: Session, volunteer: Volunteer, shift: Shift, who: str, by_staff: bool
+) -> None:
+    """No two overlapping shifts of one person.
+
+    Staff see only their own agency's collisions: whether (and when) the person
+    works for another agency is not theirs to learn, so their answer never depends
+    on another agency's data. The person herself is told when she signs up, and
+    "Meine Einsätze" marks overlapping shifts (``MyShift.overlaps``) so she can
+    withdraw from one."""
+    other = _clashes(session, volunteer, shift, own_agency_only=by_staff)
+    if other is None:
         return
-    other, _vid = clash
     if other.agency_id != volunteer.agency_id:
         raise Conflict("shift_collision_elsewhere")
     raise Conflict(
@@ -294,7 +313,7 @@ def _enlist(
             qualification=qualification_label(kind),
             until=fmt_date(until) if until else "",
         )
-    _check_collision(session, volunteer, shift, who)
+    _check_collision(session, volunteer, shift, who, by_staff)
     status = "assigned" if by_staff else "signed_up"
     if existing is None:
         existing = ShiftAssignment(
@@ -830,6 +849,8 @@ class MyShift:
     checked_in_at: datetime | None
     checked_out_at: datetime | None
     hours: float
+    # Overlaps another active shift of the same person (also at another agency).
+    overlaps: bool = False
 
     def can_check_in(self, now: datetime) -> bool:
         s = self.shift
@@ -873,7 +894,12 @@ def my_shifts(
         a = rows[v.id]
         shift = session.get(Shift, v.id)
         assert shift is not None
-        out.append(MyShift(a.id, v, a.status, a.checked_in_at, a.checked_out_at, _hours(a, shift)))
+        clash = a.status in ACTIVE and (
+            _clashes(session, volunteer, shift, own_agency_only=False) is not None
+        )
+        out.append(
+            MyShift(a.id, v, a.status, a.checked_in_at, a.checked_out_at, _hours(a, shift), clash)
+        )
     return out
 
 

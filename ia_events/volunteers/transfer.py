@@ -21,6 +21,7 @@ import csv
 import hashlib
 import io
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -116,15 +117,55 @@ def _date(value: object) -> date | None:
     raise ValueError(text)
 
 
+# Rows read at most (header and blank rows included): the row limit is checked while
+# reading, so a workbook of a million rows is refused after a few thousand, not read whole.
+READ_LIMIT = MAX_ROWS + 200
+
+
+def _capped(rows: Iterable[Sequence[object]]) -> list[list[object]]:
+    out: list[list[object]] = []
+    for row in rows:
+        if len(out) >= READ_LIMIT:
+            raise InvalidInput("import_too_large", max=MAX_ROWS)
+        out.append(list(row))
+    return out
+
+
+def _count_sheet_rows(content: bytes) -> None:
+    """Refuse a workbook with a sheet of more than ``READ_LIMIT`` rows, counting the
+    ``<row>`` elements as they stream past (openpyxl itself parses a whole sheet
+    that lacks a size tag before it yields a single row)."""
+    import zipfile
+    from xml.etree.ElementTree import iterparse
+
+    with zipfile.ZipFile(io.BytesIO(content)) as zf:
+        for name in zf.namelist():
+            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                continue
+            rows = 0
+            with zf.open(name) as sheet:
+                for _event, element in iterparse(sheet, events=("start",)):
+                    if element.tag.endswith("}row") or element.tag == "row":
+                        rows += 1
+                        if rows > READ_LIMIT:
+                            raise InvalidInput("import_too_large", max=MAX_ROWS)
+
+
 def _table(filename: str, content: bytes) -> list[list[object]]:
-    """The file's rows as lists of cell values (CSV or the first Excel sheet)."""
+    """The file's rows as lists of cell values (CSV or the first Excel sheet), read as a
+    stream and given up on as soon as there are more than ``READ_LIMIT``."""
     try:
         if filename.lower().endswith((".xlsx", ".xlsm")):
             from openpyxl import load_workbook
 
+            _count_sheet_rows(content)
             wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
             try:
-                return [list(r) for r in wb.worksheets[0].iter_rows(values_only=True)]
+                sheet = wb.worksheets[0]
+                # Ignore the sheet's size claim (it can lie, and asking for max_row
+                # without one reads the whole sheet): stream and count instead.
+                sheet.reset_dimensions()
+                return _capped(sheet.iter_rows(values_only=True))
             finally:
                 wb.close()
         try:
@@ -135,7 +176,7 @@ def _table(filename: str, content: bytes) -> list[list[object]]:
             delimiter = csv.Sniffer().sniff(text[:4096], delimiters=";,\t").delimiter
         except csv.Error:
             delimiter = ";" if text.count(";") >= text.count(",") else ","
-        return [list(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
+        return _capped(csv.reader(io.StringIO(text), delimiter=delimiter))
     except DomainError:
         raise
     except Exception as exc:  # a broken file is bad input, not a crash

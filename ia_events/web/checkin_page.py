@@ -40,7 +40,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ia_events.attendance import checkin
 from ia_events.attendance.checkin_texts import LANGS, RTL, legal_basis, notice_ref, pick_language, t
 from ia_events.core.errors import InvalidInput, classify
-from ia_events.core.installation import Installation, shared
+from ia_events.core.installation import Installation, is_demo, shared
 from ia_events.core.messages import fmt_date, fmt_time
 from ia_events.web.clientaddr import client_address
 
@@ -144,6 +144,7 @@ class View:
     attendance_id: int | None = None
     # "try_again" after a failed POST: the submitted fields, sent again by one tap.
     retry: tuple[tuple[str, str], ...] = ()
+    demo: bool = False  # a demo installation says so on every page
 
 
 def _page(view: View) -> str:
@@ -168,6 +169,8 @@ def _page(view: View) -> str:
         f"<title>{_e(t(lang, 'title'))}</title><style>{CSS}</style></head><body><main>",
         f"<nav>{nav}</nav>",
     ]
+    if view.demo:
+        parts.append('<p class="state warn">Demo – erfundene Daten · demo, fictional data</p>')
     if tg.title:
         parts.append(f'<h1>{_e(tg.title)}</h1><div class="card"><dl>')
         if tg.starts_at and tg.ends_at:
@@ -317,7 +320,8 @@ def _load(inst: Installation, token: str, lang: str) -> View | str:
         if target.token is not None and target.token.purpose == "volunteer":
             return f"/volunteer_checkin?t={quote(token)}"
         basis = legal_basis(s, target.privacy_law) if target.agency_name else ""
-    view = View(lang, token, target, basis=basis, state=target.state)
+        demo = is_demo(s)  # same read: a demo installation says so on every page
+    view = View(lang, token, target, basis=basis, state=target.state, demo=demo)
     if target.state == "open":
         view.nonce = checkin.new_nonce(inst.keys, token)
     return view
@@ -372,6 +376,7 @@ def _submit(inst: Installation, form: dict[str, str], lang: str, device: list[in
                 basis = legal_basis(s, target.privacy_law)
             else:
                 basis = ""
+            demo = is_demo(s)
     except InvalidInput:
         view = _load(inst, token, lang)
         assert isinstance(view, View)
@@ -381,7 +386,7 @@ def _submit(inst: Installation, form: dict[str, str], lang: str, device: list[in
         with inst.db.read() as s:
             target = checkin.resolve(s, inst.keys, token)
             basis = legal_basis(s, target.privacy_law) if target.agency_name else ""
-    view = View(lang, token, target, basis=basis, state=answer.state)
+    view = View(lang, token, target, basis=basis, state=answer.state, demo=demo)
     view.name_match = answer.name_match
     if answer.state == checkin.ALREADY and target.is_open:
         view.nonce = checkin.new_nonce(inst.keys, token)

@@ -32,7 +32,8 @@ def _start(inst: Installation):  # type: ignore[no-untyped-def]
 
 def _load_demo(at, code: str):  # type: ignore[no-untyped-def]
     next(t for t in at.text_input if t.key == "login_demo_code").input(code)
-    return next(b for b in at.button if b.label == "Demodaten laden").click().run()
+    # Loading the whole demo takes a while on a busy machine.
+    return next(b for b in at.button if b.label == "Demodaten laden").click().run(timeout=300)
 
 
 def test_an_anonymous_visitor_cannot_load_the_demo(fresh: Installation) -> None:

@@ -75,3 +75,21 @@ def test_a_hand_off_link_sent_to_someone_else_logs_nobody_in(browser, page, live
         assert "Übersicht" not in " ".join(victim.get_by_role("heading").all_inner_texts())
     finally:
         victim_ctx.close()
+
+
+def test_metrics_are_off_and_media_links_need_a_login(browser, page, live_server):  # type: ignore[no-untyped-def]
+    import httpx
+
+    assert httpx.get(f"{live_server}/_stcore/metrics", timeout=20).status_code == 404
+    ui_login(page, live_server, "fk-essen")
+    page.get_by_role("heading", name=re.compile("Übersicht")).wait_for()
+    page.goto(f"{live_server}/checkin_door")
+    wait_ready(page)
+    qr = page.locator("img[src*='/media/']").first
+    qr.wait_for()
+    src = qr.get_attribute("src") or ""
+    url = src if src.startswith("http") else live_server + src
+    assert page.request.get(url).status == 200  # the logged-in browser sees it
+    # The same link outside the session: refused, and nothing of the file.
+    outside = httpx.get(url, timeout=20)
+    assert outside.status_code == 403 and b"PNG" not in outside.content

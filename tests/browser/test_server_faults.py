@@ -354,7 +354,7 @@ def test_secrets_never_reach_the_server_log(  # type: ignore[no-untyped-def]
     try:
         base = server.start()
         ui_login(page, base, ADMIN, WRONG)
-        page.get_by_text("Benutzername oder Passwort ist falsch.").wait_for()
+        page.get_by_text(re.compile("^Benutzername oder Passwort ist falsch")).wait_for()
         ui_login(page, base, ADMIN, PASSWORD)
         page.get_by_role("link", name="System").click()
         wait_ready(page)

@@ -263,3 +263,41 @@ def test_huge_pages_and_images_get_a_german_note_instead_of_a_preview(
     assert shown.kind == "images"
     with Image.open(io.BytesIO(shown.images[0])) as img:
         assert max(img.size) <= previews.MAX_EDGE
+
+
+# -- 13. data files readable by the service account only -----------------------------------------
+
+
+def test_data_files_are_created_0600_whatever_the_umask(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from ia_events.archive.evidence import add_evidence
+    from tests.integration.archive_factory import build
+    from tests.pdf_samples import PLAIN
+
+    old = os.umask(0o022)  # a typical service umask
+    try:
+        inst, _ = initialise(make_settings(tmp_path / "data"))
+        try:
+            w = build(inst)
+            add_evidence(
+                inst, w.fk_essen, agency_slug="essen", funding_year=2025, kind="flyer",
+                filename="liste.pdf", content=PLAIN,
+            )  # fmt: skip
+            with inst.db.write() as s:  # something for the WAL
+                users.add_user(s, OP, inst.settings, username="wal-test",
+                               password=PASSWORD, role="coordinator")  # fmt: skip
+        finally:
+            inst.close()
+    finally:
+        os.umask(old)
+    data = tmp_path / "data"
+    database = data / "ia-events.sqlite3"
+    assert database.exists()
+    files = [p for p in data.rglob("*") if p.is_file()]
+    blobs = [p for p in files if "blobs" in p.parts]
+    assert blobs, files
+    loose = [
+        f"{p.relative_to(data)} {oct(stat.S_IMODE(p.stat().st_mode))}"
+        for p in [database, *blobs, *data.glob("ia-events.sqlite3-*")]
+        if p.exists() and p.stat().st_mode & 0o077
+    ]
+    assert loose == []

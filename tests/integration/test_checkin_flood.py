@@ -131,3 +131,15 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy(monkeypatch) -> None: 
     rewritten = _request(("203.0.113.9", 0), "203.0.113.9")
     assert client_address(rewritten, "") == UNTRUSTED_FORWARD
     assert client_address(rewritten, "127.0.0.1,::1") == "203.0.113.9"
+
+
+def test_the_participant_page_of_a_demo_says_so(inst: Installation, app: Starlette) -> None:
+    from ia_events.core.models import Setting
+
+    made = make_occurrence(inst)
+    with TestClient(app, base_url="http://testserver") as phone:
+        assert "Demo" not in phone.get(f"/checkin?t={made.token}").text
+        with inst.db.write() as s:
+            s.add(Setting(key="demo", value="1"))
+        html = phone.get(f"/checkin?t={made.token}").text
+    assert "Demo – erfundene Daten" in html and len(html.encode()) < 50_000

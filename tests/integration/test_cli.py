@@ -83,6 +83,56 @@ def test_list_subgoals_reports_target_and_actual(demo_data: Path) -> None:
     assert participants["actual"] > 0
 
 
+def test_list_agencies_are_the_handbooks_with_their_awo_carriers(demo_data: Path) -> None:
+    rows = {r["slug"]: r for r in json.loads(ia(demo_data, "list", "agencies", "--json").stdout)}
+    assert rows["self-i-essen"]["carrier"] == "AWO Bezirksverband Niederrhein e.V."
+    assert rows["self-i-essen"]["fields"] == ["BE", "IKÖ"]
+    assert rows["wesel-kamp-lintfort"] == {
+        "slug": "wesel-kamp-lintfort",
+        "name": "Integrationsagentur Wesel-Kamp-Lintfort",
+        "carrier": "AWO Kreisverband Wesel",
+        "fields": ["IKÖ", "SRO"],
+    }
+    assert rows["du-neumuehl"]["fields"] == ["BE", "IKÖ", "SRO", "ADA"]
+    assert rows["duesseldorf"]["fields"] == ["IKÖ", "ADA", "BE"]
+
+
+def test_list_plans_json_follows_the_contract_and_the_agencys_fields(demo_data: Path) -> None:
+    year = str(datetime.now().year)
+    for slug, fields in (("kleve", {"IKÖ", "SRO"}), ("duesseldorf", {"IKÖ", "ADA", "BE"})):
+        rows = json.loads(
+            ia(demo_data, "list", "plans", "--agency", slug, "--year", year, "--json").stdout
+        )
+        assert {r["fields"][0] for r in rows} == fields  # one Aufgabe per Arbeitsschwerpunkt
+        assert set(rows[0]) == {"id", "topic", "status", "version", "fields", "subgoals"}
+        assert set(rows[0]["subgoals"][0]) == {"id", "title", "indicator", "target", "methods"}
+        assert all(g["methods"] for r in rows for g in r["subgoals"])
+    kleve = json.loads(
+        ia(demo_data, "list", "plans", "--agency", "kleve", "--year", year, "--json").stdout
+    )
+    assert "draft" in {r["status"] for r in kleve}  # the demo's returned plan
+    dus = json.loads(
+        ia(demo_data, "list", "plans", "--agency", "duesseldorf", "--year", year, "--json").stdout
+    )
+    assert max(r["version"] for r in dus) == 2  # the grundsätzliche change
+
+
+def test_list_deadlines_json_owes_the_analysis_only_before_a_phase(demo_data: Path) -> None:
+    def kinds(year: int, today: str) -> dict[str, dict]:  # type: ignore[type-arg]
+        out = ia(demo_data, "list", "deadlines", "--agency", "essen", "--year", str(year),
+                 "--today", today, "--json").stdout  # fmt: skip
+        rows = json.loads(out)
+        assert set(rows[0]) == {"kind", "title", "due", "status", "document_id"}
+        return {r["kind"]: r for r in rows}
+
+    first, second = (2026, 2027) if datetime.now().year % 2 == 0 else (2028, 2029)
+    assert kinds(first, f"{first}-12-31")["sozialraumanalyse"]["due"] == f"{first - 1}-11-15"
+    later = kinds(second, f"{second + 2}-01-01")
+    assert "sozialraumanalyse" not in later
+    assert later["aufgabenplanung"]["status"] == "overdue"
+    assert later["aufgabenplanung"]["due"] == f"{second - 1}-11-15"
+
+
 def test_user_add_reads_the_password_from_stdin_and_records_the_actor(demo_data: Path) -> None:
     out = ia(
         demo_data,
@@ -113,6 +163,8 @@ def test_user_add_reads_the_password_from_stdin_and_records_the_actor(demo_data:
         ("frobnicate",),
         ("list", "subgoals", "--agency", "essen"),
         ("list", "subgoals", "--agency", "gibt-es-nicht", "--year", "2026"),
+        ("list", "plans", "--agency", "essen"),
+        ("list", "deadlines", "--agency", "essen", "--year", "2026", "--today", "gestern"),
         ("user", "add", "x", "--role", "kaiser"),
         ("list", "occurrences", "--year", "zwanzig"),
     ],

@@ -97,7 +97,13 @@ def test_sachbericht_edit_export_submit_and_freeze(demo_inst: Installation, tmp_
     fingerprint = demo_inst.keys.fingerprint()
     with demo_inst.db.read() as s:
         d = activity_report.draft(s, fk, "kleve", year, fingerprint)
-    assert len(d.sections) == 4 and not d.submitted
+        goals = s.scalars(
+            select(SubGoal.id).where(
+                SubGoal.agency_id == fk.agency_id, SubGoal.funding_year == year
+            )
+        ).all()
+    # A section per sub-goal of all of Kleve's Aufgaben (one per Arbeitsschwerpunkt).
+    assert len(d.sections) == len(goals) == 5 and not d.submitted
     first = d.sections[0]
     assert first.goal.target > 0 and first.activities and first.activities[0].dates
     with demo_inst.db.write() as s:

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ia_events.accounts import users
+from ia_events.accounts import personnel, users
 from ia_events.accounts.agencies import add_agency, list_agencies
 from ia_events.archive import backup, evidence, fixity, query, retention
 from ia_events.attendance import checkin, tokens
@@ -35,7 +35,7 @@ from ia_events.core.installation import Installation
 from ia_events.core.models import Attendance, AuditEvent, Evidence, Role, Shift
 from ia_events.core.permissions import Reach
 from ia_events.inspection import bundle, completeness
-from ia_events.planning import plans, schedule
+from ia_events.planning import analyses, approvals, plan_export, plans, schedule
 from ia_events.reporting import controlling, progress
 from ia_events.volunteers import hours, registry, shifts, transfer
 
@@ -150,6 +150,19 @@ CASES = [
          lambda r, w: any(p.agency_slug == "essen" if hasattr(p, "agency_slug") else
                           "essen" in repr(p) for p in r)),
     Case("planning.plans.plan_history", lambda c, a: plans.plan_history(c[1], a, c[2].a.plan)),
+    Case("planning.plans.plans_for", lambda c, a: plans.plans_for(c[1], a, "essen", 2026)),
+    Case("planning.plans.plan_view", lambda c, a: plans.plan_view(c[1], a, c[2].a.plan)),
+    Case("planning.plan_export.export",
+         lambda c, a: plan_export.export(c[1], a, c[2].a.plan, "docx", on=TODAY, today=TODAY)),
+    Case("planning.analyses.create_analysis",
+         lambda c, a: analyses.create_analysis(c[1], a, agency_slug="essen", year=2026)),
+    Case("planning.analyses.get_analysis",
+         lambda c, a: analyses.get_analysis(c[1], a, "essen", 2026)),
+    Case("planning.approvals.queue", lambda c, a: approvals.queue(c[1], a, 2026),
+         lambda r, w: any(p.agency_slug == "essen" for p in r.plans)),
+    Case("accounts.personnel.add_change",
+         lambda c, a: personnel.add_change(c[1], a, agency_slug="essen", kind="vakanz",
+                                           planned_on=date(2026, 6, 1), today=TODAY)),
     Case("planning.plans.update_plan",
          lambda c, a: plans.update_plan(c[1], a, c[2].a.plan, topic="X", goal="Y", why="z")),
     Case("planning.plans.add_subgoal",

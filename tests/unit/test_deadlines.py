@@ -46,7 +46,9 @@ def test_second_year_of_a_phase() -> None:
     assert K.antrag not in rows and K.zwischenverwendungsnachweis not in rows
     assert rows[K.verwendungsnachweis] == (date(2028, 4, 30), date(2028, 6, 30))
     assert rows[K.aufgabenplanung] == (date(2026, 11, 15), date(2026, 11, 15))
-    assert len(rows) == 6
+    # The analysis is owed every two years (before a phase), not for the second year.
+    assert K.sozialraumanalyse not in rows
+    assert len(rows) == 5
 
 
 def test_year_list_is_ordered_by_district_date() -> None:
@@ -67,9 +69,12 @@ def test_between_finds_each_deadline_once_across_years() -> None:
     june = deadlines_between(date(2026, 6, 1), date(2026, 6, 30))
     assert {d.kind for d in june} == {K.online_controlling, K.sachbericht, K.verwendungsnachweis}
     nov = deadlines_between(date(2026, 11, 1), date(2026, 11, 30))
-    assert {(d.kind, d.funding_year) for d in nov} == {
-        (K.sozialraumanalyse, 2027),
-        (K.aufgabenplanung, 2027),
+    assert {(d.kind, d.funding_year) for d in nov} == {(K.aufgabenplanung, 2027)}
+    nov_before_phase = deadlines_between(date(2025, 11, 1), date(2025, 11, 30))
+    assert {(d.kind, d.funding_year) for d in nov_before_phase} == {
+        (K.sozialraumanalyse, 2026),
+        (K.aufgabenplanung, 2026),
+        (K.antrag, 2026),
     }
 
 

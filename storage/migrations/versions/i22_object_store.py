@@ -1,7 +1,7 @@
 """archive on an object store: object versions, locks, journal leases
 
 Revision ID: i22_object_store
-Revises: n21_notify
+Revises: i17_instruments
 Create Date: 2026-12-04 17:00:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import storage.db
 
 revision = "i22_object_store"
-down_revision = "n21_notify"
+down_revision = "i17_instruments"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,30 @@
+"""Which characters a typed text may hold: the one rule for names and planning texts.
+
+Refused (docs/security.md): every control character (Unicode category Cc: C0,
+DEL, C1 such as U+0085), line and paragraph separators (U+2028, U+2029) where a
+text has one line, and format characters (Cf) that change how the text around
+them is shown -- bidi embeddings, overrides and isolates (U+202A–U+202E,
+U+2066–U+2069, the "evil.gpj.exe" trick), invisible joiners, BOMs and the like.
+Kept, because names in Arabic, Farsi and Kurdish need them: the direction marks
+LRM, RLM and ALM (U+200E, U+200F, U+061C) and ZWNJ/ZWJ (U+200C, U+200D).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+KEPT_FORMAT = frozenset("\u200c\u200d\u200e\u200f\u061c")
+LINE_BREAKS = frozenset("\n\r\t")
+
+
+def bad_character(value: str, *, multiline: bool = False) -> str | None:
+    """The first character ``value`` may not hold, or None."""
+    for ch in value:
+        if multiline and ch in LINE_BREAKS:
+            continue
+        category = unicodedata.category(ch)
+        if category == "Cc" or category in ("Zl", "Zp"):
+            return ch
+        if category == "Cf" and ch not in KEPT_FORMAT:
+            return ch
+    return None

@@ -1,0 +1,167 @@
+"""Freigaben: the coordinator's one screen for Sozialraumanalysen, Aufgabenplanungen
+and Sachberichte -- what waits, everything needed to decide, approve or return.
+
+A plan is shown with its Anlass/Begründung, the needs it answers and the
+analysis they come from, flags (outside the agency's fields, open notices)
+and its versions; an analysis with the handbook's points it still misses.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ia_events.core.access import Actor
+from ia_events.core.messages import berlin, fmt_datetime
+from ia_events.planning import analyses, approvals, plans
+from pages._ui import actor, guard, inst, now, writing
+
+STATUS = {"draft": "Entwurf", "submitted": "wartet auf Freigabe", "approved": "freigegeben"}
+
+
+def _steps(who: Actor, doc_type: str, doc_id: int) -> None:
+    with inst().db.read() as s:
+        steps = approvals.history(s, who, doc_type, doc_id)
+    for step in steps:
+        st.caption(
+            f"Version {step.version}: {step.label} am {fmt_datetime(step.at)} von {step.actor}"
+            + (f" – {step.note}" if step.note else "")
+        )
+
+
+def _decide(who: Actor, doc_type: str, doc_id: int) -> None:
+    c1, c2 = st.columns(2)
+    if c1.button("Freigeben", type="primary", key=f"ok_{doc_type}_{doc_id}"):
+        with guard():
+            with writing() as s:
+                if doc_type == "analysis":
+                    analyses.approve_analysis(s, who, doc_id, now=now())
+                elif doc_type == "plan":
+                    plans.approve_plan(s, who, doc_id, now=now())
+                else:
+                    approvals.approve_report(s, who, doc_id, now=now())
+            st.rerun()
+    with c2.form(f"back_{doc_type}_{doc_id}"):
+        note = st.text_input("Hinweis an die Agentur (was ist zu ändern?)")
+        if st.form_submit_button("Zur Überarbeitung zurückgeben"):
+            with guard():
+                with writing() as s:
+                    if doc_type == "analysis":
+                        analyses.return_analysis(s, who, doc_id, note, now=now())
+                    elif doc_type == "plan":
+                        plans.return_plan(s, who, doc_id, note, now=now())
+                    else:
+                        approvals.return_report(s, who, doc_id, note, now=now())
+                st.rerun()
+
+
+def _analysis(who: Actor, a: analyses.AnalysisView) -> None:
+    st.text(
+        f"{analyses.ORIENTATIONS.get(a.orientation, a.orientation)}, "
+        f"{'fortgeschrieben' if a.continued else 'neu'} · Raster: {a.raster or '–'}"
+    )
+    st.text("Quellen: " + ("; ".join(analyses.SOURCES.get(x, x) for x in a.sources) or "–"))
+    if a.summary:
+        st.text(a.summary)
+    for point in a.missing_points:
+        st.warning(point)
+    for n in a.needs:
+        answered = "; ".join(f"{t} ({y})" for _, t, y in n.plans) or "noch keine Aufgabe"
+        st.text(f"Bedarf: {n.title} ({n.field or '–'}) → {answered}")
+    if a.evidence_ids:
+        st.caption("Dokumente im Archiv: " + ", ".join(f"Nachweis {i}" for i in a.evidence_ids))
+
+
+def _plan(who: Actor, p: plans.PlanView, by_analysis: dict[int, analyses.AnalysisView]) -> None:
+    st.text(f"Thema: {p.topic}")
+    st.text(f"Anlass/Begründung: {p.reason or '– (fehlt)'}")
+    st.text(f"Ziel: {p.goal}")
+    if p.methods:
+        st.text(f"Methoden: {p.methods}")
+    st.caption(f"Laufzeit {p.years} · Handlungsfelder {', '.join(p.fields) or '–'}")
+    if p.needs:
+        st.text("Bedarfe aus der Analyse: " + "; ".join(n.title for n in p.needs))
+    else:
+        st.warning("Kein Bezug zu einem Bedarf der Sozialraumanalyse.")
+    for g in p.subgoals:
+        st.text(
+            f"• {g.title} ({g.field}, Ziel {g.target:g})" + (f" – {g.methods}" if g.methods else "")
+        )
+    for flag in p.off_field:
+        st.warning(f"Außerhalb der Arbeitsschwerpunkte: {flag}")
+    if p.open_notices:
+        st.warning(f"{p.open_notices} Mitteilung(en) an die Bewilligungsbehörde offen.")
+    if p.changed_since_approval:
+        st.info(f"Geändert seit der Freigabe von Version {p.approved_version}.")
+    analysis = by_analysis.get(p.analysis_id or 0)
+    if analysis is not None:
+        with st.expander(f"Die Analyse dazu: Förderphase {analysis.phase}"):
+            _analysis(who, analysis)
+
+
+def render() -> None:
+    who = actor()
+    st.title("Freigaben")
+    st.caption(
+        "Sozialraumanalysen, Aufgabenplanungen und Sachberichte: freigeben oder mit "
+        "Hinweis zurückgeben. Jeder Schritt wird mit Version, Person, Zeit und Grund vermerkt."
+    )
+    with guard():
+        this = berlin(now()).year
+        year = int(st.selectbox("Förderjahr", [this - 1, this, this + 1], index=1, key="appr_year"))
+        only_waiting = st.toggle("Nur Wartende zeigen", value=True, key="appr_waiting")
+        with inst().db.read() as s:
+            q = approvals.queue(s, who, year)
+            linked = {p.analysis_id for p in q.plans if p.analysis_id}
+            by_analysis = {a.id: a for a in q.analyses}
+            for aid in linked - set(by_analysis):
+                by_analysis[aid] = analyses.analysis_by_id(s, who, aid)
+        st.metric("Warten auf Freigabe", q.waiting)
+        if q.off_field_activities:
+            with st.expander(
+                f"{len(q.off_field_activities)} Angebot(e) außerhalb der Arbeitsschwerpunkte"
+            ):
+                for name, title, f, reason in q.off_field_activities:
+                    st.text(f"{name}: {title} ({f}) – Begründung: {reason}")
+
+        def show(status: str) -> bool:
+            return status == "submitted" or not only_waiting
+
+        tabs = st.tabs(["Sozialraumanalysen", "Aufgabenplanungen", "Sachberichte"])
+        with tabs[0]:
+            for a in q.analyses:
+                if not show(a.status):
+                    continue
+                with st.container(border=True):
+                    st.markdown(f"**{a.agency_name}** – Förderphase {a.phase}")
+                    st.caption(f"{STATUS.get(a.status, a.status)} · Version {a.version}")
+                    _analysis(who, a)
+                    if a.status == "submitted":
+                        _decide(who, "analysis", a.id)
+                    _steps(who, "analysis", a.id)
+        with tabs[1]:
+            for p in q.plans:
+                if not show(p.status):
+                    continue
+                with st.container(border=True):
+                    st.markdown(f"**{p.agency_name}** – Aufgabe {p.years}")
+                    st.caption(f"{STATUS.get(p.status, p.status)} · Version {p.version}")
+                    _plan(who, p, by_analysis)
+                    if p.status == "submitted":
+                        _decide(who, "plan", p.id)
+                    _steps(who, "plan", p.id)
+        with tabs[2]:
+            for r in q.reports:
+                if not show(r.status):
+                    continue
+                with st.container(border=True):
+                    st.markdown(f"**{r.agency_name}** – Sachbericht {r.funding_year}")
+                    st.caption(
+                        f"{STATUS.get(r.status, r.status)} · Version {r.version}"
+                        + (f" · PDF: Nachweis {r.evidence_id}" if r.evidence_id else "")
+                    )
+                    if r.status == "submitted":
+                        _decide(who, "report", r.id)
+                    _steps(who, "report", r.id)
+
+
+render()
