@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, database_url, skip_or_fail
+from tests.support import DEMO_PASSWORD
 
 CHROMIUM = os.environ.get("IA_EVENTS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -163,7 +164,7 @@ def wait_ready(page, timeout: float = 20_000) -> None:  # type: ignore[no-untype
     page.wait_for_selector('[data-test-script-state="notRunning"]', timeout=timeout)
 
 
-def ui_login(page, base: str, username: str, password: str = "Demo-Passwort-2026") -> None:  # type: ignore[no-untyped-def]
+def ui_login(page, base: str, username: str, password: str = DEMO_PASSWORD) -> None:  # type: ignore[no-untyped-def]
     page.goto(base + "/")
     wait_ready(page)
     page.get_by_label("Benutzername").fill(username)

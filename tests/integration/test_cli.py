@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import datetime
@@ -134,10 +135,9 @@ def test_keys_public_prints_a_usable_ed25519_key(demo_data: Path) -> None:
     assert load_pem_public_key(pem.encode()).__class__.__name__.startswith("Ed25519")
 
 
-def test_verify_names_a_flipped_byte_and_exits_1(tmp_path: Path) -> None:
+def test_verify_names_a_flipped_byte_and_exits_1(demo_data: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    ia(data, "init")
-    ia(data, "demo")
+    shutil.copytree(demo_data, data)  # an installation made by ``ia init`` + ``ia demo``
     doc = tmp_path / "presse.txt"
     doc.write_bytes(b"Pressemeldung " * 1000)
     added = json.loads(

@@ -22,7 +22,7 @@ from ia_events.core import audit
 from ia_events.core.installation import Installation
 from ia_events.core.models import Attendance, AuditEvent, Scan
 from storage import prepared
-from tests.integration.checkin_support import make_occurrence
+from tests.factories import make_occurrence
 
 WHEN = datetime(2026, 3, 8, 9, 30, 15, 123456, tzinfo=UTC)
 
