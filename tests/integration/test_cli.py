@@ -17,14 +17,19 @@ BIN = Path(sys.executable).with_name("ia-events")
 
 
 def ia(
-    data: Path, *args: str, stdin: str | None = None, url: str | None = None, check: int | None = 0
+    data: Path,
+    *args: str,
+    stdin: str | None = None,
+    url: str | None = None,
+    check: int | None = 0,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "IA_EVENTS_DATA": str(data)}
     env.pop("IA_EVENTS_DATABASE_URL", None)
     if url:
         env["IA_EVENTS_DATABASE_URL"] = url
     proc = subprocess.run(
-        [str(BIN), *args], input=stdin, capture_output=True, text=True, env=env, timeout=120
+        [str(BIN), *args], input=stdin, capture_output=True, text=True, env=env, timeout=timeout
     )
     assert "Traceback" not in proc.stderr + proc.stdout
     if check is not None:
@@ -36,7 +41,8 @@ def ia(
 def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("cli") / "data"
     ia(data, "init")
-    ia(data, "demo")
+    # Loading the demo took 114 s on the 2-core machine at load 14 (25 s at load 3).
+    ia(data, "demo", timeout=600)
     return data
 
 
