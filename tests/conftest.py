@@ -23,8 +23,9 @@ database that belongs to it.
 
 Every copy of a template shares the template's keys (as copies of one installation
 would); a test that needs an installation of its own keys calls ``initialise`` itself.
-Session fixtures are per process: under pytest-xdist each worker builds its own
-templates (databases with unique names), so workers never share one.
+Templates are built once per run, also under pytest-xdist (``-n 2``): the first worker
+that needs one builds it under a file lock, the others wait and copy it ("templates
+built once per run" below); every test still gets its own copy.
 
 Where no PostgreSQL server or no Chromium is reachable the tests skip with the
 reason; ``IA_EVENTS_REQUIRE_PG=1`` / ``IA_EVENTS_REQUIRE_BROWSER=1`` (set by
