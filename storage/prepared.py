@@ -16,7 +16,7 @@ run finds them). ``docs/performance.md`` has the figures.
 
 The switch: ``IA_EVENTS_PREPARED=0`` (read at import) sends the very same statements and
 parameters through ``Connection.execute`` -- plain SQLAlchemy Core, no private API. It is
-there to compare the two paths (``benchmarks/checkin.py``) and as the way out should an
+there to compare the two paths (``benchmarks/prepared_vs_core.py``) and as the way out should an
 SQLAlchemy release break this module. ``tests/integration/test_prepared.py`` runs on both
 paths and both databases. Measured in December 2026 on the 2-core VM under load, Core
 did not hold the check-in goals on both databases, so this module stays
