@@ -13,10 +13,36 @@ the connection's transaction, and a driver error comes out as SQLAlchemy's excep
 Not for: expanding ``IN`` parameters, post-compile parameters, INSERTs that would need a
 Python-side column default (all refused when the statement is first prepared, so a test
 run finds them). ``docs/performance.md`` has the figures.
+
+The switch: ``IA_EVENTS_PREPARED=0`` (read at import) sends the very same statements and
+parameters through ``Connection.execute`` -- plain SQLAlchemy Core, no private API. It is
+there to compare the two paths (``benchmarks/prepared_vs_core.py``) and as the way out should an
+SQLAlchemy release break this module. ``tests/integration/test_prepared.py`` runs on both
+paths and both databases. Measured in December 2026 on the 2-core VM under load, Core
+did not hold the check-in goals on both databases, so this module stays
+(``docs/performance.md``, "Check-in: prepared path vs. Core").
+
+SQLAlchemy internals used here (not its documented public API; they may change in a
+minor release, hence the ``sqlalchemy>=2.1,<2.2`` pin in ``pyproject.toml``):
+
+- ``SQLCompiler.bind_names`` (BindParameter -> rendered name), ``.positiontup``
+  (order of positional parameters), ``.insert_prefetch`` / ``.update_prefetch``
+  (columns whose Python-side default Core would compute), ``.construct_params()``
+  (bind values with their defaults, as Core builds them);
+- ``BindParameter.expanding`` / ``.literal_execute`` (refused);
+- ``DBAPIError.instance()`` (wraps a driver error the way Core does);
+- ``Dialect.is_disconnect()``, ``Dialect.loaded_dbapi`` and
+  ``PoolProxiedConnection.driver_connection`` / ``.dbapi_connection`` (documented, but
+  meant for dialect authors); ``TypeEngine.bind_processor()`` / ``.result_processor()``
+  / ``.dialect_impl()`` (public type API).
+
+Upgrading SQLAlchemy past 2.1: run ``tests/integration/test_prepared.py`` on SQLite and
+PostgreSQL (it compares the stored rows byte for byte with Core's), then widen the pin.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
@@ -99,10 +125,18 @@ class Prepared:
 
 _CACHE: dict[tuple[int, str, tuple[str, ...]], tuple[ClauseElement, Prepared]] = {}
 
+#: ``IA_EVENTS_PREPARED=0`` runs the same statements through SQLAlchemy Core instead
+#: (read once at import; tests switch it with ``monkeypatch.setattr``).
+ENABLED = os.environ.get("IA_EVENTS_PREPARED", "1").strip() != "0"
+
 
 def run(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """Run ``stmt`` (a module constant: its compiled form is kept per dialect and, for an
-    INSERT, per set of columns) with ``params`` on ``conn``; the rows."""
+    INSERT, per set of columns) with ``params`` on ``conn``; the rows. With ``ENABLED``
+    off, the same statement and parameters go through ``conn.execute`` (Core)."""
+    if not ENABLED:
+        result = conn.execute(stmt, dict(params))
+        return [tuple(r) for r in result] if result.returns_rows else []
     keys = tuple(params) if isinstance(stmt, Insert) else ()
     key = (id(stmt), conn.dialect.name, keys)
     hit = _CACHE.get(key)

@@ -1,8 +1,12 @@
 """Shared fixtures: real installations on a SQLite file and on PostgreSQL.
 
-- ``sqlite_inst``   a fresh, initialised installation in ``tmp_path`` (SQLite file)
+- ``sqlite_inst``   a fresh, initialised installation in ``tmp_path`` (SQLite file):
+                    a copy of the data dir (keys, migrated database) of one installation
+                    initialised per run (``sqlite_template``)
 - ``pg_inst``       the same on PostgreSQL (``IA_EVENTS_TEST_PG_URL``, default the
-                    server on 127.0.0.1:5432); each test run gets its own database
+                    server on 127.0.0.1:5432): a copy of the template's data dir and its
+                    own database, ``CREATE DATABASE … TEMPLATE`` of the per-run migrated
+                    one (``pg_template``; the next copy is made while a test runs)
 - ``inst``          parametrised over both: integration tests use this
 - ``demo_dir``     a data dir (keys, archive) with the small demo loaded, and its own
                     database: copied from a per-run template, so it is fast
@@ -17,6 +21,14 @@ database per test on the server of ``IA_EVENTS_TEST_PG_URL``, created with
 opens such a data dir again uses ``make_settings(data_dir)``, which knows the
 database that belongs to it.
 
+Every copy of a template shares the template's keys (as copies of one installation
+would); a test that needs an installation of its own keys calls ``initialise`` itself.
+Templates are built once per run, also under pytest-xdist (``-n 2``): the first worker
+that needs one builds it under a file lock, the others wait and copy it ("templates
+built once per run" below); every test still gets its own copy.
+
+
+
 - ``seaweed``       a SeaweedFS cluster (master, three volume servers, filer, S3
                     gateway; ``tests/seaweed.py``), started once per run
 - ``s3_inst``       an installation whose archive is a fresh bucket with Object Lock
@@ -29,10 +41,13 @@ skip with the reason; ``IA_EVENTS_REQUIRE_PG=1`` / ``IA_EVENTS_REQUIRE_BROWSER=1
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,6 +63,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TEST_DBS = ("sqlite", "postgres")
 DEMO_MARK = "demo_db"
+BROWSER_PREFIX = "tests/browser/"
+# Modules whose expensive module-scoped fixture (an installation made through the CLI, a
+# fuzzing world) should be built once, not once in each xdist worker.
+ONE_WORKER_MODULES = frozenset({"test_cli.py", "test_bad_input.py"})
 
 
 def demo_database() -> str:
@@ -57,8 +76,9 @@ def demo_database() -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     # Nothing a test does may touch ./data; fixtures point each test at its own dir.
-    import tempfile
-
+    if not hasattr(config, "workerinput"):
+        # The controller names the run; pytest-xdist's workers inherit the environment.
+        os.environ[RUN_ENV] = uuid.uuid4().hex[:10]
     if demo_database() not in TEST_DBS:
         raise pytest.UsageError(
             f"IA_EVENTS_TEST_DB={os.environ['IA_EVENTS_TEST_DB']!r}: use one of {TEST_DBS}"
@@ -82,11 +102,65 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(DEMO_MARK)
 
 
+def _work_unit(nodeid: str) -> str:
+    """What one pytest-xdist worker runs as a whole: all browser journeys (one after
+    another -- each starts ``streamlit run`` and drives Chromium; two at once on two
+    cores make their timeouts flaky), each of ``ONE_WORKER_MODULES``, else one test."""
+    path = nodeid.split("::", 1)[0]
+    if path.startswith(BROWSER_PREFIX):
+        return BROWSER_PREFIX
+    if path.rsplit("/", 1)[-1] in ONE_WORKER_MODULES:
+        return path
+    return nodeid
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-untyped-def]
+    """``-n 2`` (pytest-xdist's ``--dist load``) distributes by ``_work_unit``; the
+    largest unit, the browser journeys, starts first. (``--dist loadgroup`` with
+    ``xdist_group`` marks would say the same, but pytest-xdist 3.8 on pytest 9.2 ignores
+    the marks: pytest-dev/pytest-xdist#1386.) Other ``--dist`` modes are left alone."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(nodeid)
+
+    return ByWorkUnit(config, log)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller removes what the run's templates left: their dir and databases."""
+    if hasattr(config, "workerinput") or RUN_ENV not in os.environ:
+        return
+    root = _run_dir(create=False)
+    if (root / "postgres-used").exists():
+        from sqlalchemy import create_engine, text
+
+        admin = create_engine(_pg_base(), isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                names = conn.scalars(
+                    text("SELECT datname FROM pg_database WHERE datname LIKE :p"),
+                    {"p": f"ia\\_%\\_{_run_id()}%"},
+                ).all()
+            for name in names:
+                _drop_database(admin, name)
+        finally:
+            admin.dispose()
+    shutil.rmtree(root, ignore_errors=True)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"ia-events: demo installations on {demo_database()} (IA_EVENTS_TEST_DB)"
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller counts
+        return
+    # Under xdist the controller holds every worker's reports (with their keywords).
     used = terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
     n = sum(1 for r in used if r.when == "call" and DEMO_MARK in r.keywords)
     terminalreporter.write_line(f"ia-events: {n} demo-installation tests ran on {demo_database()}")
@@ -100,6 +174,41 @@ def skip_or_fail(kind: str, reason: str) -> None:
     if _require(kind):
         pytest.fail(f"{reason} (IA_EVENTS_REQUIRE_{kind}=1 forbids skipping)")
     pytest.skip(reason)
+
+
+# -- templates built once per run -------------------------------------------------------------
+#
+# A template (the migrated installation, the loaded demo) is built by the first process of
+# the run that needs it -- with pytest-xdist, the first worker -- while the others wait on
+# a file lock, then used by all. It lives in ``<tmp>/ia-events-test-<run>/`` and, on
+# PostgreSQL, in a database named ``ia_<kind>_tmpl_<run>``; the controller removes both
+# when the run ends (``pytest_unconfigure``).
+
+RUN_ENV = "IA_EVENTS_TEST_RUN"
+
+
+def _run_id() -> str:
+    return os.environ[RUN_ENV]
+
+
+def _run_dir(*, create: bool = True) -> Path:
+    root = Path(tempfile.gettempdir()) / f"ia-events-test-{_run_id()}"
+    if create:
+        root.mkdir(exist_ok=True)
+    return root
+
+
+def _built_once(name: str, build: Callable[[Path], None]) -> Path:
+    """``<run dir>/<name>/data``, made by ``build(data)`` in the first process that asks."""
+    root = _run_dir()
+    data, ready = root / name / "data", root / f"{name}.ready"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not ready.exists():
+            shutil.rmtree(root / name, ignore_errors=True)  # a failed earlier attempt
+            build(data)
+            ready.write_text("built\n")
+    return data
 
 
 # Data dirs whose database is not the SQLite file inside them (PostgreSQL copies of
@@ -127,9 +236,18 @@ def cli_actor() -> Actor:
 # -- SQLite --------------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def sqlite_template() -> Path:
+    """The data dir of one installation initialised per run (keys, migrated SQLite
+    file); ``sqlite_inst`` copies it. Read it, never change it."""
+    return _built_once("sqlite-inst", _initialise_only)
+
+
 @pytest.fixture
-def sqlite_inst(tmp_path: Path) -> Iterator[Installation]:
-    inst, _ = initialise(make_settings(tmp_path / "data"))
+def sqlite_inst(tmp_path: Path, sqlite_template: Path) -> Iterator[Installation]:
+    data = tmp_path / "data"
+    shutil.copytree(sqlite_template, data)
+    inst = Installation.open(make_settings(data))
     yield inst
     inst.close()
 
@@ -204,15 +322,107 @@ def pg_server_url(pg_admin: Engine) -> Iterator[str]:
     _drop_database(pg_admin, name)
 
 
-@pytest.fixture
-def pg_inst(tmp_path: Path, pg_server_url: str) -> Iterator[Installation]:
-    from sqlalchemy import create_engine, text
+class PgCopies:
+    """Fresh databases made from one template database (``CREATE DATABASE … TEMPLATE``).
 
-    eng = create_engine(pg_server_url)
-    with eng.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    eng.dispose()
-    inst, _ = initialise(make_settings(tmp_path / "data", pg_server_url))
+    ``take`` hands out a new one, ``give_back`` drops it in the background (the next
+    test need not wait for it). With ``ahead`` the next copy is made in a background
+    thread while the current test runs -- only for templates no test connects to, since
+    making a copy terminates the template's connections."""
+
+    def __init__(self, admin: Engine, template: str, *, ahead: bool) -> None:
+        self.admin, self.template, self.ahead = admin, template, ahead
+        self._maker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-copy")
+        # DROP DATABASE waits for a checkpoint; drops at the same moment share one
+        # (6 drops: 15-18 s one after another, ~4 s four at a time).
+        self._dropper = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pg-drop")
+        self._pending: list[Future[None]] = []
+        self._next: Future[str] | None = self._maker.submit(self._create) if ahead else None
+
+    def _create(self) -> str:
+        name = f"{self.template}_{uuid.uuid4().hex[:8]}"
+        _create_database(self.admin, name, template=self.template)
+        return name
+
+    def take(self) -> str:
+        if self._next is None:
+            return self._create()
+        name = self._next.result()
+        self._next = self._maker.submit(self._create)
+        return name
+
+    def give_back(self, name: str) -> None:
+        self._pending = [f for f in self._pending if not f.done() or f.exception()]
+        self._pending.append(self._dropper.submit(_drop_database, self.admin, name))
+
+    def close(self) -> None:
+        if self._next is not None:
+            self.give_back(self._next.result())
+        self._maker.shutdown(wait=True)
+        self._dropper.shutdown(wait=True)
+        for f in self._pending:
+            f.result()  # a failed DROP shows here
+
+
+def _pg_template(admin: Engine, kind: str, fill: Callable[[Path], None]) -> tuple[Path, str]:
+    """A data dir and its database ``ia_<kind>_tmpl_<run>`` filled by ``fill(data)``,
+    once per run (the controller drops the database at the end)."""
+    name = f"ia_{kind}_tmpl_{_run_id()}"
+
+    def build(data: Path) -> None:
+        (_run_dir() / "postgres-used").touch()
+        _drop_database(admin, name)
+        _DATABASES[data.resolve()] = _create_database(admin, name)
+        fill(data)
+
+    data = _built_once(f"pg-{kind}", build)
+    _DATABASES[data.resolve()] = _pg_url(name)
+    return data, name
+
+
+def _initialise_only(data: Path) -> None:
+    inst, _ = initialise(make_settings(data))
+    inst.close()  # the WAL is checkpointed: the SQLite file alone is the database
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin: Engine) -> tuple[Path, str]:
+    """One installation initialised per run on PostgreSQL: its data dir (keys) and the
+    name of its migrated database, the template of ``pg_inst``'s databases."""
+    return _pg_template(pg_admin, "inst", _initialise_only)
+
+
+@pytest.fixture(scope="session")
+def pg_inst_copies(pg_admin: Engine, pg_template: tuple[Path, str]) -> Iterator[PgCopies]:
+    copies = PgCopies(pg_admin, pg_template[1], ahead=True)
+    yield copies
+    copies.close()
+
+
+def _copy_pg(request: pytest.FixtureRequest, template_dir: Path, copies: PgCopies, data: Path):  # type: ignore[no-untyped-def]
+    """``template_dir`` copied to ``data``, with a fresh database from ``copies``
+    (registered for ``make_settings(data)``, dropped after the test)."""
+    shutil.copytree(template_dir, data)
+    name = copies.take()
+    _DATABASES[data.resolve()] = _pg_url(name)
+
+    def drop() -> None:
+        _DATABASES.pop(data.resolve(), None)
+        copies.give_back(name)
+
+    request.addfinalizer(drop)
+    return data
+
+
+@pytest.fixture
+def pg_inst(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    pg_template: tuple[Path, str],
+    pg_inst_copies: PgCopies,
+) -> Iterator[Installation]:
+    data = _copy_pg(request, pg_template[0], pg_inst_copies, tmp_path / "data")
+    inst = Installation.open(make_settings(data))
     yield inst
     inst.close()
 
@@ -292,10 +502,10 @@ def _s3_installation(request, tmp_path, s3_env, db):  # type: ignore[no-untyped-
 # -- demo data ---------------------------------------------------------------------------------
 
 
-def _load_demo(settings: Settings) -> None:
+def _load_demo(data: Path) -> None:
     from ia_events.demo import loader
 
-    inst, _ = initialise(settings)
+    inst, _ = initialise(make_settings(data))
     try:
         loader.load(inst, Actor.cli("test:demo"))
     finally:
@@ -303,29 +513,42 @@ def _load_demo(settings: Settings) -> None:
 
 
 @pytest.fixture(scope="session")
-def sqlite_demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sqlite_demo_template() -> Path:
     """The small demo on SQLite, loaded once per run: its data dir."""
-    data = tmp_path_factory.mktemp("demo-template") / "data"
-    _load_demo(make_settings(data))
-    return data
+    return _built_once("sqlite-demo", _load_demo)
 
 
 @pytest.fixture(scope="session")
-def pg_demo_template(
-    tmp_path_factory: pytest.TempPathFactory, pg_admin: Engine
-) -> Iterator[tuple[Path, str]]:
+def pg_demo_template(pg_admin: Engine) -> tuple[Path, str]:
     """The small demo on PostgreSQL, loaded once per run: its data dir (keys,
     archive) and the name of its database, the template for per-test copies."""
-    name = f"ia_demo_tmpl_{uuid.uuid4().hex[:10]}"
-    url = _create_database(pg_admin, name)
-    data = tmp_path_factory.mktemp("pg-demo-template") / "data"
-    _DATABASES[data.resolve()] = url
-    try:
-        _load_demo(make_settings(data))
-        yield data, name
-    finally:
-        _DATABASES.pop(data.resolve(), None)
-        _drop_database(pg_admin, name)
+    return _pg_template(pg_admin, "demo", _load_demo)
+
+
+@pytest.fixture(scope="session")
+def pg_demo_copies(pg_admin: Engine, pg_demo_template: tuple[Path, str]) -> Iterator[PgCopies]:
+    # No test connects to the template database (``demo_template`` is a copy), so the
+    # next copy can be made ahead.
+    copies = PgCopies(pg_admin, pg_demo_template[1], ahead=True)
+    yield copies
+    copies.close()
+
+
+@pytest.fixture(scope="session")
+def pg_demo_reference(
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_demo_template: tuple[Path, str],
+    pg_demo_copies: PgCopies,
+) -> Iterator[Path]:
+    """A copy of the PostgreSQL demo for tests to read (``demo_template``): making a
+    copy of the template itself needs it without connections."""
+    data = tmp_path_factory.mktemp("pg-demo-reference") / "data"
+    shutil.copytree(pg_demo_template[0], data)
+    name = pg_demo_copies.take()
+    _DATABASES[data.resolve()] = _pg_url(name)
+    yield data
+    _DATABASES.pop(data.resolve(), None)
+    pg_demo_copies.give_back(name)
 
 
 @pytest.fixture(scope="session")
@@ -333,25 +556,14 @@ def demo_template(request: pytest.FixtureRequest) -> Path:
     """The data dir of the per-run demo (on ``IA_EVENTS_TEST_DB``); read it, never
     change it (``make_settings(demo_template)`` opens its database)."""
     if demo_database() == "postgres":
-        return request.getfixturevalue("pg_demo_template")[0]
+        return request.getfixturevalue("pg_demo_reference")
     return request.getfixturevalue("sqlite_demo_template")
 
 
 def _copy_pg_demo(request: pytest.FixtureRequest, data: Path) -> Path:
     """Copy the PostgreSQL demo template to ``data`` and a fresh database."""
-    template_dir, template = request.getfixturevalue("pg_demo_template")
-    admin: Engine = request.getfixturevalue("pg_admin")
-    shutil.copytree(template_dir, data)
-    name = f"ia_demo_{uuid.uuid4().hex[:10]}"
-    url = _create_database(admin, name, template=template)
-    _DATABASES[data.resolve()] = url
-
-    def drop() -> None:
-        _DATABASES.pop(data.resolve(), None)
-        _drop_database(admin, name)
-
-    request.addfinalizer(drop)
-    return data
+    template_dir, _ = request.getfixturevalue("pg_demo_template")
+    return _copy_pg(request, template_dir, request.getfixturevalue("pg_demo_copies"), data)
 
 
 @pytest.fixture

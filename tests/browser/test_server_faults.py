@@ -45,7 +45,7 @@ from ia_events.core.installation import Installation
 from ia_events.core.models import Attendance, Evidence, Scan, UploadJournal, User
 from tests.browser.conftest import free_port, start_server, ui_login, wait_http, wait_ready
 from tests.conftest import make_settings
-from tests.integration.checkin_support import make_occurrence
+from tests.factories import make_occurrence
 from tests.integration.test_faults import _consistent
 from tests.integration.test_secrets import _forms, _key_material
 

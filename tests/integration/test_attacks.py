@@ -198,7 +198,7 @@ def test_a_pdf_with_hidden_active_content_is_flagged_and_not_previewed(
 ) -> None:
     from ia_events.archive import previews
     from tests import pdf_samples
-    from tests.integration.archive_factory import build
+    from tests.factories import build
 
     w = build(inst)
     view = _evidence(inst, w.fk_essen, "flyer.pdf", getattr(pdf_samples, sample))
@@ -235,7 +235,7 @@ def test_huge_pages_and_images_get_a_german_note_instead_of_a_preview(
     from PIL import Image
 
     from ia_events.archive import previews
-    from tests.integration.archive_factory import build
+    from tests.factories import build
     from tests.pdf_samples import HUGE_PAGE, PLAIN
 
     w = build(inst)
@@ -270,7 +270,7 @@ def test_huge_pages_and_images_get_a_german_note_instead_of_a_preview(
 
 def test_data_files_are_created_0600_whatever_the_umask(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from ia_events.archive.evidence import add_evidence
-    from tests.integration.archive_factory import build
+    from tests.factories import build
     from tests.pdf_samples import PLAIN
 
     old = os.umask(0o022)  # a typical service umask

@@ -15,7 +15,7 @@ from ia_events.core.errors import DomainError
 from ia_events.core.installation import Installation
 from ia_events.core.models import Blob
 from tests.conftest import make_settings
-from tests.integration.archive_factory import PDF, PNG, build
+from tests.factories import PDF, PNG, build
 
 
 def _target_settings(inst: Installation, tmp_path: Path, pg_url: str | None):  # type: ignore[no-untyped-def]

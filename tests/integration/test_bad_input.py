@@ -36,7 +36,7 @@ from ia_events.volunteers import registry
 from ia_events.volunteers.transfer import export_registry
 from ia_events.web import checkin_page
 from ia_events.web.routes import routes
-from tests.integration.checkin_support import make_occurrence
+from tests.factories import make_occurrence
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

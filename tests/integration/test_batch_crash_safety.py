@@ -19,7 +19,7 @@ from ia_events.core.access import Actor
 from ia_events.core.installation import Installation
 from ia_events.core.models import Blob, Evidence, UploadJournal
 from tests.conftest import ROOT
-from tests.integration.archive_factory import build
+from tests.factories import build
 from tests.integration.crash_support import kill_9_at
 
 CHILD = textwrap.dedent(

@@ -16,7 +16,7 @@ from ia_events.core.errors import Conflict, InvalidInput, NotFound
 from ia_events.core.installation import Installation
 from ia_events.core.models import Attendance, AuditEvent, Role, Scan
 from storage.db import utcnow
-from tests.integration.checkin_support import make_occurrence
+from tests.factories import make_occurrence
 
 
 def _submit(inst: Installation, token: str, nonce: str | None = None, **kw) -> checkin.Answer:  # type: ignore[no-untyped-def]

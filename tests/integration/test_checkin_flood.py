@@ -17,7 +17,7 @@ from ia_events.core.models import Attendance
 from ia_events.web import checkin_page
 from ia_events.web.clientaddr import UNTRUSTED_FORWARD, client_address
 from ia_events.web.routes import routes
-from tests.integration.checkin_support import make_occurrence
+from tests.factories import make_occurrence
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

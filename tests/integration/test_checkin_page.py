@@ -18,7 +18,7 @@ from ia_events.core.installation import Installation, reset_shared
 from ia_events.core.models import Attendance, Scan
 from ia_events.web import checkin_page
 from ia_events.web.routes import routes
-from tests.integration.checkin_support import make_occurrence
+from tests.factories import make_occurrence
 
 with warnings.catch_warnings():
     # Starlette asks for "httpx2"; the plain httpx client works the same for these tests.

@@ -20,7 +20,7 @@ from ia_events.core.access import Actor
 from ia_events.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from ia_events.core.installation import Installation
 from ia_events.core.models import AuditEvent, Blob, Evidence, EvidenceRevision
-from tests.integration.archive_factory import PDF, PNG, build
+from tests.factories import PDF, PNG, build
 
 
 def _add(inst: Installation, actor: Actor, slug: str = "essen", **kw):  # type: ignore[no-untyped-def]

@@ -28,10 +28,10 @@ from ia_events.core.errors import Conflict
 from ia_events.core.installation import Installation, Settings, initialise
 from ia_events.core.models import Blob, DeletionRecord, Evidence
 from tests.conftest import ROOT, make_settings, skip_or_fail
+from tests.factories import PDF
 from tests.integration.crash_support import kill_9_at
 
 OP = Actor.cli("test:op")
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 CHILD = textwrap.dedent(
     """

@@ -2,10 +2,16 @@
 writes and reads exactly what SQLAlchemy Core would, on SQLite and on PostgreSQL.
 
 If it did not, a check-in would store a time another query cannot compare, or an audit
-event whose details hash differently -- things an inspector notices years later."""
+event whose details hash differently -- things an inspector notices years later.
+
+``path`` runs the tests once with the prepared path and once with its switch off
+(``IA_EVENTS_PREPARED=0``: the same statements through SQLAlchemy Core)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -16,9 +22,16 @@ from ia_events.core import audit
 from ia_events.core.installation import Installation
 from ia_events.core.models import Attendance, AuditEvent, Scan
 from storage import prepared
-from tests.integration.checkin_support import make_occurrence
+from tests.factories import make_occurrence
 
 WHEN = datetime(2026, 3, 8, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+@pytest.fixture(params=["prepared", "core"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which way ``prepared.run`` goes: the driver's cursor, or SQLAlchemy Core."""
+    monkeypatch.setattr(prepared, "ENABLED", request.param == "prepared")
+    return request.param
 
 
 def _raw(conn, table: str, row_id: int) -> tuple:  # type: ignore[no-untyped-def]
@@ -27,7 +40,9 @@ def _raw(conn, table: str, row_id: int) -> tuple:  # type: ignore[no-untyped-def
     return tuple(row)[1:]  # without the id
 
 
-def test_rows_written_through_prepared_are_the_rows_core_writes(inst: Installation) -> None:
+def test_rows_written_through_prepared_are_the_rows_core_writes(
+    inst: Installation, path: str
+) -> None:
     made = make_occurrence(inst, photographed=True)
     with inst.db.write() as s:
         conn = s.connection()
@@ -79,7 +94,7 @@ def test_rows_written_through_prepared_are_the_rows_core_writes(inst: Installati
         s.rollback()
 
 
-def test_a_check_in_is_found_by_time_queries_and_verifies(inst: Installation) -> None:
+def test_a_check_in_is_found_by_time_queries_and_verifies(inst: Installation, path: str) -> None:
     """The stored times compare with Core's parameters (SQLite compares them as text)."""
     made = make_occurrence(inst)
     with inst.db.write() as s:
@@ -99,7 +114,9 @@ def test_a_check_in_is_found_by_time_queries_and_verifies(inst: Installation) ->
         assert audit.check_chain(s) == []
 
 
-def test_driver_errors_come_out_as_sqlalchemys_and_change_nothing(inst: Installation) -> None:
+def test_driver_errors_come_out_as_sqlalchemys_and_change_nothing(
+    inst: Installation, path: str
+) -> None:
     made = make_occurrence(inst)
     nonce = checkin.new_nonce(inst.keys, made.token)
     row = checkin._scan_row(
@@ -118,8 +135,9 @@ def test_driver_errors_come_out_as_sqlalchemys_and_change_nothing(inst: Installa
 
 
 def test_statements_it_cannot_run_faithfully_are_refused_when_prepared(
-    inst: Installation,
+    inst: Installation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(prepared, "ENABLED", True)
     in_list = select(Scan.id).where(Scan.id.in_(bindparam("ids", expanding=True)))
     with inst.db.read() as s, pytest.raises(ValueError, match="expanding"):
         prepared.run(s.connection(), in_list, {"ids": [1]})
@@ -127,3 +145,15 @@ def test_statements_it_cannot_run_faithfully_are_refused_when_prepared(
     partial = insert(Scan.__table__)
     with inst.db.read() as s, pytest.raises(ValueError, match="default"):
         prepared.run(s.connection(), partial, {"purpose": "participant"})
+
+
+@pytest.mark.parametrize(("value", "enabled"), [(None, True), ("1", True), ("0", False)])
+def test_ia_events_prepared_switches_the_path(value: str | None, enabled: bool) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "IA_EVENTS_PREPARED"}
+    if value is not None:
+        env["IA_EVENTS_PREPARED"] = value
+    out = subprocess.run(
+        [sys.executable, "-c", "from storage import prepared; print(prepared.ENABLED)"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert out.stdout.strip() == str(enabled)

@@ -17,7 +17,7 @@ from ia_events.core.installation import Installation
 from ia_events.core.models import Attendance, Blob, DeletionRecord, Evidence
 from ia_events.privacy import subjects
 from ia_events.privacy.personal import blind_index, seal_text
-from tests.integration.archive_factory import PDF, build
+from tests.factories import PDF, build
 
 
 def _add(inst, actor, year=2013, content=PDF, slug="essen", **kw):  # type: ignore[no-untyped-def]

@@ -26,7 +26,7 @@ from ia_events.core.models import Blob, DeletionRecord, Evidence
 from storage.archive_store import ObjectLocked
 from storage.s3blobs import PREFIX
 from tests.conftest import s3_settings
-from tests.integration.archive_factory import PDF, build
+from tests.factories import PDF, build
 
 pytestmark = pytest.mark.s3
 

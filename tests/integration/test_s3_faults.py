@@ -25,7 +25,7 @@ from ia_events.core.installation import Installation
 from ia_events.core.models import Blob, Evidence, UploadJournal
 from storage.db import utcnow
 from tests.conftest import ROOT
-from tests.integration.archive_factory import build
+from tests.factories import build
 from tests.integration.crash_support import kill_9_at
 from tests.integration.test_s3_archive import _raw, _recorded, _versions
 

@@ -17,7 +17,7 @@ from ia_events.archive import fixity
 from ia_events.archive.evidence import add_evidence, read_content
 from ia_events.archive.migrate import migrate
 from ia_events.core.installation import Installation
-from tests.integration.archive_factory import build
+from tests.factories import build
 
 pytestmark = pytest.mark.s3
 

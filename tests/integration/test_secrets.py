@@ -22,7 +22,7 @@ from ia_events.core.installation import Installation, reset_shared
 from ia_events.web import checkin_page
 from ia_events.web.routes import routes
 from tests.conftest import point_app_at
-from tests.integration.checkin_support import make_occurrence
+from tests.factories import make_occurrence
 from tests.support import demo_password
 
 with warnings.catch_warnings():

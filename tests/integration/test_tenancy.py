@@ -38,9 +38,9 @@ from ia_events.inspection import bundle, completeness
 from ia_events.planning import analyses, approvals, plan_export, plans, schedule
 from ia_events.reporting import controlling, progress
 from ia_events.volunteers import hours, registry, shifts, transfer
+from tests.factories import PDF
 
 OP = Actor.cli("test:op")
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 START = datetime(2026, 5, 13, 7, 30, tzinfo=UTC)
 TODAY = date(2026, 5, 12)
 
