@@ -135,7 +135,7 @@ def run(conn: Connection, stmt: ClauseElement, params: Mapping[str, Any]) -> lis
     INSERT, per set of columns) with ``params`` on ``conn``; the rows. With ``ENABLED``
     off, the same statement and parameters go through ``conn.execute`` (Core)."""
     if not ENABLED:
-        result = conn.execute(stmt, dict(params))
+        result = conn.execute(stmt, dict(params))  # type: ignore[call-overload]  # any statement
         return [tuple(r) for r in result] if result.returns_rows else []
     keys = tuple(params) if isinstance(stmt, Insert) else ()
     key = (id(stmt), conn.dialect.name, keys)
