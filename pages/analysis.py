@@ -15,7 +15,7 @@ from ia_events.core.models import FieldOfAction
 from ia_events.planning import analyses
 from ia_events.planning.deadlines import phase_of
 from pages._plan_forms import WHY, field_label
-from pages._ui import actor, guard, inst, now, writing
+from pages._ui import actor, guard, inst, md, now, writing
 
 STATUS = {"draft": "Entwurf", "submitted": "eingereicht", "approved": "freigegeben"}
 
@@ -103,7 +103,7 @@ def _needs(who: Actor, a: analyses.AnalysisView) -> None:
         with st.container(border=True):
             st.text(f"{n.title} ({n.field or '–'})")
             if n.description:
-                st.caption(n.description)
+                st.caption(md(n.description))
             if n.plans:
                 st.text("Aufgaben dazu: " + "; ".join(f"{t} ({y})" for _, t, y in n.plans))
             else:

@@ -13,7 +13,7 @@ import streamlit as st
 from ia_events.core.access import Actor
 from ia_events.core.messages import berlin, fmt_datetime
 from ia_events.planning import analyses, approvals, plans
-from pages._ui import actor, guard, inst, now, writing
+from pages._ui import actor, guard, inst, md, now, writing
 
 STATUS = {"draft": "Entwurf", "submitted": "wartet auf Freigabe", "approved": "freigegeben"}
 
@@ -87,7 +87,7 @@ def _plan(who: Actor, p: plans.PlanView, by_analysis: dict[int, analyses.Analysi
             f"• {g.title} ({g.field}, Ziel {g.target:g})" + (f" – {g.methods}" if g.methods else "")
         )
     for flag in p.off_field:
-        st.warning(f"Außerhalb der Arbeitsschwerpunkte: {flag}")
+        st.warning(f"Außerhalb der Arbeitsschwerpunkte: {md(flag)}")
     if p.open_notices:
         st.warning(f"{p.open_notices} Mitteilung(en) an die Bewilligungsbehörde offen.")
     if p.changed_since_approval:
@@ -132,7 +132,7 @@ def render() -> None:
                 if not show(a.status):
                     continue
                 with st.container(border=True):
-                    st.markdown(f"**{a.agency_name}** – Förderphase {a.phase}")
+                    st.markdown(f"**{md(a.agency_name)}** – Förderphase {a.phase}")
                     st.caption(f"{STATUS.get(a.status, a.status)} · Version {a.version}")
                     _analysis(who, a)
                     if a.status == "submitted":
@@ -143,7 +143,7 @@ def render() -> None:
                 if not show(p.status):
                     continue
                 with st.container(border=True):
-                    st.markdown(f"**{p.agency_name}** – Aufgabe {p.years}")
+                    st.markdown(f"**{md(p.agency_name)}** – Aufgabe {p.years}")
                     st.caption(f"{STATUS.get(p.status, p.status)} · Version {p.version}")
                     _plan(who, p, by_analysis)
                     if p.status == "submitted":
@@ -154,7 +154,7 @@ def render() -> None:
                 if not show(r.status):
                     continue
                 with st.container(border=True):
-                    st.markdown(f"**{r.agency_name}** – Sachbericht {r.funding_year}")
+                    st.markdown(f"**{md(r.agency_name)}** – Sachbericht {r.funding_year}")
                     st.caption(
                         f"{STATUS.get(r.status, r.status)} · Version {r.version}"
                         + (f" · PDF: Nachweis {r.evidence_id}" if r.evidence_id else "")

@@ -15,7 +15,7 @@ from ia_events.accounts import personnel
 from ia_events.core.access import Actor
 from ia_events.core.messages import berlin, fmt_date
 from ia_events.planning import notices
-from pages._ui import actor, guard, inst, now, writing
+from pages._ui import actor, guard, inst, md, now, writing
 
 DOCX_MIME = notices.DOCX_MIME
 
@@ -73,7 +73,7 @@ def _personnel(who: Actor, today: date) -> None:
         rows = personnel.list_changes(s, who, today=today)
     for c in rows:
         if c.warning:
-            st.error(f"{c.agency_name}: {c.label} ab {fmt_date(c.planned_on)} – {c.warning}")
+            st.error(f"{md(c.agency_name)}: {c.label} ab {fmt_date(c.planned_on)} – {c.warning}")
     if rows:
         st.dataframe(
             [

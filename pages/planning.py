@@ -114,7 +114,7 @@ def _plan_text(plan: planning.PlanView) -> None:
             )
         )
     for flag in plan.off_field:
-        st.warning(f"Außerhalb der Arbeitsschwerpunkte – {flag}")
+        st.warning(f"Außerhalb der Arbeitsschwerpunkte – {md(flag)}")
     if plan.open_notices:
         st.warning(
             f"{plan.open_notices} Mitteilung(en) an die Bewilligungsbehörde noch nicht versandt "
