@@ -40,16 +40,24 @@ def _plan_aufgabe(page, topic: str, need: str) -> None:  # type: ignore[no-untyp
         has_text="Bedarfe aus der Sozialraumanalyse"
     )
     option = page.get_by_role("option", name=re.compile(re.escape(need)))
-    for _ in range(4):  # under load a click now and then only focuses the box
+    chip = needs.get_by_text(need)
+    # Under load a click now and then only focuses the box, or a rerun swallows the
+    # choice: open, choose, close, and check the chip; again if it did not stick.
+    for _ in range(5):
+        needs.scroll_into_view_if_needed()
         needs.click()
         try:
             option.wait_for(timeout=3_000)
+            option.click(timeout=5_000)
+        except PlaywrightTimeout:
+            pass
+        page.keyboard.press("Escape")
+        try:
+            chip.wait_for(timeout=5_000)
             break
         except PlaywrightTimeout:
-            page.keyboard.press("Escape")
-    option.click()
-    page.keyboard.press("Escape")
-    needs.get_by_text(need).wait_for()
+            continue
+    chip.wait_for()
     form.get_by_label("Anlass/Begründung (aus der Sozialraumanalyse)").fill(f"Bedarf: {need}")
     form.get_by_label("Ziel", exact=True).fill("Mehr Teilhabe im Quartier")
     form.get_by_role("button", name="Aufgabe anlegen").click()
