@@ -88,7 +88,9 @@ def test_upload_signed_list_find_under_subgoal_download(  # type: ignore[no-unty
     page.keyboard.press("Escape")
     form.get_by_role("button", name="Hochladen").click()
     wait_ready(page)
-    page.get_by_text(re.compile(r"1 Nachweis archiviert")).wait_for()
+    # Archiving (content check, encryption, fsync, journal) on a CI machine running two
+    # workers and a PostgreSQL server can take longer than the usual 20 s.
+    page.get_by_text(re.compile(r"1 Nachweis archiviert")).wait_for(timeout=90_000)
 
     # Find it under its sub-goal.
     _open_and_choose(
@@ -99,7 +101,7 @@ def test_upload_signed_list_find_under_subgoal_download(  # type: ignore[no-unty
     page.get_by_text(re.compile(r"\d+ Nachweise? · Seite 1 von \d+")).wait_for()
     page.get_by_text(re.compile(r"Nr\. \d+: Unterschriebene Liste Browser-Test")).first.wait_for()
 
-    with page.expect_download() as info:
+    with page.expect_download(timeout=90_000) as info:
         page.get_by_role("button", name="Herunterladen").click()
     download = info.value
     assert download.suggested_filename == "Liste unterschrieben.pdf"
