@@ -169,10 +169,23 @@ def test_evidence_upload_with_the_keyboard_alone(page, live_server, tmp_path) ->
     from_the_top(page)
     tab_to(page, r"^SUMMARY .*Nachweise hochladen")
     page.keyboard.press("Enter")  # open the upload section
-    tab_to(page, r"^(BUTTON .*Upload|INPUT file upload)")
+    wait_ready(page)
     # Space opens the file dialog (Enter does not: Streamlit's drop zone, react-dropzone).
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")
+    # Under load a late rerun of the opened section can take the focus away before the key
+    # arrives: then tab to the button again and press once more.
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(3):
+        tab_to(page, r"^(BUTTON .*Upload|INPUT file upload)")
+        try:
+            with page.expect_file_chooser(timeout=10_000) as chooser:
+                page.keyboard.press("Space")
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            wait_ready(page)
+            from_the_top(page)
     chooser.value.set_files(str(doc))
     page.get_by_text("Tastatur.txt").first.wait_for()
     tab_to(page, r"^INPUT Titel")
