@@ -65,17 +65,17 @@ PagesManager.uses_pages_directory = False
 
 
 def _pages_for(role: str) -> dict[str, list[st.Page]]:
-    overview = st.Page("pages/overview.py", title="Übersicht", icon="🏠", default=True)
-    account = st.Page("pages/account.py", title="Konto", icon="👤")
+    overview = st.Page("pages/overview.py", title="Übersicht", icon=":material/home:", default=True)
+    account = st.Page("pages/account.py", title="Konto", icon=":material/person:")
     if role == "admin":
         return {
             "": [overview],
             "Verwaltung": [
-                st.Page("pages/users.py", title="Benutzer", icon="👥"),
-                st.Page("pages/system.py", title="System", icon="🛡️"),
-                st.Page("pages/retention.py", title="Aufbewahrung", icon="🗄️"),
-                st.Page("pages/templates.py", title="Vorlagen & Logos", icon="🖼️"),
-                st.Page("pages/audit_log.py", title="Audit-Log", icon="📜"),
+                st.Page("pages/users.py", title="Benutzer", icon=":material/group:"),
+                st.Page("pages/system.py", title="System", icon=":material/shield:"),
+                st.Page("pages/retention.py", title="Aufbewahrung", icon=":material/inventory_2:"),
+                st.Page("pages/templates.py", title="Vorlagen & Logos", icon=":material/image:"),
+                st.Page("pages/audit_log.py", title="Audit-Log", icon=":material/history:"),
             ],
             "Ich": [account],
         }
@@ -83,44 +83,44 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
         return {
             "": [overview],
             "Koordination": [
-                st.Page("pages/approvals.py", title="Freigaben", icon="✅"),
-                st.Page("pages/planning.py", title="Planung (Freigabe)", icon="🎯"),
-                st.Page("pages/deadlines.py", title="Fristen", icon="⏰"),
-                st.Page("pages/changes.py", title="Mitteilungen & Personal", icon="📨"),
-                st.Page("pages/evidence.py", title="Nachweise", icon="🗂️"),
-                st.Page("pages/inspection.py", title="Prüfung", icon="🔎"),
-                st.Page("pages/reports.py", title="Berichte & Controlling", icon="📊"),
-                st.Page("pages/retention.py", title="Aufbewahrung", icon="🗄️"),
-                st.Page("pages/audit_log.py", title="Audit-Log", icon="📜"),
+                st.Page("pages/approvals.py", title="Freigaben", icon=":material/task_alt:"),
+                st.Page("pages/planning.py", title="Planung (Freigabe)", icon=":material/flag:"),
+                st.Page("pages/deadlines.py", title="Fristen", icon=":material/alarm:"),
+                st.Page("pages/changes.py", title="Mitteilungen & Personal", icon=":material/mail:"),
+                st.Page("pages/evidence.py", title="Nachweise", icon=":material/folder_open:"),
+                st.Page("pages/inspection.py", title="Prüfung", icon=":material/fact_check:"),
+                st.Page("pages/reports.py", title="Berichte & Controlling", icon=":material/bar_chart:"),
+                st.Page("pages/retention.py", title="Aufbewahrung", icon=":material/inventory_2:"),
+                st.Page("pages/audit_log.py", title="Audit-Log", icon=":material/history:"),
             ],
             "Ich": [account],
         }
     if role == "volunteer":  # phone first: own shifts, QR check-in, own hours
         return {
             "": [
-                st.Page("pages/my_shifts.py", title="Meine Einsätze", icon="🙋", default=True),
+                st.Page("pages/my_shifts.py", title="Meine Einsätze", icon=":material/volunteer_activism:", default=True),
                 st.Page(
                     "pages/volunteer_checkin.py",
                     title="Check-in",
-                    icon="📲",
+                    icon=":material/qr_code_scanner:",
                     url_path="volunteer_checkin",
                 ),
-                st.Page("pages/my_certificate.py", title="Mein Nachweis", icon="📄"),
+                st.Page("pages/my_certificate.py", title="Mein Nachweis", icon=":material/description:"),
                 account,
             ]
         }
-    door = st.Page("pages/checkin_door.py", title="Check-in", icon="📲", url_path="checkin_door")
+    door = st.Page("pages/checkin_door.py", title="Check-in", icon=":material/qr_code_scanner:", url_path="checkin_door")
     plan_pages = {
         "Planung": [
-            st.Page("pages/analysis.py", title="Sozialraumanalyse", icon="🧭"),
-            st.Page("pages/planning.py", title="Planung", icon="🎯"),
-            st.Page("pages/activities.py", title="Angebote & Termine", icon="📅"),
-            st.Page("pages/volunteers.py", title="Ehrenamt", icon="🤝"),
-            st.Page("pages/evidence.py", title="Nachweise", icon="🗂️"),
-            st.Page("pages/reports.py", title="Berichte", icon="📊"),
-            st.Page("pages/inspection.py", title="Prüfung", icon="🔎"),
-            st.Page("pages/deadlines.py", title="Fristen", icon="⏰"),
-            st.Page("pages/changes.py", title="Mitteilungen & Personal", icon="📨"),
+            st.Page("pages/analysis.py", title="Sozialraumanalyse", icon=":material/explore:"),
+            st.Page("pages/planning.py", title="Planung", icon=":material/flag:"),
+            st.Page("pages/activities.py", title="Angebote & Termine", icon=":material/calendar_month:"),
+            st.Page("pages/volunteers.py", title="Ehrenamt", icon=":material/diversity_3:"),
+            st.Page("pages/evidence.py", title="Nachweise", icon=":material/folder_open:"),
+            st.Page("pages/reports.py", title="Berichte", icon=":material/bar_chart:"),
+            st.Page("pages/inspection.py", title="Prüfung", icon=":material/fact_check:"),
+            st.Page("pages/deadlines.py", title="Fristen", icon=":material/alarm:"),
+            st.Page("pages/changes.py", title="Mitteilungen & Personal", icon=":material/mail:"),
         ]
     }
     return {
@@ -144,7 +144,7 @@ def _login_pages(render) -> list[st.Page]:  # type: ignore[no-untyped-def]
         st.Page(render, title="Anmelden", url_path=path, visibility="hidden")
         for path in sorted(paths - {""})
     ]
-    return [st.Page(render, title="Anmelden", icon="🔑", default=True), *aliases]
+    return [st.Page(render, title="Anmelden", icon=":material/login:", default=True), *aliases]
 
 
 def _identify():  # type: ignore[no-untyped-def]
@@ -167,7 +167,7 @@ def _identify():  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
-    st.set_page_config(page_title="ia-events", page_icon="🤝", layout="wide")
+    st.set_page_config(page_title="ia-events", page_icon=":material/diversity_3:", layout="wide")
     from pages._ui import guard
 
     with guard(stop=True):
@@ -190,7 +190,7 @@ def main() -> None:
     if users.must_change_password(inst(), actor):
         # A temporary password set by an admin opens nothing but the Konto page.
         st.warning("Bitte vergeben Sie zuerst ein eigenes Passwort.")
-        page = st.navigation([st.Page("pages/account.py", title="Konto", icon="👤")])
+        page = st.navigation([st.Page("pages/account.py", title="Konto", icon=":material/person:")])
     else:
         # One flat list, in section order: Streamlit's sectioned sidebar puts each section
         # as a <div> inside the <ul> of links, which screen readers and axe-core reject
