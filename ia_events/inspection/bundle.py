@@ -244,6 +244,42 @@ def _cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
+@dataclass
+class _Gathered:
+    """Step 1: everything the bundle holds, read in one transaction."""
+
+    tree: InspectionTree
+    report_eid: int | None
+    blobs: dict[int, tuple[str, str, bytes, str | None]]
+    events: list[dict[str, Any]]
+    sealed: dict[int, int]
+    checkpoint: Path
+
+
+@dataclass
+class _Layout:
+    """Step 2: where each file goes in the bag, and the files we generate."""
+
+    bag_name: str
+    paths: dict[int, str]
+    index_paths: dict[int, str]
+    diffs: list[str]
+    generated: list[tuple[str, bytes]]
+    checkpoint: bag.Checkpoint
+    items: list[EvidenceNode]
+
+
+@dataclass
+class _Written:
+    """Step 3: the finished ZIP."""
+
+    digest: str
+    size: int
+    files: int
+    payload_bytes: int
+    tagmanifest: bytes
+
+
 @service(Permission.bundle_export, Reach.agency)
 def export_bundle(
     inst: Installation,
@@ -256,10 +292,41 @@ def export_bundle(
     progress: Progress | None = None,
     now: datetime | None = None,
 ) -> BundleResult:
-    """Write the signed bag as ZIP to ``out`` (atomically) and audit the export."""
+    """Write the signed bag as ZIP to ``out`` (atomically) and audit the export:
+    gather → lay out → write → record."""
     now = (now or utcnow()).replace(microsecond=0)
     report = progress or (lambda _f, _t: None)
     report(0.0, "Daten werden zusammengestellt …")
+    gathered = _gather(inst, actor, agency_slug, year, subgoal_id, now)
+    layout = _lay_out(gathered, year, subgoal_id)
+    out = Path(out)
+    written = _write(inst, gathered, layout, out, now, report)
+    try:
+        _record(inst, actor, gathered, written, year, subgoal_id)
+    except BaseException:
+        # An export nobody can account for must not stay behind (it holds personal data).
+        out.unlink(missing_ok=True)
+        raise
+    report(1.0, "Fertig.")
+    return BundleResult(
+        out,
+        written.digest,
+        written.size,
+        written.files,
+        written.payload_bytes,
+        layout.bag_name,
+        len(gathered.tree.findings),
+    )
+
+
+def _gather(
+    inst: Installation,
+    actor: Actor,
+    agency_slug: str,
+    year: int,
+    subgoal_id: int | None,
+    now: datetime,
+) -> _Gathered:
     with inst.db.read() as s:
         tree = inspect(s, actor, agency_slug, year, subgoal_id, now)
         report_eid = tree.report["evidence_id"] if tree.report else None
@@ -275,14 +342,20 @@ def export_bundle(
         events = _audit_extract(s, tree)
         sealed = _sealed_versions(s, list(tree.evidence))
         checkpoint = audit.checkpoint(s, inst.keys, inst.settings.checkpoints_dir, now)
-    paths = evidence_paths(tree, report_eid if report_eid in tree.evidence else None)
-    if report_eid in tree.evidence:
+    for e in tree.evidence.values():
+        if e.blob_id not in blobs:
+            raise Conflict("bundle_blob_missing", evidence=e.id)
+    return _Gathered(tree, report_eid, blobs, events, sealed, checkpoint)
+
+
+def _lay_out(g: _Gathered, year: int, subgoal_id: int | None) -> _Layout:
+    tree = g.tree
+    report_eid = g.report_eid if g.report_eid in tree.evidence else None
+    paths = evidence_paths(tree, report_eid)
+    if report_eid is not None:
         e = tree.evidence[report_eid]
         paths[report_eid] = f"02_Sachbericht/Sachbericht_{year}_eingereicht_{_part(e.filename, 80)}"
     diffs = differences(tree)
-    fingerprint = inst.keys.fingerprint()
-    index_paths = {k: f"data/{v}" for k, v in paths.items()}
-
     generated: list[tuple[str, bytes]] = []
     if tree.approved is not None:
         generated.append(
@@ -293,25 +366,43 @@ def export_bundle(
         )
     generated.append(("Abweichungen_zum_heutigen_Stand.txt", bag.differences_text(tree, diffs)))
     generated.append(("04_Teilnahme/Teilnahmen_je_Termin.csv", attendance_csv(tree)))
-    generated.extend(subgoal_summaries(tree, paths, sealed))
-    generated.append(("05_Audit/Audit-Auszug.jsonl", b"".join(_json_line(e) for e in events)))
-    signed_checkpoint = bag.Checkpoint(checkpoint.name, checkpoint.read_bytes())
-    generated.extend(signed_checkpoint.files())
-
+    generated.extend(subgoal_summaries(tree, paths, g.sealed))
+    generated.append(("05_Audit/Audit-Auszug.jsonl", b"".join(_json_line(e) for e in g.events)))
+    checkpoint = bag.Checkpoint(g.checkpoint.name, g.checkpoint.read_bytes())
+    generated.extend(checkpoint.files())
     bag_name = f"Pruefpaket_{_part(tree.agency_slug)}_{year}" + (
         f"_Teilziel_{subgoal_id}" if subgoal_id else ""
     )
-    items = list(tree.evidence.values())
-    for e in items:
-        if e.blob_id not in blobs:
-            raise Conflict("bundle_blob_missing", evidence=e.id)
+    return _Layout(
+        bag_name=bag_name,
+        paths=paths,
+        index_paths={k: f"data/{v}" for k, v in paths.items()},
+        diffs=diffs,
+        generated=generated,
+        checkpoint=checkpoint,
+        items=list(tree.evidence.values()),
+    )
+
+
+def _write(
+    inst: Installation,
+    g: _Gathered,
+    lay: _Layout,
+    out: Path,
+    now: datetime,
+    report: Progress,
+) -> _Written:
+    """Stream generated files, evidence, index, tag files and signature into one ZIP,
+    written to a temp file and renamed: a crash never leaves a half-written bundle."""
+    items, paths, bag_name = lay.items, lay.paths, lay.bag_name
     total = sum(e.size for e in items) or 1
     offsets = [sum(e.size for e in items[:i]) for i in range(len(items))]
     manifest: list[tuple[str, str]] = []
     payload_bytes = 0
-    sink = ZipSink(Path(out), berlin(now).timetuple()[:6])
+    fingerprint = inst.keys.fingerprint()
+    sink = ZipSink(out, berlin(now).timetuple()[:6])
     try:
-        for name, data in generated:
+        for name, data in lay.generated:
             sink.put(f"{bag_name}/data/{name}", data, deflate=True)
             manifest.append((hashlib.sha256(data).hexdigest(), f"data/{name}"))
             payload_bytes += len(data)
@@ -324,7 +415,7 @@ def export_bundle(
         try:
             sink.stream(
                 [
-                    (f"{bag_name}/data/{paths[e.id]}", e.size, _reader(inst, e, blobs))
+                    (f"{bag_name}/data/{paths[e.id]}", e.size, _reader(inst, e, g.blobs))
                     for e in items
                 ],
                 before_each=step,
@@ -339,20 +430,20 @@ def export_bundle(
         # copying above at every switch (measured 2-3x slower), but not those workers.
         sink.settle()
         report(0.9, "Inhaltsverzeichnis (PDF) wird erstellt …")
-        pdf = render_index(tree, index_paths, fingerprint, diffs)
+        pdf = render_index(g.tree, lay.index_paths, fingerprint, lay.diffs)
         sink.put(f"{bag_name}/data/00_Inhaltsverzeichnis.pdf", pdf, deflate=False)
         manifest.insert(0, (hashlib.sha256(pdf).hexdigest(), "data/00_Inhaltsverzeichnis.pdf"))
         payload_bytes += len(pdf)
         report(0.95, "Prüfsummen und Signatur …")
         tags = bag.tag_files(
-            tree=tree,
+            tree=g.tree,
             bag_name=bag_name,
             now=now,
             manifest=manifest,
             payload_bytes=payload_bytes,
             public_pem=inst.keys.public_pem(),
             fingerprint=fingerprint,
-            checkpoint=signed_checkpoint,
+            checkpoint=lay.checkpoint,
         )
         for name, data in tags:
             sink.put(f"{bag_name}/{name}", data)
@@ -365,32 +456,33 @@ def export_bundle(
     except BaseException:
         sink.abort()
         raise
-    out = Path(out)
-    try:
-        with inst.db.write() as s:
-            audit.record(
-                s,
-                actor.name,
-                Action.bundle_export,
-                "bundle",
-                digest[:16],
-                agency_id=tree.agency_id,
-                year=year,
-                subgoal=subgoal_id,
-                sha256=digest,
-                tagmanifest_sha256=hashlib.sha256(tagmanifest).hexdigest(),
-                files=len(manifest),
-                evidence=sorted(tree.evidence),
-                checkpoint=checkpoint.name,
-            )
-    except BaseException:
-        # An export nobody can account for must not stay behind (it holds personal data).
-        out.unlink(missing_ok=True)
-        raise
-    report(1.0, "Fertig.")
-    return BundleResult(
-        out, digest, size, len(manifest), payload_bytes, bag_name, len(tree.findings)
-    )
+    return _Written(digest, size, len(manifest), payload_bytes, tagmanifest)
+
+
+def _record(
+    inst: Installation,
+    actor: Actor,
+    g: _Gathered,
+    w: _Written,
+    year: int,
+    subgoal_id: int | None,
+) -> None:
+    with inst.db.write() as s:
+        audit.record(
+            s,
+            actor.name,
+            Action.bundle_export,
+            "bundle",
+            w.digest[:16],
+            agency_id=g.tree.agency_id,
+            year=year,
+            subgoal=subgoal_id,
+            sha256=w.digest,
+            tagmanifest_sha256=hashlib.sha256(w.tagmanifest).hexdigest(),
+            files=w.files,
+            evidence=sorted(g.tree.evidence),
+            checkpoint=g.checkpoint.name,
+        )
 
 
 def _reader(
