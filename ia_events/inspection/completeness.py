@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from ia_events.core.access import Actor, Permission, require
 from ia_events.core.errors import NotFound
-from ia_events.core.messages import berlin, fmt_number
+from ia_events.core.messages import berlin, fmt_date, fmt_number
 from ia_events.core.models import (
     Activity,
     ActivityReport,
@@ -392,11 +392,18 @@ def _evidence(session: Session, tree: InspectionTree) -> dict[int, EvidenceNode]
 
 
 def findings(tree: InspectionTree, now: datetime) -> list[Finding]:
-    """Completeness flags, most important first."""
-    from ia_events.core.messages import fmt_date
+    """Completeness flags, most important first: plan and report, sub-goals, dates
+    without their list, then retention and holds of the evidence."""
+    return [
+        *_plan_findings(tree),
+        *_subgoal_findings(tree),
+        *_occurrence_findings(tree),
+        *_retention_findings(tree, berlin(now).date()),
+    ]
 
+
+def _plan_findings(tree: InspectionTree) -> list[Finding]:
     out: list[Finding] = []
-    today = berlin(now).date()
     if tree.plan is None:
         out.append(Finding("plan_missing", "warning", "task_plan", None, "Keine Aufgabenplanung."))
     elif tree.approved is None:
@@ -419,6 +426,11 @@ def findings(tree: InspectionTree, now: datetime) -> list[Finding]:
                 f"Der Sachbericht {tree.year} ist noch nicht eingereicht.",
             )
         )
+    return out
+
+
+def _subgoal_findings(tree: InspectionTree) -> list[Finding]:
+    out: list[Finding] = []
     for g in tree.subgoals:
         if g.actual < g.target:
             out.append(
@@ -441,6 +453,11 @@ def findings(tree: InspectionTree, now: datetime) -> list[Finding]:
                     f"Teilziel „{g.title}“ hat keinen Nachweis.",
                 )
             )
+    return out
+
+
+def _occurrence_findings(tree: InspectionTree) -> list[Finding]:
+    out: list[Finding] = []
     for occ in tree.occurrences.values():
         # Cancelled dates and dates without any attendance need no list (issue 16): a
         # sealed list (participant_list) or a signed scan satisfies "Teilnehmerliste".
@@ -471,6 +488,11 @@ def findings(tree: InspectionTree, now: datetime) -> list[Finding]:
                     "unterschriebenen Liste.",
                 )
             )
+    return out
+
+
+def _retention_findings(tree: InspectionTree, today: date) -> list[Finding]:
+    out: list[Finding] = []
     near = today + timedelta(days=RETENTION_NEAR_DAYS)
     for e in tree.evidence.values():
         if e.retention_until < today:
