@@ -86,10 +86,14 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
                 st.Page("pages/approvals.py", title="Freigaben", icon=":material/task_alt:"),
                 st.Page("pages/planning.py", title="Planung (Freigabe)", icon=":material/flag:"),
                 st.Page("pages/deadlines.py", title="Fristen", icon=":material/alarm:"),
-                st.Page("pages/changes.py", title="Mitteilungen & Personal", icon=":material/mail:"),
+                st.Page(
+                    "pages/changes.py", title="Mitteilungen & Personal", icon=":material/mail:"
+                ),
                 st.Page("pages/evidence.py", title="Nachweise", icon=":material/folder_open:"),
                 st.Page("pages/inspection.py", title="Prüfung", icon=":material/fact_check:"),
-                st.Page("pages/reports.py", title="Berichte & Controlling", icon=":material/bar_chart:"),
+                st.Page(
+                    "pages/reports.py", title="Berichte & Controlling", icon=":material/bar_chart:"
+                ),
                 st.Page("pages/retention.py", title="Aufbewahrung", icon=":material/inventory_2:"),
                 st.Page("pages/audit_log.py", title="Audit-Log", icon=":material/history:"),
             ],
@@ -98,23 +102,37 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
     if role == "volunteer":  # phone first: own shifts, QR check-in, own hours
         return {
             "": [
-                st.Page("pages/my_shifts.py", title="Meine Einsätze", icon=":material/volunteer_activism:", default=True),
+                st.Page(
+                    "pages/my_shifts.py",
+                    title="Meine Einsätze",
+                    icon=":material/volunteer_activism:",
+                    default=True,
+                ),
                 st.Page(
                     "pages/volunteer_checkin.py",
                     title="Check-in",
                     icon=":material/qr_code_scanner:",
                     url_path="volunteer_checkin",
                 ),
-                st.Page("pages/my_certificate.py", title="Mein Nachweis", icon=":material/description:"),
+                st.Page(
+                    "pages/my_certificate.py", title="Mein Nachweis", icon=":material/description:"
+                ),
                 account,
             ]
         }
-    door = st.Page("pages/checkin_door.py", title="Check-in", icon=":material/qr_code_scanner:", url_path="checkin_door")
+    door = st.Page(
+        "pages/checkin_door.py",
+        title="Check-in",
+        icon=":material/qr_code_scanner:",
+        url_path="checkin_door",
+    )
     plan_pages = {
         "Planung": [
             st.Page("pages/analysis.py", title="Sozialraumanalyse", icon=":material/explore:"),
             st.Page("pages/planning.py", title="Planung", icon=":material/flag:"),
-            st.Page("pages/activities.py", title="Angebote & Termine", icon=":material/calendar_month:"),
+            st.Page(
+                "pages/activities.py", title="Angebote & Termine", icon=":material/calendar_month:"
+            ),
             st.Page("pages/volunteers.py", title="Ehrenamt", icon=":material/diversity_3:"),
             st.Page("pages/evidence.py", title="Nachweise", icon=":material/folder_open:"),
             st.Page("pages/reports.py", title="Berichte", icon=":material/bar_chart:"),
