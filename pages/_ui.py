@@ -32,9 +32,12 @@ def inst() -> Installation:
 
 
 def actor() -> Actor:
+    """The logged-in person; every page starts with it. It also shows, once, what the
+    last change did (``commit``'s message), above the page."""
     value = st.session_state.get("actor")
     if value is None:  # the shell never runs a page without one
         st.stop()
+    show_flash()
     return value
 
 
@@ -95,7 +98,7 @@ def flash(done: str) -> None:
 
 
 def show_flash() -> None:
-    """The message of the last change, once (called by the shell before each page)."""
+    """The message of the last change, once (called by ``actor()`` as a page starts)."""
     done = st.session_state.pop(_FLASH, None)
     if done:
         st.success(done, icon=":material/check_circle:")

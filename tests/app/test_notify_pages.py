@@ -36,7 +36,7 @@ def test_system_page_shows_a_permanent_failure_and_requeues_it(
     at = login(app, "admin")
     at.switch_page("pages/system.py").run()
     assert not at.exception, at.exception
-    assert any("nicht zugestellt" in e.value for e in at.error)
+    assert any("Nicht zugestellt oder Zustellung unklar: 1 Nachricht " in e.value for e in at.error)
     assert "Mailserver: smtp://127.0.0.1:2525" in texts(at)
     table = at.dataframe[0].value
     assert "550 5.1.1 Empfänger unbekannt" in set(table["Antwort des Mailservers"])
