@@ -13,20 +13,29 @@ from datetime import date
 import streamlit as st
 
 from ia_events.archive import retention
-from ia_events.core.access import Permission, can
+from ia_events.core.access import Actor, Permission, can
 from ia_events.core.messages import fmt_count, fmt_date, fmt_datetime
 from ia_events.privacy import subjects
-from pages._ui import actor, guard, inst, md, writing
+from pages._ui import actor, flash, guard, inst, md, writing
 
-who = actor()
-st.title("Aufbewahrung")
-st.caption(
-    "Nachweise werden bis zum 31.12. des zehnten Jahres nach dem Förderjahr aufbewahrt "
-    "(Regel je Nachweisart, versioniert). Gesperrte Nachweise werden nie gelöscht."
-)
 
-# -- proposal -> approve -----------------------------------------------------------------------
-if can(who, Permission.system_run):
+def render() -> None:
+    who = actor()
+    st.title("Aufbewahrung")
+    st.caption(
+        "Nachweise werden bis zum 31.12. des zehnten Jahres nach dem Förderjahr aufbewahrt "
+        "(Regel je Nachweisart, versioniert). Gesperrte Nachweise werden nie gelöscht."
+    )
+    _proposal(who)
+    _holds(who)
+    _deletions(who)
+    _subject_requests(who)
+
+
+def _proposal(who: Actor) -> None:
+    """The deletion proposal: created as a dry run, read, then approved item by item."""
+    if not can(who, Permission.system_run):
+        return
     st.subheader("Löschvorschlag")
     day = st.date_input("Stichtag", value=date.today(), format="DD.MM.YYYY", key="ret_day")
     if st.button("Vorschlag erstellen", key="ret_propose"):
@@ -75,63 +84,73 @@ if can(who, Permission.system_run):
                         approved_by=who.name,
                     )
                     st.session_state.pop("ret_proposal", None)
-                    st.success(
+                    flash(
                         f"{fmt_count(len(res.deleted), 'Nachweis')} gelöscht "
                         "(Löschnachweise angelegt)."
                         + (f" Übersprungen: {res.skipped}" if res.skipped else "")
                     )
+                    st.rerun()  # the Löschprotokoll below shows them
 
-# -- holds -------------------------------------------------------------------------------------
-st.subheader("Sperren (Legal Hold)")
-with guard(stop=True), inst().db.read() as s:
-    holds = retention.list_holds(s, who)
-if not holds:
-    st.info("Keine aktiven Sperren.")
-for h in holds:
-    target = h.scope_id if h.scope_id is not None else h.funding_year
-    st.markdown(
-        f"**{md(h.ref)}** · {md(h.agency_slug)} · {md(h.scope)} {target} · "
-        f"{fmt_count(h.items, 'Nachweis')} · {md(h.reason)}"
-        + (f" (Az. {md(h.case_ref)})" if h.case_ref else "")
-        + f" · gesetzt von {md(h.set_by)} am {fmt_date(h.set_at)}"
-    )
-    may_release = can(who, Permission.evidence_hold) and h.set_by != who.name
-    if may_release and st.button(
-        f"{md(h.ref)} freigeben (als zweite Person)", key=f"ret_release_{h.id}"
-    ):
-        with guard(), writing() as s:
-            retention.release_hold(s, who, h.id, who.name)
-            st.success(f"Sperre {md(h.ref)} freigegeben.")
-        retention.sync_object_holds(inst())  # the archive's objects follow (S3)
 
-# -- deletion records --------------------------------------------------------------------------
-st.subheader("Löschprotokoll")
-with guard(stop=True), inst().db.read() as s:
-    records = retention.list_deletions(s, who)
-if records:
-    st.dataframe(
-        [
-            {
-                "Nr.": r.id,
-                "Gelöscht": fmt_datetime(r.deleted_at),
-                "Agentur": r.agency_slug,
-                "Was": f"Nachweis {r.evidence_id}"
-                if r.evidence_id
-                else f"{r.object_type} ×{r.count}",
-                "SHA-256": (r.sha256 or "")[:16],
-                "Regel": r.rule,
-                "Genehmigt von": r.approved_by,
-            }
-            for r in reversed(records)
-        ],
-        hide_index=True,
-        width="stretch",
-    )
-else:
-    st.info("Noch nichts gelöscht.")
+def _holds(who: Actor) -> None:
+    """Legal holds; a second person releases one."""
+    st.subheader("Sperren (Legal Hold)")
+    with guard(stop=True), inst().db.read() as s:
+        holds = retention.list_holds(s, who)
+    if not holds:
+        st.info("Keine aktiven Sperren.")
+    for h in holds:
+        target = h.scope_id if h.scope_id is not None else h.funding_year
+        st.markdown(
+            f"**{md(h.ref)}** · {md(h.agency_slug)} · {md(h.scope)} {target} · "
+            f"{fmt_count(h.items, 'Nachweis')} · {md(h.reason)}"
+            + (f" (Az. {md(h.case_ref)})" if h.case_ref else "")
+            + f" · gesetzt von {md(h.set_by)} am {fmt_date(h.set_at)}"
+        )
+        may_release = can(who, Permission.evidence_hold) and h.set_by != who.name
+        if may_release and st.button(
+            f"{md(h.ref)} freigeben (als zweite Person)", key=f"ret_release_{h.id}"
+        ):
+            with guard():
+                with writing() as s:
+                    retention.release_hold(s, who, h.id, who.name)
+                retention.sync_object_holds(inst())  # the archive's objects follow (S3)
+                flash(f"Sperre {md(h.ref)} freigegeben.")
+                st.rerun()
 
-# -- data-subject requests ---------------------------------------------------------------------
-if can(who, Permission.system_run):
+
+def _deletions(who: Actor) -> None:
+    """Deletion records."""
+    st.subheader("Löschprotokoll")
+    with guard(stop=True), inst().db.read() as s:
+        records = retention.list_deletions(s, who)
+    if records:
+        st.dataframe(
+            [
+                {
+                    "Nr.": r.id,
+                    "Gelöscht": fmt_datetime(r.deleted_at),
+                    "Agentur": r.agency_slug,
+                    "Was": f"Nachweis {r.evidence_id}"
+                    if r.evidence_id
+                    else f"{r.object_type} ×{r.count}",
+                    "SHA-256": (r.sha256 or "")[:16],
+                    "Regel": r.rule,
+                    "Genehmigt von": r.approved_by,
+                }
+                for r in reversed(records)
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+    else:
+        st.info("Noch nichts gelöscht.")
+
+
+def _subject_requests(who: Actor) -> None:
+    """Data-subject requests."""
+    if not can(who, Permission.system_run):
+        return
     st.subheader("Betroffenenanfragen (Art. 15/17 DSGVO)")
     with st.form("ret_subject"):
         name = st.text_input("Vollständiger Name der Person")
@@ -170,3 +189,6 @@ if can(who, Permission.system_run):
                     f"{fmt_date(out.duty_until)}: Die Verarbeitung ist eingeschränkt "
                     "(Art. 18 DSGVO); gelöscht wird automatisch mit Ablauf der Frist."
                 )
+
+
+render()
