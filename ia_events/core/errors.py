@@ -99,14 +99,15 @@ class NotInitialised(DomainError):
 
 # Codes of a DomainError that are a fault of the installation (the operator's to fix),
 # not of the input: the CLI exits 1 for them, 2 for every other DomainError.
-_SYSTEM_CODES = frozenset({"keys_missing", "storage_full"})
+_SYSTEM_CODES = frozenset({"keys_missing", "storage_full", "archive_unavailable"})
 
 
 @dataclass(frozen=True)
 class Failure:
     """What an entry point says about an exception."""
 
-    code: str  # a DomainError's code, or disk_full / database_unavailable / internal
+    # a DomainError's code, or disk_full / database_unavailable / archive_unavailable / internal
+    code: str
     message: str  # the German sentence
     expected: bool  # a refusal the user can act on (a DomainError), not a fault of ours
     exit_code: int  # for the CLI: 2 bad usage / refused input, 1 a problem on our side
@@ -129,8 +130,30 @@ def classify(
         return Failure("disk_full", text("disk_full"), False, 1)
     if isinstance(exc, OperationalError):
         return Failure("database_unavailable", text("database_unavailable"), False, 1)
+    store = archive_unreachable(exc)
+    if store is not None:  # an object store that did not answer, wherever it surfaced
+        return Failure("archive_unavailable", text("archive_unavailable", store=store), False, 1)
     at = berlin(now or datetime.now(UTC)).strftime("%d.%m.%Y %H:%M:%S")
     return Failure("internal", text("internal", at=at), False, 1)
+
+
+def archive_unreachable(exc: BaseException) -> str | None:
+    """The archive's location when ``exc`` (or what caused it) is the storage layer's
+    ``ArchiveUnavailable`` (an S3 store that did not answer), else ``None``. Services
+    that expect it turn it into ``Conflict("archive_unavailable")``; this catches the
+    paths that do not (a bundle export, a preview), so nobody sees "unexpected error"."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if getattr(e, "code", None) == "archive_unavailable" and not isinstance(e, DomainError):
+            # storage's message is "<location>: <what failed>"; the location has no secrets
+            return str(e).rsplit(": ", 1)[0] or "Objektspeicher"
+        todo += [e.__cause__, e.__context__]
+    return None
 
 
 def is_disk_full(exc: BaseException) -> bool:

@@ -57,6 +57,7 @@ from ia_events.inspection.bag import BundleCheck, load_public_key, verify_bundle
 from ia_events.inspection.completeness import EvidenceNode, InspectionTree, differences, inspect
 from ia_events.inspection.index import render_index
 from ia_events.inspection.zipstream import ZipSink
+from storage.archive_store import ArchiveUnavailable
 from storage.blobs import BlobError
 from storage.db import utcnow
 
@@ -420,6 +421,8 @@ def _write(
                 ],
                 before_each=step,
             )
+        except ArchiveUnavailable as exc:  # the store did not answer: nothing is missing
+            raise Conflict("archive_unavailable", store=inst.blobs.describe()) from exc
         except BlobError as exc:
             raise Conflict("bundle_blob_missing", evidence=items[current[0]].id) from exc
         for e in items:

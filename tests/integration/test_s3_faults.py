@@ -296,3 +296,31 @@ def test_verify_with_the_gateway_down_reports_the_store_not_a_crash(s3_inst, sea
     finally:
         seaweed.start("s3")
     assert fixity.verify(s3_inst, w.admin).ok
+
+
+def test_bundle_export_with_the_gateway_down_says_so_and_leaves_no_file(
+    s3_inst, seaweed, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The coordinator in the inspection meeting gets a German sentence, not "unexpected
+    error", and no half-written bundle is left where the download would look for it."""
+    from ia_events.core.errors import classify
+    from ia_events.inspection.bundle import export_bundle
+
+    w = build(s3_inst)
+    _add(s3_inst, w.fk_essen, _pdf(1000))
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    out = folder / "pruefpaket.zip"
+    seaweed.stop("s3")
+    try:
+        with pytest.raises(Exception) as failed:
+            export_bundle(s3_inst, w.coordinator, "essen", 2025, out)
+    finally:
+        seaweed.start("s3")
+    failure = classify(failed.value)
+    assert failure.code == "archive_unavailable" and failure.exit_code == 1
+    assert "ist gerade nicht erreichbar; es wurde nichts gespeichert" in failure.message
+    assert "s3://" in failure.message
+    assert list(folder.iterdir()) == []
+    export_bundle(s3_inst, w.coordinator, "essen", 2025, out)  # the retry works
+    assert out.stat().st_size > 0
