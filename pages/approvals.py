@@ -11,9 +11,9 @@ from __future__ import annotations
 import streamlit as st
 
 from ia_events.core.access import Actor
-from ia_events.core.messages import berlin, fmt_datetime
+from ia_events.core.messages import fmt_count, fmt_datetime
 from ia_events.planning import analyses, approvals, plans
-from pages._ui import actor, guard, inst, md, now, writing
+from pages._ui import actor, commit, guard, inst, md, now, year_picker
 
 STATUS = {"draft": "Entwurf", "submitted": "wartet auf Freigabe", "approved": "freigegeben"}
 
@@ -28,30 +28,40 @@ def _steps(who: Actor, doc_type: str, doc_id: int) -> None:
         )
 
 
+_APPROVE = {
+    "analysis": analyses.approve_analysis,
+    "plan": plans.approve_plan,
+    "report": approvals.approve_report,
+}
+_RETURN = {
+    "analysis": analyses.return_analysis,
+    "plan": plans.return_plan,
+    "report": approvals.return_report,
+}
+_WHAT = {
+    "analysis": "Die Sozialraumanalyse",
+    "plan": "Die Aufgabenplanung",
+    "report": "Der Sachbericht",
+}
+
+
 def _decide(who: Actor, doc_type: str, doc_id: int) -> None:
     c1, c2 = st.columns(2)
+    what = _WHAT.get(doc_type, "Das Dokument")
     if c1.button("Freigeben", type="primary", key=f"ok_{doc_type}_{doc_id}"):
-        with guard():
-            with writing() as s:
-                if doc_type == "analysis":
-                    analyses.approve_analysis(s, who, doc_id, now=now())
-                elif doc_type == "plan":
-                    plans.approve_plan(s, who, doc_id, now=now())
-                else:
-                    approvals.approve_report(s, who, doc_id, now=now())
-            st.rerun()
+        commit(
+            lambda s: _APPROVE.get(doc_type, approvals.approve_report)(s, who, doc_id, now=now()),
+            f"{what} ist freigegeben.",
+        )
     with c2.form(f"back_{doc_type}_{doc_id}"):
         note = st.text_input("Hinweis an die Agentur (was ist zu ändern?)")
         if st.form_submit_button("Zur Überarbeitung zurückgeben"):
-            with guard():
-                with writing() as s:
-                    if doc_type == "analysis":
-                        analyses.return_analysis(s, who, doc_id, note, now=now())
-                    elif doc_type == "plan":
-                        plans.return_plan(s, who, doc_id, note, now=now())
-                    else:
-                        approvals.return_report(s, who, doc_id, note, now=now())
-                st.rerun()
+            commit(
+                lambda s: _RETURN.get(doc_type, approvals.return_report)(
+                    s, who, doc_id, note, now=now()
+                ),
+                f"{what} ist mit Ihrem Hinweis zur Überarbeitung zurückgegeben.",
+            )
 
 
 def _analysis(who: Actor, a: analyses.AnalysisView) -> None:
@@ -106,8 +116,7 @@ def render() -> None:
         "Hinweis zurückgeben. Jeder Schritt wird mit Version, Person, Zeit und Grund vermerkt."
     )
     with guard():
-        this = berlin(now()).year
-        year = int(st.selectbox("Förderjahr", [this - 1, this, this + 1], index=1, key="appr_year"))
+        year = year_picker(key="appr_year")
         only_waiting = st.toggle("Nur Wartende zeigen", value=True, key="appr_waiting")
         with inst().db.read() as s:
             q = approvals.queue(s, who, year)
@@ -118,7 +127,8 @@ def render() -> None:
         st.metric("Warten auf Freigabe", q.waiting)
         if q.off_field_activities:
             with st.expander(
-                f"{len(q.off_field_activities)} Angebot(e) außerhalb der Arbeitsschwerpunkte"
+                f"{fmt_count(len(q.off_field_activities), 'Angebot')} außerhalb der "
+                "Arbeitsschwerpunkte"
             ):
                 for name, title, f, reason in q.off_field_activities:
                     st.text(f"{name}: {title} ({f}) – Begründung: {reason}")

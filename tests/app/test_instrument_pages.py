@@ -73,6 +73,9 @@ def test_coordinator_decides_on_one_screen(app, app_env: Installation) -> None: 
     )
     _button(app, "Zur Überarbeitung zurückgeben").click().run()
     assert not app.exception
+    assert "Die Sozialraumanalyse ist mit Ihrem Hinweis zur Überarbeitung zurückgegeben." in [
+        m.value for m in app.success
+    ]
     with app_env.db.read() as s:
         row = s.get(NeedsAnalysis, analysis_id)
         assert (row.status, row.review_note) == (
@@ -82,6 +85,7 @@ def test_coordinator_decides_on_one_screen(app, app_env: Installation) -> None: 
         waiting = s.scalar(select(func_count()).where(TaskPlan.status == "submitted"))
     next(b for b in app.button if b.label == "Freigeben" and b.key.startswith("ok_plan_")).click()
     app.run()
+    assert "Die Aufgabenplanung ist freigegeben." in [m.value for m in app.success]
     with app_env.db.read() as s:
         assert s.scalar(select(func_count()).where(TaskPlan.status == "submitted")) == waiting - 1
 
