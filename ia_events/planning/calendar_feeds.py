@@ -50,6 +50,8 @@ from storage.keys import KeyRing
 PRODID = "-//ia-events//Integrationsagenturen NRW//DE"
 PAST = timedelta(days=120)
 AHEAD = timedelta(days=400)
+REFRESH = timedelta(hours=1)
+VOLUNTEER_KIND = "volunteer"  # a volunteer's own shifts (``volunteers.feed``)
 
 
 class FeedKind(enum.StrEnum):
@@ -204,7 +206,7 @@ def list_feeds(session: Session, actor: Actor, agency_slug: str) -> list[FeedVie
     rows = session.execute(
         select(CalendarFeed, Activity.title)
         .outerjoin(Activity, Activity.id == CalendarFeed.activity_id)
-        .where(CalendarFeed.agency_id == agency_id)
+        .where(CalendarFeed.agency_id == agency_id, CalendarFeed.kind != VOLUNTEER_KIND)
         .order_by(CalendarFeed.id)
     ).all()
     return [
@@ -218,6 +220,8 @@ def revoke_feed(session: Session, actor: Actor, feed_id: int, now: datetime | No
     if feed is None:
         raise NotFound(what="Der Kalender-Link")
     require(actor, Permission.occurrence_edit, feed.agency_id)
+    if feed.kind == VOLUNTEER_KIND:  # the person's own; staff do not list or manage it
+        raise NotFound(what="Der Kalender-Link")
     if feed.revoked_at is not None:
         return
     feed.revoked_at = now or utcnow()
@@ -240,6 +244,10 @@ def render(session: Session, token: str, now: datetime | None = None) -> bytes |
     if agency is None or not agency.active:
         return None
     now = now or utcnow()
+    if feed.kind == VOLUNTEER_KIND:
+        from ia_events.volunteers import feed as volunteer_feed
+
+        return volunteer_feed.render(session, feed, token, now)
     if feed.kind == FeedKind.deadlines:
         name = f"Fristen – {agency.name}"
         events = _deadline_events(session, agency, now)
@@ -252,7 +260,7 @@ def render(session: Session, token: str, now: datetime | None = None) -> bytes |
     cal = icalendar.Calendar.new(
         prodid=PRODID,
         name=name,
-        refresh_interval=timedelta(hours=1),
+        refresh_interval=REFRESH,
         subcomponents=events,
     )
     cal.add("x-wr-timezone", "Europe/Berlin")
