@@ -988,11 +988,13 @@ class MyShift:
         return self.checked_in_at is not None and self.checked_out_at is None
 
     def is_done(self, now: datetime) -> bool:
-        """Finished: checked out, marked no-show, or over without an open check-in
-        (one still checked in stays ahead until checked out)."""
+        """Finished: checked out, marked no-show, or over -- one still checked in stays
+        ahead while it can be checked out (``CHECKOUT_LATE`` after its end)."""
         if self.checked_out_at is not None or self.status == "no_show":
             return True
-        return self.shift.ends_at <= now and self.checked_in_at is None
+        if self.checked_in_at is not None:
+            return now > self.shift.ends_at + CHECKOUT_LATE
+        return self.shift.ends_at <= now
 
 
 def split_mine(mine: list[MyShift], now: datetime) -> tuple[list[MyShift], list[MyShift]]:
