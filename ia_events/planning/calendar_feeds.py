@@ -26,6 +26,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,6 +53,16 @@ PAST = timedelta(days=120)
 AHEAD = timedelta(days=400)
 REFRESH = timedelta(hours=1)
 VOLUNTEER_KIND = "volunteer"  # a volunteer's own shifts (``volunteers.feed``)
+
+# Feeds of other packages, by kind: ``render(session, feed, token, now)``. A package
+# registers its kind when imported (planning imports none of them: no cycle); an
+# unregistered kind answers like an unknown token.
+Renderer = Callable[[Session, CalendarFeed, str, datetime], bytes | None]
+RENDERERS: dict[str, Renderer] = {}
+
+
+def register_kind(kind: str, renderer: Renderer) -> None:
+    RENDERERS[kind] = renderer
 
 
 class FeedKind(enum.StrEnum):
@@ -244,10 +255,9 @@ def render(session: Session, token: str, now: datetime | None = None) -> bytes |
     if agency is None or not agency.active:
         return None
     now = now or utcnow()
-    if feed.kind == VOLUNTEER_KIND:
-        from ia_events.volunteers import feed as volunteer_feed
-
-        return volunteer_feed.render(session, feed, token, now)
+    if feed.kind not in {k.value for k in FeedKind}:
+        renderer = RENDERERS.get(feed.kind)
+        return renderer(session, feed, token, now) if renderer else None
     if feed.kind == FeedKind.deadlines:
         name = f"Fristen – {agency.name}"
         events = _deadline_events(session, agency, now)

@@ -168,7 +168,8 @@ def my_calendar(session: Session, actor: Actor, now: datetime | None = None) -> 
 
 
 def render(session: Session, feed: CalendarFeed, token: str, now: datetime) -> bytes | None:
-    """For ``calendar_feeds.render``: the subscription behind ``feed`` (matched by ``token``)."""
+    """For ``calendar_feeds.render`` (registered below): the subscription behind ``feed``
+    (matched by ``token``)."""
     head = token.split("-", 1)[0]
     if feed.kind != KIND or not head.startswith("v") or not head[1:].isdigit():
         return None
@@ -176,3 +177,6 @@ def render(session: Session, feed: CalendarFeed, token: str, now: datetime) -> b
     if volunteer is None or volunteer.agency_id != feed.agency_id:
         return None
     return _calendar(session, volunteer, now)
+
+
+calendar_feeds.register_kind(KIND, render)
