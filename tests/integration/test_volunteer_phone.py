@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from ia_events.attendance import checkin
@@ -265,3 +266,38 @@ def test_personal_feed_has_only_own_shifts_and_is_revocable(inst: Installation) 
     with inst.db.write() as s:
         renewed = feed.create_my_feed(s, inst.keys, me, "https://ia.example", NOW)
     assert renewed != url
+
+
+def test_feed_url_answers_over_http_and_404_once_revoked(
+    inst: Installation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warnings
+
+    from starlette.applications import Starlette
+
+    from ia_events.core.installation import reset_shared
+    from ia_events.web.routes import routes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    w = _world(inst)
+    me = _as_volunteer(w.essen, _volunteer(inst, w.staff, w.essen, "Ayşe Yıldız"))
+    with inst.db.write() as s:
+        url = feed.create_my_feed(s, inst.keys, me, "http://testserver", NOW)
+    monkeypatch.setenv("IA_EVENTS_DATA", str(inst.settings.data_dir))
+    monkeypatch.setenv("IA_EVENTS_DATABASE_URL", inst.settings.database_url)
+    reset_shared()
+    try:
+        with TestClient(Starlette(routes=routes()), base_url="http://testserver") as c:
+            got = c.get(url)
+            assert got.status_code == 200 and got.headers["content-type"].startswith(
+                "text/calendar"
+            )
+            assert "Meine Einsätze – IA Essen" in got.text and "Ayşe" not in got.text
+            with inst.db.write() as s:
+                feed.revoke_my_feed(s, inst.keys, me)
+            assert c.get(url).status_code == 404
+    finally:
+        reset_shared()
