@@ -8,7 +8,8 @@ shown again whenever the person asks (like ``standing_feed``), and a revoked
 generation is skipped, so revoking and asking again gives a new URL. The id in the
 token only says whose feed it is once its hash has matched a feed we created.
 
-The feed holds only that person's active shifts (task, activity, times, place,
+A deactivated or erased (restricted) person's feed answers 404. The feed holds only
+that person's active shifts (task, activity, times, place,
 cancellations) -- no other person's name, not even their own.
 """
 
@@ -174,8 +175,8 @@ def render(session: Session, feed: CalendarFeed, token: str, now: datetime) -> b
     if feed.kind != KIND or not head.startswith("v") or not head[1:].isdigit():
         return None
     volunteer = session.get(Volunteer, int(head[1:]))
-    if volunteer is None or volunteer.agency_id != feed.agency_id:
-        return None
+    if volunteer is None or volunteer.agency_id != feed.agency_id or not volunteer.active:
+        return None  # a deactivated person's feed stops (it answers again if reactivated)
     return _calendar(session, volunteer, now)
 
 

@@ -14,7 +14,7 @@ from ia_events.attendance import checkin
 from ia_events.core.installation import Installation
 from ia_events.core.models import CalendarFeed, ShiftAssignment
 from ia_events.planning import calendar_feeds, plans
-from ia_events.volunteers import feed, shifts
+from ia_events.volunteers import feed, registry, shifts
 from tests.integration.test_volunteers import (
     NOW,
     OP,
@@ -255,6 +255,15 @@ def test_personal_feed_has_only_own_shifts_and_is_revocable(inst: Installation) 
         feed_id = s.scalar(select(CalendarFeed.id).where(CalendarFeed.kind == "volunteer"))
     with inst.db.write() as s:
         assert _code(lambda: calendar_feeds.revoke_feed(s, w.staff, feed_id)) == "not_found"
+
+    # Staff deactivate Jonas: his feed stops answering; reactivated, it answers again.
+    jonas_token = jonas_url.rsplit("/", 1)[1].removesuffix(".ics")
+    with inst.db.write() as s:
+        registry.set_volunteer_active(s, w.staff, other, False, NOW)
+    with inst.db.read() as s:
+        assert calendar_feeds.render(s, jonas_token, NOW) is None
+    with inst.db.write() as s:
+        registry.set_volunteer_active(s, w.staff, other, True, NOW)
 
     # Revoked: the URL answers nothing at once; asking again gives a new one.
     with inst.db.write() as s:
