@@ -26,6 +26,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,6 +51,18 @@ from storage.keys import KeyRing
 PRODID = "-//ia-events//Integrationsagenturen NRW//DE"
 PAST = timedelta(days=120)
 AHEAD = timedelta(days=400)
+REFRESH = timedelta(hours=1)
+VOLUNTEER_KIND = "volunteer"  # a volunteer's own shifts (``volunteers.feed``)
+
+# Feeds of other packages, by kind: ``render(session, feed, token, now)``. A package
+# registers its kind when imported (planning imports none of them: no cycle); an
+# unregistered kind answers like an unknown token.
+Renderer = Callable[[Session, CalendarFeed, str, datetime], bytes | None]
+RENDERERS: dict[str, Renderer] = {}
+
+
+def register_kind(kind: str, renderer: Renderer) -> None:
+    RENDERERS[kind] = renderer
 
 
 class FeedKind(enum.StrEnum):
@@ -204,7 +217,7 @@ def list_feeds(session: Session, actor: Actor, agency_slug: str) -> list[FeedVie
     rows = session.execute(
         select(CalendarFeed, Activity.title)
         .outerjoin(Activity, Activity.id == CalendarFeed.activity_id)
-        .where(CalendarFeed.agency_id == agency_id)
+        .where(CalendarFeed.agency_id == agency_id, CalendarFeed.kind != VOLUNTEER_KIND)
         .order_by(CalendarFeed.id)
     ).all()
     return [
@@ -218,6 +231,8 @@ def revoke_feed(session: Session, actor: Actor, feed_id: int, now: datetime | No
     if feed is None:
         raise NotFound(what="Der Kalender-Link")
     require(actor, Permission.occurrence_edit, feed.agency_id)
+    if feed.kind == VOLUNTEER_KIND:  # the person's own; staff do not list or manage it
+        raise NotFound(what="Der Kalender-Link")
     if feed.revoked_at is not None:
         return
     feed.revoked_at = now or utcnow()
@@ -240,6 +255,9 @@ def render(session: Session, token: str, now: datetime | None = None) -> bytes |
     if agency is None or not agency.active:
         return None
     now = now or utcnow()
+    if feed.kind not in {k.value for k in FeedKind}:
+        renderer = RENDERERS.get(feed.kind)
+        return renderer(session, feed, token, now) if renderer else None
     if feed.kind == FeedKind.deadlines:
         name = f"Fristen – {agency.name}"
         events = _deadline_events(session, agency, now)
@@ -252,7 +270,7 @@ def render(session: Session, token: str, now: datetime | None = None) -> bytes |
     cal = icalendar.Calendar.new(
         prodid=PRODID,
         name=name,
-        refresh_interval=timedelta(hours=1),
+        refresh_interval=REFRESH,
         subcomponents=events,
     )
     cal.add("x-wr-timezone", "Europe/Berlin")

@@ -97,6 +97,7 @@ class ShiftView:
     place: str = ""
     cancelled: bool = False
     assignments: list[AssignmentView] = field(default_factory=list)
+    activity_id: int = 0
 
     @property
     def open_slots(self) -> int:
@@ -276,7 +277,10 @@ def _enlist(
     *,
     by_staff: bool,
     now: datetime,
+    at_door: bool = False,
 ) -> ShiftAssignment:
+    """``at_door``: signing up by the occurrence's open volunteer QR, so a shift that has
+    begun but not ended can still be taken (the person is there)."""
     occ = session.get(Occurrence, shift.occurrence_id)
     assert occ is not None
     who = "Sie sind" if not by_staff else "Die Person ist"
@@ -286,7 +290,7 @@ def _enlist(
         raise Conflict("volunteer_inactive")
     if occ.status != OccurrenceStatus.scheduled:
         raise Conflict("shift_cancelled")
-    if shift.starts_at <= now:
+    if shift.starts_at <= now and not (at_door and now < shift.ends_at):
         raise Conflict("shift_started")
     existing = session.scalar(
         select(ShiftAssignment).where(
@@ -641,6 +645,75 @@ def scan_token(
 QR_STATES = ("invalid", "revoked", "not_open", "closed", "cancelled")
 
 
+@dataclass(frozen=True)
+class AtToken:
+    """What a scanned volunteer QR offers the person: their own shift there (``assigned``:
+    go on to check in or out), or the shifts there they could sign up for now."""
+
+    title: str
+    place: str
+    assigned: bool
+    offers: list[ShiftView]  # shifts with a free place the person may take at the door
+
+    @property
+    def can_sign_up(self) -> bool:
+        return bool(self.offers)
+
+
+def _door_open(shift: ShiftView, now: datetime) -> bool:
+    """A shift can be taken at the door until it ends (``_enlist(at_door=True)``)."""
+    return shift.open_slots > 0 and not shift.cancelled and shift.ends_at > now
+
+
+@service(Permission.volunteer_self, Reach.own)
+def open_at_token(
+    session: Session, keys: KeyRing, actor: Actor, token: str, now: datetime | None = None
+) -> AtToken:
+    """Whether the person has a shift at the QR's occurrence, and if not, the shifts there
+    with a free place (changes nothing; the same refusals as ``scan_token`` for a broken,
+    closed or other agency's code)."""
+    now = now or utcnow()
+    target = _token_occurrence(session, keys, actor, token, now)
+    volunteer_id = own_volunteer_id(actor)
+    mine = set(
+        session.scalars(
+            select(ShiftAssignment.shift_id)
+            .join(Shift, Shift.id == ShiftAssignment.shift_id)
+            .where(
+                Shift.occurrence_id == target.occurrence_id,
+                ShiftAssignment.volunteer_id == volunteer_id,
+                ShiftAssignment.status.in_(ACTIVE),
+            )
+        )
+    )
+    offers = []
+    if not mine:
+        views = _views(session, None, Shift.occurrence_id == target.occurrence_id,
+                       with_names=False)  # fmt: skip
+        offers = [v for v in views if _door_open(v, now)]
+    return AtToken(target.title, target.place, bool(mine), offers)
+
+
+@service(Permission.volunteer_self, Reach.own)
+def sign_up_at_token(
+    session: Session,
+    keys: KeyRing,
+    actor: Actor,
+    token: str,
+    shift_id: int,
+    now: datetime | None = None,
+) -> ShiftAssignment:
+    """Sign up at the door for a shift of the scanned QR's occurrence (also after it has
+    begun, until it ends); every other check as ``sign_up``."""
+    now = now or utcnow()
+    target = _token_occurrence(session, keys, actor, token, now)
+    volunteer = load_volunteer(session, actor, own_volunteer_id(actor))
+    shift = _shift(session, shift_id)
+    if shift.occurrence_id != target.occurrence_id or shift.agency_id != volunteer.agency_id:
+        raise NotFound(what="Der Einsatz")
+    return _enlist(session, actor, shift, volunteer, by_staff=False, now=now, at_door=True)
+
+
 def _hours(a: ShiftAssignment, shift: Shift) -> float:
     return assignment_hours(
         a.status,
@@ -699,7 +772,9 @@ def _views(
     with_names: bool,
 ) -> list[ShiftView]:
     rows = session.execute(
-        select(Shift, Activity.title, Occurrence.place, Activity.place, Occurrence.status)
+        select(
+            Shift, Activity.title, Occurrence.place, Activity.place, Occurrence.status, Activity.id
+        )
         .join(Occurrence, Occurrence.id == Shift.occurrence_id)
         .join(Activity, Activity.id == Occurrence.activity_id)
         .where(condition)
@@ -716,7 +791,7 @@ def _views(
         ).all():
             by_shift[a.shift_id].append((a, v))
     out = []
-    for shift, title, occ_place, act_place, occ_status in rows:
+    for shift, title, occ_place, act_place, occ_status, activity_id in rows:
         pairs = by_shift[shift.id]
         assignments = []
         if with_names and keys is not None:
@@ -750,6 +825,7 @@ def _views(
                 occ_place or act_place or "",
                 occ_status != OccurrenceStatus.scheduled,
                 assignments,
+                activity_id,
             )
         )
     return out
@@ -811,13 +887,61 @@ def reminders(
     ]
 
 
+@dataclass(frozen=True)
+class ShiftFilter:
+    """What a volunteer narrows the open shifts to; ``None`` means "any".
+
+    ``date_from``/``date_to`` are local (Europe/Berlin) days, both included."""
+
+    activity_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    role: str | None = None
+
+    def matches(self, view: ShiftView) -> bool:
+        day = berlin(view.starts_at).date()
+        return (
+            (self.activity_id is None or view.activity_id == self.activity_id)
+            and (self.date_from is None or day >= self.date_from)
+            and (self.date_to is None or day <= self.date_to)
+            and (not self.role or view.role == self.role)
+        )
+
+
+@dataclass(frozen=True)
+class OpenShiftChoices:
+    """The values the open-shift filters offer: activities (id, title) and tasks, sorted."""
+
+    activities: list[tuple[int, str]]
+    roles: list[str]
+
+
+def open_shift_choices(views: list[ShiftView]) -> OpenShiftChoices:
+    activities = sorted(
+        {(v.activity_id, v.activity_title) for v in views}, key=lambda a: (a[1].casefold(), a[0])
+    )
+    roles = sorted({v.role for v in views}, key=str.casefold)
+    return OpenShiftChoices(activities, roles)
+
+
 @service(Permission.volunteer_self, Reach.own)
 def open_shifts(
-    session: Session, actor: Actor, now: datetime | None = None, days: int = 60
+    session: Session,
+    actor: Actor,
+    now: datetime | None = None,
+    days: int = 60,
+    where: ShiftFilter | None = None,
 ) -> list[ShiftView]:
-    """Upcoming shifts of the volunteer's agency with free places (no names of others)."""
+    """Upcoming shifts of the volunteer's agency with free places (no names of others),
+    soonest first; ``where`` narrows them by activity, local date range and task. A
+    ``date_to`` beyond ``days`` reaches as far as that day."""
     volunteer = load_volunteer(session, actor, own_volunteer_id(actor))
     now = now or utcnow()
+    where = where or ShiftFilter()
+    until = now + timedelta(days=days)
+    if where.date_to is not None:
+        day_after = datetime.combine(where.date_to + timedelta(days=1), datetime.min.time())
+        until = max(until, day_after.replace(tzinfo=BERLIN))
     mine = set(
         session.scalars(
             select(ShiftAssignment.shift_id).where(
@@ -833,11 +957,11 @@ def open_shifts(
             and_(
                 Shift.agency_id == volunteer.agency_id,
                 Shift.starts_at > now,
-                Shift.starts_at < now + timedelta(days=days),
+                Shift.starts_at < until,
             ),
             with_names=False,
         )
-        if v.open_slots > 0 and not v.cancelled and v.id not in mine
+        if v.open_slots > 0 and not v.cancelled and v.id not in mine and where.matches(v)
     ]
 
 
@@ -862,6 +986,24 @@ class MyShift:
 
     def can_check_out(self, now: datetime) -> bool:
         return self.checked_in_at is not None and self.checked_out_at is None
+
+    def is_done(self, now: datetime) -> bool:
+        """Finished: checked out, marked no-show, or over -- one still checked in stays
+        ahead while it can be checked out (``CHECKOUT_LATE`` after its end)."""
+        if self.checked_out_at is not None or self.status == "no_show":
+            return True
+        if self.checked_in_at is not None:
+            return now > self.shift.ends_at + CHECKOUT_LATE
+        return self.shift.ends_at <= now
+
+
+def split_mine(mine: list[MyShift], now: datetime) -> tuple[list[MyShift], list[MyShift]]:
+    """ "Meine nächsten Einsätze": (upcoming soonest first, done most recent first)."""
+    ahead = [m for m in mine if not m.is_done(now)]
+    done = [m for m in mine if m.is_done(now)]
+    ahead.sort(key=lambda m: (m.shift.starts_at, m.shift.id))
+    done.sort(key=lambda m: (m.shift.starts_at, m.shift.id), reverse=True)
+    return ahead, done
 
 
 @service(Permission.volunteer_self, Reach.own)
@@ -909,12 +1051,16 @@ class VolunteerHome:
 
     mine: list[MyShift]
     open: list[ShiftView]
+    upcoming: list[MyShift] = field(default_factory=list)  # soonest first
+    done: list[MyShift] = field(default_factory=list)  # "Erledigt", most recent first
 
 
 @service(Permission.volunteer_self, Reach.own)
 def volunteer_home(session: Session, actor: Actor, now: datetime | None = None) -> VolunteerHome:
     now = now or utcnow()
-    return VolunteerHome(my_shifts(session, actor, now), open_shifts(session, actor, now))
+    mine = my_shifts(session, actor, now)
+    upcoming, done = split_mine(mine, now)
+    return VolunteerHome(mine, open_shifts(session, actor, now), upcoming, done)
 
 
 @dataclass(frozen=True)

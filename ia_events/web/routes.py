@@ -111,7 +111,9 @@ async def ical_feed(request: Request) -> Response:
     from starlette.concurrency import run_in_threadpool
 
     from ia_events.planning import calendar_feeds
+    from ia_events.volunteers import feed as volunteer_feed  # registers the volunteer kind
 
+    assert volunteer_feed.KIND in calendar_feeds.RENDERERS
     body = await run_in_threadpool(
         calendar_feeds.serve, shared(), str(request.path_params.get("token", ""))
     )

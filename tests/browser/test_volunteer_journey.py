@@ -1,5 +1,6 @@
 """A volunteer on her phone: log in, take a shift, check in by the QR link, check out,
-see the worked shift; and a QR link opened before logging in survives the login."""
+see the worked shift under "Erledigt"; and a QR link opened before logging in survives the
+login and offers the free shift there."""
 
 from __future__ import annotations
 
@@ -64,10 +65,13 @@ def test_volunteer_signs_up_checks_in_by_qr_and_out(phone, live_server, tmp_path
     phone.goto(live_server + "/")
     wait_ready(phone)
     phone.get_by_role("heading", name="Meine Einsätze").wait_for()
-    done = phone.locator('[data-testid="stVerticalBlock"]').filter(has_text="Abbau")
-    done.get_by_text(
-        re.compile(r"Erledigt: \d\d:\d\d–\d\d:\d\d Uhr · [\d,]+ Std\.")
-    ).last.wait_for()
+    wait_ready(phone)
+    # The worked shift is finished: under "Erledigt" (closed), with its hours.
+    done = phone.locator('[data-testid="stExpander"]').filter(has_text=re.compile(r"Erledigt \("))
+    done.get_by_text(re.compile(r"Erledigt \(\d+\)")).click()
+    done.locator('[data-testid="stVerticalBlock"]').filter(has_text="Abbau").get_by_text(
+        re.compile(r"· [\d,]+ Std\.$")
+    ).first.wait_for()
 
 
 def test_qr_link_opened_before_login_is_kept_through_the_login(page, live_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -80,5 +84,9 @@ def test_qr_link_opened_before_login_is_kept_through_the_login(page, live_server
     page.get_by_role("button", name="Anmelden").click()
     page.get_by_role("heading", name="Check-in für Ihren Einsatz").wait_for()
     wait_ready(page)
-    # Not signed up for a shift there yet: told so, nothing recorded.
-    page.get_by_text("Sie sind für diesen Termin für keinen Einsatz eingeteilt.").wait_for()
+    # Not signed up for a shift there yet: the free one is offered; one tap, then check in.
+    page.get_by_text(re.compile("Sie sind für diesen Termin noch nicht eingeteilt")).wait_for()
+    assert page.get_by_role("button", name="Jetzt einchecken").count() == 0
+    page.get_by_role("button", name="Für diese Schicht eintragen").first.click()
+    page.get_by_text(re.compile("Jetzt können Sie einchecken")).wait_for()
+    page.get_by_role("button", name="Jetzt einchecken").wait_for()
