@@ -17,7 +17,7 @@ import streamlit as st
 
 from ia_events.core.messages import fmt_hours, fmt_time, fmt_weekday_date
 from ia_events.volunteers import feed, shifts
-from pages._ui import actor, commit, guard, inst, md, now, show_flash
+from pages._ui import actor, commit, guard, inst, md, now
 
 
 def _when(view: shifts.ShiftView) -> str:
@@ -173,7 +173,6 @@ def _calendar(who) -> None:  # type: ignore[no-untyped-def]
 def render() -> None:
     who = actor()
     st.title("Meine Einsätze")
-    show_flash()  # the shell may show it first; then this shows nothing
     home = None
     with guard(), inst().db.read() as s:
         home = shifts.volunteer_home(s, who, now())
