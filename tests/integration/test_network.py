@@ -333,3 +333,24 @@ def test_only_staff_of_the_agency_edit_partners(world: tuple[Installation, World
         partners.create_partner(
             s, inst.keys, w.coordinator, agency_slug="essen", name="X", type="Verein"
         )
+
+
+def test_demo_agencies_have_partners_of_several_types_linked_to_activities(
+    demo_inst: Installation,
+) -> None:
+    coord = Actor("koordination", Role.coordinator)
+    with demo_inst.db.read() as s:
+        rows = partners.list_partners(s, coord, include_archived=True)
+        year = s.scalar(select(func.max(Activity.funding_year)))
+        assert year is not None
+        figures = controlling.figures(s, coord, year, "essen")[0].rows[0]
+    by_agency: dict[str, list[partners.PartnerView]] = {}
+    for p in rows:
+        by_agency.setdefault(p.agency_slug, []).append(p)
+    assert len(by_agency) == 13
+    for slug, found in by_agency.items():
+        assert len({p.type for p in found}) >= 4, slug
+        assert any(p.activity_ids for p in found), slug
+        assert any(not p.activity_ids for p in found), slug
+        assert any(p.archived for p in found), slug
+    assert figures.partners > 0 and figures.cooperations >= figures.partners
