@@ -130,8 +130,9 @@ with tab_report:
 
 with tab_ctrl:
     st.write(
-        "Zahlen für das Online-Controlling des Landes: Teilnahmen, erreichte Personen, Termine, "
-        "Ehrenamtliche und Stunden – gesamt, nach Handlungsfeld und nach Teilziel."
+        "Zahlen für das Online-Controlling des Landes: Angebote, Teilnahmen (namentlich, mit "
+        "Karte, gezählt), erreichte Personen, Termine, Ehrenamtliche und Stunden, "
+        "Kooperationspartner und Kooperationen – gesamt, nach Handlungsfeld und nach Teilziel."
     )
     with guard(stop=True), inst().db.read() as s:
         data = controlling.figures(s, who, year, slug, now())
