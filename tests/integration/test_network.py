@@ -354,3 +354,42 @@ def test_demo_agencies_have_partners_of_several_types_linked_to_activities(
         assert any(not p.activity_ids for p in found), slug
         assert any(p.archived for p in found), slug
     assert figures.partners > 0 and figures.cooperations >= figures.partners
+
+
+def test_partners_indicator_counts_partner_records_and_old_names_once(
+    world: tuple[Installation, World],
+) -> None:
+    from ia_events.core.models import TaskPlan
+    from ia_events.reporting import progress
+
+    inst, w = world
+    with inst.db.write() as s:
+        plan_id = s.scalar(select(TaskPlan.id).where(TaskPlan.agency_id == w.essen))
+        assert plan_id is not None
+        goal = plans.add_subgoal(
+            s, w.fk_essen, plan_id, title="Kooperationen", field="BE", indicator="partners",
+            target=4,
+        )  # fmt: skip
+        activity = plans.create_activity(
+            s,
+            w.fk_essen,
+            agency_slug="essen",
+            funding_year=w.year,
+            title="Sprachcafé",
+            type="Treff",
+            field="BE",
+            partners=["Jobcenter Essen", "Stadtbibliothek"],  # the old free text
+            subgoal_ids=[goal.id],
+            off_field_reason="Test",
+        )
+        goal_id, activity_id = goal.id, activity.id
+    for name, kind in (
+        ("Jobcenter Essen", "Jobcenter"),
+        ("KI Essen", "Kommunales Integrationszentrum"),
+    ):
+        pid = _add(inst, w.fk_essen, "essen", name, kind)
+        with inst.db.write() as s:
+            partners.link_partner(s, w.fk_essen, pid, activity_id)
+    with inst.db.read() as s:
+        got = {g.id: g.actual for g in progress.subgoal_progress(s, w.fk_essen, "essen", w.year)}
+    assert got[goal_id] == 3  # Jobcenter (record and text: once), KI, Stadtbibliothek
