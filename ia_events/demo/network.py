@@ -12,7 +12,6 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ia_events.core.models import Activity, Agency, Partner, PartnerType, partner_activities
-from ia_events.core.permissions import Reach, service
 from ia_events.network.partners import CONTACT_PURPOSE
 from ia_events.privacy.personal import seal_text
 from storage.db import utcnow
@@ -50,7 +49,6 @@ PARTNERS: list[tuple[str, PartnerType, str, tuple[str, ...]]] = [
 ARCHIVED = "Stadtteilbüro {city} (geschlossen)"
 
 
-@service(None, Reach.setup)
 def load(session: Session, keys: KeyRing, agencies: list[Agency]) -> tuple[int, int]:
     """(partners, cooperations) written for ``agencies``."""
     made = links = 0
