@@ -142,6 +142,25 @@ with tab_ctrl:
             hide_index=True,
             width="stretch",
         )
+        fields = [f for f in data[0].rows if f.level == "Handlungsfeld"]
+        if fields:
+            st.subheader("Je Handlungsfeld")
+            st.bar_chart(
+                pd.DataFrame(
+                    [
+                        {
+                            "Handlungsfeld": f.label,
+                            "Angebote": f.activities,
+                            "Termine": f.occurrences,
+                            "Kooperationen": f.cooperations,
+                        }
+                        for f in fields
+                    ]
+                ),
+                x="Handlungsfeld",
+                y=["Angebote", "Termine", "Kooperationen"],
+                stack=False,
+            )
     e1, e2, e3 = st.columns(3)
     e1.download_button(
         "CSV",
