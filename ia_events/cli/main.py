@@ -360,6 +360,9 @@ def controlling_cmd(
     inst, now = obj.inst(), utcnow()  # one clock: every format counts the same dates
     with inst.db.read() as s:
         data = controlling.figures(s, obj.actor, year, agency_slug, now)
+    if not data:  # known but deactivated: it has no controlling of its own any more
+        click.echo(f"Fehler: Die Integrationsagentur „{agency_slug}“ ist nicht aktiv.", err=True)
+        return EXIT_USAGE
     for fmt, out in (("csv", csv_out), ("xlsx", xlsx_out)):
         if out:
             _, _, body = controlling.export(inst, obj.actor, year, fmt, agency_slug, now)

@@ -18,6 +18,7 @@ from ia_events.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ia_events.core.installation import Installation
 from ia_events.core.models import (
     Activity,
+    Agency,
     Attendance,
     AuditEvent,
     ParticipantCard,
@@ -320,6 +321,12 @@ def test_controlling_cli_same_numbers_in_json_csv_and_xlsx(
     # A bad agency or year is bad usage, with a message and no file.
     bad = ia(data, "controlling", "--agency", "essen", "--year", "1999", "--json", url=url, check=2)
     assert "--year" in bad.stderr
+    unknown = ia(data, "controlling", "--agency", "nirgendwo", "--year", year, url=url, check=2)
+    assert "nirgendwo" in unknown.stderr
+    with inst.db.write() as s:
+        s.get(Agency, w.kleve).active = False  # type: ignore[union-attr]
+    gone = ia(data, "controlling", "--agency", "kleve", "--year", year, "--json", url=url, check=2)
+    assert "nicht aktiv" in gone.stderr and gone.stdout == ""
 
 
 def test_only_staff_of_the_agency_edit_partners(world: tuple[Installation, World]) -> None:
