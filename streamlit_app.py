@@ -85,6 +85,7 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
             "Koordination": [
                 st.Page("pages/approvals.py", title="Freigaben", icon=":material/task_alt:"),
                 st.Page("pages/planning.py", title="Planung (Freigabe)", icon=":material/flag:"),
+                st.Page("pages/network.py", title="Netzwerk", icon=":material/hub:"),
                 st.Page("pages/deadlines.py", title="Fristen", icon=":material/alarm:"),
                 st.Page(
                     "pages/changes.py", title="Mitteilungen & Personal", icon=":material/mail:"
@@ -133,6 +134,7 @@ def _pages_for(role: str) -> dict[str, list[st.Page]]:
             st.Page(
                 "pages/activities.py", title="Angebote & Termine", icon=":material/calendar_month:"
             ),
+            st.Page("pages/network.py", title="Netzwerk", icon=":material/hub:"),
             st.Page("pages/volunteers.py", title="Ehrenamt", icon=":material/diversity_3:"),
             st.Page("pages/evidence.py", title="Nachweise", icon=":material/folder_open:"),
             st.Page("pages/reports.py", title="Berichte", icon=":material/bar_chart:"),

@@ -130,8 +130,9 @@ with tab_report:
 
 with tab_ctrl:
     st.write(
-        "Zahlen für das Online-Controlling des Landes: Teilnahmen, erreichte Personen, Termine, "
-        "Ehrenamtliche und Stunden – gesamt, nach Handlungsfeld und nach Teilziel."
+        "Zahlen für das Online-Controlling des Landes: Angebote, Teilnahmen (namentlich, mit "
+        "Karte, gezählt), erreichte Personen, Termine, Ehrenamtliche und Stunden, "
+        "Kooperationspartner und Kooperationen – gesamt, nach Handlungsfeld und nach Teilziel."
     )
     with guard(stop=True), inst().db.read() as s:
         data = controlling.figures(s, who, year, slug, now())
@@ -141,6 +142,25 @@ with tab_ctrl:
             hide_index=True,
             width="stretch",
         )
+        fields = [f for f in data[0].rows if f.level == "Handlungsfeld"]
+        if fields:
+            st.subheader("Je Handlungsfeld")
+            st.bar_chart(
+                pd.DataFrame(
+                    [
+                        {
+                            "Handlungsfeld": f.label,
+                            "Angebote": f.activities,
+                            "Termine": f.occurrences,
+                            "Kooperationen": f.cooperations,
+                        }
+                        for f in fields
+                    ]
+                ),
+                x="Handlungsfeld",
+                y=["Angebote", "Termine", "Kooperationen"],
+                stack=False,
+            )
     e1, e2, e3 = st.columns(3)
     e1.download_button(
         "CSV",

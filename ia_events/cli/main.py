@@ -315,6 +315,78 @@ def list_evidence_cmd(
     return EXIT_OK
 
 
+@command(list_group, "partners")
+@click.option("--agency", "agency_slug", metavar="SLUG")
+@click.option("--archived", "include_archived", is_flag=True, help="Archivierte Partner zeigen.")
+@click.option("--json", "as_json", is_flag=True)
+def list_partners_cmd(
+    obj: Ctx, agency_slug: str | None, include_archived: bool, as_json: bool
+) -> int:
+    """Cooperation partners: [{id, name, type, activity_ids}]."""
+    from ia_events.network.partners import list_partners
+
+    with obj.inst().db.read() as s:
+        rows = list_partners(s, obj.actor, agency_slug, include_archived=include_archived)
+    if as_json:
+        emit_json([p.as_json() for p in rows])
+    else:
+        for p in rows:
+            linked = ",".join(str(a) for a in p.activity_ids) or "–"
+            flag = " [archiviert]" if p.archived else ""
+            click.echo(f"{p.id:>5}  {p.agency_slug:<20} {p.type:<36} {p.name}{flag}  ({linked})")
+    return EXIT_OK
+
+
+@command(cli, "controlling")
+@click.option("--agency", "agency_slug", metavar="SLUG", required=True)
+@click.option("--year", type=int, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Die Zahlen als JSON ausgeben.")
+@click.option("--csv", "csv_out", metavar="FILE", type=click.Path(dir_okay=False, writable=True))
+@click.option("--xlsx", "xlsx_out", metavar="FILE", type=click.Path(dir_okay=False, writable=True))
+def controlling_cmd(
+    obj: Ctx,
+    agency_slug: str,
+    year: int,
+    as_json: bool,
+    csv_out: str | None,
+    xlsx_out: str | None,
+) -> int:
+    """Online-Controlling figures of one agency and year (the same numbers in every format)."""
+    from ia_events.reporting import controlling
+    from storage.db import utcnow
+
+    if not 2000 <= year <= 2100:
+        raise click.BadParameter("ein Jahr zwischen 2000 und 2100", param_hint="--year")
+    inst, now = obj.inst(), utcnow()  # one clock: every format counts the same dates
+    with inst.db.read() as s:
+        data = controlling.figures(s, obj.actor, year, agency_slug, now)
+    if not data:  # known but deactivated: it has no controlling of its own any more
+        click.echo(f"Fehler: Die Integrationsagentur „{agency_slug}“ ist nicht aktiv.", err=True)
+        return EXIT_USAGE
+    for fmt, out in (("csv", csv_out), ("xlsx", xlsx_out)):
+        if out:
+            _, _, body = controlling.export(inst, obj.actor, year, fmt, agency_slug, now)
+            target = Path(out)
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_bytes(body)
+            tmp.replace(target)
+            click.echo(f"Controlling-Tabelle geschrieben: {target}", err=as_json)
+    if as_json:
+        agency = data[0]
+        emit_json(
+            {
+                "agency": agency.slug,
+                "year": agency.year,
+                "rows": [f.as_json() for f in agency.rows],
+            }
+        )
+    elif not (csv_out or xlsx_out):
+        click.echo(";".join(controlling.HEADERS))
+        for f in data[0].rows:
+            click.echo(";".join("" if v is None else str(v) for v in f.row()))
+    return EXIT_OK
+
+
 def parse_now(value: str | None, option: str = "--now") -> datetime | None:
     """``YYYY-MM-DDTHH:MM`` (Europe/Berlin) or ISO 8601 with offset; None: now."""
     from ia_events.core.messages import BERLIN

@@ -392,6 +392,57 @@ class Activity(Base):
     agency: Mapped[Agency] = relationship(lazy="joined")
 
 
+class PartnerType(enum.StrEnum):
+    """Kinds of partner organisations; the value is the German label (shown and exported)."""
+
+    integration_centre = "Kommunales Integrationszentrum"
+    immigration_office = "Ausländerbehörde"
+    jobcenter = "Jobcenter"
+    school = "Schule/Kita"
+    association = "Verein"
+    migrant_organisation = "Migrantenselbstorganisation"
+    religious_community = "Religionsgemeinschaft"
+    welfare_association = "Wohlfahrtsverband"
+    counselling = "Beratungsdienst/Migrationsfachdienst"
+    administration = "Kommune/Verwaltung"
+    other = "Sonstige"
+
+
+partner_activities = Table(
+    "partner_activities",
+    Base.metadata,
+    Column("partner_id", ForeignKey("partners.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "activity_id", ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+
+
+class Partner(Base):
+    """A cooperation partner (an organisation) of one agency.
+
+    The organisation's name is not personal data and stays plain; the one optional
+    contact (a function mailbox, a phone number -- or a person's name) is sealed
+    under the agency's data key like every personal value.
+    """
+
+    __tablename__ = "partners"
+    __table_args__ = (
+        CheckConstraint(
+            "type IN (" + ",".join("'" + t.value + "'" for t in PartnerType) + ")",
+            name="type_known",
+        ),
+    )
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    name: Mapped[str200]
+    type: Mapped[str] = mapped_column(String(60))
+    place: Mapped[str] = mapped_column(Text, default="")
+    contact_enc: Mapped[bytes | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    archived_at: Mapped[datetime | None]
+
+
 class ClosurePeriod(Base):
     """An agency's own closing days (summer break, Christmas); series skip them."""
 

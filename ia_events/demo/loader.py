@@ -34,7 +34,7 @@ from ia_events.core.models import (
     Setting,
 )
 from ia_events.core.permissions import Reach, service
-from ia_events.demo import checkins, evidence, instruments, lists, volunteers
+from ia_events.demo import checkins, evidence, instruments, lists, network, volunteers
 from ia_events.planning import deadlines
 from ia_events.planning.recurrence import SeriesRule, expand
 from ia_events.privacy.personal import blind_index, seal_text
@@ -162,6 +162,8 @@ class DemoSummary:
     occurrences: int = 0
     attendance: int = 0
     sealed: int = 0
+    partners: int = 0
+    cooperations: int = 0
     already_loaded: bool = False
     # The password of every demo account, set only by the load that created them.
     password: str = field(default="", repr=False)
@@ -237,6 +239,7 @@ def load(
             _agency_demo(s, inst, agency, today, now, rng, summary)
         summary.users += volunteers.load_volunteers(s, inst, actor, today, now, password)
         checkins.load(s, inst.keys, actor, now)
+        summary.partners, summary.cooperations = network.load(s, inst.keys, agencies)
         audit.record(
             s,
             actor.name,

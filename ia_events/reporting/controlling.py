@@ -4,7 +4,13 @@ For each agency: participants (sum of valid attendance counts), distinct
 persons (distinct personal cards + distinct named persons by keyed blind
 index -- never a name), occurrences held, volunteers who worked a shift and
 their hours, in total, by field of action and by sub-goal (with target and
-actual). Everything is aggregated in SQL with one grouped query per figure
+actual). Participants are also split by how they were recorded (by name, by
+personal card, counted: the three add up to the participants); activities of
+the funding year, their distinct cooperation partners (``network.partners``
+records, not the old free-text names) and the cooperations (partner-activity
+links) are counted whether or not a date was held yet. The same rows are
+the screen's table, the CSV, the XLSX and ``ia-events controlling --json``
+(``Figures.as_json``). Everything is aggregated in SQL with one grouped query per figure
 and grouping; the coordinator gets every agency in one workbook, one sheet
 per agency.
 
@@ -30,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import and_, case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from ia_events.core import audit
@@ -50,12 +56,25 @@ from ia_events.core.models import (
     Shift,
     ShiftAssignment,
     activity_subgoals,
+    partner_activities,
 )
 from ia_events.core.permissions import Reach, service
 from ia_events.reporting.progress import progress_for_agency
 from storage.db import utcnow
 
-METRICS = ("participants", "distinct_persons", "occurrences", "volunteers", "hours")
+METRICS = (
+    "participants",
+    "distinct_persons",
+    "occurrences",
+    "volunteers",
+    "hours",
+    "activities",
+    "participants_named",
+    "participants_card",
+    "participants_counted",
+    "partners",
+    "cooperations",
+)
 HEADERS = [
     "Ebene",
     "Schlüssel",
@@ -68,6 +87,33 @@ HEADERS = [
     "Messgröße",
     "Soll",
     "Ist",
+    # Added for issue 19 (Online-Controlling); after the old columns, which keep their place.
+    "Angebote",
+    "Teilnahmen namentlich",
+    "Teilnahmen mit Karte",
+    "Teilnahmen gezählt",
+    "Kooperationspartner",
+    "Kooperationen",
+]
+# The figures as JSON keys (``ia-events controlling --json``), in the order of HEADERS.
+JSON_KEYS = [
+    "level",
+    "key",
+    "label",
+    "participants",
+    "distinct_persons",
+    "occurrences",
+    "volunteers",
+    "hours",
+    "indicator",
+    "target",
+    "actual",
+    "activities",
+    "participants_named",
+    "participants_card",
+    "participants_counted",
+    "partners",
+    "cooperations",
 ]
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -85,6 +131,12 @@ class Figures:
     indicator: str = ""
     target: float | None = None
     actual: float | None = None
+    activities: int = 0
+    participants_named: int = 0
+    participants_card: int = 0
+    participants_counted: int = 0
+    partners: int = 0
+    cooperations: int = 0
 
     def row(self) -> list[Any]:
         return [
@@ -99,7 +151,19 @@ class Figures:
             INDICATOR_LABELS.get(self.indicator, self.indicator),
             self.target,
             self.actual,
+            self.activities,
+            self.participants_named,
+            self.participants_card,
+            self.participants_counted,
+            self.partners,
+            self.cooperations,
         ]
+
+    def as_json(self) -> dict[str, Any]:
+        """The row with English keys (``JSON_KEYS``); the indicator as its code."""
+        values = self.row()
+        values[JSON_KEYS.index("indicator")] = self.indicator
+        return dict(zip(JSON_KEYS, values, strict=True))
 
 
 @dataclass
@@ -161,15 +225,24 @@ def metrics(
     out: dict[Any, dict[str, float]] = defaultdict(lambda: dict.fromkeys(METRICS, 0.0))
     # One pass over the attendance: COUNT(DISTINCT) skips NULLs, so cards and named
     # persons are counted apart and anonymous headcounts only as participants.
+    # Participants split by how they were recorded: by name (self check-in, door, paper),
+    # by personal card, or counted (headcounts, anonymous check-ins); the three add up.
+    named = Attendance.name_index.is_not(None)
+    carded = and_(Attendance.name_index.is_(None), Attendance.card_id.is_not(None))
     q, _ = keyed(
         func.sum(Attendance.count),
         func.count(distinct(Attendance.card_id)),
         func.count(distinct(Attendance.name_index)),
+        func.sum(case((named, Attendance.count), else_=0)),
+        func.sum(case((carded, Attendance.count), else_=0)),
         start=Attendance,
     )
-    for k, total, cards, names in session.execute(q):
+    for k, total, cards, names, by_name, by_card in session.execute(q):
         out[k]["participants"] = int(total or 0)
         out[k]["distinct_persons"] = int(cards or 0) + int(names or 0)
+        out[k]["participants_named"] = int(by_name or 0)
+        out[k]["participants_card"] = int(by_card or 0)
+        out[k]["participants_counted"] = int(total or 0) - int(by_name or 0) - int(by_card or 0)
     q, _ = keyed(func.count(distinct(Occurrence.id)), start=Occurrence)
     for k, v in session.execute(q):
         out[k]["occurrences"] = int(v or 0)
@@ -191,7 +264,40 @@ def metrics(
             out[k]["hours"] += max(0.0, (cout - cin).total_seconds() / 3600)
         else:
             out[k]["hours"] += max(0.0, (s_end - s_start).total_seconds() / 3600)
+    _activity_metrics(session, agency_id, year, key, out)
     return out
+
+
+def _activity_metrics(
+    session: Session, agency_id: int, year: int, key: str, out: dict[Any, dict[str, float]]
+) -> None:
+    """Activities of the funding year, their distinct partners and the cooperations
+    (partner-activity links) -- whether or not a date was held yet."""
+    link = activity_subgoals
+    if key == "field":
+        col: Any = Activity.field
+    elif key == "subgoal":
+        col = link.c.subgoal_id
+    elif key == "activity":
+        col = Activity.id
+    else:
+        col = Activity.agency_id
+    of_year = and_(Activity.agency_id == agency_id, Activity.funding_year == year)
+
+    def grouped(*cols: Any, partners: bool = False) -> Any:
+        q = select(col, *cols).select_from(Activity)
+        if key == "subgoal":
+            q = q.join(link, link.c.activity_id == Activity.id)
+        if partners:
+            q = q.join(partner_activities, partner_activities.c.activity_id == Activity.id)
+        return q.where(of_year).group_by(col)
+
+    for k, n in session.execute(grouped(func.count(distinct(Activity.id)))):
+        out[k]["activities"] = int(n or 0)
+    q = grouped(func.count(distinct(partner_activities.c.partner_id)), func.count(), partners=True)
+    for k, partners, links in session.execute(q):
+        out[k]["partners"] = int(partners or 0)
+        out[k]["cooperations"] = int(links or 0)
 
 
 def _figures(session: Session, agency: Agency, year: int, now: datetime) -> AgencyFigures:
@@ -206,6 +312,12 @@ def _figures(session: Session, agency: Agency, year: int, now: datetime) -> Agen
             int(m.get("occurrences", 0)),
             int(m.get("volunteers", 0)),
             float(m.get("hours", 0.0)),
+            activities=int(m.get("activities", 0)),
+            participants_named=int(m.get("participants_named", 0)),
+            participants_card=int(m.get("participants_card", 0)),
+            participants_counted=int(m.get("participants_counted", 0)),
+            partners=int(m.get("partners", 0)),
+            cooperations=int(m.get("cooperations", 0)),
         )
 
     rows = [

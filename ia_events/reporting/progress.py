@@ -8,7 +8,8 @@ activities linked to the sub-goal, in the sub-goal's funding year:
 - ``occurrences``       occurrences held (not cancelled, already begun)
 - ``volunteers``        distinct volunteers who worked a shift there
 - ``volunteer_hours``   hours of those shifts (actual times, or a staff override)
-- ``partners``          distinct cooperation partners of the linked activities
+- ``partners``          distinct cooperation partners of the linked activities (partner
+                        records, plus free-text names of older activities)
 - ``manual``            the figure the agency reports by hand
 """
 
@@ -30,10 +31,12 @@ from ia_events.core.models import (
     Attendance,
     Occurrence,
     OccurrenceStatus,
+    Partner,
     Shift,
     ShiftAssignment,
     SubGoal,
     activity_subgoals,
+    partner_activities,
 )
 from ia_events.core.permissions import Reach, service
 from ia_events.planning.plans import agency_id_for
@@ -237,8 +240,18 @@ def _volunteer_hours(scope: _Scope, ids: list[int]) -> dict[int, float]:
 
 
 def _partners(scope: _Scope, ids: list[int]) -> dict[int, float]:
-    """Distinct cooperation partners named on the linked activities."""
+    """Distinct cooperation partners of the linked activities: the partner records
+    linked to them (``network``), plus the free-text names of older activities that
+    name no linked record (so a partner entered both ways counts once)."""
     link = activity_subgoals
+    records: dict[int, dict[int, str]] = defaultdict(dict)
+    for sid, pid, name in scope.session.execute(
+        select(link.c.subgoal_id, Partner.id, Partner.name)
+        .join(partner_activities, partner_activities.c.activity_id == link.c.activity_id)
+        .join(Partner, Partner.id == partner_activities.c.partner_id)
+        .where(link.c.subgoal_id.in_(ids))
+    ):
+        records[sid][pid] = name.strip().lower()
     found: dict[int, set[str]] = defaultdict(set)
     for sid, plist in scope.session.execute(
         select(link.c.subgoal_id, Activity.partners)
@@ -246,7 +259,11 @@ def _partners(scope: _Scope, ids: list[int]) -> dict[int, float]:
         .where(link.c.subgoal_id.in_(ids))
     ):
         found[sid].update(p.strip().lower() for p in plist or [] if p.strip())
-    return {sid: float(len(names)) for sid, names in found.items()}
+    out: dict[int, float] = {}
+    for sid in set(records) | set(found):
+        named = set(records[sid].values())
+        out[sid] = float(len(records[sid]) + len(found[sid] - named))
+    return out
 
 
 # One counter per indicator (``manual`` has none: the agency enters its figure).

@@ -89,3 +89,6 @@ def test_coordinator_reads_reports_and_gets_all_agencies(app) -> None:  # type: 
     labels = [b.label for b in at.get("download_button")]
     assert "Alle Agenturen (XLSX, ein Blatt je Agentur)" in labels
     assert "Teilnahmen und Termine je Monat" in texts(at)
+    assert "Je Handlungsfeld" in texts(at)  # the controlling figures per field of action
+    table = at.dataframe[0].value
+    assert {"Angebote", "Kooperationspartner", "Kooperationen"} <= set(table.columns)

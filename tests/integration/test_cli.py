@@ -311,3 +311,22 @@ def test_feed_link_prints_a_working_feed_url_last_and_the_same_one_again(demo_da
         demo_data, "feed-link", "--agency", "gibt-es-nicht", "--kind", "deadlines", check=None
     )
     assert other.returncode in (1, 2) and "Traceback" not in other.stderr
+
+
+def test_list_partners_and_controlling_on_the_demo(demo_data: Path) -> None:
+    from ia_events.core.models import PartnerType
+
+    rows = json.loads(ia(demo_data, "list", "partners", "--agency", "essen", "--json").stdout)
+    assert rows and all(set(r) == {"id", "name", "type", "activity_ids"} for r in rows)
+    assert {r["type"] for r in rows} <= {t.value for t in PartnerType}
+    linked = {a for r in rows for a in r["activity_ids"]}
+    assert linked
+    year = str(datetime.now().year)
+    got = json.loads(
+        ia(demo_data, "controlling", "--agency", "essen", "--year", year, "--json").stdout
+    )
+    total = got["rows"][0]
+    assert total["level"] == "Gesamt" and total["partners"] > 0 and total["activities"] > 0
+    assert total["participants"] == (
+        total["participants_named"] + total["participants_card"] + total["participants_counted"]
+    )

@@ -35,6 +35,7 @@ from ia_events.core.installation import Installation
 from ia_events.core.models import Attendance, AuditEvent, Evidence, Role, Shift
 from ia_events.core.permissions import Reach
 from ia_events.inspection import bundle, completeness
+from ia_events.network import partners
 from ia_events.planning import analyses, approvals, plan_export, plans, schedule
 from ia_events.reporting import controlling, progress
 from ia_events.volunteers import hours, registry, shifts, transfer
@@ -58,6 +59,7 @@ class Side:
     volunteer: int
     shift: int
     assignment: int
+    partner: int = 0
 
 
 @dataclass
@@ -97,8 +99,13 @@ def _side(inst: Installation, slug: str, name: str) -> Side:
     )  # fmt: skip
     ag_id, plan_id, goal_id, act_id, occ_id, vol_id, shift_id, asg_id, att_id = ids
     assert att_id is not None
+    with inst.db.write() as s:
+        partner = partners.create_partner(
+            s, inst.keys, OP, agency_slug=slug, name=f"Jobcenter {name}", type="Jobcenter",
+            contact="Frau Kontakt",
+        ).id  # fmt: skip
     return Side(ag_id, slug, plan_id, goal_id, act_id, occ_id, ev.id, att_id, vol_id,
-                shift_id, asg_id)  # fmt: skip
+                shift_id, asg_id, partner)  # fmt: skip
 
 
 @pytest.fixture
@@ -264,6 +271,16 @@ CASES = [
     Case("volunteers.shifts.roster_for_occurrence",
          lambda c, a: shifts.roster_for_occurrence(c[1], c[0].keys, a, c[2].a.occ)),
     Case("volunteers.shifts.my_shifts", lambda c, a: shifts.my_shifts(c[1], a, now=START)),
+    # network
+    Case("network.partners.list_partners", lambda c, a: partners.list_partners(c[1], a),
+         lambda r, w: any(p.agency_id == w.a.agency for p in r)),
+    Case("network.partners.create_partner",
+         lambda c, a: partners.create_partner(c[1], c[0].keys, a, agency_slug="essen",
+                                              name="Neuer Verein", type="Verein")),
+    Case("network.partners.link_partner",
+         lambda c, a: partners.link_partner(c[1], a, c[2].a.partner, c[2].a.activity)),
+    Case("network.partners.partner_contact",
+         lambda c, a: partners.partner_contact(c[1], c[0].keys, a, c[2].a.partner)),
     # reports, bundle, system
     Case("reporting.controlling.figures", lambda c, a: controlling.figures(c[1], a, 2026),
          lambda r, w: "essen" in repr(r)),

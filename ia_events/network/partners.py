@@ -1,0 +1,325 @@
+"""The partner directory: an agency's cooperation partners and which activities they
+work on (*Kooperationen*).
+
+A partner is an organisation, not a person: its name, type (``PartnerType``, a fixed
+German list) and place are plain; the one optional contact (a function mailbox, a
+phone number, or a person's name if staff need one) is sealed under the agency's data
+key (``privacy.personal``) and so shredded with it. Lists never carry the contact;
+only the agency's own staff open it (``partner_contact``).
+
+Specialists see and edit their own agency's partners; the coordinator reads every
+agency's. Another agency's partner or activity answers ``NotFound`` like an unknown id,
+and a link across agencies is refused before anything changes. Archived partners stay
+in the directory (and in last year's figures) but cannot be linked anew. Audit events
+carry ids only -- never a partner's name or contact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from ia_events.core import audit
+from ia_events.core.access import Actor, Permission, require, scope_filter
+from ia_events.core.audit import Action
+from ia_events.core.errors import Conflict, InvalidInput, NotFound
+from ia_events.core.models import Activity, Agency, Partner, PartnerType, partner_activities
+from ia_events.core.permissions import Reach, service
+from ia_events.core.textcheck import bad_character
+from ia_events.privacy.personal import normalise_name, open_text, seal_text
+from storage.db import utcnow
+from storage.keys import KeyRing
+
+PARTNER_TYPES = [t.value for t in PartnerType]
+CONTACT_PURPOSE = "partner-contact"
+
+
+@dataclass
+class PartnerView:
+    id: int
+    agency_id: int
+    agency_slug: str
+    name: str
+    type: str
+    place: str
+    archived: bool
+    activity_ids: list[int] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        """``ia-events list partners --json`` (a contract: add keys, never rename)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "activity_ids": list(self.activity_ids),
+        }
+
+
+def _text(value: str, label: str, *, limit: int, required: bool = True) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise InvalidInput(field=label, reason="Bitte ausfüllen.")
+    if len(value) > limit:
+        raise InvalidInput(field=label, reason=f"Höchstens {limit} Zeichen.")
+    if bad_character(value, multiline=False) is not None:
+        raise InvalidInput(field=label, reason="Bitte keine Steuerzeichen verwenden.")
+    return value
+
+
+def _type(value: str) -> str:
+    try:
+        return PartnerType(value).value
+    except ValueError as exc:
+        raise InvalidInput(field="Art", reason=", ".join(PARTNER_TYPES) + ".") from exc
+
+
+def _agency_id(session: Session, actor: Actor, slug: str, permission: Permission) -> int:
+    agency_id = session.scalar(select(Agency.id).where(Agency.slug == slug))
+    if agency_id is None:
+        raise NotFound(what=f"Die Integrationsagentur „{slug}“")
+    require(actor, permission, agency_id)
+    return agency_id
+
+
+def _partner(session: Session, actor: Actor, partner_id: int, permission: Permission) -> Partner:
+    partner = session.get(Partner, partner_id)
+    if partner is None:
+        raise NotFound(what="Der Partner")
+    try:
+        require(actor, permission, partner.agency_id)
+    except NotFound as exc:  # another agency's partner reads like an unknown one
+        raise NotFound(what="Der Partner") from exc
+    return partner
+
+
+def _no_duplicate(session: Session, agency_id: int, name: str, partner_id: int | None) -> None:
+    wanted = normalise_name(name)
+    rows = session.execute(
+        select(Partner.id, Partner.name).where(
+            Partner.agency_id == agency_id, Partner.archived_at.is_(None)
+        )
+    )
+    if any(pid != partner_id and normalise_name(n) == wanted for pid, n in rows):
+        raise Conflict(reason="Einen Partner mit diesem Namen gibt es schon.")
+
+
+@service(Permission.plan_edit, Reach.agency, "contact sealed; audit carries ids only")
+def create_partner(
+    session: Session,
+    keys: KeyRing,
+    actor: Actor,
+    *,
+    agency_slug: str,
+    name: str,
+    type: str,
+    place: str = "",
+    contact: str = "",
+) -> Partner:
+    agency_id = _agency_id(session, actor, agency_slug, Permission.plan_edit)
+    name = _text(name, "Name", limit=200)
+    _no_duplicate(session, agency_id, name, None)
+    contact = _text(contact, "Kontakt", limit=300, required=False)
+    partner = Partner(
+        agency_id=agency_id,
+        name=name,
+        type=_type(type),
+        place=_text(place, "Ort", limit=200, required=False),
+    )
+    session.add(partner)
+    session.flush()
+    if contact:
+        partner.contact_enc = seal_text(session, keys, agency_id, contact, CONTACT_PURPOSE)
+    audit.record(
+        session, actor.name, Action.partner_add, "partner", partner.id, agency_id=agency_id
+    )
+    return partner
+
+
+@service(Permission.plan_edit, Reach.agency, "contact sealed; audit carries ids only")
+def update_partner(
+    session: Session,
+    keys: KeyRing,
+    actor: Actor,
+    partner_id: int,
+    *,
+    name: str,
+    type: str,
+    place: str = "",
+    contact: str = "",
+) -> Partner:
+    partner = _partner(session, actor, partner_id, Permission.plan_edit)
+    name = _text(name, "Name", limit=200)
+    _no_duplicate(session, partner.agency_id, name, partner.id)
+    contact = _text(contact, "Kontakt", limit=300, required=False)
+    changed = []
+    for attr, value in (
+        ("name", name),
+        ("type", _type(type)),
+        ("place", _text(place, "Ort", limit=200, required=False)),
+    ):
+        if getattr(partner, attr) != value:
+            setattr(partner, attr, value)
+            changed.append(attr)
+    old_contact = open_text(session, keys, partner.agency_id, partner.contact_enc, CONTACT_PURPOSE)
+    if contact != old_contact:
+        partner.contact_enc = (
+            seal_text(session, keys, partner.agency_id, contact, CONTACT_PURPOSE)
+            if contact
+            else None
+        )
+        changed.append("contact")
+    if changed:
+        audit.record(
+            session,
+            actor.name,
+            Action.partner_change,
+            "partner",
+            partner.id,
+            agency_id=partner.agency_id,
+            fields=changed,
+        )
+    return partner
+
+
+@service(Permission.plan_edit, Reach.agency)
+def archive_partner(
+    session: Session, actor: Actor, partner_id: int, archived: bool = True
+) -> Partner:
+    """Archive (or restore) a partner: kept with its links, no longer offered for new ones."""
+    partner = _partner(session, actor, partner_id, Permission.plan_edit)
+    if (partner.archived_at is not None) == archived:
+        return partner
+    if not archived:
+        _no_duplicate(session, partner.agency_id, partner.name, partner.id)
+    partner.archived_at = utcnow() if archived else None
+    audit.record(
+        session,
+        actor.name,
+        Action.partner_archive if archived else Action.partner_restore,
+        "partner",
+        partner.id,
+        agency_id=partner.agency_id,
+    )
+    return partner
+
+
+def _activity(session: Session, actor: Actor, activity_id: int, agency_id: int) -> Activity:
+    activity = session.get(Activity, activity_id)
+    # Another agency's activity reads like an unknown one: ids cannot be probed.
+    if activity is None or activity.agency_id != agency_id:
+        raise NotFound(what="Das Angebot")
+    require(actor, Permission.plan_edit, activity.agency_id)
+    return activity
+
+
+def _linked(session: Session, partner_id: int, activity_id: int) -> bool:
+    return (
+        session.scalar(
+            select(func.count()).where(
+                partner_activities.c.partner_id == partner_id,
+                partner_activities.c.activity_id == activity_id,
+            )
+        )
+        or 0
+    ) > 0
+
+
+@service(Permission.plan_edit, Reach.agency, "partner and activity of the same agency")
+def link_partner(session: Session, actor: Actor, partner_id: int, activity_id: int) -> bool:
+    """Record that the partner cooperates on the activity; False if it already did."""
+    partner = _partner(session, actor, partner_id, Permission.plan_edit)
+    activity = _activity(session, actor, activity_id, partner.agency_id)
+    if _linked(session, partner.id, activity.id):
+        return False
+    if partner.archived_at is not None:
+        raise Conflict(reason="Der Partner ist archiviert.")
+    session.execute(
+        insert(partner_activities).values(partner_id=partner.id, activity_id=activity.id)
+    )
+    audit.record(
+        session,
+        actor.name,
+        Action.partner_link,
+        "partner",
+        partner.id,
+        agency_id=partner.agency_id,
+        activity_id=activity.id,
+    )
+    return True
+
+
+@service(Permission.plan_edit, Reach.agency)
+def unlink_partner(session: Session, actor: Actor, partner_id: int, activity_id: int) -> bool:
+    """Remove the cooperation; False if there was none."""
+    partner = _partner(session, actor, partner_id, Permission.plan_edit)
+    activity = _activity(session, actor, activity_id, partner.agency_id)
+    if not _linked(session, partner.id, activity.id):
+        return False
+    session.execute(
+        delete(partner_activities).where(
+            partner_activities.c.partner_id == partner.id,
+            partner_activities.c.activity_id == activity.id,
+        )
+    )
+    audit.record(
+        session,
+        actor.name,
+        Action.partner_unlink,
+        "partner",
+        partner.id,
+        agency_id=partner.agency_id,
+        activity_id=activity.id,
+    )
+    return True
+
+
+@service(Permission.agency_read, Reach.listing)
+def list_partners(
+    session: Session,
+    actor: Actor,
+    agency_slug: str | None = None,
+    include_archived: bool = False,
+) -> list[PartnerView]:
+    """The partners the actor reaches (one agency with ``agency_slug``), by agency and name."""
+    require(actor, Permission.agency_read)
+    q = (
+        select(Partner, Agency.slug)
+        .join(Agency, Agency.id == Partner.agency_id)
+        .where(scope_filter(actor, Partner.agency_id))
+    )
+    if agency_slug:
+        agency_id = _agency_id(session, actor, agency_slug, Permission.agency_read)
+        q = q.where(Partner.agency_id == agency_id)
+    if not include_archived:
+        q = q.where(Partner.archived_at.is_(None))
+    rows = session.execute(q.order_by(Agency.slug, func.lower(Partner.name), Partner.id)).all()
+    links: dict[int, list[int]] = {p.id: [] for p, _ in rows}
+    if links:
+        for pid, aid in session.execute(
+            select(partner_activities.c.partner_id, partner_activities.c.activity_id)
+            .where(partner_activities.c.partner_id.in_(list(links)))
+            .order_by(partner_activities.c.activity_id)
+        ):
+            links[pid].append(aid)
+    return [
+        PartnerView(
+            id=p.id,
+            agency_id=p.agency_id,
+            agency_slug=slug,
+            name=p.name,
+            type=p.type,
+            place=p.place,
+            archived=p.archived_at is not None,
+            activity_ids=links[p.id],
+        )
+        for p, slug in rows
+    ]
+
+
+@service(Permission.plan_edit, Reach.agency, "opens the sealed contact")
+def partner_contact(session: Session, keys: KeyRing, actor: Actor, partner_id: int) -> str:
+    """The partner's contact, for the agency's own staff."""
+    partner = _partner(session, actor, partner_id, Permission.plan_edit)
+    return open_text(session, keys, partner.agency_id, partner.contact_enc, CONTACT_PURPOSE)

@@ -1,0 +1,135 @@
+"""Netzwerk: the agency's cooperation partners and the activities they work on.
+
+Specialists keep their agency's directory (add, link to an activity, archive);
+the coordinator reads every agency's. Rules live in ``ia_events.network.partners``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ia_events.core.access import Actor, Permission, can
+from ia_events.network import partners
+from ia_events.network.partners import PARTNER_TYPES, PartnerView
+from ia_events.planning import schedule
+from ia_events.planning.schedule import ActivityView
+from pages._ui import actor, agency_picker, commit, guard, inst, year_picker
+
+
+def _table(rows: list[PartnerView], titles: dict[int, str]) -> None:
+    if not rows:
+        st.info("Noch keine Partner eingetragen.")
+        return
+    st.dataframe(
+        [
+            {
+                "Name": p.name,
+                "Art": p.type,
+                "Ort": p.place,
+                "Angebote (Kooperationen)": ", ".join(
+                    titles.get(a, f"Angebot {a}") for a in p.activity_ids
+                ),
+                "Status": "archiviert" if p.archived else "aktiv",
+            }
+            for p in rows
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+
+
+def _add_form(who: Actor, slug: str) -> None:
+    st.subheader("Partner hinzufügen")
+    with st.form("net_add", clear_on_submit=True):
+        name = st.text_input("Name der Organisation", max_chars=200)
+        kind = st.selectbox("Art", PARTNER_TYPES, key="net_add_type")
+        place = st.text_input("Ort", max_chars=200)
+        contact = st.text_input(
+            "Kontakt (optional)",
+            max_chars=300,
+            help="Möglichst ein Kontakt der Organisation (z. B. Funktionspostfach, Zentrale). "
+            "Wird verschlüsselt gespeichert.",
+        )
+        if st.form_submit_button("Partner speichern", type="primary"):
+            commit(
+                lambda s: partners.create_partner(
+                    s,
+                    inst().keys,
+                    who,
+                    agency_slug=slug,
+                    name=name,
+                    type=kind,
+                    place=place,
+                    contact=contact,
+                ),
+                "Partner gespeichert.",
+            )
+
+
+def _link_form(who: Actor, active: list[PartnerView], activities: list[ActivityView]) -> None:
+    st.subheader("Mit einem Angebot verknüpfen")
+    if not active or not activities:
+        st.caption("Dafür braucht es einen aktiven Partner und ein Angebot im Förderjahr.")
+        return
+    names = {p.id: p.name for p in active}
+    titles = {a.id: a.title for a in activities}
+    with st.form("net_link"):
+        partner_id = st.selectbox("Partner", list(names), format_func=names.get, key="net_link_p")
+        activity_id = st.selectbox(
+            "Angebot", list(titles), format_func=titles.get, key="net_link_a"
+        )
+        left, right = st.columns(2)
+        link = left.form_submit_button("Verknüpfen", type="primary")
+        unlink = right.form_submit_button("Verknüpfung lösen")
+    if partner_id is None or activity_id is None:
+        return
+    if link:
+        commit(
+            lambda s: partners.link_partner(s, who, partner_id, activity_id),
+            "Partner und Angebot verknüpft.",
+        )
+    elif unlink:
+        commit(
+            lambda s: partners.unlink_partner(s, who, partner_id, activity_id),
+            "Verknüpfung gelöst.",
+        )
+
+
+def _archive_form(who: Actor, active: list[PartnerView]) -> None:
+    if not active:
+        return
+    with st.expander("Partner archivieren"):
+        names = {p.id: p.name for p in active}
+        partner_id = st.selectbox("Partner", list(names), format_func=names.get, key="net_arch_p")
+        st.caption("Archivierte Partner bleiben mit ihren Kooperationen erhalten.")
+        if st.button("Archivieren", key="net_arch"):
+            commit(lambda s: partners.archive_partner(s, who, partner_id), "Partner archiviert.")
+
+
+def render() -> None:
+    who = actor()
+    st.title("Netzwerk")
+    st.caption(
+        "Kooperationspartner der Integrationsagentur und die Angebote, an denen sie mitwirken. "
+        "Sie zählen im Controlling als Kooperationspartner und Kooperationen."
+    )
+    slug = agency_picker(who, key="net_agency")
+    if slug is None:
+        st.warning("Ihrem Konto ist keine aktive Integrationsagentur zugeordnet.")
+        return
+    year = year_picker()
+    show_archived = st.checkbox("Archivierte Partner zeigen", key="net_archived")
+    with guard(stop=True), inst().db.read() as s:
+        rows = partners.list_partners(s, who, slug, include_archived=show_archived)
+        all_activities = schedule.list_activities(s, who, slug)
+    titles = {a.id: f"{a.title} ({a.funding_year})" for a in all_activities}
+    _table(rows, titles)
+    if not can(who, Permission.plan_edit):
+        return
+    active = [p for p in rows if not p.archived]
+    _add_form(who, slug)
+    _link_form(who, active, [a for a in all_activities if a.funding_year == year])
+    _archive_form(who, active)
+
+
+render()

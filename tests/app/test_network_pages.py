@@ -1,0 +1,90 @@
+"""AppTest: the Netzwerk page lists the agency's partners, adds one, links it to an
+activity; the coordinator reads it without the forms."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ia_events.core.installation import Installation
+from ia_events.core.models import Activity, Agency, Partner, partner_activities
+from tests.support import login
+
+NAME = "Nachbarschaftsverein *Fett* [Link](http://x.example)"
+
+
+def _open(at, page: str = "pages/network.py"):  # type: ignore[no-untyped-def]
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _table(at) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    return at.dataframe[0].value.to_dict("records")
+
+
+def test_specialist_adds_a_partner_and_links_it(app, app_env: Installation) -> None:  # type: ignore[no-untyped-def]
+    login(app, "fk-essen")
+    _open(app)
+    assert [t.value for t in app.title] == ["Netzwerk"]
+    before = _table(app)
+    assert before and {"Name", "Art", "Angebote (Kooperationen)"} <= set(before[0])
+    assert not any("Kleve" in r["Name"] for r in before)  # only her own agency
+
+    fields = {t.label: t for t in app.text_input}
+    fields["Name der Organisation"].input(NAME)
+    fields["Ort"].input("Essen-Altendorf")
+    fields["Kontakt (optional)"].input("Vorstand, info@verein.example")
+    next(s for s in app.selectbox if s.key == "net_add_type").set_value("Verein")
+    next(b for b in app.button if b.label == "Partner speichern").click().run()
+    assert not app.exception
+    assert not app.error, [e.value for e in app.error]
+    row = next(r for r in _table(app) if r["Name"] == NAME)  # shown as typed, not as Markdown
+    assert row["Art"] == "Verein" and row["Angebote (Kooperationen)"] == ""
+
+    with app_env.db.read() as s:
+        essen = s.scalar(select(Agency.id).where(Agency.slug == "essen"))
+        partner = s.scalars(select(Partner).where(Partner.name == NAME)).one()
+        assert partner.agency_id == essen and b"verein.example" not in (partner.contact_enc or b"")
+    partner_box = next(s for s in app.selectbox if s.key == "net_link_p")
+    activity_box = next(s for s in app.selectbox if s.key == "net_link_a")
+    partner_box.set_value(partner.id)
+    with app_env.db.read() as s:
+        naehcafe = s.scalar(
+            select(Activity.id)
+            .where(Activity.agency_id == essen, Activity.title == "Nähcafé")
+            .order_by(Activity.funding_year.desc())
+        )
+    activity_box.set_value(naehcafe)
+    next(b for b in app.button if b.label == "Verknüpfen").click().run()
+    assert not app.exception
+    assert not app.error, [e.value for e in app.error]
+    row = next(r for r in _table(app) if r["Name"] == NAME)
+    assert "Nähcafé" in row["Angebote (Kooperationen)"]
+    with app_env.db.read() as s:
+        linked = s.scalars(
+            select(partner_activities.c.activity_id).where(
+                partner_activities.c.partner_id == partner.id
+            )
+        ).all()
+    assert linked == [naehcafe]
+
+
+def test_coordinator_reads_partners_without_forms(app) -> None:  # type: ignore[no-untyped-def]
+    login(app, "koordination")
+    _open(app)
+    assert _table(app)
+    labels = {b.label for b in app.button}
+    assert "Partner speichern" not in labels and "Verknüpfen" not in labels
+
+
+def test_a_partner_without_a_name_is_refused_and_nothing_saved(app, app_env: Installation) -> None:  # type: ignore[no-untyped-def]
+    login(app, "fk-essen")
+    _open(app)
+    with app_env.db.read() as s:
+        before = len(s.scalars(select(Partner.id)).all())
+    next(b for b in app.button if b.label == "Partner speichern").click().run()
+    assert not app.exception
+    assert any("Name" in e.value for e in app.error), [e.value for e in app.error]
+    with app_env.db.read() as s:
+        assert len(s.scalars(select(Partner.id)).all()) == before
