@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from ia_events.attendance import cards
+from ia_events.core.access import Actor
 from ia_events.core.installation import Installation
 from ia_events.core.models import Agency, ParticipantCard
 from tests.support import login, texts
@@ -145,3 +146,53 @@ def test_close_the_list_early_shows_the_sealed_version(door) -> None:  # type: i
     next(b for b in door.button if b.label == "Neue Fassung abschließen").click().run()
     assert any("Fassung 2" in s.value for s in door.success), [s.value for s in door.success]
     assert any("1 nachgetragen" in c.value for c in door.caption)
+
+
+def _names(at, app_env: Installation) -> list[str]:  # type: ignore[no-untyped-def]
+    """The names of the people checked in to the chosen occurrence (as staff see them)."""
+    from ia_events.attendance import records
+
+    occ_id = at.selectbox(key="door_occ").value
+    with app_env.db.read() as s:
+        rows = records.list_attendance(s, app_env.keys, Actor.cli("test"), occ_id, names=True)
+    return [r.name for r in rows if r.name]
+
+
+def test_display_for_the_door_shows_qr_and_count_but_no_names(  # type: ignore[no-untyped-def]
+    door, app_env: Installation
+) -> None:
+    next(t for t in door.text_input if t.label == "Name").input("Hanna Melnyk")
+    next(b for b in door.button if b.label == "Eintragen").click().run()
+    names = _names(door, app_env)
+    assert "Hanna Melnyk" in names and len(names) >= 2
+    occ_id = door.selectbox(key="door_occ").value
+
+    next(b for b in door.button if b.label == "Anzeige für die Tür").click().run()
+    assert not door.exception, door.exception
+    assert door.query_params.get("anzeige") in ("1", ["1"])  # a link the tablet can keep
+    shown = texts(door) + " ".join(c.value for c in door.code)
+    assert "Nähcafé" in shown and "/checkin?t=" in shown
+    assert _count(door) == 4
+    for name in names:  # nobody who scans sees who else came
+        assert name not in shown
+    assert not door.dataframe and not door.tabs
+    assert not [s for s in door.selectbox if s.label == "Eintrag"]
+
+    next(b for b in door.button if b.label == "Anzeige beenden").click().run()
+    assert door.title[0].value == "Check-in an der Tür"
+    assert door.selectbox(key="door_occ").value == occ_id
+    assert door.dataframe  # the staff view shows the list again
+
+
+def test_display_of_another_agencys_occurrence_is_refused(app, app_env: Installation) -> None:  # type: ignore[no-untyped-def]
+    from ia_events.core.models import Occurrence
+
+    with app_env.db.read() as s:
+        kleve = s.scalar(select(Agency.id).where(Agency.slug == "kleve"))
+        other = s.scalar(select(Occurrence.id).where(Occurrence.agency_id == kleve))
+    at = login(app, "fk-essen")
+    at.query_params["anzeige"] = "1"
+    at.query_params["occurrence"] = str(other)
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert at.error and not at.image
