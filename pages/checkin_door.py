@@ -20,10 +20,10 @@ import hashlib
 
 import streamlit as st
 
-from ia_events.attendance import bursts, cards, checkin, lists, records, sealing
+from ia_events.attendance import bursts, cards, checkin, lists, records, regulars, sealing
 from ia_events.attendance.records import METHOD_LABELS
 from ia_events.core.access import Actor, Permission, can
-from ia_events.core.messages import fmt_datetime, fmt_time, fmt_weekday_date, text
+from ia_events.core.messages import fmt_count, fmt_datetime, fmt_time, fmt_weekday_date, text
 from pages._ui import actor, guard, inst, md, now, writing
 
 REFRESH = "5s"
@@ -143,6 +143,52 @@ def _manual(who: Actor, info: records.DoorInfo) -> None:
                 now=now(),
             )
             _show(answer)
+
+
+_PICKED = "door_regular_picked"
+
+
+def _pick(key: str) -> None:
+    """The type-ahead's choice is checked in on this run; the box is empty again."""
+    st.session_state[_PICKED] = st.session_state.get(key)
+    st.session_state[key] = None
+
+
+def _regulars(who: Actor, info: records.DoorInfo) -> None:
+    """Type-ahead over the people who came to earlier dates of this series: one tap."""
+    if not info.may_see_names:
+        return
+    occ_id = info.occurrence.id
+    picked = st.session_state.pop(_PICKED, None)
+    if picked:
+        with guard(), writing() as s:
+            answer = checkin.door_checkin(
+                s, inst().keys, who, occ_id, name=picked, method="door_manual", now=now()
+            )
+            _show(answer)
+            if answer.ok:
+                st.toast(f"{md(picked)}: eingecheckt", icon=":material/check_circle:")
+    with inst().db.read() as s:
+        people = regulars.series_regulars(s, inst().keys, who, occ_id)
+    if not people:
+        return
+    labels = {
+        p.name: f"{p.name} · {fmt_count(p.visits, 'Termin', 'Termine')}"
+        + (" · schon eingecheckt" if p.present else "")
+        for p in people
+    }
+    key = f"door_regular_{occ_id}"
+    st.selectbox(
+        "Wer schon einmal da war",
+        list(labels),
+        index=None,
+        format_func=labels.__getitem__,
+        placeholder="Namen tippen und antippen – wird sofort eingecheckt",
+        key=key,
+        on_change=_pick,
+        args=(key,),
+        help="Alle, die zu früheren Terminen dieser Reihe kamen, die Häufigsten zuerst.",
+    )
 
 
 def _card(who: Actor, info: records.DoorInfo) -> None:
@@ -453,6 +499,8 @@ def render() -> None:
     # On a phone the columns stack: the controls come first, the list after them.
     controls, listing = st.columns([3, 2])
     with controls:
+        with guard():
+            _regulars(who, info)
         tabs = st.tabs(
             ["Von Hand", "Karte scannen", "Zählen", "Rückgängig", "Drucken", "Karten", "Liste"]
         )

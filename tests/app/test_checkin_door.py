@@ -196,3 +196,25 @@ def test_display_of_another_agencys_occurrence_is_refused(app, app_env: Installa
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception
     assert at.error and not at.image
+
+
+def test_a_regular_of_the_series_is_checked_in_with_one_pick(door) -> None:  # type: ignore[no-untyped-def]
+    def box():  # type: ignore[no-untyped-def]
+        return next(s for s in door.selectbox if s.label == "Wer schon einmal da war")
+
+    # The demo's Nähcafé has met for weeks: the most frequent guest comes first.
+    first = box().options[0]
+    assert "Termine" in first and "schon eingecheckt" not in first
+    name = first.split(" · ")[0]
+    before = _count(door)
+    box().select(name).run()
+    assert not door.exception, door.exception
+    assert "Eingecheckt." in [s.value for s in door.success]
+    assert _count(door) == before + 1
+    assert box().value is None  # empty again for the next person
+    assert box().options[0] == f"{first} · schon eingecheckt"
+    assert name in [r["Wer"] for r in door.dataframe[0].value.to_dict("records")]
+
+    box().select(name).run()  # picked twice: not doubled
+    assert any("schon eingecheckt" in w.value for w in door.warning)
+    assert _count(door) == before + 1
