@@ -23,8 +23,9 @@ import streamlit as st
 from ia_events.attendance import bursts, cards, checkin, lists, records, regulars, sealing
 from ia_events.attendance.records import METHOD_LABELS
 from ia_events.core.access import Actor, Permission, can
+from ia_events.core.addresses import is_local
 from ia_events.core.messages import fmt_count, fmt_datetime, fmt_time, fmt_weekday_date, text
-from pages._ui import actor, guard, inst, md, now, writing
+from pages._ui import actor, base_url, guard, inst, md, now, writing
 
 REFRESH = "5s"
 _BACK = "door_back"  # "Anzeige beenden": the occurrence to show again in the staff view
@@ -272,7 +273,7 @@ def _qr(info: records.DoorInfo, box: int = 12) -> None:
 
 
 def _downloads(who: Actor, info: records.DoorInfo) -> None:
-    occ_id, base = info.occurrence.id, inst().settings.base_url
+    occ_id, base = info.occurrence.id, base_url()
     o = info.occurrence
     left, _ = st.columns([2, 3])
     with left:
@@ -388,7 +389,20 @@ def _info(who: Actor, occ_id: int | None = None) -> records.DoorInfo | None:
     if occ_id is None:
         return None
     with inst().db.read() as s:
-        return records.door_info(s, inst().keys, who, occ_id, inst().settings.base_url, now())
+        return records.door_info(s, inst().keys, who, occ_id, base_url(), now())
+
+
+def _local_warning() -> None:
+    """A link to this computer itself opens nothing on a participant's phone."""
+    base = base_url()
+    if is_local(base):
+        st.warning(
+            f"Die Check-in-Links und QR-Codes zeigen auf {md(base)} – diese Adresse öffnet "
+            "nur dieser Rechner selbst, Handys können sie nicht öffnen. Starten Sie den "
+            "Server im Netzwerk erreichbar (`--server.address 0.0.0.0`) und setzen Sie "
+            "`IA_EVENTS_BASE_URL=http://<Rechnername-oder-IP>:8501`.",
+            icon=":material/warning:",
+        )
 
 
 # -- the display at the door: QR, occurrence, count; never a name ----------------------------
@@ -478,6 +492,7 @@ def render() -> None:
     if info is None:
         return
     occ_id = info.occurrence.id
+    _local_warning()
     if info.state == "cancelled":
         st.error("Dieser Termin ist abgesagt – Check-in nicht möglich.")
     elif info.state == "not_open":

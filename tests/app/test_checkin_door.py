@@ -218,3 +218,26 @@ def test_a_regular_of_the_series_is_checked_in_with_one_pick(door) -> None:  # t
     box().select(name).run()  # picked twice: not doubled
     assert any("schon eingecheckt" in w.value for w in door.warning)
     assert _count(door) == before + 1
+
+
+def test_a_link_to_this_computer_warns_that_phones_cannot_open_it(door) -> None:  # type: ignore[no-untyped-def]
+    # No IA_EVENTS_BASE_URL and no browser address (AppTest sends no headers): localhost.
+    assert door.code[0].value.startswith("http://localhost:8501/checkin?t=")
+    warning = next(w.value for w in door.warning if "Handys" in w.value)
+    assert "können sie nicht öffnen" in warning
+    assert "IA_EVENTS_BASE_URL=http://<Rechnername-oder-IP>:8501" in warning
+    assert "--server.address 0.0.0.0" in warning
+
+
+def test_the_configured_address_is_used_without_a_warning(  # type: ignore[no-untyped-def]
+    app, app_env: Installation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ia_events.core.installation import reset_shared
+
+    monkeypatch.setenv("IA_EVENTS_BASE_URL", "http://192.168.1.20:8501/")
+    reset_shared()
+    at = login(app, "fk-essen")
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert at.code[0].value.startswith("http://192.168.1.20:8501/checkin?t=")
+    assert not [w for w in at.warning if "Handys" in w.value]
