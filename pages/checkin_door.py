@@ -396,11 +396,12 @@ def _local_warning() -> None:
     """A link to this computer itself opens nothing on a participant's phone."""
     base = base_url()
     if is_local(base):
+        shown = base.replace("`", "")  # a checked host or the operator's setting
         st.warning(
-            f"Die Check-in-Links und QR-Codes zeigen auf {md(base)} – diese Adresse öffnet "
-            "nur dieser Rechner selbst, Handys können sie nicht öffnen. Starten Sie den "
-            "Server im Netzwerk erreichbar (`--server.address 0.0.0.0`) und setzen Sie "
-            "`IA_EVENTS_BASE_URL=http://<Rechnername-oder-IP>:8501`.",
+            f"Handys können die Check-in-Links und QR-Codes nicht öffnen: Sie zeigen auf "
+            f"`{shown}`, also nur auf diesen Rechner. Den Server im Netzwerk erreichbar "
+            "starten (`--server.address 0.0.0.0`) und "
+            "`IA_EVENTS_BASE_URL=http://<Rechnername-oder-IP>:8501` setzen.",
             icon=":material/warning:",
         )
 

@@ -224,7 +224,8 @@ def test_a_link_to_this_computer_warns_that_phones_cannot_open_it(door) -> None:
     # No IA_EVENTS_BASE_URL and no browser address (AppTest sends no headers): localhost.
     assert door.code[0].value.startswith("http://localhost:8501/checkin?t=")
     warning = next(w.value for w in door.warning if "Handys" in w.value)
-    assert "können sie nicht öffnen" in warning
+    assert "Handys können die Check-in-Links und QR-Codes nicht öffnen" in warning
+    assert "`http://localhost:8501`" in warning
     assert "IA_EVENTS_BASE_URL=http://<Rechnername-oder-IP>:8501" in warning
     assert "--server.address 0.0.0.0" in warning
 
