@@ -31,6 +31,28 @@ def inst() -> Installation:
     return shared()
 
 
+def base_url() -> str:
+    """The base of check-in links for this browser: ``IA_EVENTS_BASE_URL`` if set, else
+    the address the staff's browser reached the server at (``core.addresses``)."""
+    import os
+
+    from ia_events.core.addresses import public_base_url
+
+    settings = inst().settings
+    headers = st.context.headers
+    # Streamlit hides a loopback peer (None); a request without any client has no headers.
+    peer = st.context.ip_address or ("127.0.0.1" if len(headers) else None)
+    ssl = bool(st.get_option("server.sslCertFile"))
+    return public_base_url(
+        settings.base_url if settings.base_url_set else None,
+        {k: ",".join(headers.get_all(k)) for k in headers},
+        peer,
+        settings.trusted_proxies,
+        scheme="https" if ssl else "http",
+        uvicorn_spec=os.environ.get("FORWARDED_ALLOW_IPS"),
+    )
+
+
 def actor() -> Actor:
     """The logged-in person; every page starts with it. It also shows, once, what the
     last change did (``commit``'s message), above the page."""

@@ -1,4 +1,10 @@
-"""Check-in an der Tür: today's occurrence, its big QR, a live counter, and the door's tools.
+"""Check-in an der Tür: today's occurrence, a live counter, and the door's tools.
+
+Two views. The staff's own device (``render``) shows the check-in controls first
+(on a phone they stack above the list) and the live list with names; the QR code
+for participants sits under "Drucken". The display for a tablet or projector at
+the door (``?anzeige=1&occurrence=ID``, "Anzeige für die Tür") shows only the
+QR code, the occurrence and the count -- never a name -- without the sidebar.
 
 Specialists and volunteers: add a person by hand, scan a personal QR card
 with the camera (decoded on the server, QR only), count heads per category,
@@ -14,13 +20,16 @@ import hashlib
 
 import streamlit as st
 
-from ia_events.attendance import bursts, cards, checkin, lists, records, sealing
+from ia_events.attendance import bursts, cards, checkin, lists, records, regulars, sealing
 from ia_events.attendance.records import METHOD_LABELS
 from ia_events.core.access import Actor, Permission, can
-from ia_events.core.messages import fmt_datetime, fmt_time, text
-from pages._ui import actor, guard, inst, md, now, writing
+from ia_events.core.addresses import is_local
+from ia_events.core.messages import fmt_count, fmt_datetime, fmt_time, fmt_weekday_date, text
+from pages._ui import actor, base_url, guard, inst, md, now, writing
 
 REFRESH = "5s"
+_BACK = "door_back"  # "Anzeige beenden": the occurrence to show again in the staff view
+DISPLAY, OCCURRENCE = "anzeige", "occurrence"  # the display's query parameters
 
 
 def _choose(who: Actor) -> int | None:
@@ -37,7 +46,10 @@ def _choose(who: Actor) -> int | None:
         + (" (abgesagt)" if o.status == "cancelled" else "")
         for o in rows
     }
-    chosen = st.session_state.get("door_occ")
+    back = st.session_state.pop(_BACK, None)  # the occurrence the display showed
+    if back in ids:
+        st.session_state.pop("door_occ", None)
+    chosen = back if back in ids else st.session_state.get("door_occ")
     if chosen not in ids:
         chosen = running[0] if running else ids[0]
     return st.selectbox(
@@ -134,6 +146,52 @@ def _manual(who: Actor, info: records.DoorInfo) -> None:
             _show(answer)
 
 
+_PICKED = "door_regular_picked"
+
+
+def _pick(key: str) -> None:
+    """The type-ahead's choice is checked in on this run; the box is empty again."""
+    st.session_state[_PICKED] = st.session_state.get(key)
+    st.session_state[key] = None
+
+
+def _regulars(who: Actor, info: records.DoorInfo) -> None:
+    """Type-ahead over the people who came to earlier dates of this series: one tap."""
+    if not info.may_see_names:
+        return
+    occ_id = info.occurrence.id
+    picked = st.session_state.pop(_PICKED, None)
+    if picked:
+        with guard(), writing() as s:
+            answer = checkin.door_checkin(
+                s, inst().keys, who, occ_id, name=picked, method="door_manual", now=now()
+            )
+            _show(answer)
+            if answer.ok:
+                st.toast(f"{md(picked)}: eingecheckt", icon=":material/check_circle:")
+    with inst().db.read() as s:
+        people = regulars.series_regulars(s, inst().keys, who, occ_id)
+    if not people:
+        return
+    labels = {
+        p.name: f"{p.name} · {fmt_count(p.visits, 'Termin', 'Termine')}"
+        + (" · schon eingecheckt" if p.present else "")
+        for p in people
+    }
+    key = f"door_regular_{occ_id}"
+    st.selectbox(
+        "Wer schon einmal da war",
+        list(labels),
+        index=None,
+        format_func=labels.__getitem__,
+        placeholder="Namen tippen und antippen – wird sofort eingecheckt",
+        key=key,
+        on_change=_pick,
+        args=(key,),
+        help="Alle, die zu früheren Terminen dieser Reihe kamen, die Häufigsten zuerst.",
+    )
+
+
 def _card(who: Actor, info: records.DoorInfo) -> None:
     st.caption("Persönliche QR-Karte vor die Kamera halten und auslösen.")
     photo = st.camera_input("Karte scannen", key=f"door_cam_{info.occurrence.id}")
@@ -202,8 +260,31 @@ def _undo(who: Actor, info: records.DoorInfo) -> None:
             st.success("Rückgängig gemacht (bleibt im Protokoll sichtbar).")
 
 
+def _qr(info: records.DoorInfo, box: int = 12) -> None:
+    """The participants' QR code with its address (no names anywhere near it)."""
+    o = info.occurrence
+    st.image(
+        cards.qr_png(info.participant_url, box=box),
+        width="stretch",
+        alt=f"QR-Code zum Selbst-Check-in: {o.title}, Adresse {info.participant_url}",
+    )
+    # Wrapped, so the address never becomes a scroll box a keyboard cannot reach.
+    st.code(info.participant_url, language=None, wrap_lines=True)
+
+
 def _downloads(who: Actor, info: records.DoorInfo) -> None:
-    occ_id, base = info.occurrence.id, inst().settings.base_url
+    occ_id, base = info.occurrence.id, base_url()
+    o = info.occurrence
+    left, _ = st.columns([2, 3])
+    with left:
+        _qr(info)
+        st.caption(f"{md(o.title)} · {md(o.place)}")
+    with st.expander("QR für Ehrenamtliche (Schicht-Check-in)"):
+        st.image(
+            cards.qr_png(info.volunteer_url, box=8),
+            width=220,
+            alt=f"QR-Code zum Schicht-Check-in für Ehrenamtliche: {o.title}",
+        )
 
     def render(kind: str):  # type: ignore[no-untyped-def]
         def make() -> bytes:
@@ -303,15 +384,107 @@ def _cards(who: Actor) -> None:
         )
 
 
-def _info(who: Actor) -> records.DoorInfo | None:
-    occ_id = _choose(who)
+def _info(who: Actor, occ_id: int | None = None) -> records.DoorInfo | None:
+    occ_id = occ_id if occ_id is not None else _choose(who)
     if occ_id is None:
         return None
     with inst().db.read() as s:
-        return records.door_info(s, inst().keys, who, occ_id, inst().settings.base_url, now())
+        return records.door_info(s, inst().keys, who, occ_id, base_url(), now())
+
+
+def _local_warning() -> None:
+    """A link to this computer itself opens nothing on a participant's phone."""
+    base = base_url()
+    if is_local(base):
+        shown = base.replace("`", "")  # a checked host or the operator's setting
+        st.warning(
+            f"Handys können die Check-in-Links und QR-Codes nicht öffnen: Sie zeigen auf "
+            f"`{shown}`, also nur auf diesen Rechner. Den Server im Netzwerk erreichbar "
+            "starten (`--server.address 0.0.0.0`) und "
+            "`IA_EVENTS_BASE_URL=http://<Rechnername-oder-IP>:8501` setzen.",
+            icon=":material/warning:",
+        )
+
+
+# -- the display at the door: QR, occurrence, count; never a name ----------------------------
+
+_FULL_SCREEN = """<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
+[data-testid="stHeader"], [data-testid="stToolbar"] { display: none !important; }
+.block-container { max-width: 100% !important; padding-top: 1rem !important; }
+[data-testid="stMetricValue"] { font-size: 4rem !important; }
+</style>"""
+
+
+def _display_occurrence() -> int | None:
+    """The occurrence named by ``?anzeige=1&occurrence=ID``; None: the staff view."""
+    if st.query_params.get(DISPLAY) != "1":
+        return None
+    try:
+        return int(st.query_params.get(OCCURRENCE, ""))
+    except ValueError:
+        return 0  # no such occurrence: door_info answers "not found"
+
+
+def _show_display(occ_id: int) -> None:
+    st.query_params[DISPLAY] = "1"
+    st.query_params[OCCURRENCE] = str(occ_id)
+    st.rerun()
+
+
+def _end_display(occ_id: int) -> None:
+    st.query_params.pop(DISPLAY, None)
+    st.query_params.pop(OCCURRENCE, None)
+    st.session_state[_BACK] = occ_id
+    st.rerun()
+
+
+@st.fragment(run_every=REFRESH)
+def _display_count(occ_id: int) -> None:
+    with guard(), inst().db.read() as s:
+        c = records.counter(s, actor(), occ_id)
+        st.metric("Eingecheckt", c.total)
+
+
+def render_display(occ_id: int) -> None:
+    """Full screen for a tablet or projector: only the QR, the occurrence and the count."""
+    who = actor()
+    st.html(_FULL_SCREEN)
+    info = None
+    with guard():
+        info = _info(who, occ_id)
+    if info is None:
+        if st.button("Anzeige beenden", icon=":material/close_fullscreen:"):
+            _end_display(occ_id)
+        return
+    o = info.occurrence
+    st.title(md(o.title), anchor=False)
+    st.subheader(
+        f"{fmt_weekday_date(o.starts_at)} · {fmt_time(o.starts_at)}–{fmt_time(o.ends_at)} Uhr"
+        + (f" · {md(o.place)}" if o.place else ""),
+        anchor=False,
+    )
+    if info.state == "cancelled":
+        st.error("Dieser Termin ist abgesagt – Check-in nicht möglich.")
+    left, right = st.columns([3, 2], vertical_alignment="center")
+    with left:
+        _qr(info, box=16)
+    with right:
+        st.markdown("### Mit der Handy-Kamera scannen und einchecken")
+        _display_count(o.id)
+        st.divider()
+        if st.button("Anzeige beenden", icon=":material/close_fullscreen:"):
+            _end_display(o.id)
+
+
+# -- the staff's own device: controls first, then the list with names -----------------------
 
 
 def render() -> None:
+    shown = _display_occurrence()
+    if shown is not None:
+        render_display(shown)
+        return
     who = actor()
     st.title("Check-in an der Tür")
     info = None
@@ -319,7 +492,8 @@ def render() -> None:
         info = _info(who)
     if info is None:
         return
-    o, occ_id = info.occurrence, info.occurrence.id
+    occ_id = info.occurrence.id
+    _local_warning()
     if info.state == "cancelled":
         st.error("Dieser Termin ist abgesagt – Check-in nicht möglich.")
     elif info.state == "not_open":
@@ -328,43 +502,39 @@ def render() -> None:
     if done is not None:
         st.success(
             f"Der Check-in-Link ist geschlossen und {done} Check-ins sind rückgängig gemacht "
-            "(im Protokoll sichtbar). Der neue Link und QR-Code stehen unten; bitte das "
-            "Plakat neu drucken."
+            "(im Protokoll sichtbar). Der neue Link und QR-Code stehen unter „Drucken“; "
+            "bitte das Plakat neu drucken."
         )
-    left, right = st.columns([2, 3])
-    with left:
-        st.image(
-            cards.qr_png(info.participant_url, box=12),
-            width="stretch",
-            alt=f"QR-Code zum Selbst-Check-in: {o.title}, Adresse {info.participant_url}",
+    if st.button(
+        "Anzeige für die Tür",
+        icon=":material/fullscreen:",
+        help="Für ein Tablet oder einen Beamer am Eingang: nur QR-Code, Termin und Anzahl, "
+        "keine Namen.",
+    ):
+        _show_display(occ_id)
+    # On a phone the columns stack: the controls come first, the list after them.
+    controls, listing = st.columns([3, 2])
+    with controls:
+        with guard():
+            _regulars(who, info)
+        tabs = st.tabs(
+            ["Von Hand", "Karte scannen", "Zählen", "Rückgängig", "Drucken", "Karten", "Liste"]
         )
-        st.caption(f"{md(o.title)} · {md(o.place)}")
-        # Wrapped, so the address never becomes a scroll box a keyboard cannot reach.
-        st.code(info.participant_url, language=None, wrap_lines=True)
-        with st.expander("QR für Ehrenamtliche (Schicht-Check-in)"):
-            st.image(
-                cards.qr_png(info.volunteer_url, box=8),
-                width=220,
-                alt=f"QR-Code zum Schicht-Check-in für Ehrenamtliche: {o.title}",
-            )
-    tabs = st.tabs(
-        ["Von Hand", "Karte scannen", "Zählen", "Rückgängig", "Drucken", "Karten", "Liste"]
-    )
-    with tabs[0], guard():
-        _manual(who, info)
-    with tabs[1], guard():
-        _card(who, info)
-    with tabs[2], guard():
-        _count(who, info)
-    with tabs[3], guard():
-        _undo(who, info)
-    with tabs[4], guard():
-        _downloads(who, info)
-    with tabs[5], guard():
-        _cards(who)
-    with tabs[6], guard():
-        _seal(who, info)
-    with right:  # filled last, so it already shows what the tabs above just recorded
+        with tabs[0], guard():
+            _manual(who, info)
+        with tabs[1], guard():
+            _card(who, info)
+        with tabs[2], guard():
+            _count(who, info)
+        with tabs[3], guard():
+            _undo(who, info)
+        with tabs[4], guard():
+            _downloads(who, info)
+        with tabs[5], guard():
+            _cards(who)
+        with tabs[6], guard():
+            _seal(who, info)
+    with listing:  # filled last, so it already shows what the tabs above just recorded
         _live(occ_id, info.may_revoke)
 
 

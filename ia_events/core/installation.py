@@ -40,6 +40,10 @@ class Settings:
     data_dir: Path
     database_url: str
     base_url: str = "http://localhost:8501"
+    # IA_EVENTS_BASE_URL was set: screens use ``base_url``; else the address the staff's
+    # browser reached the server at (``core.addresses.public_base_url``). The CLI always
+    # uses ``base_url``.
+    base_url_set: bool = False
     max_upload_bytes: int = 50 * 1024 * 1024
     session_idle_hours: float = 12.0
     session_max_days: float = 14.0
@@ -61,6 +65,7 @@ class Settings:
             data_dir=root,
             database_url=database_url or env_url(root),
             base_url=os.environ.get("IA_EVENTS_BASE_URL", "http://localhost:8501").rstrip("/"),
+            base_url_set=bool(os.environ.get("IA_EVENTS_BASE_URL", "").strip()),
             max_upload_bytes=int(os.environ.get("IA_EVENTS_MAX_UPLOAD_MB", "50")) * 1024 * 1024,
             trusted_proxies=os.environ.get("IA_EVENTS_TRUSTED_PROXIES", "").strip(),
             seal_grace_hours=_hours(os.environ.get("IA_EVENTS_SEAL_GRACE_HOURS")),

@@ -16,41 +16,15 @@ address per request.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-from functools import lru_cache
 
 from starlette.requests import Request
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from ia_events.core.addresses import Network, networks, uvicorn_is_ours, uvicorn_networks
+from ia_events.core.addresses import ip as _ip
+from ia_events.core.addresses import trusted as _trusted
+
 UNTRUSTED_FORWARD = "forwarded-untrusted"
-
-
-@lru_cache(maxsize=32)
-def networks(spec: str) -> tuple[Network, ...]:
-    """``"127.0.0.1, 10.0.0.0/8"`` -> networks; junk entries are ignored."""
-    out: list[Network] = []
-    for item in spec.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        try:
-            out.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            continue
-    return tuple(out)
-
-
-def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(value.strip())
-    except ValueError:
-        return None
-
-
-def _trusted(value: str, trusted: tuple[Network, ...]) -> bool:
-    ip = _ip(value)
-    return ip is not None and any(ip in net for net in trusted)
 
 
 def _from_header(header: str, trusted: tuple[Network, ...]) -> str | None:
@@ -64,8 +38,7 @@ def _from_header(header: str, trusted: tuple[Network, ...]) -> str | None:
 
 
 def _uvicorn_trusts() -> tuple[Network, ...]:
-    spec = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
-    return networks("0.0.0.0/0,::/0" if "*" in spec else spec)
+    return uvicorn_networks(os.environ.get("FORWARDED_ALLOW_IPS"))
 
 
 def client_address(request: Request, trusted_spec: str) -> str:
@@ -74,12 +47,7 @@ def client_address(request: Request, trusted_spec: str) -> str:
     host, port = (request.client.host, request.client.port) if request.client else ("?", 1)
     header = ",".join(request.headers.getlist("x-forwarded-for"))
     if port == 0:  # uvicorn took ``host`` from the header: the peer was one of its proxies
-        theirs = _uvicorn_trusts()
-        ours = bool(trusted) and all(
-            any(net.subnet_of(t) for t in trusted if t.version == net.version)  # type: ignore[arg-type]  # same IP version, checked
-            for net in theirs
-        )
-        if not ours:
+        if not uvicorn_is_ours(trusted, _uvicorn_trusts()):
             return UNTRUSTED_FORWARD
         return _from_header(header, trusted) or host
     if header and _trusted(host, trusted):

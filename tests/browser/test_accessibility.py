@@ -152,7 +152,9 @@ def test_door_checkin_with_the_keyboard_alone(page, live_server) -> None:  # typ
     wait_ready(page)
     after = page.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
     assert int(after) == int(before) + 1
-    # The big QR code has a text alternative for screen readers.
+    # The big QR code (under "Drucken") has a text alternative for screen readers.
+    page.get_by_role("tab", name="Drucken").click()
+    page.get_by_role("img", name=re.compile("QR-Code zum Selbst-Check-in")).wait_for()
     assert page.get_by_role("img", name=re.compile("QR-Code zum Selbst-Check-in")).count() == 1
 
 

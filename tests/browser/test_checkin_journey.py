@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -41,6 +42,29 @@ def _essen_link(data_dir: Path, base: str) -> str:
                 )
             )
             return occurrence_link(s, inst.keys, Actor.cli("test"), occ_id, base)
+    finally:
+        inst.close()
+
+
+def _names_checked_in(data_dir: Path) -> list[str]:
+    """The names on the list of Essen's running Nähcafé (as the staff see them)."""
+    from ia_events.attendance.records import list_attendance
+
+    inst = Installation.open(make_settings(data_dir))
+    try:
+        now = utcnow()
+        with inst.db.read() as s:
+            agency_id = s.scalar(select(Agency.id).where(Agency.slug == "essen"))
+            occ_id = s.scalar(
+                select(Occurrence.id).where(
+                    Occurrence.agency_id == agency_id,
+                    Occurrence.starts_at <= now,
+                    Occurrence.ends_at >= now,
+                )
+            )
+            assert occ_id is not None
+            rows = list_attendance(s, inst.keys, Actor.cli("test"), occ_id, names=True)
+            return [r.name for r in rows if r.name]
     finally:
         inst.close()
 
@@ -106,4 +130,38 @@ def test_staff_door_screen_shows_the_live_count(page, live_server, tmp_path) -> 
     page.get_by_text("Eingecheckt.", exact=True).wait_for()
     wait_ready(page)
     assert page.locator('[data-testid="stMetricValue"]').first.inner_text().strip() == "4"
-    assert page.get_by_role("img").count() >= 1  # the big QR
+    # The QR code for participants is not beside the names: it is under "Drucken".
+    qr = page.get_by_role("img", name=re.compile("QR-Code zum Selbst-Check-in"))
+    assert qr.count() == 0
+    page.get_by_role("tab", name="Drucken").click()
+    qr.wait_for()
+
+
+def test_the_display_at_the_door_shows_no_names(page, live_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ui_login(page, live_server, "fk-essen")
+    wait_ready(page)
+    page.get_by_role("link", name="Check-in").click()
+    page.get_by_role("heading", name="Check-in an der Tür").wait_for()
+    wait_ready(page)
+    page.get_by_label("Name", exact=True).fill("Hatice Çelik")
+    page.get_by_role("button", name="Eintragen").click()
+    page.get_by_text("Eingecheckt.", exact=True).wait_for()
+    wait_ready(page)
+    names = _names_checked_in(tmp_path / "data")
+    assert "Hatice Çelik" in names and len(names) >= 2
+
+    page.get_by_role("button", name="Anzeige für die Tür").click()
+    page.get_by_role("button", name="Anzeige beenden").wait_for()
+    wait_ready(page)
+    assert "anzeige=1" in page.url and "occurrence=" in page.url
+    page.get_by_role("img", name=re.compile("QR-Code zum Selbst-Check-in")).wait_for()
+    assert page.locator('[data-testid="stMetricValue"]').first.inner_text().strip() == "4"
+    assert "Nähcafé" in page.locator("h1").first.inner_text()
+    assert not page.locator('[data-testid="stSidebar"]').is_visible()
+    shown = page.content()
+    for name in names:  # nobody who scans sees who else came
+        assert name not in shown
+    assert page.locator('[data-testid="stDataFrame"]').count() == 0
+
+    page.get_by_role("button", name="Anzeige beenden").click()
+    page.get_by_role("heading", name="Check-in an der Tür").wait_for()

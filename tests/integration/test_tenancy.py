@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ia_events.accounts import personnel, users
 from ia_events.accounts.agencies import add_agency, list_agencies
 from ia_events.archive import backup, evidence, fixity, query, retention
-from ia_events.attendance import checkin, tokens
+from ia_events.attendance import checkin, regulars, tokens
 from ia_events.attendance import records as attendance
 from ia_events.cli.main import run
 from ia_events.core import audit, permissions
@@ -212,6 +212,8 @@ CASES = [
                                            now=START)),
     Case("attendance.records.list_attendance",
          lambda c, a: attendance.list_attendance(c[1], c[0].keys, a, c[2].a.occ)),
+    Case("attendance.regulars.series_regulars",
+         lambda c, a: regulars.series_regulars(c[1], c[0].keys, a, c[2].a.occ)),
     Case("attendance.records.list_scans", lambda c, a: attendance.list_scans(c[1], a, c[2].a.occ)),
     Case("attendance.records.counter", lambda c, a: attendance.counter(c[1], a, c[2].a.occ)),
     Case("attendance.records.undo",
