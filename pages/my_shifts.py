@@ -17,7 +17,7 @@ import streamlit as st
 
 from ia_events.core.messages import fmt_hours, fmt_time, fmt_weekday_date
 from ia_events.volunteers import feed, shifts
-from pages._ui import actor, commit, guard, inst, md, now
+from pages._ui import actor, base_url, commit, guard, inst, md, now
 
 
 def _when(view: shifts.ShiftView) -> str:
@@ -143,7 +143,7 @@ def _calendar(who) -> None:  # type: ignore[no-untyped-def]
     body = url = None
     with guard(), inst().db.read() as s:
         body = feed.my_calendar(s, who, now())
-        url = feed.my_feed_url(s, inst().keys, who, inst().settings.base_url)
+        url = feed.my_feed_url(s, inst().keys, who, base_url())
     if body is not None:
         st.download_button(
             "Einsätze als Kalenderdatei (.ics)",
@@ -155,7 +155,7 @@ def _calendar(who) -> None:  # type: ignore[no-untyped-def]
         )
     if url is None:
         if st.button("Kalender-Abo einrichten", key="ms_feed_on"):
-            base = inst().settings.base_url
+            base = base_url()
             commit(
                 lambda s: feed.create_my_feed(s, inst().keys, who, base, now()),
                 "Ihr Kalender-Abo ist eingerichtet.",
