@@ -21,6 +21,7 @@ from ia_events.core.messages import (
 )
 from ia_events.core.models import FIELD_LABELS, AttendanceMode
 from ia_events.planning import calendar_feeds, plans, schedule
+from ia_events.planning.activities import ActivitySpec
 from ia_events.planning.recurrence import WEEKDAYS, SeriesRule, local
 from pages._ui import actor, guard, inst, md, now, writing
 
@@ -193,19 +194,21 @@ def _new_activity(who: Actor, slug: str) -> None:
             result = schedule.create_series(
                 s,
                 who,
-                agency_slug=slug,
-                funding_year=int(year),
-                rule=rule,
-                title=title,
-                type=custom.strip() if kind == OTHER else kind,
-                field=field,
-                attendance_mode=mode,
-                place=place,
-                partners=partners.splitlines(),
-                subgoal_ids=subgoal_ids,
-                photographed=photographed,
-                count_categories=categories.split(","),
-                off_field_reason=off_reason,
+                ActivitySpec(
+                    agency_slug=slug,
+                    funding_year=int(year),
+                    title=title,
+                    type=custom.strip() if kind == OTHER else kind,
+                    field=field,
+                    attendance_mode=mode,
+                    place=place,
+                    partners=partners.splitlines(),
+                    subgoal_ids=subgoal_ids,
+                    photographed=photographed,
+                    count_categories=categories.split(","),
+                    off_field_reason=off_reason,
+                    rule=rule,
+                ),
             )
         st.success(
             f"Angebot „{md(title.strip())}“ angelegt: "

@@ -32,6 +32,7 @@ from ia_events.core.models import Activity, ClosurePeriod, Occurrence, Occurrenc
 from ia_events.core.outbox import occurrence_event
 from ia_events.core.permissions import Reach, service
 from ia_events.planning import plans
+from ia_events.planning.activities import ActivitySpec
 from ia_events.planning.recurrence import Expansion, SeriesRule, expand, shift_to
 from storage.db import utcnow
 
@@ -72,44 +73,15 @@ def materialise(session: Session, activity: Activity, expansion: Expansion) -> l
 
 
 @service(Permission.occurrence_edit, Reach.agency)
-def create_series(
-    session: Session,
-    actor: Actor,
-    *,
-    agency_slug: str,
-    funding_year: int,
-    rule: SeriesRule,
-    title: str,
-    type: str,
-    field: str,
-    attendance_mode: str = "named",
-    place: str = "",
-    partners: list[str] | None = None,
-    subgoal_ids: list[int] | None = None,
-    photographed: bool = False,
-    count_categories: list[str] | None = None,
-    off_field_reason: str = "",
-) -> SeriesResult:
-    """An activity with all its dates; bad input raises before anything is written.
-    A field outside the agency's Arbeitsschwerpunkte needs ``off_field_reason``."""
+def create_series(session: Session, actor: Actor, spec: ActivitySpec) -> SeriesResult:
+    """An activity with all its dates (``spec.rule``); bad input raises before anything
+    is written. A field outside the agency's Arbeitsschwerpunkte needs
+    ``spec.off_field_reason``."""
+    if spec.rule is None:
+        raise InvalidInput(field="Rhythmus", reason="Bitte einen Rhythmus wählen.")
+    rule = spec.rule
     rule.validate()
-    activity = plans.create_activity(
-        session,
-        actor,
-        agency_slug=agency_slug,
-        funding_year=funding_year,
-        title=title,
-        type=type,
-        field=field,
-        attendance_mode=attendance_mode,
-        place=place,
-        partners=partners,
-        subgoal_ids=subgoal_ids,
-        photographed=photographed,
-        count_categories=[c.strip() for c in count_categories or [] if c.strip()],
-        recurrence=rule.as_dict(),
-        off_field_reason=off_field_reason,
-    )
+    activity = plans.create_activity(session, actor, spec)
     expansion = expand(rule, activity.funding_year, closures_for(session, activity.agency_id))
     if not expansion.slots:
         raise InvalidInput(

@@ -36,6 +36,7 @@ from ia_events.core.models import Attendance, AuditEvent, Evidence, Role, Shift
 from ia_events.core.permissions import Reach
 from ia_events.inspection import bundle, completeness
 from ia_events.planning import analyses, approvals, plan_export, plans, schedule
+from ia_events.planning.activities import ActivitySpec
 from ia_events.reporting import controlling, progress
 from ia_events.volunteers import hours, registry, shifts, transfer
 from tests.factories import PDF
@@ -79,9 +80,17 @@ def _side(inst: Installation, slug: str, name: str) -> Side:
         s.expire(plan)
         plans.submit_plan(s, OP, plan.id)
         act = plans.create_activity(
-            s, OP, agency_slug=slug, funding_year=2026, title="Nähcafé", type="Nähcafé",
-            field="BE", subgoal_ids=[goal.id],
-        )  # fmt: skip
+            s,
+            OP,
+            ActivitySpec(
+                agency_slug=slug,
+                funding_year=2026,
+                title="Nähcafé",
+                type="Nähcafé",
+                field="BE",
+                subgoal_ids=[goal.id],
+            ),
+        )
         occ = plans.add_occurrence(s, OP, act.id, START, START + timedelta(hours=2))
         vol = registry.add_volunteer(
             s, inst.keys, OP, ag.id, name=f"Ehrenamt {slug}", consent_at=date(2026, 1, 5)
@@ -177,8 +186,8 @@ CASES = [
     Case("planning.plans.return_plan",
          lambda c, a: plans.return_plan(c[1], a, c[2].a.plan, "Bitte ergänzen")),
     Case("planning.plans.create_activity",
-         lambda c, a: plans.create_activity(c[1], a, agency_slug="essen", funding_year=2026,
-                                               title="Fest", type="Fest", field="BE")),
+         lambda c, a: plans.create_activity(c[1], a, ActivitySpec(
+             agency_slug="essen", funding_year=2026, title="Fest", type="Fest", field="BE"))),
     Case("planning.plans.add_occurrence",
          lambda c, a: plans.add_occurrence(c[1], a, c[2].a.activity, START + timedelta(days=9),
                                               START + timedelta(days=9, hours=1))),
@@ -394,9 +403,9 @@ def test_ids_of_b_mixed_into_a_request_are_refused_and_change_nothing(
     with inst.db.write() as s:
         attempts += [
             lambda: shifts.assign(s, fk_a, world.a.shift, world.b.volunteer),
-            lambda: plans.create_activity(s, fk_a, agency_slug="essen", funding_year=2026,
-                                             title="x", type="x", field="BE",
-                                             subgoal_ids=[world.b.subgoal]),
+            lambda: plans.create_activity(s, fk_a, ActivitySpec(
+                agency_slug="essen", funding_year=2026, title="x", type="x", field="BE",
+                subgoal_ids=[world.b.subgoal])),
         ]  # fmt: skip
         for attempt in attempts:
             with pytest.raises(DomainError) as err:
