@@ -184,6 +184,18 @@ def _off_field(agency: Agency, field: str, reason: str) -> str:
     return ""
 
 
+def text_field(value: str, field: str, *, required: bool = True, limit: int = 5000) -> str:
+    """A typed text, trimmed and checked (``field`` names it in the German message)."""
+    return _text(value, field, required=required, limit=limit)
+
+
+def off_field_reason(session: Session, agency_id: int, field: str, reason: str) -> str:
+    """The stored reason for a field outside the agency's Arbeitsschwerpunkte ("" inside)."""
+    agency = session.get(Agency, agency_id)
+    assert agency is not None
+    return _off_field(agency, field, reason)
+
+
 @service(Permission.plan_edit, Reach.agency)
 def create_task_plan(
     session: Session,
