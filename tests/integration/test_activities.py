@@ -307,3 +307,25 @@ def test_another_agencys_activity_is_refused_and_nothing_changes(world) -> None:
             s, other, mine.activity_id, spec(agency_slug="kleve", subgoal_ids=[g1])
         )
     assert snapshot(inst, act_id) == before
+
+
+def test_evidence_picker_lists_latest_held_dates_first_then_coming_ones(world) -> None:  # type: ignore[no-untyped-def]
+    from ia_events.archive import query
+
+    inst, fk, _other, act_id, occ_ids, (g1, _g2) = world
+    with inst.db.write() as s:
+        schedule.cancel_occurrence(s, fk, occ_ids[0], "Krank")
+        rows = {
+            o.id: o.starts_at
+            for o in s.scalars(select(Occurrence).where(Occurrence.activity_id == act_id))
+        }
+    with inst.db.read() as s:
+        links = query.link_options(s, fk, "essen", 2026, now=NOW)
+    order = [i for i, _ in links.occurrences]
+    held = sorted((i for i in rows if rows[i] <= NOW and i != occ_ids[0]), key=rows.get)
+    coming = sorted((i for i in rows if rows[i] > NOW), key=rows.get)
+    assert order == [*reversed(held), *coming, occ_ids[0]]
+    labels = dict(links.occurrences)
+    assert labels[order[0]].startswith("Nähcafé – 27.01.2026")  # the last Tuesday before 01.02.
+    assert labels[occ_ids[0]].endswith("(abgesagt)")
+    assert links.occurrence_subgoals[order[0]] == [g1]
