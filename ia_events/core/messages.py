@@ -321,6 +321,11 @@ def fmt_weekday_date(value: datetime) -> str:
     return format_datetime(berlin(value), "EEE, dd.MM.yyyy", locale="de_DE")
 
 
+def fmt_month(value: date) -> str:
+    """März 2026"""
+    return format_date(value, "LLLL yyyy", locale=_LOCALE)
+
+
 # -- numbers and counts ---------------------------------------------------------------------
 
 # Plural forms of the nouns we count; ``fmt_count`` takes the plural from here unless given.

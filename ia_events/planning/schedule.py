@@ -24,6 +24,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -588,6 +589,7 @@ class ActivityView:
     funding_year: int
     count_categories: tuple[str, ...] = ()
     off_field_reason: str = ""
+    recurrence: dict[str, Any] | None = None
 
 
 @service(Permission.agency_read, Reach.agency)
@@ -619,6 +621,7 @@ def list_activities(
                 a.funding_year,
                 tuple(a.count_categories or ()),
                 a.off_field_reason,
+                dict(a.recurrence or {}),
             )
         )
     return out
