@@ -23,7 +23,7 @@ from ia_events.core.messages import (
 from ia_events.planning import calendar_feeds, plans, schedule
 from ia_events.planning.recurrence import WEEKDAYS, local
 from pages import _activity_forms
-from pages._ui import actor, commit, guard, inst, md, now, writing
+from pages._ui import actor, commit, guard, inst, md, now, style, writing
 
 
 def _agency(who: Actor) -> str | None:
@@ -40,14 +40,18 @@ def _agency(who: Actor) -> str | None:
 
 # -- calendar ---------------------------------------------------------------------------------
 
-# Titles wrap between words, never inside one ("Fahrrad-werkstatt"), and stay left-aligned.
-_CALENDAR_CSS = """<style>
+# Titles wrap between words, never inside one ("Fahrradwerks-tatt"); a day is at least
+# 10rem wide, so on a narrow screen the grid scrolls sideways instead of breaking words.
+_CALENDAR_CSS = """
+.st-key-act_cal { overflow-x: auto; }
+.st-key-act_cal [data-testid="stHorizontalBlock"] { flex-wrap: nowrap; }
+.st-key-act_cal [data-testid="stColumn"] { min-width: 10rem; }
 .st-key-act_cal button p {
   word-break: normal; overflow-wrap: normal; hyphens: manual; white-space: normal;
   text-align: left; font-size: 0.85rem; line-height: 1.25;
 }
 .st-key-act_cal button { justify-content: flex-start; padding: 0.1rem 0.2rem; min-height: 0; }
-</style>"""
+"""
 
 
 def _today() -> date:
@@ -90,7 +94,7 @@ def _calendar(who: Actor, slug: str) -> None:
     by_day: dict[date, list[plans.OccurrenceView]] = {}
     for o in rows:
         by_day.setdefault(berlin(o.starts_at).date(), []).append(o)
-    st.html(_CALENDAR_CSS)
+    style(_CALENDAR_CSS)
     today = _today()
     with st.container(key="act_cal"):
         for i, col in enumerate(st.columns(7)):
