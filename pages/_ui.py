@@ -201,6 +201,12 @@ def redirect(url: str, *, append_here: bool = False) -> None:
     )
 
 
+def style(css: str) -> None:
+    """Fixed CSS for a page's own layout (e.g. the calendar's titles that must not break
+    inside a word). ``css`` is a constant of the code, never text a user typed."""
+    st.html(f"<style>{css}</style>")
+
+
 def percent_bar(label: str, actual: float, target: float) -> None:
     ratio = min(actual / target, 1.0) if target else 1.0
     st.progress(ratio, text=f"{label}: {fmt_number(actual)} von {fmt_number(target)}")

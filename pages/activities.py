@@ -1,47 +1,29 @@
-"""Angebote & Termine: calendar (week/month), new activity or series, edit/cancel dates,
+"""Angebote & Termine: calendar (week/month with Zurück/Heute/Weiter; a click on a date
+opens it: door screen, evidence upload, change, cancel), new activity or series, edit,
+cancel or delete a whole activity (pages/_activity_forms.py), edit/cancel single dates,
 closure periods and calendar subscriptions."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import streamlit as st
 
 from ia_events.attendance import sealing
-from ia_events.core.access import Actor
-from ia_events.core.errors import InvalidInput
+from ia_events.core.access import Actor, Permission, can
 from ia_events.core.messages import (
-    INDICATOR_LABELS,
     berlin,
     fmt_count,
     fmt_date,
     fmt_datetime,
+    fmt_month,
     fmt_time,
     fmt_weekday_date,
 )
-from ia_events.core.models import FIELD_LABELS, AttendanceMode
 from ia_events.planning import calendar_feeds, plans, schedule
-from ia_events.planning.recurrence import WEEKDAYS, SeriesRule, local
-from pages._ui import actor, guard, inst, md, now, writing
-
-MODES = {
-    AttendanceMode.named: "namentlich (z. B. Nähcafé)",
-    AttendanceMode.anonymous: "anonym zählen (Kopfzahl)",
-    AttendanceMode.card: "persönliche QR-Karten",
-}
-RHYTHMS = {
-    "single": "Einzeltermin",
-    "weekly": "wöchentlich / alle n Wochen",
-    "dates": "ausgewählte Termine",
-}
-OTHER = "Andere Art …"
-
-
-def _md(value: str) -> str:
-    """User text shown inside markdown: no accidental formatting."""
-    for ch in "\\`*_[]<>#|~$":
-        value = value.replace(ch, "\\" + ch)
-    return value
+from ia_events.planning.recurrence import WEEKDAYS, local
+from pages import _activity_forms
+from pages._ui import actor, commit, guard, inst, md, now, style, writing
 
 
 def _agency(who: Actor) -> str | None:
@@ -58,164 +40,184 @@ def _agency(who: Actor) -> str | None:
 
 # -- calendar ---------------------------------------------------------------------------------
 
+# Titles wrap between words, never inside one ("Fahrradwerks-tatt"); a day is at least
+# 10rem wide, so on a narrow screen the grid scrolls sideways instead of breaking words.
+_CALENDAR_CSS = """
+.st-key-act_cal { overflow-x: auto; }
+.st-key-act_cal [data-testid="stHorizontalBlock"] { flex-wrap: nowrap; }
+.st-key-act_cal [data-testid="stColumn"] { min-width: 10rem; }
+.st-key-act_cal button p {
+  word-break: normal; overflow-wrap: normal; hyphens: manual; white-space: normal;
+  text-align: left; font-size: 0.85rem; line-height: 1.25;
+}
+.st-key-act_cal button { justify-content: flex-start; padding: 0.1rem 0.2rem; min-height: 0; }
+"""
+
+
+def _today() -> date:
+    return berlin(now()).date()
+
+
+def _move(step: int) -> None:
+    """Zurück (-1), Heute (0), Weiter (+1): a week or a month from the shown date."""
+    ref = st.session_state.get("act_ref") or _today()
+    if step == 0:
+        new = _today()
+    elif st.session_state.get("act_view", "Woche") == "Woche":
+        new = ref + timedelta(weeks=step)
+    else:
+        month = ref.month - 1 + step
+        new = date(ref.year + month // 12, month % 12 + 1, 1)
+    st.session_state["act_ref"] = new
+
 
 def _calendar(who: Actor, slug: str) -> None:
-    c1, c2, c3 = st.columns([1, 1, 2])
+    if "act_ref" not in st.session_state:
+        st.session_state["act_ref"] = _today()
+    c1, c2, c3 = st.columns([2, 2, 3], vertical_alignment="bottom")
     view = c1.radio("Ansicht", ["Woche", "Monat"], horizontal=True, key="act_view")
-    ref = c2.date_input("Datum", value=berlin(now()).date(), format="DD.MM.YYYY", key="act_ref")
+    ref = c2.date_input("Datum", format="DD.MM.YYYY", key="act_ref")
+    b1, b2, b3 = c3.columns(3)
+    b1.button("Zurück", icon=":material/chevron_left:", key="act_prev", on_click=_move, args=(-1,))
+    b2.button("Heute", key="act_today", on_click=_move, args=(0,))
+    b3.button("Weiter", icon=":material/chevron_right:", key="act_next", on_click=_move, args=(1,))
     if view == "Woche":
         days = schedule.week_days(ref)
         weeks = [days]
-        c3.markdown(f"**Woche vom {fmt_date(days[0])} bis {fmt_date(days[-1])}**")
+        st.subheader(f"Woche vom {fmt_date(days[0])} bis {fmt_date(days[-1])}")
     else:
         weeks = schedule.month_grid(ref.year, ref.month)
-        c3.markdown(f"**{ref.month:02d}/{ref.year}**")
+        st.subheader(fmt_month(ref))
     start, end = schedule.range_bounds(weeks[0][0], weeks[-1][-1])
     with inst().db.read() as s:
         rows = plans.list_occurrences(s, who, agency_slug=slug, start=start, end=end)
     by_day: dict[date, list[plans.OccurrenceView]] = {}
     for o in rows:
         by_day.setdefault(berlin(o.starts_at).date(), []).append(o)
-    header = st.columns(7)
-    for i, col in enumerate(header):
-        col.markdown(f"**{WEEKDAYS[i][:2]}**")
-    today = berlin(now()).date()
-    for week in weeks:
-        cols = st.columns(7)
-        for col, day in zip(cols, week, strict=True):
-            box = col.container(border=True)
-            muted = view == "Monat" and day.month != ref.month
-            label = f"{day.day}." if not muted else f":gray[{day.day}.]"
-            box.markdown(f"**{label}**" + (" · heute" if day == today else ""))
-            for o in by_day.get(day, []):
-                line = f"{fmt_time(o.starts_at)} {_md(o.title)}"
-                if o.status == "cancelled":
-                    box.caption(f"~~{line}~~ (abgesagt)")
-                else:
-                    box.caption(line)
-    st.caption(f"{fmt_count(len(rows), 'Termin')} im Zeitraum, abgesagte durchgestrichen.")
+    style(_CALENDAR_CSS)
+    today = _today()
+    with st.container(key="act_cal"):
+        for i, col in enumerate(st.columns(7)):
+            col.markdown(f"**{WEEKDAYS[i][:2]}**")
+        for week in weeks:
+            for col, day in zip(st.columns(7), week, strict=True):
+                box = col.container(border=True)
+                other_month = view == "Monat" and day.month != ref.month
+                label = f":gray[{day.day}.]" if other_month else f"{day.day}."
+                box.markdown(f"**{label}**" + (" · :blue[heute]" if day == today else ""))
+                for o in by_day.get(day, []):
+                    line = f"{fmt_time(o.starts_at)} {md(o.title)}"
+                    cancelled = o.status == "cancelled"
+                    box.button(
+                        f"~~{line}~~ (abgesagt)" if cancelled else line,
+                        key=f"act_cal_{o.id}",
+                        type="tertiary",
+                        width="stretch",
+                        help="Termin öffnen: Einlass, Nachweis, ändern, absagen",
+                        on_click=_open,
+                        args=(o.id,),
+                    )
+    st.caption(
+        f"{fmt_count(len(rows), 'Termin')} im Zeitraum, abgesagte durchgestrichen. "
+        "Ein Klick auf einen Termin öffnet ihn."
+    )
+    opened = st.session_state.get(_OPEN)
+    if opened is not None:
+        _occurrence_dialog(who, opened)
 
 
-# -- new activity -----------------------------------------------------------------------------
+_OPEN = "act_open"  # the date whose dialog is open (until closed or acted on)
 
 
-def _parse_dates(raw: str) -> tuple[date, ...]:
-    out = []
-    for part in raw.replace(";", ",").replace("\n", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            out.append(datetime.strptime(part, "%d.%m.%Y").date())
-        except ValueError as exc:
-            raise InvalidInput(
-                field="Termine", reason=f"„{part}“ ist kein Datum (TT.MM.JJJJ)."
-            ) from exc
-    return tuple(out)
+def _open(occ_id: int) -> None:
+    st.session_state[_OPEN] = occ_id
 
 
-def _new_activity(who: Actor, slug: str) -> None:
-    year = berlin(now()).year
-    year = st.number_input("Förderjahr", 2000, 2100, year, key="act_year")
-    with inst().db.read() as s:
-        aufgaben = plans.plans_for(s, who, slug, int(year))
-    # The sub-goals of every Aufgabe of the year (a phase plan's only for this year).
-    goals = {g.id: g for p in aufgaben for g in p.subgoals if g.funding_year in (0, int(year))}
-    if not goals:
-        st.info(f"Für {year} gibt es noch keine Teilziele – legen Sie sie unter *Planung* an.")
-    with st.form("act_new", clear_on_submit=False):
-        title = st.text_input("Titel", placeholder="z. B. Nähcafé im Stadtteilzentrum")
-        c1, c2 = st.columns(2)
-        kind = c1.selectbox("Art", [*plans.ACTIVITY_TYPES, OTHER])
-        custom = c2.text_input("Andere Art (falls gewählt)")
-        field = c1.selectbox(
-            "Handlungsfeld", list(FIELD_LABELS), format_func=lambda f: f"{f} – {FIELD_LABELS[f]}"
-        )
-        subgoal_ids = c2.multiselect(
-            "Teilziele",
-            list(goals),
-            format_func=lambda i: (
-                f"{goals[i].title} ({INDICATOR_LABELS.get(goals[i].indicator, '')})"
-            ),
-        )
-        off_reason = st.text_input(
-            "Begründung, falls außerhalb der Arbeitsschwerpunkte",
-            placeholder="nur nötig, wenn das Handlungsfeld nicht zu Ihrer Agentur gehört",
-        )
-        place = st.text_input("Ort im Sozialraum")
-        partners = st.text_area("Kooperationspartner (eine Zeile je Partner)", height=80)
-        c1, c2, c3 = st.columns(3)
-        mode = c1.selectbox("Teilnahme-Erfassung", list(MODES), format_func=MODES.get)
-        categories = c2.text_input(
-            "Zählkategorien (bei anonym, mit Komma)", placeholder="Frauen, Männer, Kinder"
-        )
-        photographed = c3.checkbox("Es wird fotografiert")
-        st.markdown("**Termine**")
-        rhythm = st.radio("Rhythmus", list(RHYTHMS), format_func=RHYTHMS.get, horizontal=True)
-        c1, c2, c3 = st.columns(3)
-        first = c1.date_input(
-            "Erster Termin / Datum", value=berlin(now()).date(), format="DD.MM.YYYY"
-        )
-        start_t = c2.time_input("Beginn", value=time(9, 30), step=900)
-        end_t = c3.time_input("Ende", value=time(12, 0), step=900)
-        c1, c2, c3 = st.columns(3)
-        interval = c1.number_input("Alle … Wochen", 1, 52, 1)
-        weekdays = c2.multiselect(
-            "Wochentage (leer: wie erster Termin)",
-            list(range(7)),
-            format_func=lambda d: WEEKDAYS[d],
-        )
-        open_end = c3.checkbox("Offenes Ende (bis 31.12.)", value=True)
-        until = c3.date_input(
-            "Letzter Termin (ohne offenes Ende)", value=date(int(year), 12, 31), format="DD.MM.YYYY"
-        )
-        dates = st.text_input(
-            "Ausgewählte Termine (TT.MM.JJJJ, mit Komma)", placeholder="12.03.2026, 26.03.2026"
-        )
-        skip = st.checkbox("Feiertage (NRW) und Schließzeiten auslassen", value=True)
-        submitted = st.form_submit_button("Angebot anlegen", type="primary")
-    if not submitted:
+def _close() -> None:
+    st.session_state.pop(_OPEN, None)
+
+
+def _done(action):  # type: ignore[no-untyped-def]
+    """``action`` for ``commit``, closing the dialog when it succeeds."""
+
+    def run(s):  # type: ignore[no-untyped-def]
+        result = action(s)
+        _close()
+        return result
+
+    return run
+
+
+@st.dialog("Termin", width="large", on_dismiss=_close)
+def _occurrence_dialog(who: Actor, occ_id: int) -> None:
+    """One date: to the door screen, upload evidence for it, change it, cancel it."""
+    o = None
+    with guard(), inst().db.read() as s:
+        o = plans.get_occurrence(s, who, occ_id)
+    if o is None:  # gone meanwhile, or not this user's: the error is shown
+        _close()
         return
-    with guard():
-        rule = SeriesRule(
-            kind=rhythm,
-            start_time=start_t,
-            end_time=end_t,
-            first_day=first,
-            interval=int(interval),
-            weekdays=tuple(weekdays),
-            until=None if open_end else until,
-            dates=_parse_dates(dates) if rhythm == "dates" else (),
-            skip_holidays=skip,
-            skip_closures=skip,
-        )
-        with writing() as s:
-            result = schedule.create_series(
-                s,
-                who,
-                agency_slug=slug,
-                funding_year=int(year),
-                rule=rule,
-                title=title,
-                type=custom.strip() if kind == OTHER else kind,
-                field=field,
-                attendance_mode=mode,
-                place=place,
-                partners=partners.splitlines(),
-                subgoal_ids=subgoal_ids,
-                photographed=photographed,
-                count_categories=categories.split(","),
-                off_field_reason=off_reason,
+    cancelled = o.status == "cancelled"
+    st.markdown(f"**{md(o.title)}**")
+    st.caption(
+        f"{fmt_weekday_date(o.starts_at)}, {fmt_time(o.starts_at)}–{fmt_time(o.ends_at)} Uhr · "
+        f"{md(o.place or 'ohne Ort')} · " + ("abgesagt" if cancelled else "geplant")
+    )
+    on_the_day = berlin(o.starts_at).date() == _today()
+    c1, c2 = st.columns(2)
+    if c1.button(
+        "Einlass öffnen (Check-in)",
+        icon=":material/qr_code_scanner:",
+        key="act_dlg_door",
+        disabled=cancelled or not on_the_day,
+        help="Der Einlass ist am Tag des Termins geöffnet.",
+        width="stretch",
+    ):
+        _close()
+        st.session_state["door_occ"] = occ_id
+        st.switch_page("pages/checkin_door.py", query_params={"occurrence": str(occ_id)})
+    if can(who, Permission.evidence_add) and c2.button(
+        "Nachweis hochladen",
+        icon=":material/upload_file:",
+        key="act_dlg_evidence",
+        width="stretch",
+    ):
+        _close()
+        st.session_state["ev_occurrence"] = occ_id
+        st.switch_page("pages/evidence.py", query_params={"occurrence": str(occ_id)})
+    if cancelled:
+        st.info("Der Termin ist abgesagt.")
+        return
+    change, cancel = st.tabs(["Ändern", "Absagen"])
+    with change, st.form("act_dlg_edit"):
+        day = st.date_input("Datum", value=berlin(o.starts_at).date(), format="DD.MM.YYYY")
+        c1, c2 = st.columns(2)
+        s_t = c1.time_input("Beginn", value=berlin(o.starts_at).time(), step=900)
+        e_t = c2.time_input("Ende", value=berlin(o.ends_at).time(), step=900)
+        place = st.text_input("Ort", value=o.place, key="act_dlg_place")
+        if st.form_submit_button("Termin ändern", type="primary", key="act_dlg_edit_go"):
+            commit(
+                _done(
+                    lambda s: schedule.edit_occurrence(
+                        s,
+                        who,
+                        occ_id,
+                        starts_at=local(day, s_t),
+                        ends_at=local(day, e_t),
+                        place=place,
+                        now=now(),
+                    )
+                ),
+                "Der Termin wurde geändert.",
             )
-        st.success(
-            f"Angebot „{md(title.strip())}“ angelegt: "
-            f"{fmt_count(len(result.occurrence_ids), 'Termin')} "
-            f"({rule.describe()})."
+    with cancel, st.form("act_dlg_cancel"):
+        reason = st.text_input(
+            "Grund der Absage", placeholder="z. B. Kursleitung erkrankt", key="act_dlg_reason"
         )
-        if result.expansion.skipped:
-            st.info(
-                "Ausgelassen: "
-                + "; ".join(f"{fmt_date(k.day)} ({md(k.reason)})" for k in result.expansion.skipped)
+        if st.form_submit_button("Termin absagen", key="act_dlg_cancel_go"):
+            commit(
+                _done(lambda s: schedule.cancel_occurrence(s, who, occ_id, reason, now=now())),
+                "Der Termin ist abgesagt; er bleibt mit dem Grund im Verlauf.",
             )
 
 
@@ -390,6 +392,7 @@ def render() -> None:
             [
                 "Kalender",
                 "Neues Angebot",
+                "Angebote bearbeiten",
                 "Termin ändern / absagen",
                 "Schließzeiten",
                 "Kalender-Abo",
@@ -398,12 +401,14 @@ def render() -> None:
         with tabs[0]:
             _calendar(who, slug)
         with tabs[1]:
-            _new_activity(who, slug)
+            _activity_forms.new_activity(who, slug)
         with tabs[2]:
-            _edit(who, slug)
+            _activity_forms.activity_forms(who, slug)
         with tabs[3]:
-            _closures(who, slug)
+            _edit(who, slug)
         with tabs[4]:
+            _closures(who, slug)
+        with tabs[5]:
             _feeds(who, slug)
 
 

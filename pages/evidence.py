@@ -3,9 +3,12 @@ supersede with a corrected version, legal holds (coordinator). Scans of signed
 lists uploaded without a date are filed by their QR code; unreadable pages wait
 in the inbox ("Posteingang") for a one-click assignment.
 
-``?occurrence=ID`` preselects an occurrence (the occurrence screen links
-"Unterschriebene Liste hochladen" here); it is copied into session state on
-the first run because query params vanish on page changes.
+``?occurrence=ID`` (or ``st.session_state["ev_occurrence"]``, set by the calendar's
+"Nachweis hochladen") preselects an occurrence with its activity's sub-goals (the
+occurrence screen links "Unterschriebene Liste hochladen" here); it is copied into
+session state on the first run because query params vanish on page changes. The
+date picker lists the dates already held first, the latest on top. After an upload
+the new items are shown and the list below opens the newest.
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ with guard(stop=True), inst().db.read() as s:
     preset_ctx = query.occurrence_context(s, who, preset) if preset else None
 slugs = [a.slug for a in agency_list]
 names = {a.slug: a.name for a in agency_list}
+if preset_ctx and st.session_state.get("ev_preset_applied") != preset:
+    # A new preselection (calendar, door screen) opens its agency and year.
+    st.session_state["ev_preset_applied"] = preset
+    st.session_state.pop("ev_agency", None)
+    st.session_state.pop("ev_year", None)
 this_year = berlin(now()).year
 years = list(range(this_year + 1, this_year - 12, -1))
 
@@ -51,9 +59,11 @@ year_default = years.index(preset_ctx[1]) if preset_ctx and preset_ctx[1] in yea
 year = right.selectbox("Förderjahr", years, index=year_default, key="ev_year")
 
 with guard(stop=True), inst().db.read() as s:
-    links = query.link_options(s, who, agency_slug, year)
+    # The dates already held first, the latest on top; then the coming ones.
+    links = query.link_options(s, who, agency_slug, year, now=now())
 occ_labels = dict(links.occurrences)
 goal_labels = dict(links.subgoals)
+preset_goals = [g for g in links.occurrence_subgoals.get(preset, []) if g in goal_labels]
 kinds = list(KIND_LABELS)
 
 
@@ -92,11 +102,39 @@ def _file_scans(files, title: str) -> None:  # type: ignore[no-untyped-def]
     )
 
 
+def _show_added(added) -> None:  # type: ignore[no-untyped-def]
+    """The new items as filed: where they hang and how long they are kept."""
+    st.dataframe(
+        [
+            {
+                "Nr.": v.id,
+                "Titel": v.title,
+                "Art": KIND_LABELS.get(v.kind, v.kind),
+                "Datei": f"{v.filename} ({fmt_size(v.size)})",
+                "Termin": occ_labels.get(v.occurrence_id, "–") if v.occurrence_id else "–",
+                "Teilziele": "; ".join(goal_labels.get(g, str(g)) for g in v.subgoal_ids) or "–",
+                "Aufbewahren bis": fmt_date(v.retention_until),
+            }
+            for v in added
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+
+
 # -- upload ----------------------------------------------------------------------------------
 if can(who, Permission.evidence_add):
     with st.expander("Nachweise hochladen", expanded=preset is not None):
         if preset and preset in occ_labels:
-            st.info(f"Termin vorausgewählt: {md(occ_labels[preset])}")
+            st.info(
+                f"Termin vorausgewählt: {md(occ_labels[preset])}"
+                + (
+                    " · Teilziele des Angebots: "
+                    + "; ".join(md(goal_labels[g]) for g in preset_goals)
+                    if preset_goals
+                    else ""
+                )
+            )
         with st.form("ev_upload", clear_on_submit=True):
             files = st.file_uploader(
                 "Dateien (mehrere möglich, auch per Ziehen und Ablegen)",
@@ -120,7 +158,10 @@ if can(who, Permission.evidence_add):
                 format_func=lambda i: "– kein Termin –" if i is None else occ_labels[i],
             )
             goals = st.multiselect(
-                "Teilziele", list(goal_labels), format_func=lambda i: goal_labels[i]
+                "Teilziele",
+                list(goal_labels),
+                default=preset_goals if preset in occ_labels else [],
+                format_func=lambda i: goal_labels[i],
             )
             st.caption("Nur für Fotos: Rechtsgrundlage der Veröffentlichung (KUG)")
             consent_mode = st.radio(
@@ -160,9 +201,12 @@ if can(who, Permission.evidence_add):
                     f"{fmt_count(len(added), 'Nachweis')} archiviert: "
                     + ", ".join(f"Nr. {v.id} „{md(v.filename)}“" for v in added)
                 )
+                _show_added(added)
                 for v in added:
                     for w in v.warnings:
                         st.warning(f"Nr. {v.id}: {md(w)}")
+                if added:  # the list below opens the newest one
+                    st.session_state["ev_show"] = added[-1].id
 
 # -- inbox of unassigned scans ---------------------------------------------------------------
 if flash := st.session_state.pop("ev_flash", None):
@@ -256,12 +300,17 @@ else:
         st.rerun()
 
     ids = [v.id for v in result.items]
+    pick_key = (
+        f"ev_selected_{agency_slug}_{year}_{goal_filter}_{kind_filter}_{text_filter}_{page_no}"
+    )
+    if (new_item := st.session_state.pop("ev_show", None)) in ids:
+        st.session_state[pick_key] = new_item  # just uploaded: open it
     chosen = st.selectbox(
         "Nachweis öffnen",
         ids,
         format_func=lambda i: next(f"Nr. {v.id}: {v.title}" for v in result.items if v.id == i),
         # A new filter or page starts at its newest item.
-        key=f"ev_selected_{agency_slug}_{year}_{goal_filter}_{kind_filter}_{text_filter}_{page_no}",
+        key=pick_key,
     )
     with guard(stop=True), inst().db.read() as s:
         detail = query.get_detail(s, who, chosen)

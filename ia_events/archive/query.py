@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -205,16 +206,26 @@ def get_detail(session: Session, actor: Actor, evidence_id: int) -> EvidenceDeta
 
 @dataclass
 class LinkOptions:
-    """What an upload form may link to, for one agency and funding year."""
+    """What an upload form may link to, for one agency and funding year.
+
+    ``occurrences``: the dates already held first, the latest of them on top (a list
+    is filed after the date), then the coming ones, the next first; cancelled dates
+    last. ``occurrence_subgoals``: each date's activity's sub-goals of the year (an
+    upload for a date is filed under them unless the user changes it)."""
 
     agency_id: int
     occurrences: list[tuple[int, str]]
     subgoals: list[tuple[int, str]]
+    occurrence_subgoals: dict[int, list[int]] = field(default_factory=dict)
 
 
 @service(Permission.evidence_read, Reach.agency)
-def link_options(session: Session, actor: Actor, agency_slug: str, year: int) -> LinkOptions:
+def link_options(
+    session: Session, actor: Actor, agency_slug: str, year: int, now: datetime | None = None
+) -> LinkOptions:
     from ia_events.core.messages import fmt_datetime
+    from ia_events.core.models import OccurrenceStatus, activity_subgoals
+    from storage.db import utcnow
 
     require(actor, Permission.evidence_read)
     agency_id = session.scalar(select(Agency.id).where(Agency.slug == agency_slug))
@@ -222,20 +233,52 @@ def link_options(session: Session, actor: Actor, agency_slug: str, year: int) ->
         raise NotFound(what=f"Die Integrationsagentur „{agency_slug}“")
     require(actor, Permission.evidence_read, agency_id)
     occs = session.execute(
-        select(Occurrence.id, Occurrence.starts_at, Activity.title)
+        select(
+            Occurrence.id,
+            Occurrence.starts_at,
+            Occurrence.status,
+            Occurrence.activity_id,
+            Activity.title,
+        )
         .join(Activity, Activity.id == Occurrence.activity_id)
         .where(Occurrence.agency_id == agency_id, Occurrence.funding_year == year)
-        .order_by(Occurrence.starts_at.desc())
     ).all()
+    now = now or utcnow()
+
+    def order(row: Any) -> tuple[int, float]:
+        at = row.starts_at.timestamp()
+        if row.status == OccurrenceStatus.cancelled:
+            return (2, -at)
+        return (0, -at) if row.starts_at <= now else (1, at)
+
+    occs = sorted(occs, key=lambda r: (*order(r), r.id))
     goals = session.execute(
         select(SubGoal.id, SubGoal.title)
         .where(SubGoal.agency_id == agency_id, SubGoal.funding_year == year)
         .order_by(SubGoal.position, SubGoal.id)
     ).all()
+    year_goals = {i for i, _ in goals}
+    by_activity: dict[int, list[int]] = {}
+    for activity_id, goal_id in session.execute(
+        select(activity_subgoals.c.activity_id, activity_subgoals.c.subgoal_id)
+        .join(Activity, Activity.id == activity_subgoals.c.activity_id)
+        .where(Activity.agency_id == agency_id)
+        .order_by(activity_subgoals.c.activity_id, activity_subgoals.c.subgoal_id)
+    ):
+        if goal_id in year_goals:
+            by_activity.setdefault(activity_id, []).append(goal_id)
     return LinkOptions(
         agency_id,
-        [(i, f"{title} – {fmt_datetime(st)}") for i, st, title in occs],
+        [
+            (
+                r.id,
+                f"{r.title} – {fmt_datetime(r.starts_at)}"
+                + (" (abgesagt)" if r.status == OccurrenceStatus.cancelled else ""),
+            )
+            for r in occs
+        ],
         [(i, t) for i, t in goals],
+        {r.id: by_activity.get(r.activity_id, []) for r in occs},
     )
 
 

@@ -81,6 +81,7 @@ class Action(enum.StrEnum):
     subgoal_change = "subgoal:change"
     activity_add = "activity:add"
     activity_change = "activity:change"
+    activity_delete = "activity:delete"
     occurrence_add = "occurrence:add"
     occurrence_change = "occurrence:change"
     occurrence_cancel = "occurrence:cancel"

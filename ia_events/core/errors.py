@@ -7,6 +7,7 @@
     ├── Forbidden         the role may not do this
     ├── InvalidInput      a field is wrong; ``field`` names it
     ├── Conflict          the state does not allow it (already approved, on hold, ...)
+    ├── DuplicateActivity the same activity (title, place, weekday, time) exists already
     ├── AuthError         login refused (invalid, locked, inactive)
     ├── CheckInError      a token or check-in refused; ``code`` is a scan reason code
     ├── BackupError       a backup that cannot be restored (``backup_invalid``)
@@ -72,6 +73,14 @@ class InvalidInput(DomainError):
 
 class Conflict(DomainError):
     code = "conflict"
+
+
+class DuplicateActivity(DomainError):
+    """A new series would meet when an existing one of the agency already meets
+    (same title, place, weekday and start time); the page asks before creating it
+    anyway. ``params``: ``title``, ``rhythm`` (German), ``activity`` (its id)."""
+
+    code = "duplicate_activity"
 
 
 class AuthError(DomainError):

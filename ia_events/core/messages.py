@@ -30,6 +30,10 @@ MESSAGES: dict[str, str] = {
     "forbidden": "Dafür fehlt Ihnen die Berechtigung.",
     "invalid_input": "Bitte prüfen Sie das Feld „{field}“: {reason}",
     "conflict": "Das ist im jetzigen Zustand nicht möglich: {reason}",
+    "duplicate_activity": (
+        "Es gibt schon ein Angebot „{title}“ am selben Ort, am selben Wochentag und zur "
+        "selben Uhrzeit ({rhythm}). Es würde dann zweimal im Kalender stehen."
+    ),
     "bundle_blob_missing": (
         "Die Datei des Nachweises {evidence} fehlt oder ist beschädigt; es wurde kein "
         "Prüfpaket erstellt. Bitte die Administration „ia-events verify“ ausführen lassen."
@@ -315,6 +319,11 @@ def fmt_time(value: datetime) -> str:
 def fmt_weekday_date(value: datetime) -> str:
     """Di., 24.11.2026"""
     return format_datetime(berlin(value), "EEE, dd.MM.yyyy", locale="de_DE")
+
+
+def fmt_month(value: date) -> str:
+    """März 2026"""
+    return format_date(value, "LLLL yyyy", locale=_LOCALE)
 
 
 # -- numbers and counts ---------------------------------------------------------------------

@@ -45,6 +45,7 @@ from ia_events.core.models import (
 from ia_events.core.outbox import plan_event
 from ia_events.core.permissions import Reach, service
 from ia_events.core.textcheck import bad_character
+from ia_events.planning.activities import ActivitySpec
 from storage.db import utcnow
 
 if TYPE_CHECKING:
@@ -181,6 +182,18 @@ def _off_field(agency: Agency, field: str, reason: str) -> str:
             )
         return reason
     return ""
+
+
+def text_field(value: str, field: str, *, required: bool = True, limit: int = 5000) -> str:
+    """A typed text, trimmed and checked (``field`` names it in the German message)."""
+    return _text(value, field, required=required, limit=limit)
+
+
+def off_field_reason(session: Session, agency_id: int, field: str, reason: str) -> str:
+    """The stored reason for a field outside the agency's Arbeitsschwerpunkte ("" inside)."""
+    agency = session.get(Agency, agency_id)
+    assert agency is not None
+    return _off_field(agency, field, reason)
 
 
 @service(Permission.plan_edit, Reach.agency)
@@ -425,25 +438,40 @@ def record_version(
 
 
 @service(Permission.occurrence_edit, Reach.agency)
-def create_activity(
-    session: Session,
-    actor: Actor,
-    *,
-    agency_slug: str,
-    funding_year: int,
-    title: str,
-    type: str,
-    field: str,
-    attendance_mode: str = "named",
-    place: str = "",
-    partners: list[str] | None = None,
-    subgoal_ids: list[int] | None = None,
-    photographed: bool = False,
-    count_categories: list[str] | None = None,
-    recurrence: dict[str, object] | None = None,
-    off_field_reason: str = "",
-) -> Activity:
-    agency_id = agency_id_for(session, actor, agency_slug, Permission.occurrence_edit)
+def create_activity(session: Session, actor: Actor, spec: ActivitySpec) -> Activity:
+    """The activity alone (``schedule.create_series`` adds its dates)."""
+    agency_id = agency_id_for(session, actor, spec.agency_slug, Permission.occurrence_edit)
+    check_mode_and_field(spec.attendance_mode, spec.field)
+    agency = session.get(Agency, agency_id)
+    assert agency is not None
+    off_reason = _off_field(agency, spec.field, spec.off_field_reason)
+    activity = Activity(
+        agency_id=agency_id,
+        funding_year=_year(spec.funding_year),
+        title=_text(spec.title, "Titel", limit=200),
+        type=_text(spec.type, "Art", limit=80),
+        field=spec.field,
+        attendance_mode=spec.attendance_mode,
+        place=spec.place,
+        partners=spec.partner_names,
+        photographed=spec.photographed,
+        count_categories=spec.categories,
+        recurrence=spec.recurrence,
+        off_field_reason=off_reason,
+    )
+    if spec.subgoal_ids:
+        activity.subgoals = subgoals_for(
+            session, agency_id, activity.funding_year, spec.subgoal_ids
+        )
+    session.add(activity)
+    session.flush()
+    audit.record(
+        session, actor.name, Action.activity_add, "activity", activity.id, agency_id=agency_id
+    )
+    return activity
+
+
+def check_mode_and_field(attendance_mode: str, field: str) -> None:
     try:
         AttendanceMode(attendance_mode)
     except ValueError as exc:
@@ -452,38 +480,20 @@ def create_activity(
         FieldOfAction(field)
     except ValueError as exc:
         raise InvalidInput(field="Handlungsfeld", reason="BE, IKÖ, SRO oder ADA.") from exc
-    agency = session.get(Agency, agency_id)
-    assert agency is not None
-    off_reason = _off_field(agency, field, off_field_reason)
-    activity = Activity(
-        agency_id=agency_id,
-        funding_year=_year(funding_year),
-        title=_text(title, "Titel", limit=200),
-        type=_text(type, "Art", limit=80),
-        field=field,
-        attendance_mode=attendance_mode,
-        place=place,
-        partners=[p.strip() for p in partners or [] if p.strip()],
-        photographed=photographed,
-        count_categories=count_categories or [],
-        recurrence=dict(recurrence or {}),
-        off_field_reason=off_reason,
-    )
-    if subgoal_ids:
-        goals = list(session.scalars(select(SubGoal).where(SubGoal.id.in_(subgoal_ids))))
-        if len(goals) != len(set(subgoal_ids)) or any(g.agency_id != agency_id for g in goals):
-            raise NotFound(what="Ein Teilziel")
-        if any(g.funding_year != activity.funding_year for g in goals):
-            raise InvalidInput(
-                field="Teilziele", reason="Teilziele müssen zum Förderjahr des Angebots gehören."
-            )
-        activity.subgoals = goals
-    session.add(activity)
-    session.flush()
-    audit.record(
-        session, actor.name, Action.activity_add, "activity", activity.id, agency_id=agency_id
-    )
-    return activity
+
+
+def subgoals_for(
+    session: Session, agency_id: int, funding_year: int, subgoal_ids: list[int]
+) -> list[SubGoal]:
+    """The agency's sub-goals of the year; another agency's id reads as unknown."""
+    goals = list(session.scalars(select(SubGoal).where(SubGoal.id.in_(subgoal_ids))))
+    if len(goals) != len(set(subgoal_ids)) or any(g.agency_id != agency_id for g in goals):
+        raise NotFound(what="Ein Teilziel")
+    if any(g.funding_year != funding_year for g in goals):
+        raise InvalidInput(
+            field="Teilziele", reason="Teilziele müssen zum Förderjahr des Angebots gehören."
+        )
+    return goals
 
 
 @service(Permission.occurrence_edit, Reach.agency)

@@ -84,13 +84,17 @@ def test_upload_signed_list_find_under_subgoal_download(  # type: ignore[no-unty
     form.locator('input[type="file"]').set_input_files(str(scan))
     page.get_by_text(re.compile(r"rieben\.pdf")).first.wait_for()
     form.get_by_label("Titel").fill("Unterschriebene Liste Browser-Test")
-    _open_and_choose(page, form.locator('[data-testid="stMultiSelect"]'), goal)
-    page.keyboard.press("Escape")
+    # The date's activity brings its sub-goals: filled in already.
+    form.locator('[data-testid="stMultiSelect"]').get_by_text(goal).wait_for()
     form.get_by_role("button", name="Hochladen").click()
     wait_ready(page)
     # Archiving (content check, encryption, fsync, journal) on a CI machine running two
     # workers and a PostgreSQL server can take longer than the usual 20 s.
     page.get_by_text(re.compile(r"1 Nachweis archiviert")).wait_for(timeout=90_000)
+    # The new item is shown at once, and the list below opens it.
+    page.get_by_role(
+        "heading", name=re.compile(r"Nr\. \d+: Unterschriebene Liste Browser-Test")
+    ).wait_for()
 
     # Find it under its sub-goal.
     _open_and_choose(

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from ia_events.core.access import Actor
 from ia_events.core.installation import Installation
-from ia_events.core.messages import berlin
+from ia_events.core.messages import berlin, fmt_month
 from ia_events.core.models import Activity, Occurrence, Role
 from storage.db import utcnow
 from tests.browser.conftest import pick_option, ui_login, wait_ready
@@ -48,19 +48,22 @@ def test_specialist_creates_weekly_series_and_sees_progress(page, live_server, t
     page.get_by_role("link", name="Angebote & Termine").click()
     wait_ready(page)
     page.get_by_role("tab", name="Neues Angebot").click()
+    # The rhythm first: it reruns the page and shows only the weekly fields.
+    page.get_by_text("wöchentlich / alle n Wochen").click()
+    wait_ready(page)
     form = page.locator('[data-testid="stForm"]').filter(has_text="Angebot anlegen")
+    form.get_by_label("Alle … Wochen").wait_for()
     form.get_by_label("Titel").fill("Nähcafé Nord")
     form.locator('[data-testid="stMultiSelect"]').filter(has_text="Teilziele").click()
     page.get_by_role("option", name=re.compile("30 Termine Nähcafé Nord")).click()
     page.keyboard.press("Escape")
-    form.get_by_text("wöchentlich / alle n Wochen").click()
     today = berlin(utcnow()).date()
     first = max(today - timedelta(days=28), today.replace(month=1, day=1))
     # The date field is a row of spin buttons (day, month, year) that take typed digits.
-    form.get_by_role("spinbutton", name="day, Erster Termin / Datum").click()
+    form.get_by_role("spinbutton", name="day, Erster Termin").click()
     page.keyboard.type(first.strftime("%d%m%Y"))
     page.keyboard.press("Tab")
-    spin = form.get_by_role("spinbutton", name="day, Erster Termin / Datum")
+    spin = form.get_by_role("spinbutton", name="day, Erster Termin")
     assert spin.get_attribute("aria-valuenow") == str(first.day)
     form.get_by_role("button", name="Angebot anlegen").click()
     page.get_by_text(re.compile("Angebot „Nähcafé Nord“ angelegt")).wait_for()
@@ -88,6 +91,24 @@ def test_specialist_creates_weekly_series_and_sees_progress(page, live_server, t
     page.get_by_text("Monat", exact=True).first.click()
     wait_ready(page)
     assert page.get_by_text(re.compile("Nähcafé Nord")).count() >= 1
+    calendar = page.locator(".st-key-act_cal")
+    previous = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    page.get_by_role("button", name="Zurück").click()
+    page.get_by_role("heading", name=fmt_month(previous)).wait_for()
+    page.get_by_role("button", name="Heute").click()
+    page.get_by_role("heading", name=fmt_month(today)).wait_for()
+    wait_ready(page)
+    entry = calendar.get_by_role("button", name=re.compile("Nähcafé Nord")).first
+    # Titles wrap between words, never inside one.
+    assert entry.locator("p").evaluate("e => getComputedStyle(e).wordBreak") == "normal"
+    # A click opens the date: evidence for it is one more click away, preselected.
+    entry.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Nähcafé Nord").first.wait_for()
+    dialog.get_by_role("button", name="Nachweis hochladen").click()
+    page.get_by_role("heading", name="Nachweise").wait_for()
+    page.get_by_text(re.compile("Termin vorausgewählt: Nähcafé Nord")).wait_for()
+    wait_ready(page)
 
     # 4. ... and in the sub-goal's progress.
     page.get_by_role("link", name="Planung", exact=True).click()

@@ -28,6 +28,7 @@ from ia_events.core.models import (
 )
 from ia_events.demo import instruments
 from ia_events.planning import analyses, approvals, deadlines, notices, plans
+from ia_events.planning.activities import ActivitySpec
 from ia_events.reporting import activity_report
 
 NOW = datetime(2026, 2, 2, 9, tzinfo=UTC)
@@ -295,15 +296,33 @@ def test_outside_the_agencys_fields_needs_a_reason_and_is_flagged(world) -> None
                               indicator="occurrences", target=3)  # fmt: skip
         assert err.value.params["field"] == "Begründung Handlungsfeld"
         with pytest.raises(InvalidInput):
-            plans.create_activity(s, fk, agency_slug="essen", funding_year=2026,
-                                  title="Workshop", type="Workshop", field="ADA")  # fmt: skip
+            plans.create_activity(
+                s,
+                fk,
+                ActivitySpec(
+                    agency_slug="essen",
+                    funding_year=2026,
+                    title="Workshop",
+                    type="Workshop",
+                    field="ADA",
+                ),
+            )
     with inst.db.write() as s:
         plans.add_subgoal(s, fk, plan_id, title="Workshops", field="ADA",
                           indicator="occurrences", target=3,
                           off_field_reason="Vorfall an der Schule, Absprache mit KI")  # fmt: skip
-        act = plans.create_activity(s, fk, agency_slug="essen", funding_year=2026,
-                                    title="Workshop", type="Workshop", field="ADA",
-                                    off_field_reason="Einmalig auf Bitte der Schule")  # fmt: skip
+        act = plans.create_activity(
+            s,
+            fk,
+            ActivitySpec(
+                agency_slug="essen",
+                funding_year=2026,
+                title="Workshop",
+                type="Workshop",
+                field="ADA",
+                off_field_reason="Einmalig auf Bitte der Schule",
+            ),
+        )
         assert act.off_field_reason
         plans.add_subgoal(s, fk, plan_id, title="Treffpunkt", field="SRO",
                           indicator="manual", target=1, off_field_reason="überflüssig")  # fmt: skip

@@ -27,6 +27,7 @@ from ia_events.core.installation import Installation
 from ia_events.core.models import OutboxMessage, Role
 from ia_events.notify import delivery, mail, prefs
 from ia_events.planning import plans, schedule
+from ia_events.planning.activities import ActivitySpec
 from ia_events.volunteers import registry, shifts
 from tests.integration.crash_support import kill_9_at
 from tests.integration.smtp_support import body_html, body_text, calendar_parts
@@ -65,8 +66,13 @@ def _world(inst: Installation, *, emails: bool = True) -> World:
         v = registry.add_volunteer(s, inst.keys, fk, ag.id, name="Aylin Demir",
                                    consent_at=date(2026, 1, 5), now=NOW)  # fmt: skip
         ehr = _user(s, inst, "ehrenamt", "volunteer", agency_slug="essen", volunteer_id=v.id)
-        act = plans.create_activity(s, OP, agency_slug="essen", funding_year=2026,
-                                    title="Nähcafé", type="Nähcafé", field="BE")  # fmt: skip
+        act = plans.create_activity(
+            s,
+            OP,
+            ActivitySpec(
+                agency_slug="essen", funding_year=2026, title="Nähcafé", type="Nähcafé", field="BE"
+            ),
+        )
         occ = plans.add_occurrence(s, OP, act.id, SHIFT_START, SHIFT_START + timedelta(hours=2))
         (shift,) = shifts.add_shift(s, fk, occ.id, role="Aufbau", needed=2)
         (open_shift,) = shifts.add_shift(s, fk, occ.id, role="Kinderbetreuung", needed=1)

@@ -19,6 +19,7 @@ from ia_events.core.access import Actor
 from ia_events.core.installation import Installation
 from ia_events.core.models import Agency, Occurrence, Role
 from ia_events.planning import calendar_feeds, schedule
+from ia_events.planning.activities import ActivitySpec
 from ia_events.planning.recurrence import SeriesRule
 from tests.conftest import skip_or_fail
 from tests.node_support import run_node
@@ -50,13 +51,15 @@ def year_round_feed(inst: Installation) -> tuple[bytes, dict[str, tuple[datetime
         res = schedule.create_series(
             s,
             fk,
-            agency_slug="essen",
-            funding_year=2026,
-            rule=SeriesRule("weekly", time(9, 30), time(12), first_day=date(2026, 1, 6)),
-            title="Nähcafé",
-            type="Nähcafé",
-            field="BE",
-            place="Zentrum",
+            ActivitySpec(
+                agency_slug="essen",
+                funding_year=2026,
+                rule=SeriesRule("weekly", time(9, 30), time(12), first_day=date(2026, 1, 6)),
+                title="Nähcafé",
+                type="Nähcafé",
+                field="BE",
+                place="Zentrum",
+            ),
         )
         feed = calendar_feeds.create_feed(s, fk, "essen", "occurrences")
         truth = {

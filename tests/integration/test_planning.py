@@ -23,6 +23,7 @@ from ia_events.core.models import (
     TaskPlan,
 )
 from ia_events.planning import calendar_feeds, deadlines, plans, schedule
+from ia_events.planning.activities import ActivitySpec
 from ia_events.planning.recurrence import SeriesRule
 from ia_events.reporting import progress as reports
 
@@ -145,14 +146,16 @@ def test_series_skips_holidays_and_closures_and_feeds_progress(world) -> None:  
         result = schedule.create_series(
             s,
             fk,
-            agency_slug="essen",
-            funding_year=2026,
-            rule=weekly_tuesdays(),
-            title="Nähcafé",
-            type="Nähcafé",
-            field="BE",
-            subgoal_ids=[goal_id],
-            partners=["Bibliothek", " "],
+            ActivitySpec(
+                agency_slug="essen",
+                funding_year=2026,
+                rule=weekly_tuesdays(),
+                title="Nähcafé",
+                type="Nähcafé",
+                field="BE",
+                subgoal_ids=[goal_id],
+                partners=["Bibliothek", " "],
+            ),
         )
     # 52 Tuesdays in 2026 from 06.01.; 3 in the summer closure; no NRW holiday on a Tuesday.
     assert len(result.occurrence_ids) == 49
@@ -175,12 +178,14 @@ def test_edit_one_then_all_future_and_cancel(world) -> None:  # type: ignore[no-
         ids = schedule.create_series(
             s,
             fk,
-            agency_slug="essen",
-            funding_year=2026,
-            rule=weekly_tuesdays(until=date(2026, 3, 31)),
-            title="Nähcafé",
-            type="Nähcafé",
-            field="BE",
+            ActivitySpec(
+                agency_slug="essen",
+                funding_year=2026,
+                rule=weekly_tuesdays(until=date(2026, 3, 31)),
+                title="Nähcafé",
+                type="Nähcafé",
+                field="BE",
+            ),
         ).occurrence_ids
     first, second, third = ids[5], ids[6], ids[7]  # 10.02., 17.02., 24.02.
     from ia_events.planning.recurrence import local
@@ -229,12 +234,14 @@ def test_end_before_start_creates_nothing(world) -> None:  # type: ignore[no-unt
         schedule.create_series(
             s,
             fk,
-            agency_slug="essen",
-            funding_year=2026,
-            rule=SeriesRule("single", time(14), time(12), first_day=date(2026, 5, 5)),
-            title="Fest",
-            type="Fest/Begegnung",
-            field="SRO",
+            ActivitySpec(
+                agency_slug="essen",
+                funding_year=2026,
+                rule=SeriesRule("single", time(14), time(12), first_day=date(2026, 5, 5)),
+                title="Fest",
+                type="Fest/Begegnung",
+                field="SRO",
+            ),
         )
     assert err.value.params["field"] == "Ende"
     assert count(inst, Occurrence) == 0 and count(inst, AuditEvent) == before
@@ -246,12 +253,14 @@ def test_closure_added_later_cancels_future_dates_only(world) -> None:  # type: 
         schedule.create_series(
             s,
             fk,
-            agency_slug="essen",
-            funding_year=2026,
-            rule=weekly_tuesdays(until=date(2026, 3, 3)),
-            title="Nähcafé",
-            type="Nähcafé",
-            field="BE",
+            ActivitySpec(
+                agency_slug="essen",
+                funding_year=2026,
+                rule=weekly_tuesdays(until=date(2026, 3, 3)),
+                title="Nähcafé",
+                type="Nähcafé",
+                field="BE",
+            ),
         )
     with inst.db.write() as s:
         _, cancelled = schedule.add_closure(
@@ -321,13 +330,15 @@ def test_feeds_render_and_revoke(world) -> None:  # type: ignore[no-untyped-def]
         res = schedule.create_series(
             s,
             fk,
-            agency_slug="essen",
-            funding_year=2026,
-            rule=weekly_tuesdays(until=date(2026, 2, 24)),
-            title="Nähcafé",
-            type="Nähcafé",
-            field="BE",
-            place="Zentrum",
+            ActivitySpec(
+                agency_slug="essen",
+                funding_year=2026,
+                rule=weekly_tuesdays(until=date(2026, 2, 24)),
+                title="Nähcafé",
+                type="Nähcafé",
+                field="BE",
+                place="Zentrum",
+            ),
         )
         schedule.cancel_occurrence(s, fk, res.occurrence_ids[-1], "Krank")
         feed = calendar_feeds.create_feed(s, fk, "essen", "activity", res.activity_id)
@@ -371,13 +382,15 @@ def test_progress_counts_participants_and_distinct_names(world) -> None:  # type
         res = schedule.create_series(
             s,
             fk,
-            agency_slug="essen",
-            funding_year=2026,
-            rule=weekly_tuesdays(until=date(2026, 1, 13)),
-            title="Nähcafé",
-            type="Nähcafé",
-            field="BE",
-            subgoal_ids=[p_goal.id, d_goal.id],
+            ActivitySpec(
+                agency_slug="essen",
+                funding_year=2026,
+                rule=weekly_tuesdays(until=date(2026, 1, 13)),
+                title="Nähcafé",
+                type="Nähcafé",
+                field="BE",
+                subgoal_ids=[p_goal.id, d_goal.id],
+            ),
         )
         o1, o2 = res.occurrence_ids
         agency_id = fk.agency_id

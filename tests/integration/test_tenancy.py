@@ -37,6 +37,7 @@ from ia_events.core.permissions import Reach
 from ia_events.inspection import bundle, completeness
 from ia_events.network import partners
 from ia_events.planning import analyses, approvals, plan_export, plans, schedule
+from ia_events.planning.activities import ActivitySpec
 from ia_events.reporting import controlling, progress
 from ia_events.volunteers import hours, registry, shifts, transfer
 from tests.factories import PDF
@@ -81,9 +82,17 @@ def _side(inst: Installation, slug: str, name: str) -> Side:
         s.expire(plan)
         plans.submit_plan(s, OP, plan.id)
         act = plans.create_activity(
-            s, OP, agency_slug=slug, funding_year=2026, title="Nähcafé", type="Nähcafé",
-            field="BE", subgoal_ids=[goal.id],
-        )  # fmt: skip
+            s,
+            OP,
+            ActivitySpec(
+                agency_slug=slug,
+                funding_year=2026,
+                title="Nähcafé",
+                type="Nähcafé",
+                field="BE",
+                subgoal_ids=[goal.id],
+            ),
+        )
         occ = plans.add_occurrence(s, OP, act.id, START, START + timedelta(hours=2))
         vol = registry.add_volunteer(
             s, inst.keys, OP, ag.id, name=f"Ehrenamt {slug}", consent_at=date(2026, 1, 5)
@@ -184,8 +193,8 @@ CASES = [
     Case("planning.plans.return_plan",
          lambda c, a: plans.return_plan(c[1], a, c[2].a.plan, "Bitte ergänzen")),
     Case("planning.plans.create_activity",
-         lambda c, a: plans.create_activity(c[1], a, agency_slug="essen", funding_year=2026,
-                                               title="Fest", type="Fest", field="BE")),
+         lambda c, a: plans.create_activity(c[1], a, ActivitySpec(
+             agency_slug="essen", funding_year=2026, title="Fest", type="Fest", field="BE"))),
     Case("planning.plans.add_occurrence",
          lambda c, a: plans.add_occurrence(c[1], a, c[2].a.activity, START + timedelta(days=9),
                                               START + timedelta(days=9, hours=1))),
@@ -196,6 +205,19 @@ CASES = [
          lambda c, a: schedule.cancel_occurrence(c[1], a, c[2].a.occ, "Krankheit")),
     Case("planning.schedule.list_activities",
          lambda c, a: schedule.list_activities(c[1], a, "essen")),
+    Case("planning.schedule.edit_activity",
+         lambda c, a: schedule.edit_activity(c[1], a, c[2].a.activity, ActivitySpec(
+             agency_slug="essen", funding_year=2026, title="Nähcafé neu", type="Nähcafé",
+             field="BE", subgoal_ids=[c[2].a.subgoal]))),
+    Case("planning.schedule.cancel_series",
+         lambda c, a: schedule.cancel_series(c[1], a, c[2].a.activity, START.date(), "Ende",
+                                             now=START - timedelta(days=1))),
+    Case("planning.schedule.delete_activity",
+         lambda c, a: schedule.delete_activity(c[1], a, c[2].a.activity)),
+    Case("planning.schedule.find_duplicate",
+         lambda c, a: schedule.find_duplicate(c[1], a, ActivitySpec(
+             agency_slug="essen", funding_year=2026, title="Nähcafé", type="Nähcafé",
+             field="BE"))),
     Case("reporting.progress.subgoal_progress",
          lambda c, a: progress.subgoal_progress(c[1], a, "essen", 2026)),
     Case("reporting.progress.district_summary",
@@ -413,9 +435,9 @@ def test_ids_of_b_mixed_into_a_request_are_refused_and_change_nothing(
     with inst.db.write() as s:
         attempts += [
             lambda: shifts.assign(s, fk_a, world.a.shift, world.b.volunteer),
-            lambda: plans.create_activity(s, fk_a, agency_slug="essen", funding_year=2026,
-                                             title="x", type="x", field="BE",
-                                             subgoal_ids=[world.b.subgoal]),
+            lambda: plans.create_activity(s, fk_a, ActivitySpec(
+                agency_slug="essen", funding_year=2026, title="x", type="x", field="BE",
+                subgoal_ids=[world.b.subgoal])),
         ]  # fmt: skip
         for attempt in attempts:
             with pytest.raises(DomainError) as err:

@@ -22,6 +22,7 @@ from ia_events.core.errors import Conflict, DomainError, NotFound
 from ia_events.core.installation import Installation
 from ia_events.core.models import AuditEvent, Role, ShiftAssignment, SubGoal, TaskPlan, Volunteer
 from ia_events.planning import plans
+from ia_events.planning.activities import ActivitySpec
 from ia_events.reporting import progress as reports
 from ia_events.volunteers import registry, shifts
 from ia_events.volunteers.hours import add_worklog, year_summary
@@ -49,16 +50,28 @@ def _world(inst: Installation) -> World:
     with inst.db.write() as s:
         essen = add_agency(s, OP, slug="essen", name="IA Essen", carrier="Träger A", fields=["BE"])
         kleve = add_agency(s, OP, slug="kleve", name="IA Kleve", carrier="Träger B", fields=["BE"])
-        act = plans.create_activity(s, OP, agency_slug="essen", funding_year=2026,
-                                       title="Nähcafé", type="Nähcafé", field="BE")  # fmt: skip
+        act = plans.create_activity(
+            s,
+            OP,
+            ActivitySpec(
+                agency_slug="essen", funding_year=2026, title="Nähcafé", type="Nähcafé", field="BE"
+            ),
+        )
         occ = plans.add_occurrence(s, OP, act.id, start, start + timedelta(hours=2.5))
         later = plans.add_occurrence(
             s, OP, act.id, start + timedelta(days=7), start + timedelta(days=7, hours=2.5)
         )
         act_k = plans.create_activity(
-            s, OP, agency_slug="kleve", funding_year=2026, title="Radwerkstatt",
-            type="Fahrradwerkstatt", field="BE",
-        )  # fmt: skip
+            s,
+            OP,
+            ActivitySpec(
+                agency_slug="kleve",
+                funding_year=2026,
+                title="Radwerkstatt",
+                type="Fahrradwerkstatt",
+                field="BE",
+            ),
+        )
         occ_k = plans.add_occurrence(s, OP, act_k.id, start, start + timedelta(hours=3))
         ids = (essen.id, kleve.id, act.id, occ.id, later.id, occ_k.id)
     staff = Actor("fk-essen", Role.specialist, user_id=1, agency_id=ids[0])
