@@ -23,7 +23,7 @@ from ia_events.core.messages import (
 from ia_events.planning import calendar_feeds, plans, schedule
 from ia_events.planning.recurrence import WEEKDAYS, local
 from pages import _activity_forms
-from pages._ui import actor, commit, guard, inst, md, now, style, writing
+from pages._ui import actor, base_url, commit, guard, inst, md, now, style, writing
 
 
 def _agency(who: Actor) -> str | None:
@@ -374,9 +374,7 @@ def _feeds(who: Actor, slug: str) -> None:
         if st.form_submit_button("Kalender-Link erzeugen"):
             with guard(), writing() as s:
                 feed = calendar_feeds.create_feed(s, who, slug, kind, activity_id)
-                st.session_state["act_feed_url"] = calendar_feeds.feed_url(
-                    inst().settings.base_url, feed.token
-                )
+                st.session_state["act_feed_url"] = calendar_feeds.feed_url(base_url(), feed.token)
             st.rerun()
 
 
