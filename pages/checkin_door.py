@@ -25,7 +25,7 @@ from ia_events.attendance.records import METHOD_LABELS
 from ia_events.core.access import Actor, Permission, can
 from ia_events.core.addresses import is_local
 from ia_events.core.messages import fmt_count, fmt_datetime, fmt_time, fmt_weekday_date, text
-from pages._ui import actor, base_url, guard, inst, md, now, writing
+from pages._ui import actor, base_url, guard, inst, md, now, style, writing
 
 REFRESH = "5s"
 _BACK = "door_back"  # "Anzeige beenden": the occurrence to show again in the staff view
@@ -408,12 +408,12 @@ def _local_warning() -> None:
 
 # -- the display at the door: QR, occurrence, count; never a name ----------------------------
 
-_FULL_SCREEN = """<style>
+_FULL_SCREEN_CSS = """
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 [data-testid="stHeader"], [data-testid="stToolbar"] { display: none !important; }
 .block-container { max-width: 100% !important; padding-top: 1rem !important; }
 [data-testid="stMetricValue"] { font-size: 4rem !important; }
-</style>"""
+"""
 
 
 def _display_occurrence() -> int | None:
@@ -449,7 +449,7 @@ def _display_count(occ_id: int) -> None:
 def render_display(occ_id: int) -> None:
     """Full screen for a tablet or projector: only the QR, the occurrence and the count."""
     who = actor()
-    st.html(_FULL_SCREEN)
+    style(_FULL_SCREEN_CSS)
     info = None
     with guard():
         info = _info(who, occ_id)
