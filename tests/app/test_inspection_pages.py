@@ -28,10 +28,8 @@ def test_coordinator_sees_flags_and_exports_a_bundle(app, app_env: Installation)
     agencies.set_value("kleve").run()
     shown = texts(at)
     assert "Vollständigkeit" in shown
-    assert "Warnungen" in shown
-    flags = at.dataframe[0].value
-    assert list(flags.columns) == ["Art", "Hinweis"]
-    assert flags["Hinweis"].str.contains("keine Teilnehmerliste").any()
+    assert "Warnung" in shown
+    assert "Termine ohne Teilnehmerliste" in [e.label.rsplit(" (", 1)[0] for e in at.expander]
     assert not at.error, [e.value for e in at.error]
     next(b for b in at.button if b.label == "Prüfpaket erstellen").click().run()
     assert not at.exception, at.exception
@@ -39,7 +37,7 @@ def test_coordinator_sees_flags_and_exports_a_bundle(app, app_env: Installation)
     assert done, texts(at)[-500:]
     result = at.session_state["insp_result"]
     path = Path(result["path"])
-    assert path.name == f"Pruefpaket_kleve_{at.selectbox(key='insp_year').value}.zip"
+    assert path.name == f"Pruefpaket_kleve_{at.selectbox(key='ui_year_picker').value}.zip"
     assert verify_bundle(path, app_env.keys.public_key).ok
     with zipfile.ZipFile(path) as zf:
         assert any(n.endswith("00_Inhaltsverzeichnis.pdf") for n in zf.namelist())
@@ -59,8 +57,9 @@ def test_specialist_inspects_only_her_agency(app) -> None:  # type: ignore[no-un
 def test_specialist_edits_and_saves_the_sachbericht(app, app_env: Installation) -> None:  # type: ignore[no-untyped-def]
     at = _open(login(app, "fk-essen"), "pages/reports.py")
     assert at.title[0].value == "Berichte"
-    at.selectbox(key="rep_year").set_value(at.selectbox(key="rep_year").options[0]).run()
-    year = int(at.selectbox(key="rep_year").value)
+    picker = at.selectbox(key="ui_year_picker")
+    picker.set_value(picker.options[0]).run()
+    year = int(at.selectbox(key="ui_year_picker").value)
     intro = next(t for t in at.text_area if t.label == "Einleitung")
     assert not intro.disabled
     intro.input("Ein gutes Jahr im Stadtteil.")
@@ -89,3 +88,27 @@ def test_coordinator_reads_reports_and_gets_all_agencies(app) -> None:  # type: 
     labels = [b.label for b in at.get("download_button")]
     assert "Alle Agenturen (XLSX, ein Blatt je Agentur)" in labels
     assert "Teilnahmen und Termine je Monat" in texts(at)
+
+
+def test_coordinator_sees_all_agencies_and_opens_one_by_its_row(app) -> None:  # type: ignore[no-untyped-def]
+    at = _open(login(app, "koordination"), "pages/inspection.py")
+    this_year = at.selectbox(key="ui_year_picker").value
+    assert this_year == max(int(y) for y in at.selectbox(key="ui_year_picker").options)
+    table = at.dataframe(key="insp_overview")
+    frame = table.value
+    assert len(frame) == 13  # every agency, none hidden behind a scroll box
+    assert {"Termine mit Liste", "Teilziele mit Nachweis", "Teilziele ohne Pressebeleg"} <= set(
+        frame.columns
+    )
+    row = int(frame.index[frame["Integrationsagentur"] == "Integrationsagentur Kleve"][0])
+    at.session_state["insp_overview"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="insp_agency").value == "kleve"
+    assert "Hinweise: Integrationsagentur Kleve" in [h.value for h in at.subheader]
+    groups = {e.label.rsplit(" (", 1)[0]: e.label for e in at.expander}
+    # Grouped by kind with a count, not one flat list of every warning.
+    assert "Termine ohne Teilnehmerliste" in groups
+    assert groups["Termine ohne Teilnehmerliste"].endswith(")")
+    # Hashes only under "Details".
+    assert "SHA-256" not in texts(at)
