@@ -13,7 +13,7 @@ import streamlit as st
 from ia_events.core.access import Actor
 from ia_events.core.messages import berlin, fmt_datetime
 from ia_events.planning import analyses, approvals, plans
-from pages._ui import actor, guard, inst, md, now, writing
+from pages._ui import actor, guard, inst, md, now, writing, year_picker
 
 STATUS = {"draft": "Entwurf", "submitted": "wartet auf Freigabe", "approved": "freigegeben"}
 
@@ -107,7 +107,7 @@ def render() -> None:
     )
     with guard():
         this = berlin(now()).year
-        year = int(st.selectbox("Förderjahr", [this - 1, this, this + 1], index=1, key="appr_year"))
+        year = year_picker([this - 1, this, this + 1])
         only_waiting = st.toggle("Nur Wartende zeigen", value=True, key="appr_waiting")
         with inst().db.read() as s:
             q = approvals.queue(s, who, year)
