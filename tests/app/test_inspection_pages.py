@@ -58,7 +58,7 @@ def test_specialist_edits_and_saves_the_sachbericht(app, app_env: Installation) 
     at = _open(login(app, "fk-essen"), "pages/reports.py")
     assert at.title[0].value == "Berichte"
     picker = at.selectbox(key="ui_year_picker")
-    picker.set_value(picker.options[0]).run()
+    picker.set_value(int(picker.options[0])).run()
     year = int(at.selectbox(key="ui_year_picker").value)
     intro = next(t for t in at.text_area if t.label == "Einleitung")
     assert not intro.disabled
@@ -82,6 +82,9 @@ def test_coordinator_reads_reports_and_gets_all_agencies(app) -> None:  # type: 
     at = _open(login(app, "koordination"), "pages/reports.py")
     assert at.title[0].value == "Berichte & Controlling"
     at.selectbox(key="rep_agency").set_value("essen").run()
+    picker = at.selectbox(key="ui_year_picker")
+    assert int(picker.value) == max(int(y) for y in picker.options)  # opens on this year
+    picker.set_value(int(picker.options[1])).run()
     # Last year's Sachbericht of Essen was submitted in the demo: frozen, read-only.
     assert any("Eingereicht und eingefroren" in s.value for s in at.success)
     assert all(t.disabled for t in at.text_area)
@@ -112,3 +115,45 @@ def test_coordinator_sees_all_agencies_and_opens_one_by_its_row(app) -> None:  #
     assert groups["Termine ohne Teilnehmerliste"].endswith(")")
     # Hashes only under "Details".
     assert "SHA-256" not in texts(at)
+
+
+def test_the_chosen_year_stays_while_moving_between_pages(app) -> None:  # type: ignore[no-untyped-def]
+    at = _open(login(app, "koordination"), "pages/inspection.py")
+    picker = at.selectbox(key="ui_year_picker")
+    this_year = max(int(y) for y in picker.options)
+    assert int(picker.value) == this_year  # the current funding year, not last year
+    for page in ("pages/reports.py", "pages/planning.py", "pages/deadlines.py"):
+        _open(at, page)
+        assert int(at.selectbox(key="ui_year_picker").value) == this_year, page
+    at.selectbox(key="ui_year_picker").set_value(this_year - 1).run()
+    for page in ("pages/inspection.py", "pages/reports.py", "pages/planning.py"):
+        _open(at, page)
+        assert int(at.selectbox(key="ui_year_picker").value) == this_year - 1, page
+        assert not at.error, (page, [e.value for e in at.error])
+
+
+def test_coordinator_pages_speak_german(app) -> None:  # type: ignore[no-untyped-def]
+    at = login(app, "koordination")
+    raw = {"open", "submitted", "overdue", "draft", "approved", "user:login", "install:demo"}
+    for page in (
+        "pages/overview.py",
+        "pages/inspection.py",
+        "pages/planning.py",
+        "pages/deadlines.py",
+        "pages/audit_log.py",
+    ):
+        _open(at, page)
+        # (The Audit-Log's second table, under "Details", shows the codes on purpose.)
+        frames = list(at.dataframe)[:1] if page.endswith("audit_log.py") else list(at.dataframe)
+        cells = {
+            str(v) for frame in frames for col in frame.value.columns
+            for v in frame.value[col].tolist()
+        }  # fmt: skip
+        words = set(texts(at).replace("(", " ").replace(")", " ").split())
+        assert not raw & (cells | words), (page, raw & (cells | words))
+        assert "✅" not in texts(at) and "⚠️" not in "".join(cells)
+    # The Audit-Log says what happened in German; the codes only under "Details".
+    _open(at, "pages/audit_log.py")
+    first = at.dataframe[0].value
+    assert "Was" in first.columns and "Anmeldung" in set(first["Was"])
+    assert any(e.label.startswith("Details") for e in at.expander)

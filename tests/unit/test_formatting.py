@@ -74,3 +74,15 @@ def test_sachbericht_pdf_holds_up_to_the_pdfa_2b_checks_we_can_make() -> None:
     from tests.pdfa_support import pdfa_problems
 
     assert pdfa_problems(render_pdf(_draft())) == []
+
+
+def test_status_words_and_audit_actions_read_as_german_sentences() -> None:
+    from ia_events.core.audit import Action
+    from ia_events.core.messages import AUDIT_LABELS, audit_label, object_label, status_label
+
+    assert status_label("open") == "offen" and status_label("submitted") == "eingereicht"
+    assert status_label("overdue") == "überfällig" and status_label(None) == "–"
+    assert audit_label("user:login") == "Anmeldung"
+    assert set(AUDIT_LABELS) >= {a.value for a in Action}  # every action has its sentence
+    assert object_label("occurrence", 218) == "Termin 218"
+    assert fmt_number(280.9) == "280,9" and fmt_size(2_150_000) == "2,2 MB"
