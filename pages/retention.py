@@ -13,8 +13,9 @@ from datetime import date
 import streamlit as st
 
 from ia_events.archive import retention
+from ia_events.archive.evidence import KIND_LABELS
 from ia_events.core.access import Permission, can
-from ia_events.core.messages import fmt_count, fmt_date, fmt_datetime
+from ia_events.core.messages import fmt_count, fmt_date, fmt_datetime, object_label
 from ia_events.privacy import subjects
 from pages._ui import actor, guard, inst, md, writing
 
@@ -51,10 +52,10 @@ if can(who, Permission.system_run):
                         "Nr.": c.evidence_id,
                         "Agentur": c.agency_slug,
                         "Förderjahr": c.funding_year,
-                        "Art": c.kind,
+                        "Art": KIND_LABELS.get(c.kind, c.kind),
                         "Titel": c.title,
                         "Frist": fmt_date(c.retention_until),
-                        "Regel": c.rule,
+                        "Regel": retention.rule_text(c.rule),
                     }
                     for c in items
                 ],
@@ -117,9 +118,8 @@ if records:
                 "Agentur": r.agency_slug,
                 "Was": f"Nachweis {r.evidence_id}"
                 if r.evidence_id
-                else f"{r.object_type} ×{r.count}",
-                "SHA-256": (r.sha256 or "")[:16],
-                "Regel": r.rule,
+                else f"{object_label(r.object_type)} ×{r.count}",
+                "Regel": retention.rule_text(r.rule),
                 "Genehmigt von": r.approved_by,
             }
             for r in reversed(records)
@@ -127,6 +127,15 @@ if records:
         hide_index=True,
         width="stretch",
     )
+    with st.expander("Details (Prüfsummen und Regel-Codes)"):
+        st.dataframe(
+            [
+                {"Nr.": r.id, "SHA-256": r.sha256 or "", "Regel-Code": r.rule}
+                for r in reversed(records)
+            ],
+            hide_index=True,
+            width="stretch",
+        )
 else:
     st.info("Noch nichts gelöscht.")
 
