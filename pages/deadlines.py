@@ -104,9 +104,11 @@ def _coordinator(who: Actor) -> None:
         soon = deadlines.upcoming(s, who, today=today, days=60)
     open_soon = [r for r in soon if not r.submitted]
     if open_soon:
+        n = len(open_soon)
         st.warning(
-            f"{len(open_soon)} offene Einreichungen sind überfällig oder in den nächsten "
-            "60 Tagen fällig."
+            f"{fmt_count(n, 'offene Einreichung', 'offene Einreichungen')} "
+            f"{'ist' if n == 1 else 'sind'} überfällig oder in den nächsten {SOON_DAYS} Tagen "
+            "fällig."
         )
     titles = list(dict.fromkeys(r.deadline.title for r in rows))
     matrix: dict[str, dict[str, str]] = {}
