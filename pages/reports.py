@@ -136,10 +136,11 @@ with tab_ctrl:
     with guard(stop=True), inst().db.read() as s:
         data = controlling.figures(s, who, year, slug, now())
     if data:
+        table = pd.DataFrame([f.row() for f in data[0].rows], columns=controlling.HEADERS)
+        for column in ("Ehrenamtsstunden", "Soll", "Ist"):  # "280,9", not "280.9"
+            table[column] = ["–" if pd.isna(v) else fmt_number(v) for v in table[column]]
         st.dataframe(
-            pd.DataFrame([f.row() for f in data[0].rows], columns=controlling.HEADERS),
-            hide_index=True,
-            width="stretch",
+            table, hide_index=True, width="stretch", height=38 + 35 * max(len(table), 1) + 3
         )
     e1, e2, e3 = st.columns(3)
     e1.download_button(
