@@ -120,6 +120,12 @@ def year_picker(
     return int(picked)
 
 
+def rows_height(n: int) -> int:
+    """A table's height showing all ``n`` rows and its header: no scroll box hides a row.
+    Pass as ``st.dataframe(..., height=rows_height(len(rows)))``."""
+    return 38 + 35 * max(n, 1) + 3
+
+
 def upload_limit_mb() -> int:
     """The largest evidence file in MB (``IA_EVENTS_MAX_UPLOAD_MB``, one number for the
     uploader's own "Limit … MB" line, the error message and the README). Pass it as

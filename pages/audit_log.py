@@ -7,7 +7,7 @@ import streamlit as st
 
 from ia_events.core import audit
 from ia_events.core.messages import audit_label, fmt_datetime, fmt_number, object_label
-from pages._ui import actor, guard, inst
+from pages._ui import actor, guard, inst, rows_height
 
 # The filter: what a reader looks for, as the action codes begin.
 AREAS = {
@@ -59,7 +59,7 @@ def render() -> None:
         rows,
         hide_index=True,
         width="stretch",
-        height=38 + 35 * max(len(rows), 1) + 3,
+        height=rows_height(len(rows)),
         column_config={"Was": st.column_config.TextColumn(width="large")},
     )
     if events:

@@ -13,7 +13,7 @@ import streamlit as st
 from ia_events.core.access import Actor, sees_all_agencies
 from ia_events.core.messages import berlin, fmt_count, fmt_date, status_label
 from ia_events.planning import deadlines
-from pages._ui import actor, guard, inst, now, upload_limit_mb, year_picker
+from pages._ui import actor, guard, inst, now, rows_height, upload_limit_mb, year_picker
 
 SOON_DAYS = 60
 
@@ -59,6 +59,7 @@ def _specialist(who: Actor) -> None:
         ],
         hide_index=True,
         width="stretch",
+        height=rows_height(len(rows)),
     )
     st.subheader("Einreichung vermerken")
     kinds = {r.deadline.kind.value: r for r in rows}
@@ -120,7 +121,7 @@ def _coordinator(who: Actor) -> None:
         list(matrix.values()),
         hide_index=True,
         width="stretch",
-        height=38 + 35 * max(len(matrix), 1) + 3,
+        height=rows_height(len(matrix)),
     )
     st.caption(
         " · ".join(

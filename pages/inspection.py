@@ -22,17 +22,12 @@ from ia_events.core.messages import (
     fmt_time,
 )
 from ia_events.inspection import bundle, completeness
-from pages._ui import actor, guard, inst, md, now, year_picker
+from pages._ui import actor, guard, inst, md, now, rows_height, year_picker
 
 STATUS = {"scheduled": "durchgeführt", "cancelled": "abgesagt"}
 _OVERVIEW = "insp_overview"
 _AGENCY = "insp_agency"
 _APPLIED = "insp_overview_applied"
-
-
-def _rows_height(n: int) -> int:
-    """A table's height showing all ``n`` rows (header + rows): no scroll box hides any."""
-    return 38 + 35 * max(n, 1) + 3
 
 
 def _open_picked_row(event: object, slugs: list[str]) -> None:
@@ -75,7 +70,7 @@ def _overview(who: Actor, year: int) -> None:
         frame,
         hide_index=True,
         width="stretch",
-        height=_rows_height(len(rows)),
+        height=rows_height(len(rows)),
         key=_OVERVIEW,
         on_select="rerun",
         selection_mode="single-row",
@@ -116,7 +111,7 @@ def _findings(tree: completeness.InspectionTree) -> None:
                 pd.DataFrame([{"Hinweis": f.text} for f in items]),
                 hide_index=True,
                 width="stretch",
-                height=_rows_height(len(items)) if len(items) <= 40 else 600,
+                height=rows_height(len(items)) if len(items) <= 40 else 600,
             )
 
 
@@ -209,7 +204,7 @@ def _tree(tree: completeness.InspectionTree, year: int) -> None:
                     ),
                     hide_index=True,
                     width="stretch",
-                    height=_rows_height(len(rows)) if len(rows) <= 60 else 600,
+                    height=rows_height(len(rows)) if len(rows) <= 60 else 600,
                 )
             items = tree.evidence_for_subgoal(g.id)
             st.markdown(f"**Nachweise ({fmt_number(len(items))})**")
@@ -221,14 +216,14 @@ def _tree(tree: completeness.InspectionTree, year: int) -> None:
                     ],
                     hide_index=True,
                     width="stretch",
-                    height=_rows_height(len(items)),
+                    height=rows_height(len(items)),
                 )
                 with st.expander("Details (Prüfsummen)"):
                     st.dataframe(
                         [{"Nr.": e.id, "SHA-256": e.sha256} for e in items],
                         hide_index=True,
                         width="stretch",
-                        height=_rows_height(len(items)),
+                        height=rows_height(len(items)),
                     )
 
 

@@ -22,7 +22,7 @@ from ia_events.core.messages import (
 from ia_events.core.models import FIELD_LABELS, FieldOfAction
 from ia_events.planning import plans
 from ia_events.reporting import progress
-from pages._ui import actor, guard, inst, md, now
+from pages._ui import actor, guard, inst, md, now, rows_height
 
 DISTRICT_TTL = 300  # seconds; figures of the whole district may lag this much
 
@@ -55,7 +55,7 @@ def _upcoming(who: Actor, slug: str | None) -> None:
     if slug is None:
         for row, o in zip(table, rows, strict=True):
             row["Agentur"] = o.agency_name
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(table, hide_index=True, width="stretch", height=rows_height(len(table)))
 
 
 def _progress(who: Actor, slug: str, year: int) -> None:
@@ -116,7 +116,7 @@ def _deadlines(who: Actor, slug: str | None) -> None:
         for row, r in zip(table, rows, strict=True):
             row["Integrationsagentur"] = r.agency_name
     shown = table[:50]
-    st.dataframe(shown, hide_index=True, width="stretch", height=38 + 35 * len(shown) + 3)
+    st.dataframe(shown, hide_index=True, width="stretch", height=rows_height(len(shown)))
 
 
 def _volunteer_notes(who: Actor) -> None:
@@ -194,7 +194,7 @@ def _coordinator(who: Actor) -> None:
         ],
         hide_index=True,
         width="stretch",
-        height=38 + 35 * max(len(rows), 1) + 3,  # every agency visible, no scroll box
+        height=rows_height(len(rows)),  # every agency visible, no scroll box
     )
     _upcoming(who, None)
     _deadlines(who, None)

@@ -26,7 +26,7 @@ from ia_events.core.messages import (
 from ia_events.planning import plans as planning
 from ia_events.reporting import progress
 from pages import _plan_forms
-from pages._ui import actor, guard, inst, md, now, writing, year_picker
+from pages._ui import actor, guard, inst, md, now, rows_height, writing, year_picker
 
 
 def _year() -> int:
@@ -198,6 +198,7 @@ def _coordinator(who: Actor) -> None:
         ],
         hide_index=True,
         width="stretch",
+        height=rows_height(len(plans)),
     )
     waiting = [p for p in plans if p.status == "submitted"]
     st.caption(

@@ -8,7 +8,7 @@ import streamlit as st
 from ia_events.accounts import agencies
 from ia_events.core.messages import INDICATOR_LABELS, berlin, fmt_count, fmt_number
 from ia_events.reporting import activity_report, controlling, progress
-from pages._ui import actor, guard, inst, md, now, writing, year_picker
+from pages._ui import actor, guard, inst, md, now, rows_height, writing, year_picker
 
 MONTHS = ["Jan", "Feb", "Mär", "Apr", "Mai", "Jun", "Jul", "Aug", "Sep", "Okt", "Nov", "Dez"]
 
@@ -139,9 +139,7 @@ with tab_ctrl:
         table = pd.DataFrame([f.row() for f in data[0].rows], columns=controlling.HEADERS)
         for column in ("Ehrenamtsstunden", "Soll", "Ist"):  # "280,9", not "280.9"
             table[column] = ["–" if pd.isna(v) else fmt_number(v) for v in table[column]]
-        st.dataframe(
-            table, hide_index=True, width="stretch", height=38 + 35 * max(len(table), 1) + 3
-        )
+        st.dataframe(table, hide_index=True, width="stretch", height=rows_height(len(table)))
     e1, e2, e3 = st.columns(3)
     e1.download_button(
         "CSV",
