@@ -46,13 +46,19 @@ def create_form(who: Actor, slug: str, year: int, analysis: AnalysisView | None)
     with st.form("plan_create"):
         topic = st.text_area("Thema / Problemlage", placeholder="ein Thema, keine Einzelaktion")
         need_ids = st.multiselect(
-            "Bedarfe aus der Sozialraumanalyse", list(needs), format_func=needs.get
+            "Bedarfe aus der Sozialraumanalyse",
+            list(needs),
+            format_func=needs.get,
+            placeholder="Bitte auswählen",
         )
         reason = st.text_area("Anlass/Begründung (aus der Sozialraumanalyse)")
         goal = st.text_area("Ziel")
         methods = st.text_area("Methoden")
         fields = st.multiselect(
-            "Handlungsfelder", [f.value for f in FieldOfAction], format_func=field_label
+            "Handlungsfelder",
+            [f.value for f in FieldOfAction],
+            format_func=field_label,
+            placeholder="Bitte auswählen",
         )
         spans = st.checkbox(
             f"Für die ganze Förderphase ({year}/{year + 1})",
@@ -87,7 +93,11 @@ def edit_form(who: Actor, plan: planning.PlanView, analysis: AnalysisView | None
     with st.form("plan_edit"):
         topic = st.text_area("Thema / Problemlage", value=plan.topic, height=80)
         need_ids = st.multiselect(
-            "Bedarfe aus der Sozialraumanalyse", list(needs), default=current, format_func=needs.get
+            "Bedarfe aus der Sozialraumanalyse",
+            list(needs),
+            default=current,
+            format_func=needs.get,
+            placeholder="Bitte auswählen",
         )
         reason = st.text_area(
             "Anlass/Begründung (aus der Sozialraumanalyse)", value=plan.reason, height=80
@@ -99,6 +109,7 @@ def edit_form(who: Actor, plan: planning.PlanView, analysis: AnalysisView | None
             [f.value for f in FieldOfAction],
             default=plan.plan_fields,
             format_func=field_label,
+            placeholder="Bitte auswählen",
         )
         project = {k: st.text_input(label, value=getattr(plan, k)) for k, label in PROJECT.items()}
         why = st.text_input(WHY)

@@ -145,6 +145,19 @@ def year_picker(
     return int(picked)
 
 
+def rows_height(n: int) -> int:
+    """A table's height showing all ``n`` rows and its header: no scroll box hides a row.
+    Pass as ``st.dataframe(..., height=rows_height(len(rows)))``."""
+    return 38 + 35 * max(n, 1) + 3
+
+
+def upload_limit_mb() -> int:
+    """The largest evidence file in MB (``IA_EVENTS_MAX_UPLOAD_MB``, one number for the
+    uploader's own "Limit … MB" line, the error message and the README). Pass it as
+    ``st.file_uploader(..., max_upload_size=upload_limit_mb())``."""
+    return inst().settings.max_upload_bytes // (1024 * 1024)
+
+
 def agency_picker(who: Actor, key: str, label: str = "Integrationsagentur") -> str | None:
     """The agency a district user looks at (slug); a specialist's own agency, unasked."""
     from ia_events.accounts.agencies import list_agencies

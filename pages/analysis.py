@@ -15,7 +15,7 @@ from ia_events.core.models import FieldOfAction
 from ia_events.planning import analyses
 from ia_events.planning.deadlines import phase_of
 from pages._plan_forms import WHY, field_label
-from pages._ui import actor, guard, inst, md, now, writing
+from pages._ui import actor, guard, inst, md, now, upload_limit_mb, writing
 
 STATUS = {"draft": "Entwurf", "submitted": "eingereicht", "approved": "freigegeben"}
 
@@ -53,6 +53,7 @@ def _form(who: Actor, slug: str, phase: int, a: analyses.AnalysisView | None) ->
             list(analyses.SOURCES),
             default=a.sources if a else [],
             format_func=analyses.SOURCES.get,
+            placeholder="Bitte auswählen",
         )
         note = st.text_input("Quellen (Ergänzung)", value=a.sources_note if a else "")
         continued = st.checkbox(
@@ -166,7 +167,9 @@ def render() -> None:
         st.subheader("Dokumente")
         if a.evidence_ids:
             st.text("Im Nachweis-Archiv: " + ", ".join(f"Nachweis {i}" for i in a.evidence_ids))
-        upload = st.file_uploader("Analyse/Raster hochladen", key="sra_upload")
+        upload = st.file_uploader(
+            "Analyse/Raster hochladen", key="sra_upload", max_upload_size=upload_limit_mb()
+        )
         if upload is not None and st.button("Dokument archivieren"):
             analyses.attach_document(
                 inst(), who, a.id, filename=upload.name, content=upload.getvalue(),

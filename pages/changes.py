@@ -36,7 +36,7 @@ def _notices(who: Actor, today: date) -> None:
             state = (
                 f"versandt am {fmt_date(n.sent_on)}"
                 if n.sent
-                else ("⚠️ überfällig" if n.overdue(today) else "offen")
+                else ("überfällig" if n.overdue(today) else "offen")
             )
             st.text(
                 f"{n.agency_name} · Aufgabe „{n.plan_topic}“ ({n.funding_year}), Version "
@@ -48,7 +48,7 @@ def _notices(who: Actor, today: date) -> None:
                 docx = notices.notice_docx(s, who, n.id)
                 warnings = notices.template_warnings(s, who, n.id, today) if not n.sent else []
             for w in warnings:
-                st.caption(f"⚠️ {w}")
+                st.caption(f":material/warning: {w}")
             c1, c2 = st.columns(2)
             base = f"Mitteilung_Aufgabenplanung_{n.funding_year}_v{n.plan_version}"
             c1.download_button("PDF", pdf, f"{base}.pdf", "application/pdf", key=f"np_{n.id}")
@@ -73,7 +73,11 @@ def _personnel(who: Actor, today: date) -> None:
         rows = personnel.list_changes(s, who, today=today)
     for c in rows:
         if c.warning:
-            st.error(f"{md(c.agency_name)}: {c.label} ab {fmt_date(c.planned_on)} – {c.warning}")
+            # A matter to settle, not a failure of the app: yellow, never red.
+            st.warning(
+                f"{md(c.agency_name)}: {c.label} ab {fmt_date(c.planned_on)} – {c.warning}",
+                icon=":material/warning:",
+            )
     if rows:
         st.dataframe(
             [
@@ -118,7 +122,7 @@ def _personnel(who: Actor, today: date) -> None:
                         today=today, now=now(),
                     )  # fmt: skip
                 if view.warning:
-                    st.error(view.warning)
+                    st.warning(view.warning, icon=":material/warning:")
                 else:
                     st.success("Erfasst.")
     own = [c for c in rows if c.agency_slug == slug]
@@ -142,7 +146,7 @@ def _personnel(who: Actor, today: date) -> None:
                             s, who, cid, requested_on=requested, consent_on=consent, today=today
                         )
                     if view.warning:
-                        st.error(view.warning)
+                        st.warning(view.warning, icon=":material/warning:")
                     else:
                         st.success("Gespeichert.")
 

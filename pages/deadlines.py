@@ -6,19 +6,34 @@ the document (it is archived as evidence). Coordinators see every agency.
 
 from __future__ import annotations
 
+from datetime import date
+
 import streamlit as st
 
 from ia_events.core.access import Actor, sees_all_agencies
-from ia_events.core.messages import berlin, fmt_date
+from ia_events.core.messages import berlin, fmt_count, fmt_date, status_label
 from ia_events.planning import deadlines
-from pages._ui import actor, guard, inst, now
+from pages._ui import actor, guard, inst, now, rows_height, upload_limit_mb, year_picker
 
-ICONS = {"eingereicht": "✅ eingereicht", "offen": "⏳ offen", "überfällig": "⚠️ überfällig"}
+SOON_DAYS = 60
+
+
+def _state(r: deadlines.DeadlineView, today: date) -> str:
+    """eingereicht · überfällig · offen (fällig in 12 Tagen) · offen -- German words only."""
+    word = status_label(r.status(today))
+    days = (r.deadline.district_due - today).days
+    if not r.submitted and 0 <= days <= SOON_DAYS:
+        return (
+            f"{word} (fällig in {fmt_count(days, 'Tag', 'Tagen')})"
+            if days
+            else f"{word} (heute fällig)"
+        )
+    return word
 
 
 def _year() -> int:
     this = berlin(now()).year
-    return int(st.selectbox("Förderjahr", [this - 1, this, this + 1], index=1, key="dl_year"))
+    return year_picker([this - 1, this, this + 1])
 
 
 def _specialist(who: Actor) -> None:
@@ -36,7 +51,7 @@ def _specialist(who: Actor) -> None:
                 "Unterlage": r.deadline.title,
                 "an Bezirksverband": fmt_date(r.deadline.district_due),
                 "an Land": fmt_date(r.deadline.state_due) if r.deadline.state_due else "–",
-                "Status": ICONS[r.state_label(today)],
+                "Status": _state(r, today),
                 "eingereicht am": fmt_date(r.submitted_at) if r.submitted_at else "",
                 "Nachweis": str(r.evidence_id or ""),
             }
@@ -44,6 +59,7 @@ def _specialist(who: Actor) -> None:
         ],
         hide_index=True,
         width="stretch",
+        height=rows_height(len(rows)),
     )
     st.subheader("Einreichung vermerken")
     kinds = {r.deadline.kind.value: r for r in rows}
@@ -56,7 +72,7 @@ def _specialist(who: Actor) -> None:
                 + (" (schon eingereicht – neue Fassung)" if kinds[k].submitted else "")
             ),
         )
-        upload = st.file_uploader("Eingereichtes Dokument")
+        upload = st.file_uploader("Eingereichtes Dokument", max_upload_size=upload_limit_mb())
         note = st.text_input("Bemerkung", placeholder="z. B. per Online-Controlling hochgeladen")
         if st.form_submit_button("Als eingereicht vermerken", type="primary"):
             with guard():
@@ -89,17 +105,24 @@ def _coordinator(who: Actor) -> None:
         soon = deadlines.upcoming(s, who, today=today, days=60)
     open_soon = [r for r in soon if not r.submitted]
     if open_soon:
+        n = len(open_soon)
         st.warning(
-            f"{len(open_soon)} offene Einreichungen sind überfällig oder in den nächsten "
-            "60 Tagen fällig."
+            f"{fmt_count(n, 'offene Einreichung', 'offene Einreichungen')} "
+            f"{'ist' if n == 1 else 'sind'} überfällig oder in den nächsten {SOON_DAYS} Tagen "
+            "fällig."
         )
     titles = list(dict.fromkeys(r.deadline.title for r in rows))
     matrix: dict[str, dict[str, str]] = {}
     for r in rows:
         matrix.setdefault(r.agency_name, {"Integrationsagentur": r.agency_name})[
             r.deadline.title
-        ] = ICONS[r.state_label(today)]
-    st.dataframe(list(matrix.values()), hide_index=True, width="stretch")
+        ] = _state(r, today)
+    st.dataframe(
+        list(matrix.values()),
+        hide_index=True,
+        width="stretch",
+        height=rows_height(len(matrix)),
+    )
     st.caption(
         " · ".join(
             f"{t}: {fmt_date(next(r.deadline.district_due for r in rows if r.deadline.title == t))}"

@@ -12,15 +12,17 @@ from ia_events.core.access import Actor
 from ia_events.core.messages import (
     INDICATOR_LABELS,
     berlin,
+    fmt_count,
     fmt_date,
     fmt_number,
     fmt_time,
     fmt_weekday_date,
+    status_label,
 )
 from ia_events.core.models import FIELD_LABELS, FieldOfAction
 from ia_events.planning import plans
 from ia_events.reporting import progress
-from pages._ui import actor, guard, inst, md, now
+from pages._ui import actor, guard, inst, md, now, rows_height
 
 DISTRICT_TTL = 300  # seconds; figures of the whole district may lag this much
 
@@ -53,7 +55,7 @@ def _upcoming(who: Actor, slug: str | None) -> None:
     if slug is None:
         for row, o in zip(table, rows, strict=True):
             row["Agentur"] = o.agency_name
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(table, hide_index=True, width="stretch", height=rows_height(len(table)))
 
 
 def _progress(who: Actor, slug: str, year: int) -> None:
@@ -80,29 +82,41 @@ def _progress(who: Actor, slug: str, year: int) -> None:
 
 
 def _deadlines(who: Actor, slug: str | None) -> None:
-    """Open deadlines due soon or overdue (the agency's own, or all agencies' for coordinators)."""
+    """Open deadlines: overdue ones and those due within 60 days (the agency's own, or all
+    agencies' for coordinators); when none is due soon, the next one ahead."""
     from ia_events.planning import deadlines
 
     st.subheader("Fristen")
     today = berlin(now()).date()
     with inst().db.read() as s:
-        soon = deadlines.upcoming(s, who, slug, today=today, days=60)
-    rows = [r for r in soon if not r.submitted]
+        ahead = deadlines.upcoming(s, who, slug, today=today, days=366)
+    open_ = [r for r in ahead if not r.submitted]
+    rows = [r for r in open_ if (r.deadline.district_due - today).days <= 60]
     if not rows:
-        st.success("Keine offenen Fristen in den nächsten 60 Tagen.")
+        if open_:
+            nxt = min(open_, key=lambda r: r.deadline.district_due)
+            count = sum(r.deadline == nxt.deadline for r in open_)
+            who_owes = f" ({fmt_count(count, 'Integrationsagentur')} offen)" if slug is None else ""
+            st.success(
+                "Keine Frist überfällig, keine in den nächsten 60 Tagen fällig. Nächste: "
+                f"{nxt.deadline.title} am {fmt_date(nxt.deadline.district_due)}{who_owes}."
+            )
+        else:
+            st.success("Keine offenen Fristen.")
         return
     table = [
         {
             "Unterlage": r.deadline.title,
             "fällig (Bezirksverband)": fmt_date(r.deadline.district_due),
-            "Status": "überfällig" if r.overdue(today) else "offen",
+            "Status": status_label(r.status(today)),
         }
         for r in rows
     ]
     if slug is None:
         for row, r in zip(table, rows, strict=True):
             row["Integrationsagentur"] = r.agency_name
-    st.dataframe(table[:50], hide_index=True, width="stretch")
+    shown = table[:50]
+    st.dataframe(shown, hide_index=True, width="stretch", height=rows_height(len(shown)))
 
 
 def _volunteer_notes(who: Actor) -> None:
@@ -124,7 +138,8 @@ def _volunteer_notes(who: Actor) -> None:
         st.subheader("Ehrenamt: Nachweise laufen ab")
         for q in notes.expiring:
             state = "abgelaufen seit" if q.state == "expired" else "gültig bis"
-            st.write(f"⚠ {md(q.name)}: {md(q.label)} – {state} {fmt_date(q.valid_until)}")
+            until = fmt_date(q.valid_until)
+            st.write(f":material/warning: {md(q.name)}: {md(q.label)} – {state} {until}")
 
 
 def _specialist(who: Actor) -> None:
@@ -172,15 +187,14 @@ def _coordinator(who: Actor) -> None:
                 "Teilnahmen": r.participants,
                 "Teilziele erreicht": f"{r.subgoals_met} von {r.subgoals_total}",
                 "Ehrenamtliche": r.volunteers,
-                "Ehrenamtsstunden": round(r.volunteer_hours, 2),
+                # German figures whatever the browser's language: "280,9", not "280.9".
+                "Ehrenamtsstunden": fmt_number(r.volunteer_hours),
             }
             for r in rows
         ],
         hide_index=True,
         width="stretch",
-        # Numbers stay numbers (sortable); "localized" shows them as the browser's
-        # locale writes them: 25,63 for a German browser.
-        column_config={"Ehrenamtsstunden": st.column_config.NumberColumn(format="localized")},
+        height=rows_height(len(rows)),  # every agency visible, no scroll box
     )
     _upcoming(who, None)
     _deadlines(who, None)

@@ -21,22 +21,21 @@ from ia_events.core.messages import (
     fmt_date,
     fmt_datetime,
     fmt_number,
+    status_label,
 )
 from ia_events.planning import plans as planning
 from ia_events.reporting import progress
 from pages import _plan_forms
-from pages._ui import actor, guard, inst, md, now, writing
-
-STATUS = {"draft": "Entwurf", "submitted": "eingereicht", "approved": "freigegeben"}
+from pages._ui import actor, guard, inst, md, now, rows_height, writing, year_picker
 
 
 def _year() -> int:
     this = berlin(now()).year
-    return int(st.selectbox("Förderjahr", [this - 1, this, this + 1], index=1, key="plan_year"))
+    return year_picker([this - 1, this, this + 1])
 
 
 def _status_line(plan: planning.PlanView) -> None:
-    parts = [f"Status: **{STATUS.get(plan.status, plan.status)}**", f"Version {plan.version}"]
+    parts = [f"Status: **{status_label(plan.status)}**", f"Version {plan.version}"]
     if plan.approved_version:
         parts.append(
             f"freigegeben: Version {plan.approved_version} am {fmt_date(plan.approved_at)} "
@@ -129,7 +128,7 @@ def _pick(plans: list[planning.PlanView], key: str) -> planning.PlanView:
             "Aufgabe",
             list(by_id),
             format_func=lambda i: (
-                f"{by_id[i].topic[:70]} ({STATUS.get(by_id[i].status, '')}, {by_id[i].agency_name})"
+                f"{by_id[i].topic[:70]} ({status_label(by_id[i].status)}, {by_id[i].agency_name})"
             ),
             key=key,
         )
@@ -189,9 +188,9 @@ def _coordinator(who: Actor) -> None:
             {
                 "Integrationsagentur": p.agency_name,
                 "Aufgabe": p.topic[:60],
-                "Status": STATUS.get(p.status, p.status),
+                "Status": status_label(p.status),
                 "Version": p.version,
-                "Freigegeben (Version)": p.approved_version or "–",
+                "Freigegeben (Version)": str(p.approved_version or "–"),
                 "Angepasst seit Freigabe": "ja" if p.changed_since_approval else "",
                 "Teilziele": len(p.subgoals),
             }
@@ -199,6 +198,7 @@ def _coordinator(who: Actor) -> None:
         ],
         hide_index=True,
         width="stretch",
+        height=rows_height(len(plans)),
     )
     waiting = [p for p in plans if p.status == "submitted"]
     st.caption(
@@ -213,7 +213,7 @@ def _coordinator(who: Actor) -> None:
             list(by_id),
             index=default,
             format_func=lambda i: (
-                f"{by_id[i].agency_name}: {by_id[i].topic[:60]} ({STATUS.get(by_id[i].status, '')})"
+                f"{by_id[i].agency_name}: {by_id[i].topic[:60]} ({status_label(by_id[i].status)})"
             ),
             key="plan_pick",
         )

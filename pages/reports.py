@@ -8,7 +8,7 @@ import streamlit as st
 from ia_events.accounts import agencies
 from ia_events.core.messages import INDICATOR_LABELS, berlin, fmt_count, fmt_number
 from ia_events.reporting import activity_report, controlling, progress
-from pages._ui import actor, guard, inst, md, now, writing
+from pages._ui import actor, guard, inst, md, now, rows_height, writing, year_picker
 
 MONTHS = ["Jan", "Feb", "Mär", "Apr", "Mai", "Jun", "Jul", "Aug", "Sep", "Okt", "Nov", "Dez"]
 
@@ -34,9 +34,8 @@ slug = c1.selectbox(
     format_func={a.slug: a.name for a in reachable}.get,
     key="rep_agency",
 )
-year = c2.selectbox(
-    "Förderjahr", list(range(this_year, this_year - 11, -1)), index=1, key="rep_year"
-)
+with c2:
+    year = year_picker(list(range(this_year, this_year - 11, -1)))
 
 tab_report, tab_ctrl, tab_chart = st.tabs(["Sachbericht", "Controlling", "Verlauf"])
 
@@ -50,7 +49,8 @@ with tab_report:
         )
     else:
         st.info("Entwurf: Die Zahlen kommen aus den erfassten Terminen; die Texte schreiben Sie.")
-    st.caption(f"Fingerabdruck des Signaturschlüssels: {draft.fingerprint}")
+    with st.expander("Details"):
+        st.caption(f"Fingerabdruck des Signaturschlüssels: {draft.fingerprint}")
     editable = not draft.submitted and who.role == "specialist"
     with st.form("rep_form"):
         texts = {
@@ -137,11 +137,10 @@ with tab_ctrl:
     with guard(stop=True), inst().db.read() as s:
         data = controlling.figures(s, who, year, slug, now())
     if data:
-        st.dataframe(
-            pd.DataFrame([f.row() for f in data[0].rows], columns=controlling.HEADERS),
-            hide_index=True,
-            width="stretch",
-        )
+        table = pd.DataFrame([f.row() for f in data[0].rows], columns=controlling.HEADERS)
+        for column in ("Ehrenamtsstunden", "Soll", "Ist"):  # "280,9", not "280.9"
+            table[column] = ["–" if pd.isna(v) else fmt_number(v) for v in table[column]]
+        st.dataframe(table, hide_index=True, width="stretch", height=rows_height(len(table)))
         fields = [f for f in data[0].rows if f.level == "Handlungsfeld"]
         if fields:
             st.subheader("Je Handlungsfeld")

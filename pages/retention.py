@@ -13,8 +13,9 @@ from datetime import date
 import streamlit as st
 
 from ia_events.archive import retention
+from ia_events.archive.evidence import KIND_LABELS
 from ia_events.core.access import Actor, Permission, can
-from ia_events.core.messages import fmt_count, fmt_date, fmt_datetime
+from ia_events.core.messages import fmt_count, fmt_date, fmt_datetime, object_label
 from ia_events.privacy import subjects
 from pages._ui import actor, flash, guard, inst, md, writing
 
@@ -60,10 +61,10 @@ def _proposal(who: Actor) -> None:
                         "Nr.": c.evidence_id,
                         "Agentur": c.agency_slug,
                         "Förderjahr": c.funding_year,
-                        "Art": c.kind,
+                        "Art": KIND_LABELS.get(c.kind, c.kind),
                         "Titel": c.title,
                         "Frist": fmt_date(c.retention_until),
-                        "Regel": c.rule,
+                        "Regel": retention.rule_text(c.rule),
                     }
                     for c in items
                 ],
@@ -120,7 +121,7 @@ def _holds(who: Actor) -> None:
 
 
 def _deletions(who: Actor) -> None:
-    """Deletion records."""
+    """The deletion records (Löschnachweise)."""
     st.subheader("Löschprotokoll")
     with guard(stop=True), inst().db.read() as s:
         records = retention.list_deletions(s, who)
@@ -133,9 +134,8 @@ def _deletions(who: Actor) -> None:
                     "Agentur": r.agency_slug,
                     "Was": f"Nachweis {r.evidence_id}"
                     if r.evidence_id
-                    else f"{r.object_type} ×{r.count}",
-                    "SHA-256": (r.sha256 or "")[:16],
-                    "Regel": r.rule,
+                    else f"{object_label(r.object_type)} ×{r.count}",
+                    "Regel": retention.rule_text(r.rule),
                     "Genehmigt von": r.approved_by,
                 }
                 for r in reversed(records)
@@ -143,12 +143,21 @@ def _deletions(who: Actor) -> None:
             hide_index=True,
             width="stretch",
         )
+        with st.expander("Details (Prüfsummen und Regel-Codes)"):
+            st.dataframe(
+                [
+                    {"Nr.": r.id, "SHA-256": r.sha256 or "", "Regel-Code": r.rule}
+                    for r in reversed(records)
+                ],
+                hide_index=True,
+                width="stretch",
+            )
     else:
         st.info("Noch nichts gelöscht.")
 
 
 def _subject_requests(who: Actor) -> None:
-    """Data-subject requests."""
+    """Data-subject requests (Art. 15/17 DSGVO), the admin's."""
     if not can(who, Permission.system_run):
         return
     st.subheader("Betroffenenanfragen (Art. 15/17 DSGVO)")

@@ -26,6 +26,7 @@ left on disk are unreadable (their key is gone) and removed by the next run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -69,6 +70,36 @@ def retention_for(kind: str, funding_year: int, policy: str = CURRENT_POLICY) ->
     """(retention end, rule) -- 31 December of funding year + the kind's years."""
     years = POLICIES[policy].get(kind, 10)
     return date(funding_year + years, 12, 31), f"policy-{policy}/{kind}/fy+{years}"
+
+
+_RULE = re.compile(
+    r"^(?:policy-)?(?P<policy>[^/]+)/(?P<what>[a-z_]+)/(?P<base>fy|last)\+(?P<years>\d+)$"
+)
+_RULE_SUBJECTS = {
+    "attendance": "Teilnahmedaten",
+    "volunteer": "Daten Ehrenamtlicher",
+}
+
+
+def rule_text(rule: str) -> str:
+    """A retention rule code as a German sentence: ``policy-2026.1/photo/fy+10`` →
+    "Foto: aufbewahrt bis zum 31.12. des 10. Jahres nach dem Förderjahr (Regelwerk 2026.1)".
+    An unknown code is returned as it is (pages show codes only under "Details")."""
+    from ia_events.archive.evidence import KIND_LABELS
+
+    if rule == "art17-erasure-request":
+        return "Gelöscht auf Verlangen der betroffenen Person (Art. 17 DSGVO)"
+    m = _RULE.match(rule or "")
+    if m is None:
+        return rule
+    what = str(m["what"])
+    kinds: dict[str, str] = {str(k): v for k, v in KIND_LABELS.items()}
+    label = _RULE_SUBJECTS.get(what) or kinds.get(what, what)
+    after = "dem Förderjahr" if m["base"] == "fy" else "dem letzten Einsatz"
+    return (
+        f"{label}: aufbewahrt bis zum 31.12. des {m['years']}. Jahres nach {after} "
+        f"(Regelwerk {m['policy']})"
+    )
 
 
 # -- legal holds --------------------------------------------------------------------------

@@ -406,3 +406,175 @@ INDICATOR_LABELS = {
     "partners": "Kooperationspartner",
     "manual": "manuell erfasst",
 }
+
+
+# -- status words and audit actions ---------------------------------------------------------
+
+# The stable English status codes of plans, reports, deadlines, dates and notices, as a
+# German reader sees them. Pages show ``status_label(code)``, never the code itself.
+STATUS_LABELS = {
+    "open": "offen",
+    "submitted": "eingereicht",
+    "overdue": "überfällig",
+    "draft": "Entwurf",
+    "approved": "freigegeben",
+    "returned": "zurückgegeben",
+    "scheduled": "geplant",
+    "cancelled": "abgesagt",
+    "held": "durchgeführt",
+    "sent": "versandt",
+    "assigned": "eingeteilt",
+    "withdrawn": "abgemeldet",
+    "no_show": "nicht erschienen",
+    "active": "aktiv",
+    "inactive": "deaktiviert",
+}
+
+
+def status_label(code: str | None) -> str:
+    """``submitted`` → "eingereicht"; an unknown code stays as it is; None: –."""
+    if code is None:
+        return "–"
+    return STATUS_LABELS.get(str(code), str(code))
+
+
+# What each audit action (``ia_events.core.audit.Action``) means, as the Audit-Log page
+# says it. tests/unit/test_formatting.py checks that every action has its sentence.
+AUDIT_LABELS = {
+    "install:init": "Installation eingerichtet",
+    "install:demo": "Demodaten geladen",
+    "keys:rotate": "Schlüssel erneuert",
+    "agency:add": "Integrationsagentur angelegt",
+    "user:add": "Konto angelegt",
+    "user:deactivate": "Konto deaktiviert",
+    "user:reactivate": "Konto wieder aktiviert",
+    "user:password:reset": "Passwort zurückgesetzt",
+    "user:password:change": "Passwort geändert",
+    "user:login": "Anmeldung",
+    "user:login:failed": "Anmeldung fehlgeschlagen",
+    "user:locked": "Konto nach Fehlversuchen gesperrt",
+    "user:logout": "Abmeldung",
+    "user:logout:all": "Von allen Geräten abgemeldet",
+    "plan:add": "Aufgabenplanung angelegt",
+    "plan:change": "Aufgabenplanung geändert",
+    "plan:submit": "Aufgabenplanung eingereicht",
+    "plan:approve": "Aufgabenplanung freigegeben",
+    "plan:return": "Aufgabenplanung zurückgegeben",
+    "plan:notice": "Mitteilung an die Bewilligungsbehörde erstellt",
+    "plan:notice:sent": "Versand der Mitteilung vermerkt",
+    "analysis:add": "Sozialraumanalyse angelegt",
+    "analysis:change": "Sozialraumanalyse geändert",
+    "analysis:submit": "Sozialraumanalyse eingereicht",
+    "analysis:approve": "Sozialraumanalyse freigegeben",
+    "analysis:return": "Sozialraumanalyse zurückgegeben",
+    "report:approve": "Sachbericht freigegeben",
+    "report:return": "Sachbericht zurückgegeben",
+    "personnel:add": "Personalveränderung erfasst",
+    "personnel:change": "Personalveränderung geändert",
+    "template:add": "Vorlage angelegt",
+    "subgoal:add": "Teilziel angelegt",
+    "subgoal:change": "Teilziel geändert",
+    "activity:add": "Angebot angelegt",
+    "activity:change": "Angebot geändert",
+    "occurrence:add": "Termin angelegt",
+    "occurrence:change": "Termin geändert",
+    "occurrence:cancel": "Termin abgesagt",
+    "closure:add": "Schließzeit eingetragen",
+    "feed:add": "Kalender-Abo eingerichtet",
+    "feed:revoke": "Kalender-Abo zurückgezogen",
+    "deadline:submit": "Einreichung einer Frist vermerkt",
+    "checkin:link": "Check-in-Link erstellt",
+    "checkin:revoke": "Check-in-Link zurückgezogen",
+    "checkin:burst_stop": "Check-in wegen vieler Versuche angehalten",
+    "attendance:add": "Teilnahme erfasst",
+    "attendance:undo": "Teilnahme zurückgenommen",
+    "attendance:list:seal": "Teilnehmerliste abgeschlossen",
+    "evidence:scan:assign": "Scan einem Termin zugeordnet",
+    "card:add": "Teilnahmekarte ausgegeben",
+    "evidence:add": "Nachweis abgelegt",
+    "evidence:read": "Nachweis abgerufen",
+    "evidence:supersede": "Nachweis ersetzt",
+    "evidence:hold": "Aufbewahrungssperre gesetzt",
+    "evidence:release": "Aufbewahrungssperre freigegeben",
+    "evidence:delete": "Nachweis nach Fristablauf gelöscht",
+    "evidence:change": "Angaben zum Nachweis geändert",
+    "retention:run": "Löschlauf ausgeführt",
+    "retention:anonymise": "Personendaten nach Fristablauf anonymisiert",
+    "subject:access": "Auskunft an eine betroffene Person erteilt",
+    "subject:erasure": "Löschverlangen einer betroffenen Person bearbeitet",
+    "system:backup": "Sicherung erstellt",
+    "system:restore": "Sicherung wiederhergestellt",
+    "system:archive-migrate": "Archiv verschoben",
+    "volunteer:add": "Ehrenamtliche Person erfasst",
+    "volunteer:change": "Angaben einer ehrenamtlichen Person geändert",
+    "volunteer:deactivate": "Ehrenamtliche Person deaktiviert",
+    "volunteer:import": "Ehrenamtliche importiert",
+    "volunteer:export": "Ehrenamtsverzeichnis exportiert",
+    "volunteer:certificate": "Ehrenamtsnachweis erstellt",
+    "volunteer:qualification:add": "Qualifikation eingetragen",
+    "shift:add": "Einsatz angelegt",
+    "shift:signup": "Für einen Einsatz eingetragen",
+    "shift:assign": "Für einen Einsatz eingeteilt",
+    "shift:withdraw": "Von einem Einsatz abgemeldet",
+    "shift:no_show": "Nicht erschienen vermerkt",
+    "shift:checkin": "Beim Einsatz eingecheckt",
+    "shift:checkout": "Beim Einsatz ausgecheckt",
+    "shift:hours:override": "Einsatzstunden nachgetragen",
+    "volunteer:worklog:add": "Ehrenamtsstunden eingetragen",
+    "setting:change": "Einstellung geändert",
+    "system:verify": "Prüfsummen geprüft",
+    "audit:read": "Audit-Log exportiert",
+    "bundle:export": "Prüfpaket erstellt",
+    "report:change": "Sachbericht bearbeitet",
+    "report:submit": "Sachbericht eingereicht",
+    "report:export": "Sachbericht heruntergeladen",
+    "controlling:export": "Controlling-Zahlen exportiert",
+    "notify:prefs": "Benachrichtigungen eingestellt",
+    "notify:optout": "Benachrichtigungen abbestellt",
+    "notify:requeue": "Benachrichtigung erneut eingereiht",
+}
+
+
+def audit_label(action: str) -> str:
+    """``user:login`` → "Anmeldung" (an action without a sentence: "Aktion „…“")."""
+    return AUDIT_LABELS.get(action, f"Aktion „{action}“")
+
+
+# What an audit event is about (its ``object_type``), in German.
+OBJECT_LABELS = {
+    "installation": "Installation",
+    "user": "Konto",
+    "agency": "Integrationsagentur",
+    "task_plan": "Aufgabenplanung",
+    "needs_analysis": "Sozialraumanalyse",
+    "subgoal": "Teilziel",
+    "activity": "Angebot",
+    "occurrence": "Termin",
+    "attendance": "Teilnahme",
+    "evidence": "Nachweis",
+    "activity_report": "Sachbericht",
+    "deadline": "Frist",
+    "volunteer": "Ehrenamtliche*r",
+    "shift": "Einsatz",
+    "assignment": "Einteilung",
+    "card": "Teilnahmekarte",
+    "feed": "Kalender-Abo",
+    "notice": "Mitteilung",
+    "plan_notice": "Mitteilung",
+    "analysis": "Sozialraumanalyse",
+    "qualification": "Qualifikation",
+    "subject": "Betroffene Person",
+    "scans": "Scans",
+    "personnel_change": "Personalveränderung",
+    "legal_hold": "Aufbewahrungssperre",
+    "setting": "Einstellung",
+    "bundle": "Prüfpaket",
+    "template": "Vorlage",
+    "closure": "Schließzeit",
+}
+
+
+def object_label(object_type: str, object_id: object = None) -> str:
+    """``occurrence``, 218 → "Termin 218"."""
+    name = OBJECT_LABELS.get(object_type, object_type)
+    return f"{name} {object_id}".strip() if object_id not in (None, "") else name

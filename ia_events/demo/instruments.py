@@ -371,7 +371,7 @@ def after_load(inst: Installation, actor: Actor, today: date, now: datetime) -> 
                 None,
                 "Vertretung Elternzeit, 0,5 Stelle",
             ),
-            ("du-marxloh", "verlaengerung", -3, -40, None, "Verlängerung befristete Stelle"),
+            ("du-marxloh", "verlaengerung", -3, -40, -20, "Verlängerung befristete Stelle"),
             ("essen", "reduzierung", 30, None, None, "Reduzierung von 1,0 auf 0,75 Stelle"),
             ("kleve", "standort", 60, -10, -2, "Außenstelle Goch"),
         ):

@@ -290,6 +290,7 @@ def _agency_demo(
     summary: DemoSummary,
 ) -> None:
     place = PLACES.get(agency.slug, f"Familienzentrum {agency.city}, Marktplatz 3")
+    profile = _profile(agency.slug)
     pool = [f"{rng.choice(FIRST)} {rng.choice(LAST)}" for _ in range(22)] + SCRIPT_NAMES
     cards = [
         ParticipantCard(agency_id=agency.id, code=f"K-{agency.id:02d}-{i:04d}")
@@ -396,26 +397,61 @@ def _agency_demo(
         # series rules, so NRW holidays and the summer closure are skipped as in real use.
         series_end = min(date(year, 12, 18), today + timedelta(days=42))
         series_slots = []
-        for act, weekday in ((naeh, 1), (rad, 3)):
-            rule = _demo_rule(act.recurrence, year, weekday, series_end)
+        rad.recurrence = {**rad.recurrence, "interval": profile.rad_interval}
+        for act, weekday, weeks in ((naeh, 1, profile.naeh_late), (rad, 3, profile.rad_late)):
+            rule = _demo_rule(act.recurrence, year, weekday, series_end, weeks)
             act.recurrence = rule.as_dict()
             series_slots += [(act, slot) for slot in expand(rule, year, closures).slots]
         series_slots.sort(key=lambda pair: pair[1].starts_at)
         for act, slot in series_slots:
             if act is naeh and year == today.year and berlin(slot.starts_at).date() == today:
                 continue  # today's Nähcafé is the one open for check-in right now (below)
-            occ = _occ(s, inst, act, slot.starts_at, slot.ends_at, now, rng, pool, cards, summary)
+            occ = _occ(
+                s,
+                inst,
+                act,
+                slot.starts_at,
+                slot.ends_at,
+                now,
+                rng,
+                pool,
+                cards,
+                summary,
+                scale=profile.scale,
+            )
             if act is rad and slot.starts_at > now and not cancel_next:
                 cancel_next.append(occ)
         year_end = series_end
-        for month in (3, 5, 9, 11):
+        for month in profile.info_months:
             d = date(year, month, 12)
             if d <= year_end:
-                _occ(s, inst, info, _at(d, 17), _at(d, 19), now, rng, pool, cards, summary)
+                _occ(
+                    s,
+                    inst,
+                    info,
+                    _at(d, 17),
+                    _at(d, 19),
+                    now,
+                    rng,
+                    pool,
+                    cards,
+                    summary,
+                    scale=profile.scale,
+                )
         fest_day = date(year, 6, 20)
         if fest_day <= year_end:
             _occ(
-                s, inst, fest, _at(fest_day, 14), _at(fest_day, 19), now, rng, pool, cards, summary
+                s,
+                inst,
+                fest,
+                _at(fest_day, 14),
+                _at(fest_day, 19),
+                now,
+                rng,
+                pool,
+                cards,
+                summary,
+                scale=profile.scale,
             )
         if year == today.year:
             # Open for check-in right now: a Nähcafé that began half an hour ago.
@@ -455,8 +491,32 @@ def _demo_closures(s, agency: Agency, today: date) -> list[ClosurePeriod]:
     return periods
 
 
-def _demo_rule(recurrence: dict[str, object], year: int, weekday: int, until: date) -> SeriesRule:
-    first = date(year, 1, 8)
+@dataclass(frozen=True)
+class Profile:
+    """How big and busy one demo agency is: agencies differ, the same on every load."""
+
+    scale: float  # attendance per date, relative
+    rad_interval: int  # the Fahrradwerkstatt every 1, 2 or 3 weeks
+    naeh_late: int  # weeks after early January the Nähcafé series starts
+    rad_late: int
+    info_months: tuple[int, ...]
+
+
+def _profile(slug: str) -> Profile:
+    rng = random.Random(f"demo-profile-{slug}")  # str seeds are stable across runs
+    return Profile(
+        scale=rng.choice((0.6, 0.8, 1.0, 1.0, 1.3, 1.6)),
+        rad_interval=rng.choice((1, 2, 2, 3)),
+        naeh_late=rng.choice((0, 0, 2, 5, 9)),
+        rad_late=rng.choice((0, 3, 6)),
+        info_months=tuple(sorted(rng.sample((2, 3, 5, 9, 10, 11), rng.randint(2, 5)))),
+    )
+
+
+def _demo_rule(
+    recurrence: dict[str, object], year: int, weekday: int, until: date, late_weeks: int = 0
+) -> SeriesRule:
+    first = date(year, 1, 8) + timedelta(weeks=late_weeks)
     first += timedelta(days=(weekday - first.weekday()) % 7)
     return SeriesRule.from_dict(
         {**recurrence, "first_day": first.isoformat(), "until": until.isoformat()}
@@ -475,6 +535,7 @@ def _occ(
     cards: list[ParticipantCard],
     summary: DemoSummary,
     attendance: bool = True,
+    scale: float = 1.0,
 ) -> Occurrence:
     occ = Occurrence(
         activity_id=activity.id,
@@ -496,7 +557,9 @@ def _occ(
         "recorded_at": start + timedelta(minutes=10),
     }
     if activity.attendance_mode == "named":
-        for name in rng.sample(pool, rng.randint(6, 14)):
+        for name in rng.sample(
+            pool, min(len(pool), rng.randint(round(6 * scale), round(14 * scale)))
+        ):
             rows.append(
                 {
                     **base,
@@ -508,7 +571,9 @@ def _occ(
                 }
             )
     elif activity.attendance_mode == "card":
-        for card in rng.sample(cards, rng.randint(4, 10)):
+        for card in rng.sample(
+            cards, min(len(cards), rng.randint(round(4 * scale), round(10 * scale)))
+        ):
             rows.append({**base, "method": "card_scan", "count": 1, "card_id": card.id})
     else:
         categories: list[str | None] = [*activity.count_categories] or [None]
@@ -518,7 +583,7 @@ def _occ(
                 {
                     **base,
                     "method": "headcount",
-                    "count": rng.randint(low, high),
+                    "count": rng.randint(round(low * scale), round(high * scale)),
                     "category": category,
                 }
             )

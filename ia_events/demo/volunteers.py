@@ -12,6 +12,7 @@ directly (one "install:demo" audit event covers the whole demo).
 
 from __future__ import annotations
 
+import zlib
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
@@ -100,7 +101,10 @@ def _agency(
 ) -> tuple[Volunteer, str]:
     keys = inst.keys
     offset = agency.id % len(PEOPLE)
-    people = [PEOPLE[(offset + i) % len(PEOPLE)] for i in range(5)]
+    # Agencies differ: five to eight volunteers, a different weekly homework help.
+    size = 5 + zlib.crc32(agency.slug.encode()) % 4
+    weekly = (4.5, 5.0, 5.5, 6.0)[zlib.crc32(agency.slug.encode()[::-1]) % 4]
+    people = [PEOPLE[(offset + i) % len(PEOPLE)] for i in range(size)]
     vols = []
     for i, (name, contact, langs, skills) in enumerate(people):
         v = Volunteer(
@@ -226,7 +230,7 @@ def _agency(
                 volunteer_id=vols[1].id,
                 agency_id=agency.id,
                 day=day,
-                hours=5.0,
+                hours=weekly,
                 description="Hausaufgabenhilfe im Quartierstreff",
                 recorded_by=staff,
             )
@@ -242,5 +246,17 @@ def _agency(
             recorded_by=staff,
         )
     )
+    for n, v in enumerate(vols[5:], 1):  # the larger agencies' further helpers
+        for k in range(n + 1):
+            s.add(
+                WorkLog(
+                    volunteer_id=v.id,
+                    agency_id=agency.id,
+                    day=today - timedelta(days=9 + 23 * k + n),
+                    hours=2.5 + n,
+                    description="Unterstützung beim Stadtteilcafé",
+                    recorded_by=staff,
+                )
+            )
     s.flush()
     return vols[0], people[0][0]

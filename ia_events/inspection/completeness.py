@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from ia_events.core.access import Actor, Permission, require
+from ia_events.core.access import Actor, Permission, require, scope_filter
 from ia_events.core.errors import NotFound
 from ia_events.core.messages import berlin, fmt_date, fmt_number
 from ia_events.core.models import (
@@ -46,6 +46,7 @@ from ia_events.reporting.progress import SubGoalProgress, progress_for_agency
 from storage.db import utcnow
 
 LIST_KINDS = (EvidenceKind.participant_list, EvidenceKind.signed_list_scan)
+PRESS_KINDS = (EvidenceKind.press_release, EvidenceKind.press_clipping)
 RETENTION_NEAR_DAYS = 365
 
 
@@ -528,6 +529,95 @@ def _retention_findings(tree: InspectionTree, today: date) -> list[Finding]:
                 )
             )
     return out
+
+
+# What each finding code is about, for the coordinator's drill-down (one group per kind).
+FINDING_KINDS: dict[str, str] = {
+    "plan_missing": "Aufgabenplanung",
+    "plan_not_approved": "Aufgabenplanung",
+    "report_not_submitted": "Sachbericht",
+    "target_not_met": "Zielwerte nicht erreicht",
+    "subgoal_without_evidence": "Teilziele ohne Nachweis",
+    "occurrence_without_list": "Termine ohne Teilnehmerliste",
+    "paper_list_unsigned": "Papierlisten ohne unterschriebenen Scan",
+    "retention_past": "Aufbewahrungsfrist abgelaufen",
+    "retention_near": "Aufbewahrungsfrist endet bald",
+    "legal_hold": "Aufbewahrungssperren",
+}
+
+
+def finding_kind(code: str) -> str:
+    return FINDING_KINDS.get(code, "Weitere Hinweise")
+
+
+def grouped(found: list[Finding]) -> dict[str, list[Finding]]:
+    """Findings grouped by kind (in the order of ``findings``: most important first)."""
+    out: dict[str, list[Finding]] = {}
+    for f in found:
+        out.setdefault(finding_kind(f.code), []).append(f)
+    return out
+
+
+@dataclass(frozen=True)
+class AgencyCompleteness:
+    """One agency's year at a glance: the row of the coordinator's overview."""
+
+    slug: str
+    name: str
+    held_with_list: int  # held dates with attendance that have their list
+    held_needing_list: int  # held dates with attendance (they need a list)
+    subgoals_with_evidence: int
+    subgoals_total: int
+    press_missing: int  # sub-goals without a press release or clipping
+    warnings: int
+    infos: int
+
+    @property
+    def list_share(self) -> float | None:
+        """Share of held dates with a list; None when no held date needed one."""
+        if not self.held_needing_list:
+            return None
+        return self.held_with_list / self.held_needing_list
+
+
+def summarise(tree: InspectionTree) -> AgencyCompleteness:
+    """The overview row of one tree, counted from the same findings the tree shows."""
+    without_list = {f.object_id for f in tree.findings if f.code in ("occurrence_without_list",)}
+    needing = [o for o in tree.occurrences.values() if o.held and o.participants > 0]
+    with_evidence = 0
+    press_missing = 0
+    for g in tree.subgoals:
+        items = tree.evidence_for_subgoal(g.id)
+        with_evidence += bool(items)
+        press_missing += not any(e.kind in PRESS_KINDS for e in items)
+    warnings = sum(f.severity == "warning" for f in tree.findings)
+    return AgencyCompleteness(
+        slug=tree.agency_slug,
+        name=tree.agency_name,
+        held_with_list=sum(o.id not in without_list for o in needing),
+        held_needing_list=len(needing),
+        subgoals_with_evidence=with_evidence,
+        subgoals_total=len(tree.subgoals),
+        press_missing=press_missing,
+        warnings=warnings,
+        infos=len(tree.findings) - warnings,
+    )
+
+
+@service(Permission.bundle_export, Reach.listing)
+def overview(
+    session: Session, actor: Actor, year: int, now: datetime | None = None
+) -> list[AgencyCompleteness]:
+    """Completeness of every agency the actor reaches for ``year`` (a specialist: her own),
+    by agency name; each row from ``inspect``'s tree and findings."""
+    require(actor, Permission.bundle_export)
+    now = now or utcnow()
+    slugs = session.scalars(
+        select(Agency.slug)
+        .where(scope_filter(actor, Agency.id), Agency.active.is_(True))
+        .order_by(Agency.name)
+    ).all()
+    return [summarise(inspect(session, actor, slug, year, None, now)) for slug in slugs]
 
 
 def differences(tree: InspectionTree) -> list[str]:

@@ -24,6 +24,7 @@ from ia_events.core.messages import (
     fmt_number,
     fmt_percent,
     fmt_time,
+    status_label,
 )
 from ia_events.core.models import FIELD_LABELS, FieldOfAction
 from ia_events.core.pdf import FAMILY, Document
@@ -161,7 +162,7 @@ def _plan(doc: _Index, tree: InspectionTree) -> None:
         + (f" durch {approved['approved_by']}" if approved.get("approved_by") else "")
         + ")"
         if approved
-        else f"nicht freigegeben (Status: {p['status']})"
+        else f"nicht freigegeben (Status: {status_label(p['status'])})"
     )
     doc.para(
         f"Thema: {p['topic']}\nZiel: {p['goal']}\nMethoden: {p['methods'] or '–'}\nStatus: {status}"

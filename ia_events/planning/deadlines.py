@@ -391,31 +391,41 @@ def mark_submitted_without_document(
     return row
 
 
+OVERDUE_DEMO_AGENCY = 8  # the one agency (by id order) that still owes its latest document
+
+
 @service(None, Reach.setup)
 def load_demo(inst: Installation, actor: Actor, today: date) -> int:
-    """Demo: every agency submitted its past deadlines with a document, but two agencies
-    still owe their most recent one (so the coordinator view shows overdue items)."""
+    """Demo: every agency submitted its past deadlines on time with a document (some a
+    week or two early), except one agency that still owes its most recent one: exactly
+    one overdue item. Deadlines still ahead stay open (due soon, not overdue) -- also
+    next funding year's ones that already fell due (Aufgabenplanung on 15.11.)."""
     from fpdf import FPDF
 
     with inst.db.read() as s:
         agencies = [
             tuple(r) for r in s.execute(select(Agency.slug, Agency.name).order_by(Agency.id))
         ]
-    due = [
-        d
-        for year in (today.year - 1, today.year)
-        for d in deadlines_for_year(year)
-        if d.district_due < today
-    ]
+    due = sorted(
+        (
+            d
+            for year in (today.year - 2, today.year - 1, today.year, today.year + 1)
+            for d in deadlines_for_year(year)
+            if d.district_due < today
+            and (year >= today.year - 1 or d.district_due >= today - timedelta(days=400))
+        ),
+        key=lambda d: (d.district_due, d.kind.value),
+    )
     count = 0
     for index, (slug, name) in enumerate(agencies):
-        todo = due[:-1] if index in (3, 8) and due else due
-        for d in todo:
+        todo = due[:-1] if index == OVERDUE_DEMO_AGENCY and due else due
+        for n, d in enumerate(todo):
             pdf = FPDF()
             pdf.add_page()
             pdf.set_font("helvetica", size=12)
             pdf.multi_cell(0, 8, f"{d.title}\n{name}\n(Demodokument, fiktiv)")
             submitted = datetime.combine(d.district_due, datetime.min.time(), tzinfo=BERLIN)
+            early = 1 + (index * 3 + n * 5) % 14  # one day to two weeks before the date
             submit(
                 inst,
                 actor,
@@ -426,7 +436,7 @@ def load_demo(inst: Installation, actor: Actor, today: date) -> int:
                 content=bytes(pdf.output()),
                 media_type="application/pdf",
                 note="Fristgerecht eingereicht (Demo).",
-                now=submitted - timedelta(days=2),
+                now=submitted - timedelta(days=early),
             )
             count += 1
     return count

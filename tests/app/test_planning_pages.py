@@ -147,3 +147,14 @@ def _count(inst: Installation, model) -> int:  # type: ignore[no-untyped-def]
 
     with inst.db.read() as s:
         return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_coordinator_plan_table_has_one_type_per_column(app) -> None:  # type: ignore[no-untyped-def]
+    # "Freigegeben (Version)" mixed numbers and "–": pyarrow refused the column.
+    at = login(app, "koordination")
+    at.switch_page("pages/planning.py")
+    at.run()
+    assert not at.exception, at.exception
+    frame = at.dataframe[0].value
+    approved = frame["Freigegeben (Version)"].tolist()
+    assert approved and all(isinstance(v, str) for v in approved)

@@ -36,7 +36,8 @@ def test_specialist_sees_registry_rosters_hours_and_overview_warnings(app, app_e
     _open(app, "pages/volunteers.py")
     assert [t.label for t in app.tabs][:2] == ["Verzeichnis", "Import & Export"]
     names = app.dataframe[0].value["Name"].tolist()
-    assert "سمية الحسن" in names and len(names) == 5
+    # The demo agencies differ in size: five to eight volunteers each (Essen: seven).
+    assert "سمية الحسن" in names and len(names) == len(set(names)) == 7
     assert "Dienstplan der Woche" in texts(app)
     assert "Ehrenamtskarte NRW ab 200 Std." in texts(app)
     # Issue a certificate: the download appears.

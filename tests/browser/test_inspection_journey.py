@@ -24,6 +24,17 @@ def test_coordinator_exports_and_downloads_a_bundle(page, live_server, tmp_path:
     wait_ready(page)
     page.get_by_text("Vollständigkeit").first.wait_for()
 
+    # The overview lists every agency; a click on a row (its selection box at the left)
+    # opens that agency's findings, grouped by kind.
+    overview = page.locator('[data-testid="stDataFrame"]').first
+    overview.wait_for()
+    box = overview.bounding_box()
+    assert box is not None and box["height"] >= 35 * 14  # 13 rows and the header, no scrolling
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 35 * 1 + 17)  # the second row
+    page.get_by_role("heading", name="Hinweise: Integrationsagentur DU-Meiderich").wait_for()
+    wait_ready(page)
+    page.get_by_text(re.compile(r"Termine ohne Teilnehmerliste \(\d+\)")).first.wait_for()
+
     page.get_by_role("button", name="Prüfpaket erstellen").click()
     page.get_by_text("Prüfpaket erstellt").wait_for(timeout=60_000)
     wait_ready(page)

@@ -88,7 +88,9 @@ def test_checkins_are_sealed_shown_complete_and_bundled(  # type: ignore[no-unty
     page.get_by_role("link", name="Prüfung").click()
     page.get_by_role("heading", name="Prüfung").wait_for()
     wait_ready(page)
-    pick_option(page, page.get_by_label("Integrationsagentur"), "Integrationsagentur Essen")
+    pick_option(
+        page, page.get_by_label("Integrationsagentur", exact=True), "Integrationsagentur Essen"
+    )
     wait_ready(page)
     pick_option(page, page.get_by_label("Förderjahr"), str(year))
     wait_ready(page)

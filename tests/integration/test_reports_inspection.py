@@ -26,8 +26,10 @@ from ia_events.core.models import (
     Role,
     SubGoal,
 )
+from ia_events.inspection import completeness
 from ia_events.inspection.bundle import export_bundle
 from ia_events.inspection.completeness import inspect
+from ia_events.planning import deadlines
 from ia_events.reporting import activity_report, controlling
 from storage.db import utcnow
 
@@ -89,6 +91,74 @@ def test_specialist_sees_only_her_own_agency(demo_inst: Installation) -> None:
         with pytest.raises(NotFound):
             controlling.figures(s, fk, _year(), "kleve")
         assert [a.slug for a in controlling.figures(s, fk, _year())] == ["essen"]
+
+
+def test_completeness_overview_counts_from_the_same_findings(demo_inst: Installation) -> None:
+    year = _year() - 1
+    with demo_inst.db.read() as s:
+        rows = completeness.overview(s, COORD, year)
+        essen = inspect(s, COORD, "essen", year)
+    assert len(rows) == 13 and [r.name for r in rows] == sorted(r.name for r in rows)
+    row = next(r for r in rows if r.slug == "essen")
+    missing = sum(f.code == "occurrence_without_list" for f in essen.findings)
+    needing = [o for o in essen.occurrences.values() if o.held and o.participants > 0]
+    assert row.held_needing_list == len(needing) > 0
+    assert row.held_with_list == len(needing) - missing
+    assert row.held_with_list > 0  # Essen's sealed lists and signed scans of last year
+    assert row.list_share == pytest.approx(row.held_with_list / row.held_needing_list)
+    assert row.subgoals_total == len(essen.subgoals)
+    assert row.subgoals_with_evidence == sum(
+        bool(essen.evidence_for_subgoal(g.id)) for g in essen.subgoals
+    )
+    # The demo's press release covers the first sub-goal only.
+    assert row.press_missing == row.subgoals_total - 1
+    assert row.warnings == sum(f.severity == "warning" for f in essen.findings)
+    assert row.warnings + row.infos == len(essen.findings)
+    groups = completeness.grouped(essen.findings)
+    assert sum(len(v) for v in groups.values()) == len(essen.findings)
+    assert len(groups.get("Termine ohne Teilnehmerliste", [])) == missing
+
+
+def test_completeness_overview_keeps_to_the_actors_agency(demo_inst: Installation) -> None:
+    year = _year() - 1
+    with demo_inst.db.read() as s:
+        own = completeness.overview(s, _specialist(demo_inst, "kleve"), year)
+        assert [r.slug for r in own] == ["kleve"]
+        volunteer = Actor(name="ehrenamt", role=Role.volunteer, agency_id=1)
+        with pytest.raises(Forbidden):
+            completeness.overview(s, volunteer, year)
+
+
+def test_demo_deadlines_are_met_but_one_and_some_are_due_soon(demo_inst: Installation) -> None:
+    today = berlin(utcnow()).date()
+    with demo_inst.db.read() as s:
+        ahead = deadlines.upcoming(s, COORD, today=today, days=183)
+        years = {
+            y: deadlines.for_year(s, COORD, y) for y in (today.year - 1, today.year, today.year + 1)
+        }
+    overdue = [v for v in ahead if v.overdue(today)]
+    assert len(overdue) == 1, [(v.agency_slug, v.deadline.title) for v in overdue]
+    due_soon = [v for v in ahead if not v.submitted and v.deadline.district_due >= today]
+    assert due_soon and {v.agency_slug for v in due_soon} == {v.agency_slug for v in ahead}
+    for rows in years.values():  # on the Fristen page: every other past date met, on time
+        past = [v for v in rows if v.deadline.district_due < today]
+        late = [v for v in past if v.overdue(today)]
+        assert len(late) <= 1
+        assert all(
+            berlin(v.submitted_at).date() <= v.deadline.district_due for v in past if v.submitted
+        )
+    assert sum(v.overdue(today) for rows in years.values() for v in rows) == 1
+
+
+def test_demo_agencies_differ_in_size(demo_inst: Installation) -> None:
+    from ia_events.reporting.progress import district_summary
+
+    with demo_inst.db.read() as s:
+        rows = district_summary(s, COORD, _year())
+    assert len(rows) == 13
+    for figure in ("occurrences_held", "participants", "volunteers", "volunteer_hours"):
+        values = {getattr(r, figure) for r in rows}
+        assert len(values) >= 3, (figure, values)
 
 
 def test_sachbericht_edit_export_submit_and_freeze(demo_inst: Installation, tmp_path: Path) -> None:

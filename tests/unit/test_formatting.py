@@ -74,3 +74,25 @@ def test_sachbericht_pdf_holds_up_to_the_pdfa_2b_checks_we_can_make() -> None:
     from tests.pdfa_support import pdfa_problems
 
     assert pdfa_problems(render_pdf(_draft())) == []
+
+
+def test_status_words_and_audit_actions_read_as_german_sentences() -> None:
+    from ia_events.core.audit import Action
+    from ia_events.core.messages import AUDIT_LABELS, audit_label, object_label, status_label
+
+    assert status_label("open") == "offen" and status_label("submitted") == "eingereicht"
+    assert status_label("overdue") == "überfällig" and status_label(None) == "–"
+    assert audit_label("user:login") == "Anmeldung"
+    assert set(AUDIT_LABELS) >= {a.value for a in Action}  # every action has its sentence
+    assert object_label("occurrence", 218) == "Termin 218"
+    assert fmt_number(280.9) == "280,9" and fmt_size(2_150_000) == "2,2 MB"
+
+
+def test_retention_rules_read_as_german_sentences() -> None:
+    from ia_events.archive.retention import retention_for, rule_text
+
+    _until, rule = retention_for("photo", 2026)
+    assert rule_text(rule) == (
+        "Foto: aufbewahrt bis zum 31.12. des 10. Jahres nach dem Förderjahr (Regelwerk 2026.1)"
+    )
+    assert "Art. 17 DSGVO" in rule_text("art17-erasure-request")
