@@ -23,7 +23,7 @@ from ia_events.archive.evidence import GATHERING, KIND_LABELS
 from ia_events.attendance import tokens
 from ia_events.core.access import Permission, can
 from ia_events.core.messages import berlin, fmt_count, fmt_date, fmt_datetime, fmt_size
-from pages._ui import actor, guard, inst, md, now, writing
+from pages._ui import actor, guard, inst, md, now, upload_limit_mb, writing
 
 who = actor()
 st.title("Nachweise")
@@ -140,6 +140,7 @@ if can(who, Permission.evidence_add):
                 "Dateien (mehrere möglich, auch per Ziehen und Ablegen)",
                 accept_multiple_files=True,
                 key="ev_files",
+                max_upload_size=upload_limit_mb(),
             )
             c1, c2 = st.columns(2)
             kind_default = kinds.index("signed_list_scan") if preset else kinds.index("other")
@@ -372,7 +373,9 @@ else:
         if can(who, Permission.evidence_add) and not v.superseded_by_id:
             with st.expander("Korrigierte Fassung hochladen (ersetzt diesen Nachweis)"):
                 with st.form(f"ev_supersede_{v.id}", clear_on_submit=True):
-                    new_file = st.file_uploader("Korrigierte Datei", key=f"ev_new_{v.id}")
+                    new_file = st.file_uploader(
+                        "Korrigierte Datei", key=f"ev_new_{v.id}", max_upload_size=upload_limit_mb()
+                    )
                     go = st.form_submit_button("Als neue Fassung archivieren")
                 if go:
                     with guard():

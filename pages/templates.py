@@ -8,7 +8,7 @@ import streamlit as st
 
 from ia_events.core.messages import berlin, fmt_date
 from ia_events.planning import templates
-from pages._ui import actor, guard, inst, now, writing
+from pages._ui import actor, guard, inst, now, upload_limit_mb, writing
 
 
 def render() -> None:
@@ -24,7 +24,9 @@ def render() -> None:
             kind = st.selectbox("Art", list(templates.KINDS), format_func=templates.KINDS.get)
             title = st.text_input("Bezeichnung", placeholder="z. B. Logo MKJFGFI NRW 2025")
             valid_from = st.date_input("Gültig ab", value=berlin(now()).date(), format="DD.MM.YYYY")
-            upload = st.file_uploader("Datei (Logos als PNG oder JPEG)")
+            upload = st.file_uploader(
+                "Datei (Logos als PNG oder JPEG)", max_upload_size=upload_limit_mb()
+            )
             if st.form_submit_button("Fassung hochladen", type="primary"):
                 if upload is None:
                     st.error("Bitte eine Datei auswählen.")
