@@ -216,7 +216,9 @@ def main() -> None:
         # as a <div> inside the <ul> of links, which screen readers and axe-core reject
         # as a broken list (WCAG 1.3.1; axe "list"/"listitem", serious).
         sections = _pages_for(str(actor.role))
-        page = st.navigation([p for section in sections.values() for p in section])
+        # expanded=True: with more than twelve pages Streamlit would hide the rest behind
+        # "View more" (the specialist has thirteen); nobody should have to look for Konto.
+        page = st.navigation([p for section in sections.values() for p in section], expanded=True)
     if demo_installation():  # after st.navigation, so it belongs to every page's run
         demo_banner()
     with guard():

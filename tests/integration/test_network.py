@@ -28,6 +28,7 @@ from ia_events.core.models import (
 )
 from ia_events.network import partners
 from ia_events.planning import plans
+from ia_events.planning.activities import ActivitySpec
 from ia_events.reporting import controlling
 from tests.factories import World, build
 from tests.integration.test_cli import ia
@@ -225,13 +226,15 @@ def _controlling_world(inst: Installation, w: World) -> tuple[int, int]:
         ikoe = plans.create_activity(
             s,
             w.fk_essen,
-            agency_slug="essen",
-            funding_year=year,
-            title="Behördenlotsen",
-            type="Beratung",
-            field="IKÖ",
-            subgoal_ids=[w.subgoals[0]],
-            off_field_reason="Test",
+            ActivitySpec(
+                agency_slug="essen",
+                funding_year=year,
+                title="Behördenlotsen",
+                type="Beratung",
+                field="IKÖ",
+                subgoal_ids=[w.subgoals[0]],
+                off_field_reason="Test",
+            ),
         ).id
         card = ParticipantCard(agency_id=w.essen, code="K-TEST-1")
         s.add(card)
@@ -380,14 +383,16 @@ def test_partners_indicator_counts_partner_records_and_old_names_once(
         activity = plans.create_activity(
             s,
             w.fk_essen,
-            agency_slug="essen",
-            funding_year=w.year,
-            title="Sprachcafé",
-            type="Treff",
-            field="BE",
-            partners=["Jobcenter Essen", "Stadtbibliothek"],  # the old free text
-            subgoal_ids=[goal.id],
-            off_field_reason="Test",
+            ActivitySpec(
+                agency_slug="essen",
+                funding_year=w.year,
+                title="Sprachcafé",
+                type="Treff",
+                field="BE",
+                partners=["Jobcenter Essen", "Stadtbibliothek"],  # the old free text
+                subgoal_ids=[goal.id],
+                off_field_reason="Test",
+            ),
         )
         goal_id, activity_id = goal.id, activity.id
     for name, kind in (

@@ -14,6 +14,7 @@ from ia_events.attendance import checkin
 from ia_events.core.installation import Installation
 from ia_events.core.models import CalendarFeed, ShiftAssignment
 from ia_events.planning import calendar_feeds, plans
+from ia_events.planning.activities import ActivitySpec
 from ia_events.volunteers import feed, registry, shifts
 from tests.integration.test_volunteers import (
     NOW,
@@ -165,8 +166,14 @@ def test_open_shifts_filter_by_activity_dates_and_task(inst: Installation) -> No
     w = _world(inst)
     me = _as_volunteer(w.essen, _volunteer(inst, w.staff, w.essen, "Ayşe Yıldız"))
     with inst.db.write() as s:
-        cafe = plans.create_activity(s, OP, agency_slug="essen", funding_year=2026,
-                                     title="Sprachcafé", type="Sprachcafé", field="BE")  # fmt: skip
+        spec = ActivitySpec(
+            agency_slug="essen",
+            funding_year=2026,
+            title="Sprachcafé",
+            type="Sprachcafé",
+            field="BE",
+        )
+        cafe = plans.create_activity(s, OP, spec)
         cafe_id = cafe.id
     far = _occ(inst, cafe_id, NOW + timedelta(days=90))
     near_cafe = _occ(inst, cafe_id, NOW + timedelta(days=2))
