@@ -64,7 +64,7 @@ from ia_events.core.models import (
     OccurrenceStatus,
     ParticipantCard,
 )
-from ia_events.core.pdf import FAMILY, Document, covers_latin
+from ia_events.core.pdf import FAMILY, Document, covers_latin, covers_latin_or_arabic
 from ia_events.core.permissions import Reach, service
 from ia_events.privacy.personal import data_key
 from storage.db import utcnow
@@ -324,13 +324,18 @@ def render_pdf(
         if data.anonymous
         else "Teilnehmerliste – digital erfasst"
     )
-    latin = all(covers_latin(t) for t in _texts(data, reason))
+    texts = _texts(data, reason)
+    latin = all(covers_latin(t) for t in texts)
+    # Arabic names: the reduced fonts with the Arabic fallback (much faster than the full
+    # fonts); other scripts: the full fonts.
+    reduced = latin or all(covers_latin_or_arabic(t) for t in texts)
     doc = Document(
         title,
         subtitle=f"{agency.name} · Träger: {agency.carrier}",
         arabic=not latin,
-        latin_only=latin,
+        latin_only=reduced,
         shared_subsets=True,
+        shape_on_demand=reduced,
     )
     header_block(doc, occ, agency, act, None)
     valid = data.valid

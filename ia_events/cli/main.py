@@ -86,7 +86,7 @@ def demo_cmd(obj: Ctx, size: str) -> int:
         f"{fmt_count(summary.attendance, 'Teilnahme-Eintrag')}."
     )
     click.echo(
-        f"{summary.sealed} Teilnehmerlisten des Vorjahres versiegelt (Essen); die übrigen "
+        f"{summary.sealed} Teilnehmerlisten vergangener Termine versiegelt; spätere "
         "versiegelt der Server im Hintergrund, sofort: ia-events seal-lists"
     )
     click.echo(

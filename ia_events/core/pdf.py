@@ -14,8 +14,10 @@ from __future__ import annotations
 import copy
 import functools
 import io
+import re
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 from fontTools import subset as ftsubset
 from fontTools.ttLib import TTFont
@@ -39,6 +41,20 @@ LATIN_RANGES = (
 def covers_latin(text: str) -> bool:
     """True if every character of ``text`` is in the reduced fonts."""
     return all(any(lo <= ord(ch) < hi for lo, hi in LATIN_RANGES) for ch in text if ch >= " ")
+
+
+# Code points Noto Sans Arabic (the fallback font) prints: Arabic, its supplements and
+# presentation forms.
+ARABIC_RANGES = ((0x600, 0x700), (0x750, 0x780), (0x8A0, 0x900), (0xFB50, 0xFE00), (0xFE70, 0xFF00))
+
+
+RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+
+
+def covers_latin_or_arabic(text: str) -> bool:
+    """True if the reduced fonts with the Arabic fallback print every character of ``text``."""
+    ranges = LATIN_RANGES + ARABIC_RANGES
+    return all(any(lo <= ord(ch) < hi for lo, hi in ranges) for ch in text if ch >= " ")
 
 
 @functools.cache
@@ -178,6 +194,7 @@ class Document(FPDF):
         arabic: bool = True,
         latin_only: bool = False,
         shared_subsets: bool = False,
+        shape_on_demand: bool = False,
     ) -> None:
         super().__init__(
             orientation=orientation,
@@ -186,7 +203,7 @@ class Document(FPDF):
             enforce_compliance="PDF/A-2B" if pdfa else None,
         )
         self.doc_title = title
-        self.shared_subsets = shared_subsets and not arabic
+        self.shared_subsets = shared_subsets
         self.doc_subtitle = subtitle
         regular, bold = (
             latin_fonts()
@@ -200,6 +217,11 @@ class Document(FPDF):
             self.add_cached_font(ARABIC, "B", FONTS / "NotoSansArabic-Bold.ttf")
             self.set_fallback_fonts([ARABIC], exact_match=False)
             self.set_text_shaping(True)
+        # Shaping (HarfBuzz, bidi) only for the texts with Arabic or Hebrew letters: it
+        # costs more than the rest of a list's layout (bulk documents with Arabic names).
+        self.shape_on_demand = arabic and shape_on_demand
+        if self.shape_on_demand:
+            self.set_text_shaping(False)
         self.set_title(title)
         self.set_creator("ia-events")
         self.set_lang("de-DE")
@@ -212,6 +234,20 @@ class Document(FPDF):
         """``add_font`` for a TrueType font without variations, parsed once per process."""
         font = _fresh_font(self, path, family, style)
         self.fonts[font.fontkey] = font
+
+    def _shape_for(self, text: str) -> None:
+        if self.shape_on_demand:
+            want = RTL.search(text) is not None
+            if want != bool(self.text_shaping):
+                self.set_text_shaping(want)
+
+    def cell(self, *args: Any, **kwargs: Any) -> bool:
+        self._shape_for(str(kwargs.get("text", args[2] if len(args) > 2 else "")))
+        return super().cell(*args, **kwargs)
+
+    def multi_cell(self, *args: Any, **kwargs: Any) -> Any:
+        self._shape_for(str(kwargs.get("text", args[2] if len(args) > 2 else "")))
+        return super().multi_cell(*args, **kwargs)
 
     def lines(self, w: float, h: float, text: str) -> None:
         """``multi_cell(w, h, text)`` for plain text, ending at the next line's left margin,
@@ -258,10 +294,11 @@ class Document(FPDF):
         self.set_font(FAMILY, "B" if bold else "", size)
 
     def render(self) -> bytes:
-        """The PDF file. With ``shared_subsets`` (bulk documents without text shaping,
-        e.g. sealed lists) each font is embedded with whole blocks of 32 code points (the
+        """The PDF file. With ``shared_subsets`` (bulk documents, e.g. sealed lists)
+        each font is embedded with whole blocks of 32 code points (the
         ones its text uses), subset once per process for each set of blocks instead of
-        once per file: a few KB more per file, ~10 ms less a font."""
+        once per file: a few KB more per file, ~10 ms less a font. A font whose shaped
+        glyphs are not all in those blocks (Arabic forms, ligatures) is subset as usual."""
         try:
             if self.shared_subsets:
                 for font in self.fonts.values():
