@@ -446,7 +446,7 @@ def _rows(doc: Document, data: _ListData) -> None:
             doc.add_page()
         doc.set_font(FAMILY, "S" if r.undone_at is not None else "", 8.5)
         for w, text in zip(widths, cells, strict=True):
-            doc.cell(w, line, _fit(doc, text, w), border=1)
+            doc.table_cell(w, line, _fit(doc, text, w))
         doc.ln(line)
         if r.undone_at is not None:
             doc.body(8)

