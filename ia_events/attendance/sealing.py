@@ -769,10 +769,11 @@ def seal_due(
     limit: int | None = None,
     only: Collection[int] | None = None,
     workers: int = 1,
+    batch: int = BATCH,
 ) -> SealRun:
     """Seal every due occurrence (cron, the server's background job, the demo).
 
-    Lists are archived ``BATCH`` at a time (one record transaction; if it fails, each
+    Lists are archived ``batch`` at a time (one record transaction; if it fails, each
     list in its own): a failure (a full disk, a deleted blob) is reported and the run
     goes on; the next run retries what is still due. ``workers`` > 1 renders the lists
     in that many processes (each reads the database itself); the archive writes stay in
@@ -787,7 +788,7 @@ def seal_due(
     if limit is not None:
         ids = ids[:limit]
     run = SealRun()
-    chunks = [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
+    chunks = [ids[start : start + batch] for start in range(0, len(ids), batch)]
     workers = max(1, min(workers, len(chunks)))
     pool = _pool(inst, workers) if workers > 1 else None
     pending: dict[int, Future[dict[int, Rendered]]] = {}
