@@ -230,8 +230,11 @@ def stale(session: Session, now: datetime, grace: timedelta) -> list[int]:
 # -- gathering -------------------------------------------------------------------------------
 
 
-def _load(inst: Installation, session: Session, occurrence_ids: list[int]) -> dict[int, _ListData]:
-    """Everything the lists of these occurrences need, in a handful of queries."""
+def _load(
+    inst: Installation, session: Session, occurrence_ids: list[int], names: bool = True
+) -> dict[int, _ListData]:
+    """Everything the lists of these occurrences need, in a handful of queries
+    (``names=False``: without decrypting names, for lists a worker rendered)."""
     occs = session.scalars(select(Occurrence).where(Occurrence.id.in_(occurrence_ids))).all()
     out: dict[int, _ListData] = {}
     agencies = {
@@ -264,7 +267,7 @@ def _load(inst: Installation, session: Session, occurrence_ids: list[int]) -> di
         data = out[att.occurrence_id]
         if code:
             name = f"Karte {code}"
-        elif data.anonymous or att.method == "headcount":
+        elif data.anonymous or att.method == "headcount" or (att.name_enc and not names):
             name = ""
         elif att.name_enc:
             if att.agency_id not in keys:  # one key read per agency, not per row
@@ -819,7 +822,10 @@ def _seal_chunk(
 ) -> None:
     """Prepare (render where no worker did), then archive the chunk's lists together."""
     with inst.db.read() as s:
-        batch = _load(inst, s, chunk)
+        batch = _load(inst, s, chunk, names=not rendered)
+        missing = [oid for oid in chunk if oid not in rendered]
+        if rendered and missing:  # not rendered by the worker: with names, to render here
+            batch.update(_load(inst, s, missing))
     notices: dict[int, str] = {}
     prepared: list[_Prepared] = []
     for oid in chunk:
