@@ -799,10 +799,15 @@ def seal_due(
     try:
         for n, chunk in enumerate(chunks):
             if pool is not None:
-                for ahead in range(n, min(n + 2 * workers, len(chunks))):
-                    if ahead not in pending:
-                        pending[ahead] = pool.submit(_worker_render, chunks[ahead])
-            rendered = _collect(pending.pop(n)) if pool is not None else {}
+                try:
+                    for ahead in range(n, min(n + 2 * workers, len(chunks))):
+                        if ahead not in pending:
+                            pending[ahead] = pool.submit(_worker_render, chunks[ahead])
+                except Exception:  # a broken pool: the rest is rendered here
+                    log.warning("sealing workers unavailable; rendering here", exc_info=True)
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool, pending = None, {}
+            rendered = _collect(pending.pop(n)) if n in pending else {}
             _seal_chunk(inst, actor, chunk, rendered, run)
             done += len(chunk)
             if progress is not None:
