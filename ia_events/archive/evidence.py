@@ -483,6 +483,142 @@ def add_linked(
         )
 
 
+@dataclass
+class LinkedGroup:
+    """One ``add_linked`` call of ``add_linked_many``: its files, kind, links and hook."""
+
+    files: list[tuple[str, bytes, str | None, int | None]]
+    kind: str
+    meta: dict[str, object]
+    within: Callable[[Session, list[Evidence]], None] | None = None
+
+
+@service(Permission.evidence_add, Reach.agency, "per group, as add_linked")
+def add_linked_many(
+    inst: Installation, actor: Actor, groups: list[LinkedGroup]
+) -> list[list[EvidenceView] | Exception]:
+    """``add_linked`` for many groups at once (bulk sealing): the same journal protocol,
+    but the files are staged a few at a time in parallel, one journal commit per agency,
+    one folder sync for all placed files and one record transaction for all groups.
+    If that transaction fails, each group is recorded in its own, so a bad group fails
+    alone. Returns per group its views or the exception that stopped it."""
+    out: list[list[EvidenceView] | Exception | None] = [None] * len(groups)
+    targets: dict[int, _Target] = {}
+    for i, g in enumerate(groups):
+        try:
+            targets[i] = _target(inst, actor, kind=_kind(g.kind), **g.meta)  # type: ignore[arg-type]  # checked there
+        except Exception as exc:
+            out[i] = exc
+    store = inst.blobs
+    staged: dict[int, list[_Staged]] = {}
+    with store.uploading():
+        pool = ThreadPoolExecutor(max_workers=3)
+        try:
+            futures = {
+                i: [
+                    pool.submit(stage_file, inst, targets[i].agency_id, n, c)
+                    for n, c, _t, _s in groups[i].files
+                ]
+                for i in targets
+            }
+        finally:
+            pool.shutdown(wait=True)
+        for i, fs in futures.items():
+            done, failures = [], []
+            for f in fs:
+                try:
+                    done.append(f.result())
+                except Exception as exc:
+                    failures.append(exc)
+            if failures:
+                for pending, _ in done:
+                    store.discard(pending)
+                out[i] = failures[0]
+            else:
+                staged[i] = done
+        try:
+            _archive_many(inst, actor, groups, targets, staged, out)
+        finally:
+            for files in staged.values():
+                for pending, _ in files:
+                    store.discard(pending)
+    return [r if r is not None else Conflict("archive_unavailable") for r in out]
+
+
+def _archive_many(
+    inst: Installation,
+    actor: Actor,
+    groups: list[LinkedGroup],
+    targets: dict[int, _Target],
+    staged: dict[int, list[_Staged]],
+    out: list[list[EvidenceView] | Exception | None],
+) -> None:
+    """``_archive`` for the staged groups of ``add_linked_many`` (results into ``out``)."""
+    if not staged:
+        return
+    store = inst.blobs
+    blob_ids: list[int] = []
+    lost: dict[str, int] = {}
+    with store.publishing():
+        entries: dict[str, int] = {}
+        by_agency: dict[int, list[PendingBlob]] = {}
+        for i, files in staged.items():
+            by_agency.setdefault(targets[i].agency_id, []).extend(_firsts(files))
+        for agency_id, firsts in by_agency.items():
+            entries.update(journal.open_entries(inst, agency_id, _firsts_of(firsts)))
+        fresh = [p for p in _firsts_of([p for f in staged.values() for p in _firsts(f)])]
+        fresh = [p for p in fresh if p.name in entries]
+        ids = list(entries.values())
+        try:
+            versions = store.publish(fresh, heartbeat=lambda: journal.renew(inst, ids))
+        except (ArchiveUnavailable, BlobCorrupt, StorageFull) as exc:
+            journal.abandon(inst, entries)
+            code = "storage_full" if isinstance(exc, StorageFull) else "archive_unavailable"
+            for i in staged:
+                out[i] = Conflict(code)
+            return
+        journal.note_versions(inst, entries, versions)
+        claimed: set[str] = set()
+        own: dict[int, dict[str, int]] = {}
+        for i, files in staged.items():  # a blob's entry goes to the first group holding it
+            names = {p.name for p in _firsts(files)} - claimed
+            claimed |= names
+            own[i] = {n: entries[n] for n in names if n in entries}
+
+        def record(s: Session, i: int) -> tuple[list[EvidenceView], list[int], dict[str, int]]:
+            g = groups[i]
+            return _record_in(
+                s, actor, targets[i], staged[i], own[i], [t for _n, _c, t, _o in g.files],
+                [o for _n, _c, _t, o in g.files], g.within, versions,
+            )  # fmt: skip
+
+        try:
+            with inst.db.write() as s:
+                results = {i: record(s, i) for i in staged}
+        except Exception:  # one group at a time: a bad one fails alone
+            results = {}
+            for i in staged:
+                try:
+                    with inst.db.write() as s:
+                        results[i] = record(s, i)
+                except Exception as exc:
+                    out[i] = exc
+        for i, (views, ids_used, lost_i) in results.items():
+            out[i] = views
+            blob_ids.extend(ids_used)
+            lost.update(lost_i)
+    journal.settle(inst, lost, versions)
+    if store.enforces_lock:
+        objectlock.try_apply(inst, sorted(set(blob_ids)))
+
+
+def _firsts_of(pendings: list[PendingBlob]) -> list[PendingBlob]:
+    seen: dict[str, PendingBlob] = {}
+    for p in pendings:
+        seen.setdefault(p.name, p)
+    return list(seen.values())
+
+
 def _stage_all(
     inst: Installation, agency_id: int, files: list[tuple[str, bytes | BinaryIO]]
 ) -> list[_Staged]:
@@ -537,59 +673,74 @@ def _record(
 
     ``supersedes`` names per item the version it replaces (default: the target's);
     ``within`` runs in the same transaction after the items exist (e.g. a seal row)."""
+    with inst.db.write() as s:
+        return _record_in(s, actor, target, staged, journal, titles, supersedes, within, versions)
+
+
+def _record_in(
+    s: Session,
+    actor: Actor,
+    target: _Target,
+    staged: list[_Staged],
+    journal: dict[str, int],
+    titles: list[str | None],
+    supersedes: list[int | None] | None = None,
+    within: Callable[[Session, list[Evidence]], None] | None = None,
+    versions: dict[str, str | None] | None = None,
+) -> tuple[list[EvidenceView], list[int], dict[str, int]]:
+    """``_record``'s work inside the caller's transaction."""
     olds = supersedes or [target.supersedes_id] * len(staged)
     versions = versions or {}
-    with inst.db.write() as s:
-        blobs, lost = _blob_rows(s, target.agency_id, staged, journal, versions)
-        goals = (
-            list(s.scalars(select(SubGoal).where(SubGoal.id.in_(target.subgoal_ids))))
-            if target.subgoal_ids
-            else []
-        )
-        items = [
-            _item(actor, target, pending, checked, blobs[pending.name].id, title, goals)
-            for (pending, checked), title in zip(staged, titles, strict=True)
-        ]
-        for item, old_id in zip(items, olds, strict=True):
-            item.supersedes_id = old_id
-        s.add_all(items)
-        s.flush()
-        for old_id in set(olds):
-            if old_id is not None:
-                _mark_superseded(
-                    s, old_id, [i for i, o in zip(items, olds, strict=True) if o == old_id]
-                )
-        conn = s.connection()  # Core appends: the same events as audit.record, fewer flushes
-        for item, (pending, checked), old_id in zip(items, staged, olds, strict=True):
-            audit.append(
-                conn,
-                actor.name,
-                Action.evidence_supersede if old_id else Action.evidence_add,
-                "evidence",
-                item.id,
-                agency_id=target.agency_id,
-                sha256=pending.sha256,
-                blob=blobs[pending.name].id,
-                kind=target.kind,
-                media_type=checked.media_type,
-                flags=list(checked.flags),
-                supersedes=old_id,
+    blobs, lost = _blob_rows(s, target.agency_id, staged, journal, versions)
+    goals = (
+        list(s.scalars(select(SubGoal).where(SubGoal.id.in_(target.subgoal_ids))))
+        if target.subgoal_ids
+        else []
+    )
+    items = [
+        _item(actor, target, pending, checked, blobs[pending.name].id, title, goals)
+        for (pending, checked), title in zip(staged, titles, strict=True)
+    ]
+    for item, old_id in zip(items, olds, strict=True):
+        item.supersedes_id = old_id
+    s.add_all(items)
+    s.flush()
+    for old_id in set(olds):
+        if old_id is not None:
+            _mark_superseded(
+                s, old_id, [i for i, o in zip(items, olds, strict=True) if o == old_id]
             )
-        if within is not None:
-            within(s, items)
-        done = [i for name, i in journal.items() if name not in lost]
-        if done:
-            s.execute(
-                update(UploadJournal)
-                .where(UploadJournal.id.in_(done))
-                .values(finished_at=utcnow(), outcome="committed")
-            )
-        if _agency_has_active_hold(s, target.agency_id):
-            items = _with_hold_flags(s, target.agency_id, [i.id for i in items])
-        views = annotate(
-            s, [_view(item, target.agency_slug, _warnings(target, item)) for item in items]
+    conn = s.connection()  # Core appends: the same events as audit.record, fewer flushes
+    for item, (pending, checked), old_id in zip(items, staged, olds, strict=True):
+        audit.append(
+            conn,
+            actor.name,
+            Action.evidence_supersede if old_id else Action.evidence_add,
+            "evidence",
+            item.id,
+            agency_id=target.agency_id,
+            sha256=pending.sha256,
+            blob=blobs[pending.name].id,
+            kind=target.kind,
+            media_type=checked.media_type,
+            flags=list(checked.flags),
+            supersedes=old_id,
         )
-        return views, sorted({b.id for b in blobs.values()}), lost
+    if within is not None:
+        within(s, items)
+    done = [i for name, i in journal.items() if name not in lost]
+    if done:
+        s.execute(
+            update(UploadJournal)
+            .where(UploadJournal.id.in_(done))
+            .values(finished_at=utcnow(), outcome="committed")
+        )
+    if _agency_has_active_hold(s, target.agency_id):
+        items = _with_hold_flags(s, target.agency_id, [i.id for i in items])
+    views = annotate(
+        s, [_view(item, target.agency_slug, _warnings(target, item)) for item in items]
+    )
+    return views, sorted({b.id for b in blobs.values()}), lost
 
 
 def _blob_rows(
@@ -941,8 +1092,10 @@ __all__ = [
     "GATHERING",
     "KIND_LABELS",
     "EvidenceView",
+    "LinkedGroup",
     "add_evidence",
     "add_linked",
+    "add_linked_many",
     "add_many",
     "change_metadata",
     "list_evidence",

@@ -81,9 +81,7 @@ def header_block(
         doc.body(9, bold=True)
         doc.cell(30, 5.5, label)
         doc.body(9)
-        doc.multi_cell(
-            doc.epw - 30 - (QR_MM + 4 if url else 0), 5.5, value, new_x="LMARGIN", new_y="NEXT"
-        )
+        doc.lines(doc.epw - 30 - (QR_MM + 4 if url else 0), 5.5, value)
     doc.set_y(max(doc.get_y(), top + (QR_MM + 2 if url else 0)))
 
 

@@ -35,6 +35,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
@@ -43,6 +44,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ia_events.archive.evidence import EvidenceView, LinkedGroup, add_linked, add_linked_many
 from ia_events.attendance.lists import _notice, header_block
 from ia_events.core import audit
 from ia_events.core.access import Actor, Permission, require
@@ -62,10 +64,11 @@ from ia_events.core.models import (
     OccurrenceStatus,
     ParticipantCard,
 )
-from ia_events.core.pdf import FAMILY, Document, covers_latin
+from ia_events.core.pdf import FAMILY, Document, covers_latin, covers_latin_or_arabic
 from ia_events.core.permissions import Reach, service
-from ia_events.privacy.personal import open_text
+from ia_events.privacy.personal import data_key
 from storage.db import utcnow
+from storage.keys import open_sealed
 
 log = logging.getLogger(__name__)
 
@@ -227,8 +230,11 @@ def stale(session: Session, now: datetime, grace: timedelta) -> list[int]:
 # -- gathering -------------------------------------------------------------------------------
 
 
-def _load(inst: Installation, session: Session, occurrence_ids: list[int]) -> dict[int, _ListData]:
-    """Everything the lists of these occurrences need, in a handful of queries."""
+def _load(
+    inst: Installation, session: Session, occurrence_ids: list[int], names: bool = True
+) -> dict[int, _ListData]:
+    """Everything the lists of these occurrences need, in a handful of queries
+    (``names=False``: without decrypting names, for lists a worker rendered)."""
     occs = session.scalars(select(Occurrence).where(Occurrence.id.in_(occurrence_ids))).all()
     out: dict[int, _ListData] = {}
     agencies = {
@@ -256,14 +262,19 @@ def _load(inst: Installation, session: Session, occurrence_ids: list[int]) -> di
         .where(Attendance.occurrence_id.in_(list(out)))
         .order_by(Attendance.occurrence_id, Attendance.recorded_at, Attendance.id)
     )
+    keys: dict[int, bytes] = {}
     for att, code in session.execute(q).all():
         data = out[att.occurrence_id]
         if code:
             name = f"Karte {code}"
-        elif data.anonymous or att.method == "headcount":
+        elif data.anonymous or att.method == "headcount" or (att.name_enc and not names):
             name = ""
         elif att.name_enc:
-            name = open_text(session, inst.keys, att.agency_id, att.name_enc, "attendance")
+            if att.agency_id not in keys:  # one key read per agency, not per row
+                keys[att.agency_id] = data_key(session, inst.keys, att.agency_id)
+            name = open_sealed(
+                keys[att.agency_id], att.name_enc, f"attendance:{att.agency_id}".encode()
+            ).decode()
         elif att.anonymised_at is not None:
             name = "(anonymisiert)"
         else:
@@ -307,12 +318,7 @@ def _categories(rows: list[SealRow]) -> dict[str, int]:
 
 
 def render_pdf(
-    inst: Installation,
-    session: Session,
-    data: _ListData,
-    version: int,
-    sealed_at: datetime,
-    reason: str,
+    data: _ListData, version: int, sealed_at: datetime, reason: str, notice: str
 ) -> bytes:
     """The sealed list: the printable list's layout, filled from the records."""
     occ, act, agency = data.occ, data.activity, data.agency
@@ -321,12 +327,18 @@ def render_pdf(
         if data.anonymous
         else "Teilnehmerliste – digital erfasst"
     )
-    latin = all(covers_latin(t) for t in _texts(data, reason))
+    texts = _texts(data, reason)
+    latin = all(covers_latin(t) for t in texts)
+    # Arabic names: the reduced fonts with the Arabic fallback (much faster than the full
+    # fonts); other scripts: the full fonts.
+    reduced = latin or all(covers_latin_or_arabic(t) for t in texts)
     doc = Document(
         title,
         subtitle=f"{agency.name} · Träger: {agency.carrier}",
         arabic=not latin,
-        latin_only=latin,
+        latin_only=reduced,
+        shared_subsets=True,
+        shape_on_demand=reduced,
     )
     header_block(doc, occ, agency, act, None)
     valid = data.valid
@@ -335,12 +347,10 @@ def render_pdf(
     for r in valid:
         by_method[METHOD_LONG.get(r.method, r.method)] += r.count
     doc.body(9, bold=True)
-    doc.multi_cell(
+    doc.lines(
         0,
         5,
         f"Versiegelt am {fmt_datetime(sealed_at)} Uhr · Fassung {version} · {total} Teilnahme(n)",
-        new_x="LMARGIN",
-        new_y="NEXT",
     )
     doc.body(9)
     lines = [
@@ -358,14 +368,17 @@ def render_pdf(
             f"(Nachweis {data.previous.evidence_id}). Grund: {reason or '–'}"
         )
     for line in lines:
-        _paragraph(doc, line, 4.6, latin)
+        if line.startswith("Digital erfasst"):  # the same text in every list
+            _paragraph(doc, line, 4.6, latin)
+        else:
+            doc.lines(0, 4.6, line)
     doc.ln(2)
     _rows(doc, data)
     doc.ln(3)
     doc.body(7.5)
-    _paragraph(doc, _notice(session, agency), 3.6, latin)
+    _paragraph(doc, notice, 3.6, latin)
     doc.ln(1)
-    doc.multi_cell(
+    doc.lines(
         0,
         3.6,
         f"Termin am {fmt_date(occ.starts_at)} · versiegelt am {fmt_datetime(sealed_at)} Uhr "
@@ -436,7 +449,7 @@ def _rows(doc: Document, data: _ListData) -> None:
             doc.add_page()
         doc.set_font(FAMILY, "S" if r.undone_at is not None else "", 8.5)
         for w, text in zip(widths, cells, strict=True):
-            doc.cell(w, line, _fit(doc, text, w), border=1)
+            doc.table_cell(w, line, _fit(doc, text, w))
         doc.ln(line)
         if r.undone_at is not None:
             doc.body(8)
@@ -514,31 +527,84 @@ def _auto_reason(data: _ListData) -> str:
     return "Nachträgliche Korrektur: " + (", ".join(parts) or "Einträge geändert")
 
 
-def _seal_one(
-    inst: Installation,
-    actor: Actor,
-    data: _ListData,
-    reason: str,
-    now: datetime,
-) -> SealResult:
-    occ = data.occ
+@dataclass
+class _Prepared:
+    """A rendered list, ready to archive (``_archive_group``) -- or ``done`` if unchanged."""
+
+    data: _ListData
+    done: SealResult | None = None
+    version: int = 0
+    reason: str = ""
+    sealed_at: datetime | None = None
+    pdf: bytes = b""
+    table: bytes = b""
+    old_pdf: int | None = None
+    old_csv: int | None = None
+
+
+def _plan(data: _ListData, reason: str) -> tuple[int, str] | None:
+    """The version to seal and its reason; None while the attendance is unchanged."""
     prev = data.previous
     entries = len(data.rows)
     undone = sum(1 for r in data.rows if r.undone_at is not None)
-    participants = sum(r.count for r in data.valid)
     if prev is not None and prev.entries == entries and prev.undone == undone:
-        return SealResult(
-            occ.id, "unchanged", prev.version, prev.evidence_id, prev.csv_evidence_id,
-            None, prev.participants, prev.anonymous,
-        )  # fmt: skip
+        return None
     if prev is None and not data.valid:
         raise Conflict("list_nothing_to_seal")
     version = (prev.version + 1) if prev else 1
-    reason = reason.strip() or (_auto_reason(data) if prev else "")
+    return version, reason.strip() or (_auto_reason(data) if prev else "")
+
+
+Rendered = tuple[bytes, bytes, datetime]  # PDF, CSV, sealing time
+
+
+def _prepare(
+    inst: Installation,
+    data: _ListData,
+    reason: str,
+    rendered: Rendered | None = None,
+    notices: dict[int, str] | None = None,
+) -> _Prepared:
+    """Decide the version and render the list (unless a worker rendered it already)."""
+    plan = _plan(data, reason)
+    prev = data.previous
+    if plan is None:
+        assert prev is not None
+        return _Prepared(
+            data,
+            SealResult(
+                data.occ.id, "unchanged", prev.version, prev.evidence_id, prev.csv_evidence_id,
+                None, prev.participants, prev.anonymous,
+            ),
+        )  # fmt: skip
+    version, reason = plan
+    if rendered is None:
+        notices = {} if notices is None else notices
+        if data.agency.id not in notices:
+            with inst.db.read() as s:
+                notices[data.agency.id] = _notice(s, data.agency)
+        rendered = _render(data, version, reason, notices[data.agency.id])
+    old_pdf, old_csv = _supersedable(inst, prev)
+    pdf, table, sealed_at = rendered
+    return _Prepared(data, None, version, reason, sealed_at, pdf, table, old_pdf, old_csv)
+
+
+def _render(data: _ListData, version: int, reason: str, notice: str) -> Rendered:
     sealed_at = utcnow().replace(microsecond=0)
-    with inst.db.read() as s:
-        pdf = render_pdf(inst, s, data, version, sealed_at, reason)
-    table = render_csv(data, version, sealed_at)
+    return (
+        render_pdf(data, version, sealed_at, reason, notice),
+        render_csv(data, version, sealed_at),
+        sealed_at,
+    )
+
+
+def _group(actor: Actor, p: _Prepared) -> LinkedGroup:
+    """The evidence items of a prepared list, with the seal row in their transaction."""
+    data, occ, version, sealed_at = p.data, p.data.occ, p.version, p.sealed_at
+    assert sealed_at is not None
+    entries = len(data.rows)
+    undone = sum(1 for r in data.rows if r.undone_at is not None)
+    participants = sum(r.count for r in data.valid)
     day = berlin(occ.starts_at).strftime("%Y-%m-%d")
     stem = f"Teilnehmerliste_T{occ.id}_{day}_v{version}"
     label = "Zählblatt" if data.anonymous else "Teilnehmerliste"
@@ -546,7 +612,6 @@ def _seal_one(
         f"{label} (versiegelt, Fassung {version}) – {data.activity.title}, "
         f"{fmt_date(occ.starts_at)}"
     )
-    old_pdf, old_csv = _supersedable(inst, prev)
     valid_ids = [r.attendance_id for r in data.valid]
     undone_ids = [r.attendance_id for r in data.rows if r.undone_at is not None]
 
@@ -565,7 +630,7 @@ def _seal_one(
             undone_ids=undone_ids,
             sealed_at=sealed_at,
             sealed_by=actor.name,
-            reason=reason[:2000],
+            reason=p.reason[:2000],
         )
         s.add(seal)
         s.flush()
@@ -579,41 +644,58 @@ def _seal_one(
             version=version,
             evidence=items[0].id,
             csv_evidence=items[1].id,
-            supersedes=old_pdf,
+            supersedes=p.old_pdf,
             entries=entries,
             undone=undone,
             participants=participants,
         )
 
-    from ia_events.archive.evidence import add_linked
-
-    views = add_linked(
-        inst,
-        actor,
+    return LinkedGroup(
         [
-            (f"{stem}.pdf", pdf, title, old_pdf),
-            (f"{stem}.csv", table, f"{title} (CSV)", old_csv),
+            (f"{stem}.pdf", p.pdf, title, p.old_pdf),
+            (f"{stem}.csv", p.table, f"{title} (CSV)", p.old_csv),
         ],
-        kind=EvidenceKind.participant_list,
-        within=within,
-        agency_slug=data.agency.slug,
-        funding_year=occ.funding_year,
-        occurrence_id=occ.id,
-        activity_id=occ.activity_id,
-        subgoal_ids=data.subgoal_ids,
-        doc_date=berlin(occ.starts_at).date(),
-        source="ia-events (digital erfasst)",
+        EvidenceKind.participant_list,
+        {
+            "agency_slug": data.agency.slug,
+            "funding_year": occ.funding_year,
+            "occurrence_id": occ.id,
+            "activity_id": occ.activity_id,
+            "subgoal_ids": data.subgoal_ids,
+            "doc_date": berlin(occ.starts_at).date(),
+            "source": "ia-events (digital erfasst)",
+        },
+        within,
     )
+
+
+def _result(p: _Prepared, views: list[EvidenceView]) -> SealResult:
+    data = p.data
     return SealResult(
-        occ.id,
-        "resealed" if prev else "sealed",
-        version,
+        data.occ.id,
+        "resealed" if data.previous else "sealed",
+        p.version,
         views[0].id,
         views[1].id,
-        old_pdf,
-        participants,
+        p.old_pdf,
+        sum(r.count for r in data.valid),
         data.anonymous,
     )
+
+
+def _seal_one(
+    inst: Installation,
+    actor: Actor,
+    data: _ListData,
+    reason: str,
+    now: datetime,
+) -> SealResult:
+    p = _prepare(inst, data, reason)
+    if p.done is not None:
+        return p.done
+    g = _group(actor, p)
+    views = add_linked(inst, actor, g.files, kind=g.kind, within=g.within, **g.meta)
+    return _result(p, views)
 
 
 def _supersedable(inst: Installation, prev: ListSeal | None) -> tuple[int | None, int | None]:
@@ -689,11 +771,16 @@ def seal_due(
     progress: Callable[[int, int], None] | None = None,
     limit: int | None = None,
     only: Collection[int] | None = None,
+    workers: int = 1,
+    batch: int = BATCH,
 ) -> SealRun:
     """Seal every due occurrence (cron, the server's background job, the demo).
 
-    Each occurrence is its own transaction: a failure (a full disk, a deleted blob) is
-    reported and the run goes on; the next run retries what is still due."""
+    Lists are archived ``batch`` at a time (one record transaction; if it fails, each
+    list in its own): a failure (a full disk, a deleted blob) is reported and the run
+    goes on; the next run retries what is still due. ``workers`` > 1 renders the lists
+    in that many processes (each reads the database itself); the archive writes stay in
+    this process, so the result is the same as a serial run's."""
     require(actor, Permission.system_run)
     now = now or utcnow()
     with inst.db.read() as s:
@@ -704,26 +791,129 @@ def seal_due(
     if limit is not None:
         ids = ids[:limit]
     run = SealRun()
+    chunks = [ids[start : start + batch] for start in range(0, len(ids), batch)]
+    workers = max(1, min(workers, len(chunks)))
+    pool = _pool(inst, workers) if workers > 1 else None
+    pending: dict[int, Future[dict[int, Rendered]]] = {}
     done = 0
-    for start in range(0, len(ids), BATCH):
-        chunk = ids[start : start + BATCH]
-        with inst.db.read() as s:
-            batch = _load(inst, s, chunk)
-        for oid in chunk:
-            data = batch.get(oid)
-            if data is None:
-                continue
-            try:
-                run.results.append(_seal_one(inst, actor, data, "", now))
-            except IntegrityError:  # another process sealed this version meanwhile
-                log.info("occurrence %s: sealed concurrently", oid)
-            except Exception as exc:  # reported, retried by the next run
-                log.warning("occurrence %s: sealing failed: %s", oid, exc)
-                run.failed.append((oid, getattr(exc, "code", type(exc).__name__)))
-            done += 1
+    try:
+        for n, chunk in enumerate(chunks):
+            if pool is not None:
+                try:
+                    for ahead in range(n, min(n + 2 * workers, len(chunks))):
+                        if ahead not in pending:
+                            pending[ahead] = pool.submit(_worker_render, chunks[ahead])
+                except Exception:  # a broken pool: the rest is rendered here
+                    log.warning("sealing workers unavailable; rendering here", exc_info=True)
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool, pending = None, {}
+            rendered = _collect(pending.pop(n)) if n in pending else {}
+            _seal_chunk(inst, actor, chunk, rendered, run)
+            done += len(chunk)
             if progress is not None:
                 progress(done, len(ids))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     return run
+
+
+def _seal_chunk(
+    inst: Installation,
+    actor: Actor,
+    chunk: list[int],
+    rendered: dict[int, Rendered],
+    run: SealRun,
+) -> None:
+    """Prepare (render where no worker did), then archive the chunk's lists together."""
+    with inst.db.read() as s:
+        batch = _load(inst, s, chunk, names=not rendered)
+        missing = [oid for oid in chunk if oid not in rendered]
+        if rendered and missing:  # not rendered by the worker: with names, to render here
+            batch.update(_load(inst, s, missing))
+    notices: dict[int, str] = {}
+    prepared: list[_Prepared] = []
+    for oid in chunk:
+        data = batch.get(oid)
+        if data is None:
+            continue
+        try:
+            p = _prepare(inst, data, "", rendered.get(oid), notices)
+        except Exception as exc:  # reported, retried by the next run
+            log.warning("occurrence %s: sealing failed: %s", oid, exc)
+            run.failed.append((oid, getattr(exc, "code", type(exc).__name__)))
+            continue
+        if p.done is not None:
+            run.results.append(p.done)
+        else:
+            prepared.append(p)
+    if not prepared:
+        return
+    outcomes = add_linked_many(inst, actor, [_group(actor, p) for p in prepared])
+    for p, outcome in zip(prepared, outcomes, strict=True):
+        oid = p.data.occ.id
+        if isinstance(outcome, IntegrityError):  # another process sealed it meanwhile
+            log.info("occurrence %s: sealed concurrently", oid)
+        elif isinstance(outcome, Exception):
+            log.warning("occurrence %s: sealing failed: %s", oid, outcome)
+            run.failed.append((oid, getattr(outcome, "code", type(outcome).__name__)))
+        else:
+            run.results.append(_result(p, outcome))
+
+
+# -- rendering in worker processes ----------------------------------------------------------------
+
+_worker_inst: Installation | None = None
+
+
+def _pool(inst: Installation, workers: int) -> ProcessPoolExecutor:
+    """Processes that render lists; started fresh (spawn), each opening the database."""
+    import multiprocessing
+
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(inst.settings,),
+    )
+
+
+def _worker_init(settings: object) -> None:
+    global _worker_inst
+    from ia_events.core.installation import Settings
+
+    assert isinstance(settings, Settings)
+    _worker_inst = Installation.open(settings)
+
+
+def _worker_render(chunk: list[int]) -> dict[int, Rendered]:
+    """Render the due lists of ``chunk`` (no writes); a list that fails here is rendered
+    again by the parent, which reports the failure."""
+    inst = _worker_inst
+    assert inst is not None
+    out: dict[int, Rendered] = {}
+    notices: dict[int, str] = {}
+    with inst.db.read() as s:
+        batch = _load(inst, s, chunk)
+        for oid, data in batch.items():
+            try:
+                plan = _plan(data, "")
+                if plan is None:
+                    continue
+                if data.agency.id not in notices:
+                    notices[data.agency.id] = _notice(s, data.agency)
+                out[oid] = _render(data, plan[0], plan[1], notices[data.agency.id])
+            except Exception:  # the parent tries again and reports
+                log.debug("occurrence %s: rendering in a worker failed", oid, exc_info=True)
+    return out
+
+
+def _collect(future: Future[dict[int, Rendered]]) -> dict[int, Rendered]:
+    try:
+        return future.result()
+    except Exception:  # a dead worker: the parent renders this chunk itself
+        log.warning("sealing worker failed; rendering in the main process", exc_info=True)
+        return {}
 
 
 # -- reading the state ----------------------------------------------------------------------------

@@ -86,7 +86,7 @@ def demo_cmd(obj: Ctx, size: str) -> int:
         f"{fmt_count(summary.attendance, 'Teilnahme-Eintrag')}."
     )
     click.echo(
-        f"{summary.sealed} Teilnehmerlisten des Vorjahres versiegelt (Essen); die übrigen "
+        f"{summary.sealed} Teilnehmerlisten vergangener Termine versiegelt; spätere "
         "versiegelt der Server im Hintergrund, sofort: ia-events seal-lists"
     )
     click.echo(
@@ -405,8 +405,15 @@ def parse_now(value: str | None, option: str = "--now") -> datetime | None:
 @command(cli, "seal-lists")
 @click.option("--now", "now_text", metavar="YYYY-MM-DDTHH:MM", default=None)
 @click.option("--json", "as_json", is_flag=True)
-def seal_lists_cmd(obj: Ctx, now_text: str | None, as_json: bool) -> int:
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes rendering lists (default: number of CPUs).",
+)
+def seal_lists_cmd(obj: Ctx, now_text: str | None, as_json: bool, workers: int | None) -> int:
     """Seal ended occurrences' attendance as participant lists (idempotent, for cron)."""
+
     from ia_events.attendance import sealing
 
     now = parse_now(now_text)
@@ -419,7 +426,9 @@ def seal_lists_cmd(obj: Ctx, now_text: str | None, as_json: bool) -> int:
             last[0] = time.monotonic()
             click.echo(f"Versiegelt: {done}/{total}", err=True)
 
-    run = sealing.seal_due(obj.inst(), obj.actor, now=now, progress=progress)
+    run = sealing.seal_due(
+        obj.inst(), obj.actor, now=now, progress=progress, workers=workers or os.cpu_count() or 1
+    )
     if as_json:
         emit_json([r.as_json() for r in run.results])
     else:

@@ -1,15 +1,15 @@
-"""Demo participant lists: sealed lists for last year, a paper day and the scan inbox.
+"""Demo participant lists: sealed lists for every past date, paper days and the scan inbox.
 
-Called by ``demo.load`` after the demo evidence. For the agencies in ``SEALED_NOW``
-(Essen, whose year a new user and the tests inspect first) every ended occurrence
-of last year with attendance is sealed right away through ``attendance.sealing``
--- so its completeness is mostly green. The
-realistic gaps that stay: one Nähcafé whose attendance was typed in from the paper
-list but whose signed scan is missing (``paper_list_unsigned``), and one phone
-photo of a paper list whose code cannot be read, waiting in Essen's inbox of
-unassigned scans. Everything else due is sealed by the server's background job on
-its first round (or ``ia-events seal-lists``): sealing is a few lists per second on
-a small machine, too slow to hold up the demo for all 1,800 past dates.
+Called by ``demo.load`` after the demo evidence. Every ended occurrence with
+attendance, of every agency and year, is sealed right away through
+``attendance.sealing`` (rendered in one process per CPU) -- so last year's
+completeness is mostly green for every agency. The realistic gaps that stay: in each
+agency one Nähcafé whose attendance was typed in from the paper list but whose
+signed scan is missing (``paper_list_unsigned``), the sub-goals no press item or list
+covers (``subgoal_without_evidence``), and one phone photo of a paper list whose code
+cannot be read, waiting in Essen's inbox of unassigned scans. Dates that end after
+the demo was loaded are sealed by the server's background job (or ``ia-events
+seal-lists``).
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ from ia_events.core.access import Actor
 from ia_events.core.installation import Installation
 from ia_events.core.models import Activity, Agency, Attendance, Occurrence
 from ia_events.core.permissions import Reach, service
-
-SEALED_NOW = ("essen",)
 
 
 def _nth_naehcafe(s, agency_id: int, year: int, n: int) -> int | None:
@@ -73,25 +71,26 @@ def load(
     year: int,
     now: datetime,
     progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> int:
-    """Seal last year's lists of ``SEALED_NOW``, make the gaps; returns lists sealed."""
+    """Make the paper days, seal every due list, file the unreadable photo; returns the
+    number of lists sealed. ``year`` is last year (the paper days and the photo)."""
+    import os
+
     with inst.db.write() as s:
         agencies = dict(s.execute(select(Agency.slug, Agency.id)).all())
-        essen = agencies.get("essen")
-        paper_day = _nth_naehcafe(s, essen, year, 1) if essen else None
-        if paper_day is not None:  # typed in from the signed paper list; the scan is missing
-            s.execute(
-                update(Attendance)
-                .where(Attendance.occurrence_id == paper_day)
-                .values(method="paper")
-            )
-        wanted = s.scalars(
-            select(Occurrence.id).where(
-                Occurrence.agency_id.in_([agencies[a] for a in SEALED_NOW if a in agencies]),
-                Occurrence.funding_year == year,
-            )
-        ).all()
-    run = sealing.seal_due(inst, actor, now=now, only=wanted, progress=progress)
+        for agency_id in agencies.values():
+            paper_day = _nth_naehcafe(s, agency_id, year, 1)
+            if paper_day is not None:  # typed in from the signed paper list; scan missing
+                s.execute(
+                    update(Attendance)
+                    .where(Attendance.occurrence_id == paper_day)
+                    .values(method="paper")
+                )
+    run = sealing.seal_due(
+        inst, actor, now=now, progress=progress, workers=workers or os.cpu_count() or 1
+    )
+    essen = agencies.get("essen")
     if essen is not None:
         photo_of = _nth_naehcafe_id(inst, essen, year, 2)
         if photo_of is not None:

@@ -251,8 +251,8 @@ def load(
         )
     deadlines.load_demo(inst, actor, today)
     evidence.load_demo(inst, actor, today)
-    # Last year's participant lists sealed (Essen), a paper day without
-    # its scan, one unreadable scan in the inbox; the rest the server seals by itself.
+    # Every past date's participant list sealed, a paper day without its scan per
+    # agency, one unreadable scan in Essen's inbox.
     summary.sealed = lists.load(inst, actor, today.year - 1, now)
     # Submitted Sachberichte for last year (frozen as evidence) for a few agencies.
     from ia_events.reporting.activity_report import submit as submit_report

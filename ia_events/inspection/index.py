@@ -108,7 +108,7 @@ class _Index(Document):
             for i, (w, value) in enumerate(zip(widths, row, strict=True)):
                 a = align[i] if align else "L"
                 text = self.fit(str(value), w, keep_end=a == "M")
-                self.cell(w, line, text, border=1, align="R" if a == "R" else "L")
+                self.table_cell(w, line, text, align="R" if a == "R" else "L")
             self.ln(line)
 
 

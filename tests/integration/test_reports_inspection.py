@@ -261,3 +261,25 @@ def test_controlling_workbook_has_a_sheet_per_agency(demo_inst: Installation) ->
     assert any(r[4].startswith("'=HYPERLINK") for r in rows[1:])
     levels = {r[2] for r in rows[1:]}
     assert levels == {"Gesamt", "Handlungsfeld", "Teilziel"}
+
+
+def test_demo_last_year_lists_are_sealed_for_every_agency(demo_inst: Installation) -> None:
+    """Issue 16 point 6: last year's completeness is mostly green for several agencies;
+    what stays are realistic gaps (an unsigned paper day), and Essen's inbox holds the
+    one scan whose code could not be read."""
+    year = _year() - 1
+    for slug in ("essen", "kleve", "duesseldorf", "wesel-moers", "du-marxloh"):
+        with demo_inst.db.read() as s:
+            tree = inspect(s, COORD, slug, year)
+        codes = [f.code for f in tree.findings]
+        held = [o for o in tree.occurrences.values() if o.held and o.participants > 0]
+        assert len(held) > 20, slug
+        assert codes.count("occurrence_without_list") <= 2, (slug, codes)
+        assert codes.count("paper_list_unsigned") == 1, (slug, codes)
+    with demo_inst.db.read() as s:
+        inbox = s.scalars(
+            select(Evidence).where(
+                Evidence.kind == "signed_list_scan", Evidence.occurrence_id.is_(None)
+            )
+        ).all()
+    assert len(inbox) == 1 and "nicht lesbar" in inbox[0].title

@@ -266,3 +266,57 @@ def test_paper_entries_without_a_signed_scan_are_a_finding(inst: Installation) -
     assert ("paper_list_unsigned", setup.occurrence_id) in {
         (f.code, f.object_id) for f in tree.findings
     }
+
+
+def _sealed(inst: Installation, occurrence_ids: list[int]) -> list[tuple[object, ...]]:
+    """Per occurrence: the seal's figures and the CSV rows without ids and times."""
+    out = []
+    with inst.db.read() as s:
+        seals = {
+            x.occurrence_id: x
+            for x in s.scalars(
+                select(sealing.ListSeal).where(sealing.ListSeal.occurrence_id.in_(occurrence_ids))
+            )
+        }
+    for oid in occurrence_ids:
+        seal = seals[oid]
+        _, _, table = read_content(inst, SYSTEM, seal.csv_evidence_id)
+        rows = [
+            {k: v for k, v in r.items() if k not in ("termin_id", "versiegelt_am", "erfasst_am")}
+            for r in _csv_rows(table)
+        ]
+        _, _, pdf = read_content(inst, SYSTEM, seal.evidence_id)
+        text = _pdf_text(pdf)  # opens: a valid PDF
+        assert "Teilnehmerliste – digital erfasst" in text and "Fassung 1" in text
+        assert all(r["name"] in text for r in rows if "ا" not in r["name"])
+        out.append((seal.version, seal.entries, seal.undone, seal.participants, rows))
+    return out
+
+
+def test_sealing_in_worker_processes_gives_the_same_lists_and_stays_idempotent(
+    inst: Installation, caplog: pytest.LogCaptureFixture
+) -> None:
+    names = ("Amina Yilmaz", "فاطمة الزهراء", "Olena Petrenko", "Łucja Şahin")
+    serial, pooled = [], []
+    for target in (serial, pooled):
+        for i in range(5):
+            setup = make_setup(inst)
+            for name in names[: 2 + i % 3]:
+                qr_checkin(inst, setup, name)
+            target.append(setup.occurrence_id)
+    later = utcnow() + timedelta(hours=4)
+
+    one = sealing.seal_due(inst, SYSTEM, now=later, only=serial, workers=1)
+    # Two lists per batch: three batches, rendered by two processes.
+    two = sealing.seal_due(inst, SYSTEM, now=later, only=pooled, workers=2, batch=2)
+
+    assert one.sealed == two.sealed == 5 and not one.failed and not two.failed
+    assert "sealing worker failed" not in caplog.text  # the processes did render
+    assert sorted(r.occurrence_id for r in two.results) == sorted(pooled)
+    assert _sealed(inst, serial) == _sealed(inst, pooled)
+    with inst.db.read() as s:
+        before = s.scalar(select(sealing.func.count()).select_from(sealing.ListSeal))
+    again = sealing.seal_due(inst, SYSTEM, now=later, only=pooled, workers=2, batch=2)
+    assert again.sealed == 0 and not again.failed  # nothing due any more
+    with inst.db.read() as s:
+        assert s.scalar(select(sealing.func.count()).select_from(sealing.ListSeal)) == before
