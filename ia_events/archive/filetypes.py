@@ -36,6 +36,7 @@ from typing import IO, BinaryIO
 from ia_events.archive import pdfcheck
 from ia_events.core.errors import InvalidInput
 from ia_events.core.messages import fmt_number
+from ia_events.core.pdfium_lock import pdfium_exclusive
 
 HEAD = 64 * 1024
 # A ZIP container may expand at most this much in total and per entry.
@@ -171,6 +172,7 @@ def _looks_like_email(head: bytes) -> bool:
     return b"from" in names and bool(names & {b"date", b"subject", b"message-id", b"to"})
 
 
+@pdfium_exclusive
 def _parses_as_pdf(handle: BinaryIO | None) -> bool:
     if handle is None:
         return False

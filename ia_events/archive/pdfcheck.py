@@ -22,6 +22,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from ia_events.core.pdfium_lock import pdfium_exclusive
+
 # Names that make a PDF do something when opened or clicked, by the reason we give.
 ACTIVE_NAMES = {
     b"JavaScript": "javascript",
@@ -98,6 +100,7 @@ def active_names(raw: bytes) -> set[str]:
     return found
 
 
+@pdfium_exclusive
 def inspect(source: bytes | BinaryIO, start: int = 0) -> PdfFacts:
     """Open the PDF (from ``start`` of a file) and collect its active content and
     page sizes (never renders)."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from ia_events.archive.evidence import read_content
 from ia_events.core.access import Actor, Permission
 from ia_events.core.installation import Installation
+from ia_events.core.pdfium_lock import pdfium_exclusive
 from ia_events.core.permissions import Reach, service
 
 MAX_PAGES = 3
@@ -58,6 +59,7 @@ def _png(image) -> bytes:
     return out.getvalue()
 
 
+@pdfium_exclusive
 def _pdf_preview(data: bytes) -> Preview:
     import pypdfium2 as pdfium
 

@@ -45,6 +45,7 @@ from ia_events.core.models import (
     Occurrence,
     SubGoal,
 )
+from ia_events.core.pdfium_lock import pdfium_exclusive
 from ia_events.core.permissions import Reach, service
 
 PDF_DPI = 200
@@ -88,6 +89,7 @@ class FiledPage:
 # -- decoding ---------------------------------------------------------------------------------
 
 
+@pdfium_exclusive
 def page_images(filename: str, content: bytes) -> list:  # list[PIL.Image.Image]
     """The pages of a PDF (rasterised) or the one image of a photo; [] if unreadable."""
     from PIL import Image, ImageOps
@@ -149,6 +151,7 @@ def read_pages(filename: str, content: bytes, read_code: ReadCode) -> list[Page]
 # -- filing -----------------------------------------------------------------------------------
 
 
+@pdfium_exclusive
 def _pdf_pages(content: bytes, numbers: list[int]) -> bytes:
     """A new PDF holding only these (1-based) pages of ``content``."""
     import pypdfium2 as pdfium

@@ -28,6 +28,7 @@ from ia_events.attendance.tokens import occurrence_from_code
 from ia_events.core.access import Actor
 from ia_events.core.installation import Installation
 from ia_events.core.models import Activity, Agency, Attendance, Occurrence
+from ia_events.core.pdfium_lock import pdfium_exclusive
 from ia_events.core.permissions import Reach, service
 
 
@@ -46,6 +47,7 @@ def _nth_naehcafe(s, agency_id: int, year: int, n: int) -> int | None:
     return rows[n] if len(rows) > n else None
 
 
+@pdfium_exclusive
 def _unreadable_photo(inst: Installation, actor: Actor, occurrence_id: int) -> bytes:
     """The printed list of a date, photographed far too small and blurred: no code."""
     import pypdfium2 as pdfium
