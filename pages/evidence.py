@@ -14,70 +14,117 @@ the new items are shown and the list below opens the newest.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from ia_events.accounts import agencies
 from ia_events.archive import evidence, previews, query, retention, scans
-from ia_events.archive.evidence import GATHERING, KIND_LABELS
+from ia_events.archive.evidence import GATHERING, KIND_LABELS, EvidenceView
 from ia_events.attendance import tokens
-from ia_events.core.access import Permission, can
+from ia_events.core.access import Actor, Permission, can
 from ia_events.core.messages import berlin, fmt_count, fmt_date, fmt_datetime, fmt_size
-from pages._ui import actor, guard, inst, md, now, upload_limit_mb, writing
+from pages._ui import (
+    _YEAR,
+    actor,
+    commit,
+    flash,
+    guard,
+    inst,
+    md,
+    now,
+    upload_limit_mb,
+    writing,
+    year_picker,
+)
 
-who = actor()
-st.title("Nachweise")
+KINDS = list(KIND_LABELS)
 
-if "occurrence" in st.query_params and "ev_occurrence" not in st.session_state:
-    raw = st.query_params.get("occurrence", "")
-    st.session_state["ev_occurrence"] = int(raw) if str(raw).isdigit() else None
 
-with guard(stop=True), inst().db.read() as s:
-    agency_list = agencies.list_agencies(s, who)
-    preset = st.session_state.get("ev_occurrence")
-    preset_ctx = query.occurrence_context(s, who, preset) if preset else None
-slugs = [a.slug for a in agency_list]
-names = {a.slug: a.name for a in agency_list}
-if preset_ctx and st.session_state.get("ev_preset_applied") != preset:
-    # A new preselection (calendar, door screen) opens its agency and year.
-    st.session_state["ev_preset_applied"] = preset
-    st.session_state.pop("ev_agency", None)
-    st.session_state.pop("ev_year", None)
-this_year = berlin(now()).year
-years = list(range(this_year + 1, this_year - 12, -1))
+@dataclass(frozen=True)
+class _Scope:
+    """What the page works on: the agency and funding year, the preselected occurrence
+    (if any) and the labels of the dates and sub-goals an item may hang on."""
 
-left, right = st.columns(2)
-if len(slugs) == 1:
-    agency_slug = slugs[0]
-    left.markdown(f"**{md(names[agency_slug])}**")
-else:
-    default = slugs.index(preset_ctx[0]) if preset_ctx else 0
-    agency_slug = left.selectbox(
-        "Integrationsagentur", slugs, index=default, format_func=names.get, key="ev_agency"
+    who: Actor
+    agency_slug: str
+    year: int
+    preset: int | None
+    occ_labels: dict[int, str]
+    goal_labels: dict[int, str]
+    preset_goals: list[int]
+
+
+def render() -> None:
+    who = actor()
+    st.title("Nachweise")
+    scope = _scope(who)
+    if can(who, Permission.evidence_add):
+        _upload(scope)
+    _inbox(scope)
+    _browse(scope)
+
+
+def _scope(who: Actor) -> _Scope:
+    """The agency and year pickers; a preselected occurrence opens its agency and year."""
+    if "occurrence" in st.query_params and "ev_occurrence" not in st.session_state:
+        raw = st.query_params.get("occurrence", "")
+        st.session_state["ev_occurrence"] = int(raw) if str(raw).isdigit() else None
+
+    with guard(stop=True), inst().db.read() as s:
+        agency_list = agencies.list_agencies(s, who)
+        preset = st.session_state.get("ev_occurrence")
+        preset_ctx = query.occurrence_context(s, who, preset) if preset else None
+    slugs = [a.slug for a in agency_list]
+    names = {a.slug: a.name for a in agency_list}
+    if preset_ctx and st.session_state.get("ev_preset_applied") != preset:
+        # A new preselection (calendar, door screen) opens its agency and year.
+        st.session_state["ev_preset_applied"] = preset
+        st.session_state.pop("ev_agency", None)
+        st.session_state.pop("ev_year", None)
+        st.session_state[_YEAR] = preset_ctx[1]
+    this_year = berlin(now()).year
+    years = list(range(this_year + 1, this_year - 12, -1))
+
+    left, right = st.columns(2)
+    if len(slugs) == 1:
+        agency_slug = slugs[0]
+        left.markdown(f"**{md(names[agency_slug])}**")
+    else:
+        default = slugs.index(preset_ctx[0]) if preset_ctx else 0
+        agency_slug = left.selectbox(
+            "Integrationsagentur", slugs, index=default, format_func=names.get, key="ev_agency"
+        )
+    with right:
+        year = year_picker(years, key="ev_year")
+
+    with guard(stop=True), inst().db.read() as s:
+        # The dates already held first, the latest on top; then the coming ones.
+        links = query.link_options(s, who, agency_slug, year, now=now())
+    goal_labels = dict(links.subgoals)
+    return _Scope(
+        who=who,
+        agency_slug=agency_slug,
+        year=year,
+        preset=preset,
+        occ_labels=dict(links.occurrences),
+        goal_labels=goal_labels,
+        preset_goals=[g for g in links.occurrence_subgoals.get(preset, []) if g in goal_labels],
     )
-year_default = years.index(preset_ctx[1]) if preset_ctx and preset_ctx[1] in years else 1
-year = right.selectbox("Förderjahr", years, index=year_default, key="ev_year")
-
-with guard(stop=True), inst().db.read() as s:
-    # The dates already held first, the latest on top; then the coming ones.
-    links = query.link_options(s, who, agency_slug, year, now=now())
-occ_labels = dict(links.occurrences)
-goal_labels = dict(links.subgoals)
-preset_goals = [g for g in links.occurrence_subgoals.get(preset, []) if g in goal_labels]
-kinds = list(KIND_LABELS)
 
 
-def _file_scans(files, title: str) -> None:  # type: ignore[no-untyped-def]
+def _file_scans(scope: _Scope, files: list[UploadedFile], title: str) -> None:
     """Scans of signed lists without a date: filed by the list's QR code, page by page."""
     if not files:
         st.error("Bitte mindestens eine Datei auswählen.")
         return
     filed = scans.file_scans(
         inst(),
-        who,
+        scope.who,
         [(f.name, f.getvalue()) for f in files],
-        agency_slug=agency_slug,
-        year=year,
+        agency_slug=scope.agency_slug,
+        year=scope.year,
         read_code=functools.partial(tokens.occurrence_from_code, inst().keys),
         title=title or None,
     )
@@ -90,7 +137,7 @@ def _file_scans(files, title: str) -> None:  # type: ignore[no-untyped-def]
             {
                 "Datei": p.filename,
                 "Seite": p.page,
-                "Termin": occ_labels.get(p.occurrence_id, str(p.occurrence_id))
+                "Termin": scope.occ_labels.get(p.occurrence_id, str(p.occurrence_id))
                 if p.occurrence_id
                 else "nicht zugeordnet (Posteingang)",
                 "Nachweis": p.evidence.id,
@@ -102,7 +149,7 @@ def _file_scans(files, title: str) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def _show_added(added) -> None:  # type: ignore[no-untyped-def]
+def _show_added(scope: _Scope, added: list[EvidenceView]) -> None:
     """The new items as filed: where they hang and how long they are kept."""
     st.dataframe(
         [
@@ -111,8 +158,9 @@ def _show_added(added) -> None:  # type: ignore[no-untyped-def]
                 "Titel": v.title,
                 "Art": KIND_LABELS.get(v.kind, v.kind),
                 "Datei": f"{v.filename} ({fmt_size(v.size)})",
-                "Termin": occ_labels.get(v.occurrence_id, "–") if v.occurrence_id else "–",
-                "Teilziele": "; ".join(goal_labels.get(g, str(g)) for g in v.subgoal_ids) or "–",
+                "Termin": scope.occ_labels.get(v.occurrence_id, "–") if v.occurrence_id else "–",
+                "Teilziele": "; ".join(scope.goal_labels.get(g, str(g)) for g in v.subgoal_ids)
+                or "–",
                 "Aufbewahren bis": fmt_date(v.retention_until),
             }
             for v in added
@@ -122,8 +170,11 @@ def _show_added(added) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-# -- upload ----------------------------------------------------------------------------------
-if can(who, Permission.evidence_add):
+def _upload(scope: _Scope) -> None:
+    """Several files at once, linked to a date and sub-goals; dateless scans of signed
+    lists are filed by their QR code."""
+    who, agency_slug, year, preset = scope.who, scope.agency_slug, scope.year, scope.preset
+    occ_labels, goal_labels, preset_goals = scope.occ_labels, scope.goal_labels, scope.preset_goals
     with st.expander("Nachweise hochladen", expanded=preset is not None):
         if preset and preset in occ_labels:
             st.info(
@@ -143,9 +194,9 @@ if can(who, Permission.evidence_add):
                 max_upload_size=upload_limit_mb(),
             )
             c1, c2 = st.columns(2)
-            kind_default = kinds.index("signed_list_scan") if preset else kinds.index("other")
+            kind_default = KINDS.index("signed_list_scan") if preset else KINDS.index("other")
             kind = c1.selectbox(
-                "Art", kinds, index=kind_default, format_func=lambda k: KIND_LABELS[k]
+                "Art", KINDS, index=kind_default, format_func=lambda k: KIND_LABELS[k]
             )
             title = c2.text_input("Titel", placeholder="leer: Dateiname")
             c3, c4 = st.columns(2)
@@ -181,7 +232,7 @@ if can(who, Permission.evidence_add):
                 consent = f"Einwilligung: {consent_ref.strip()}"
             with guard():
                 if kind == "signed_list_scan" and occurrence is None and not goals:
-                    _file_scans(files or [], title)
+                    _file_scans(scope, files or [], title)
                     st.stop()
                 added = evidence.add_many(
                     inst(),
@@ -202,19 +253,23 @@ if can(who, Permission.evidence_add):
                     f"{fmt_count(len(added), 'Nachweis')} archiviert: "
                     + ", ".join(f"Nr. {v.id} „{md(v.filename)}“" for v in added)
                 )
-                _show_added(added)
+                _show_added(scope, added)
                 for v in added:
                     for w in v.warnings:
                         st.warning(f"Nr. {v.id}: {md(w)}")
                 if added:  # the list below opens the newest one
                     st.session_state["ev_show"] = added[-1].id
 
-# -- inbox of unassigned scans ---------------------------------------------------------------
-if flash := st.session_state.pop("ev_flash", None):
-    st.success(flash)
-with guard(stop=True), inst().db.read() as s:
-    unassigned = [e for e in scans.inbox(s, who, agency_slug) if e.funding_year == year]
-if unassigned:
+
+def _inbox(scope: _Scope) -> None:
+    """Scans whose QR code was unreadable: a date picked, assigned with one click."""
+    who, occ_labels = scope.who, scope.occ_labels
+    with guard(stop=True), inst().db.read() as s:
+        unassigned = [
+            e for e in scans.inbox(s, who, scope.agency_slug) if e.funding_year == scope.year
+        ]
+    if not unassigned:
+        return
     st.subheader("Posteingang: nicht zugeordnete Scans")
     st.caption(
         "Auf diesen Seiten war kein QR-Code einer Teilnehmerliste lesbar. Bitte den Termin "
@@ -234,45 +289,49 @@ if unassigned:
             key=f"ev_inbox_occ_{item.id}",
             label_visibility="collapsed",
         )
-        if c3.button("Zuordnen", key=f"ev_inbox_go_{item.id}", disabled=target is None):
-            with guard(), writing() as s:
-                scans.assign(s, who, item.id, int(target))  # type: ignore[arg-type]
-                st.session_state["ev_flash"] = f"Nr. {item.id} dem Termin zugeordnet."
-                st.rerun()
+        clicked = c3.button("Zuordnen", key=f"ev_inbox_go_{item.id}", disabled=target is None)
+        if clicked and target is not None:
+            commit(
+                lambda s, i=item.id, t=int(target): scans.assign(s, who, i, t),
+                f"Nr. {item.id} dem Termin zugeordnet.",
+            )
 
-# -- browse ----------------------------------------------------------------------------------
-st.subheader("Archiv")
-f1, f2, f3 = st.columns(3)
-goal_filter = f1.selectbox(
-    "Teilziel",
-    [None, *goal_labels],
-    format_func=lambda i: "alle" if i is None else goal_labels[i],
-    key="ev_f_goal",
-)
-kind_filter = f2.selectbox(
-    "Art",
-    [None, *kinds],
-    format_func=lambda k: "alle" if k is None else KIND_LABELS[k],
-    key="ev_f_kind",
-)
-text_filter = f3.text_input("Suche (Titel, Dateiname, Quelle)", key="ev_f_text")
-show_deleted = st.toggle("Gelöschte anzeigen (Löschnachweise)", key="ev_f_deleted")
-flt = query.EvidenceFilter(
-    agency_slug=agency_slug,
-    year=year,
-    subgoal_id=goal_filter,
-    kind=kind_filter,
-    text=text_filter,
-    include_deleted=show_deleted,
-    occurrence_id=preset if st.session_state.get("ev_only_preset") else None,
-)
-page_no = st.session_state.get("ev_page", 1)
-with guard(stop=True), inst().db.read() as s:
-    result = query.search_evidence(s, who, flt, page=page_no, page_size=20)
 
-if not result.items:
-    st.info("Keine Nachweise für diese Auswahl.")
-else:
+def _browse(scope: _Scope) -> None:
+    """The archive: filters, one page of items, the chosen item's details."""
+    who, agency_slug, year, preset = scope.who, scope.agency_slug, scope.year, scope.preset
+    goal_labels = scope.goal_labels
+    st.subheader("Archiv")
+    f1, f2, f3 = st.columns(3)
+    goal_filter = f1.selectbox(
+        "Teilziel",
+        [None, *goal_labels],
+        format_func=lambda i: "alle" if i is None else goal_labels[i],
+        key="ev_f_goal",
+    )
+    kind_filter = f2.selectbox(
+        "Art",
+        [None, *KINDS],
+        format_func=lambda k: "alle" if k is None else KIND_LABELS[k],
+        key="ev_f_kind",
+    )
+    text_filter = f3.text_input("Suche (Titel, Dateiname, Quelle)", key="ev_f_text")
+    show_deleted = st.toggle("Gelöschte anzeigen (Löschnachweise)", key="ev_f_deleted")
+    flt = query.EvidenceFilter(
+        agency_slug=agency_slug,
+        year=year,
+        subgoal_id=goal_filter,
+        kind=kind_filter,
+        text=text_filter,
+        include_deleted=show_deleted,
+        occurrence_id=preset if st.session_state.get("ev_only_preset") else None,
+    )
+    page_no = st.session_state.get("ev_page", 1)
+    with guard(stop=True), inst().db.read() as s:
+        result = query.search_evidence(s, who, flt, page=page_no, page_size=20)
+    if not result.items:
+        st.info("Keine Nachweise für diese Auswahl.")
+        return
     st.caption(f"{fmt_count(result.total, 'Nachweis')} · Seite {result.page} von {result.pages}")
     st.dataframe(
         [
@@ -313,6 +372,12 @@ else:
         # A new filter or page starts at its newest item.
         key=pick_key,
     )
+    _detail(scope, chosen)
+
+
+def _detail(scope: _Scope, chosen: int) -> None:
+    """One item: its facts and holds, preview, download, a corrected version, holds."""
+    who = scope.who
     with guard(stop=True), inst().db.read() as s:
         detail = query.get_detail(s, who, chosen)
     v = detail.view
@@ -385,51 +450,64 @@ else:
                             nv = evidence.supersede(
                                 inst(), who, v.id, filename=new_file.name, content=new_file
                             )
-                            st.success(f"Neue Fassung Nr. {nv.id} archiviert; Nr. {v.id} bleibt.")
+                            flash(f"Neue Fassung Nr. {nv.id} archiviert; Nr. {v.id} bleibt.")
+                            st.rerun()
 
     if can(who, Permission.evidence_hold):
-        with st.expander("Rechtliche Sperre (Legal Hold)"):
-            with st.form(f"ev_hold_{v.id}", clear_on_submit=True):
-                scope = st.radio(
-                    "Bereich",
-                    ["evidence", "occurrence", "subgoal", "agency_year"],
-                    format_func={
-                        "evidence": "dieser Nachweis",
-                        "occurrence": "alle Nachweise des Termins",
-                        "subgoal": "alle Nachweise des (ersten) Teilziels",
-                        "agency_year": "die ganze Agentur im Förderjahr",
-                    }.get,
-                    horizontal=True,
-                )
-                reason = st.text_input("Grund")
-                case_ref = st.text_input("Aktenzeichen (optional)")
-                set_it = st.form_submit_button("Sperre setzen")
-            if set_it:
-                with guard(), writing() as s:
+        _holds(scope, v, detail.holds)
+
+
+def _holds(scope: _Scope, v: EvidenceView, holds: list[retention.HoldView]) -> None:
+    """Legal holds (coordinator): set one on this item or around it; a second person
+    releases one."""
+    who = scope.who
+    with st.expander("Rechtliche Sperre (Legal Hold)"):
+        with st.form(f"ev_hold_{v.id}", clear_on_submit=True):
+            scope_kind = st.radio(
+                "Bereich",
+                ["evidence", "occurrence", "subgoal", "agency_year"],
+                format_func={
+                    "evidence": "dieser Nachweis",
+                    "occurrence": "alle Nachweise des Termins",
+                    "subgoal": "alle Nachweise des (ersten) Teilziels",
+                    "agency_year": "die ganze Agentur im Förderjahr",
+                }.get,
+                horizontal=True,
+            )
+            reason = st.text_input("Grund")
+            case_ref = st.text_input("Aktenzeichen (optional)")
+            set_it = st.form_submit_button("Sperre setzen")
+        if set_it:
+            with guard():
+                with writing() as s:
                     scope_id = {
                         "evidence": v.id,
                         "occurrence": v.occurrence_id,
                         "subgoal": v.subgoal_ids[0] if v.subgoal_ids else None,
-                    }.get(scope)
+                    }.get(scope_kind)
                     hold = retention.set_hold(
                         s,
                         who,
-                        scope=scope,
+                        scope=scope_kind,
                         scope_id=scope_id,
-                        agency_slug=agency_slug if scope == "agency_year" else None,
-                        year=v.funding_year if scope == "agency_year" else None,
+                        agency_slug=scope.agency_slug if scope_kind == "agency_year" else None,
+                        year=v.funding_year if scope_kind == "agency_year" else None,
                         reason=reason,
                         case_ref=case_ref,
                     )
-                    st.success(
-                        f"Sperre {md(hold.ref)} gesetzt ({fmt_count(hold.items, 'Nachweis')})."
-                    )
                 retention.sync_object_holds(inst())  # the archive's objects follow (S3)
-            for h in detail.holds:
-                if h.set_by != who.name and st.button(
-                    f"Sperre {md(h.ref)} freigeben (als zweite Person)", key=f"ev_release_{h.id}"
-                ):
-                    with guard(), writing() as s:
+                flash(f"Sperre {md(hold.ref)} gesetzt ({fmt_count(hold.items, 'Nachweis')}).")
+                st.rerun()
+        for h in holds:
+            if h.set_by != who.name and st.button(
+                f"Sperre {md(h.ref)} freigeben (als zweite Person)", key=f"ev_release_{h.id}"
+            ):
+                with guard():
+                    with writing() as s:
                         retention.release_hold(s, who, h.id, who.name)
-                        st.success(f"Sperre {md(h.ref)} freigegeben.")
-                    retention.sync_object_holds(inst())
+                    retention.sync_object_holds(inst())  # the archive's objects follow (S3)
+                    flash(f"Sperre {md(h.ref)} freigegeben.")
+                    st.rerun()
+
+
+render()

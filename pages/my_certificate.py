@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ia_events.core.access import Actor
 from ia_events.core.messages import berlin, fmt_date, fmt_hours
 from ia_events.volunteers.certificates import volunteer_certificate
-from ia_events.volunteers.hours import own_year_summary
-from pages._ui import actor, guard, inst, now, writing
+from ia_events.volunteers.hours import YearSummary, own_year_summary
+from pages._ui import actor, guard, inst, now, writing, year_picker
 
-who = actor()
-st.title("Mein Nachweis")
-this_year = berlin(now()).year
-year = st.selectbox("Jahr", [this_year, this_year - 1, this_year - 2], key="mc_year")
 
-summary = None
-with guard(), inst().db.read() as s:
-    summary = own_year_summary(s, inst().keys, who, int(year))
+def render() -> None:
+    who = actor()
+    st.title("Mein Nachweis")
+    this_year = berlin(now()).year
+    year = year_picker([this_year, this_year - 1, this_year - 2], label="Jahr", key="mc_year")
+    summary = None
+    with guard(), inst().db.read() as s:
+        summary = own_year_summary(s, inst().keys, who, year)
+    if summary is None:
+        return
+    _hours(summary, year)
+    _certificate(who, summary, year)
 
-if summary is not None:
+
+def _hours(summary: YearSummary, year: int) -> None:
+    """The year's hours, the Ehrenamtskarte threshold, activities and other work."""
     st.metric(f"Ihre Stunden {year}", f"{fmt_hours(summary.total)} Std.")
     if summary.card_reached:
         st.success(
@@ -53,9 +61,13 @@ if summary is not None:
         )
     if not summary.activities and not summary.worklogs:
         st.info(f"Für {year} sind noch keine Stunden erfasst.")
+
+
+def _certificate(who: Actor, summary: YearSummary, year: int) -> None:
+    """The certificate as a PDF: made (and recorded) on the click, then offered."""
     if st.button("Nachweis als PDF erstellen", key="mc_make"):
         with guard(), writing() as s:
-            name, pdf = volunteer_certificate(s, inst().keys, who, summary.volunteer_id, int(year))
+            name, pdf = volunteer_certificate(s, inst().keys, who, summary.volunteer_id, year)
             st.download_button(
                 "PDF herunterladen",
                 data=pdf,
@@ -65,3 +77,6 @@ if summary is not None:
                 on_click="ignore",
                 key="mc_download",
             )
+
+
+render()

@@ -2,44 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
-from ia_events.accounts import agencies
+from ia_events.core.access import Actor
 from ia_events.core.messages import INDICATOR_LABELS, berlin, fmt_count, fmt_number
 from ia_events.reporting import activity_report, controlling, progress
-from pages._ui import actor, guard, inst, md, now, rows_height, writing, year_picker
+from pages._ui import (
+    actor,
+    agency_picker,
+    commit,
+    flash,
+    guard,
+    inst,
+    md,
+    now,
+    rows_height,
+    writing,
+    year_picker,
+)
 
 MONTHS = ["Jan", "Feb", "Mär", "Apr", "Mai", "Jun", "Jul", "Aug", "Sep", "Okt", "Nov", "Dez"]
 
 
-def _bytes(fn, *args):  # type: ignore[no-untyped-def]
+def _bytes(fn: Callable[..., tuple[str, str, bytes]], *args: object) -> Callable[[], bytes]:
     """Deferred download: the service runs (and is audited) only when clicked."""
     return lambda: fn(*args)[2]
 
 
-who = actor()
-is_coordinator = who.role == "coordinator"
-st.title("Berichte & Controlling" if is_coordinator else "Berichte")
-with guard(stop=True), inst().db.read() as s:
-    reachable = agencies.list_agencies(s, who)
-if not reachable:
-    st.info("Ihrem Konto ist keine Integrationsagentur zugeordnet.")
-    st.stop()
-this_year = berlin(now()).year
-c1, c2 = st.columns([3, 1])
-slug = c1.selectbox(
-    "Integrationsagentur",
-    [a.slug for a in reachable],
-    format_func={a.slug: a.name for a in reachable}.get,
-    key="rep_agency",
-)
-with c2:
-    year = year_picker(list(range(this_year, this_year - 11, -1)))
+def render() -> None:
+    who = actor()
+    st.title("Berichte & Controlling" if who.role == "coordinator" else "Berichte")
+    c1, c2 = st.columns([3, 1])
+    with c1, guard(stop=True):
+        slug = agency_picker(who, key="rep_agency")
+    if slug is None:
+        st.info("Ihrem Konto ist keine Integrationsagentur zugeordnet.")
+        st.stop()
+    this_year = berlin(now()).year
+    with c2:
+        year = year_picker(list(range(this_year, this_year - 11, -1)))
+    tab_report, tab_ctrl, tab_chart = st.tabs(["Sachbericht", "Controlling", "Verlauf"])
+    with tab_report:
+        _report(who, slug, year)
+    with tab_ctrl:
+        _controlling(who, slug, year)
+    with tab_chart:
+        _charts(who, slug, year)
 
-tab_report, tab_ctrl, tab_chart = st.tabs(["Sachbericht", "Controlling", "Verlauf"])
 
-with tab_report:
+def _report(who: Actor, slug: str, year: int) -> None:
+    """The Sachbericht: the draft's texts, saved or submitted (then frozen), PDF and Word."""
     with guard(stop=True), inst().db.read() as s:
         draft = activity_report.draft(s, who, slug, year, inst().keys.fingerprint(), now())
     if draft.submitted:
@@ -94,9 +109,10 @@ with tab_report:
         )
         saved = st.form_submit_button("Entwurf speichern", disabled=not editable)
     if saved:
-        with guard(), writing() as s:
-            activity_report.save_texts(s, who, slug, year, texts, now())
-            st.success("Entwurf gespeichert.")
+        commit(
+            lambda s: activity_report.save_texts(s, who, slug, year, texts, now()),
+            "Entwurf gespeichert.",
+        )
     d1, d2 = st.columns(2)
     d1.download_button(
         "Sachbericht als PDF",
@@ -125,10 +141,12 @@ with tab_report:
                 with writing() as s:
                     activity_report.save_texts(s, who, slug, year, texts, now())
                 evidence_id = activity_report.submit(inst(), who, slug, year)
-                st.success(f"Eingereicht und als Nachweis {evidence_id} archiviert.")
+                flash(f"Eingereicht und als Nachweis {evidence_id} archiviert.")
                 st.rerun()
 
-with tab_ctrl:
+
+def _controlling(who: Actor, slug: str, year: int) -> None:
+    """The figures for the state's online controlling, per field of action; CSV and XLSX."""
     st.write(
         "Zahlen für das Online-Controlling des Landes: Angebote, Teilnahmen (namentlich, mit "
         "Karte, gezählt), erreichte Personen, Termine, Ehrenamtliche und Stunden, "
@@ -177,7 +195,7 @@ with tab_ctrl:
         key="rep_xlsx",
         on_click="ignore",
     )
-    if is_coordinator:
+    if who.role == "coordinator":
         e3.download_button(
             "Alle Agenturen (XLSX, ein Blatt je Agentur)",
             data=_bytes(controlling.export, inst(), who, year, "xlsx", None),
@@ -187,7 +205,9 @@ with tab_ctrl:
             on_click="ignore",
         )
 
-with tab_chart:
+
+def _charts(who: Actor, slug: str, year: int) -> None:
+    """The sub-goals' progress and attendance per month."""
     with guard(stop=True), inst().db.read() as s:
         goals = progress.subgoal_progress(s, who, slug, year, now=now())
         months = controlling.attendance_by_month(s, who, slug, year, now())
@@ -210,3 +230,6 @@ with tab_chart:
         [MONTHS[m - 1] for m in frame["Monat"]], categories=MONTHS, ordered=True
     )
     st.line_chart(frame, x="Monat", y=["Teilnahmen", "Termine"])
+
+
+render()

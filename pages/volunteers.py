@@ -7,13 +7,13 @@ Thin: every section reads widgets, calls one service of ``ia_events.volunteers.r
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 import streamlit as st
 from sqlalchemy.orm import Session
 
+from ia_events.core.access import Actor
 from ia_events.core.messages import (
     BERLIN,
     berlin,
@@ -28,47 +28,69 @@ from ia_events.volunteers import registry, shifts
 from ia_events.volunteers.certificates import volunteer_certificate
 from ia_events.volunteers.hours import add_worklog, list_with_hours
 from ia_events.volunteers.transfer import confirm, export_registry, preview
-from pages._ui import actor, guard, inst, md, now, writing
-
-who = actor()
-agency_id = who.agency_id
-keys = inst().keys
-today = berlin(now()).date()
-st.title("Ehrenamt")
-flash = st.session_state.pop("vo_flash", None)
-if flash:
-    st.success(flash)
+from pages._ui import actor, commit, flash, guard, inst, md, now, writing, year_picker
+from storage.keys import KeyRing
 
 
-@contextmanager
-def action() -> Iterator[Session]:
-    """One write transaction; a message put in ``s.info["flash"]`` is shown after the rerun.
+@dataclass(frozen=True)
+class _Team:
+    """The specialist's agency and its volunteers (inactive ones too)."""
 
-    The rerun happens only after the commit: ``st.rerun()`` inside the block would roll
-    the transaction back (it unwinds like an exception).
-    """
-    message = ""
-    with guard():
-        with writing() as s:
-            yield s
-            message = s.info.get("flash", "")
-        if message:
-            st.session_state["vo_flash"] = message
-            st.rerun()
+    who: Actor
+    agency_id: int | None
+    keys: KeyRing
+    today: date
+    people: list[registry.VolunteerView]
+    active: list[registry.VolunteerView]
+    names: dict[int, str]
 
 
-people: list[registry.VolunteerView] = []
-with guard(), inst().db.read() as s:
-    people = registry.list_volunteers(s, keys, who, agency_id, include_inactive=True, today=today)
-active = [p for p in people if p.active]
-names = {p.id: p.name for p in people}
+def render() -> None:
+    who = actor()
+    keys = inst().keys
+    today = berlin(now()).date()
+    st.title("Ehrenamt")
+    people: list[registry.VolunteerView] = []
+    with guard(), inst().db.read() as s:
+        people = registry.list_volunteers(
+            s, keys, who, who.agency_id, include_inactive=True, today=today
+        )
+    team = _Team(
+        who=who,
+        agency_id=who.agency_id,
+        keys=keys,
+        today=today,
+        people=people,
+        active=[p for p in people if p.active],
+        names={p.id: p.name for p in people},
+    )
+    tab_reg, tab_import, tab_qual, tab_shifts, tab_hours = st.tabs(
+        [
+            "Verzeichnis",
+            "Import & Export",
+            "Nachweise",
+            "Einsätze & Dienstplan",
+            "Stunden & Nachweis",
+        ]
+    )
+    with tab_reg:
+        _registry(team)
+    with tab_import:
+        _transfer(team)
+    with tab_qual:
+        _qualifications(team)
+    with tab_shifts:
+        _reminders(team)
+        _occurrence_shifts(team)
+        _week(team)
+    with tab_hours:
+        _hours(team)
 
-tab_reg, tab_import, tab_qual, tab_shifts, tab_hours = st.tabs(
-    ["Verzeichnis", "Import & Export", "Nachweise", "Einsätze & Dienstplan", "Stunden & Nachweis"]
-)
 
-# -- registry ---------------------------------------------------------------------------------
-with tab_reg:
+def _registry(team: _Team) -> None:
+    """The registry: the list, a new person, deactivating (nothing is deleted)."""
+    who, agency_id, keys, today = team.who, team.agency_id, team.keys, team.today
+    people, names = team.people, team.names
     show_inactive = st.toggle("Auch deaktivierte anzeigen", key="vo_inactive")
     rows = [
         {
@@ -106,13 +128,14 @@ with tab_reg:
             "Vereinbarung am", value=None, format="DD.MM.YYYY", key="vo_agreement"
         )
         if st.form_submit_button("Speichern", type="primary"):
-            with action() as s:
-                registry.add_volunteer(
+            commit(
+                lambda s: registry.add_volunteer(
                     s, keys, who, agency_id, name=name, contact=contact, languages=langs,
                     skills=skills, availability=avail, consent_at=consent_at,
                     consent_version=consent_version, agreement_at=agreement_at, now=now(),
-                )  # fmt: skip
-                s.info["flash"] = f"„{md(name.strip())}“ wurde ins Verzeichnis aufgenommen."
+                ),
+                f"„{md(name.strip())}“ wurde ins Verzeichnis aufgenommen.",
+            )  # fmt: skip
     if people:
         with st.expander("Deaktivieren oder wieder aktivieren"):
             pick = st.selectbox(
@@ -122,12 +145,15 @@ with tab_reg:
             label = "Deaktivieren" if is_active else "Wieder aktivieren"
             st.caption("Es wird nichts gelöscht: geleistete Stunden bleiben nachweisbar.")
             if st.button(label, key="vo_toggle"):
-                with action() as s:
-                    registry.set_volunteer_active(s, who, pick, not is_active, now())
-                    s.info["flash"] = f"„{md(names[pick])}“: {label.lower()} – erledigt."
+                commit(
+                    lambda s: registry.set_volunteer_active(s, who, pick, not is_active, now()),
+                    f"„{md(names[pick])}“: {label.lower()} – erledigt.",
+                )
 
-# -- import / export --------------------------------------------------------------------------
-with tab_import:
+
+def _transfer(team: _Team) -> None:
+    """Import a list (preview first, then confirm) and export the registry."""
+    who, agency_id, keys = team.who, team.agency_id, team.keys
     st.write(
         "Laden Sie Ihre bisherige Liste (CSV oder Excel) hoch. Sie sehen zuerst eine "
         "Vorschau mit Hinweisen je Zeile; übernommen wird erst nach Ihrer Bestätigung."
@@ -160,23 +186,28 @@ with tab_import:
             if result.valid and st.button(
                 f"{result.valid} Einträge übernehmen", type="primary", key="vo_imp_confirm"
             ):
-                with action() as s:
-                    outcome = confirm(s, keys, who, agency_id, upload.name, content,
-                                      default_consent_version=default_version)  # fmt: skip
-                    s.info["flash"] = f"{outcome.valid} Ehrenamtliche übernommen."
+                with guard():
+                    with writing() as s:
+                        outcome = confirm(s, keys, who, agency_id, upload.name, content,
+                                          default_consent_version=default_version)  # fmt: skip
+                    flash(f"{outcome.valid} Ehrenamtliche übernommen.")
+                    st.rerun()
     st.divider()
     st.write("Export des Verzeichnisses (Formeln werden in Text umgewandelt).")
     fmt = st.radio("Format", ["xlsx", "csv"], horizontal=True, key="vo_exp_fmt")
     if st.button("Export erstellen", key="vo_export"):
-        with action() as s:
+        with guard(), writing() as s:
             data = export_registry(s, keys, who, agency_id, fmt)
             st.download_button(
                 "Export herunterladen", data=data, file_name=f"ehrenamtliche.{fmt}",
                 on_click="ignore", key="vo_export_dl",
             )  # fmt: skip
 
-# -- qualifications ---------------------------------------------------------------------------
-with tab_qual:
+
+def _qualifications(team: _Team) -> None:
+    """Documents seen (never stored): what expires, a new entry."""
+    who, agency_id, keys, today = team.who, team.agency_id, team.keys, team.today
+    active, names = team.active, team.names
     st.caption(
         "Erfasst wird nur, dass ein Dokument eingesehen wurde (wann, von wem, gültig bis) – "
         "nie das Dokument selbst. Das erweiterte Führungszeugnis gilt 5 Jahre."
@@ -212,17 +243,15 @@ with tab_qual:
             until = c3.date_input("Gültig bis (leer: Standard)", value=None, format="DD.MM.YYYY")
             note = st.text_input("Bemerkung (keine Inhalte des Dokuments)")
             if st.form_submit_button("Einsicht eintragen", type="primary"):
-                with action() as s:
-                    registry.add_qualification(
+                commit(
+                    lambda s: registry.add_qualification(
                         s, who, pid, kind=kind, checked_on=checked_on, checked_by=checked_by,
                         valid_until=until, note=note, today=today,
-                    )  # fmt: skip
-                    s.info["flash"] = (
-                        f"{registry.qualification_label(kind)} für „{md(names[pid])}“ eingetragen."
-                    )
+                    ),
+                    f"{registry.qualification_label(kind)} für „{md(names[pid])}“ eingetragen.",
+                )  # fmt: skip
 
 
-# -- shifts and rosters ---------------------------------------------------------------------------
 def _assignment_rows(view: shifts.ShiftView) -> list[dict[str, str]]:
     return [
         {
@@ -238,7 +267,25 @@ def _assignment_rows(view: shifts.ShiftView) -> list[dict[str, str]]:
     ]
 
 
-with tab_shifts:
+def _fix(s: Session, who: Actor, aid: int, what: str, hours: float) -> None:
+    """One correction of an assignment's attendance or hours."""
+    if what == "Nicht erschienen":
+        shifts.mark_no_show(s, who, aid, now())
+    elif what == "Geplante Zeiten bestätigen":
+        shifts.set_hours(s, who, aid, planned=True)
+    elif what == "Stunden eintragen":
+        shifts.set_hours(s, who, aid, hours=hours)
+    elif what == "Korrektur entfernen":
+        shifts.set_hours(s, who, aid, hours=None)
+    elif what == "Jetzt einchecken":
+        shifts.check_in(s, who, aid, now(), method="staff")
+    else:
+        shifts.check_out(s, who, aid, now(), method="staff")
+
+
+def _reminders(team: _Team) -> None:
+    """The shifts of the next three days and who is on them."""
+    who, agency_id, keys = team.who, team.agency_id, team.keys
     st.subheader("Erinnerungen: die nächsten 3 Tage")
     upcoming = []
     with guard(), inst().db.read() as s:
@@ -253,6 +300,10 @@ with tab_shifts:
             f"({md(v.activity_title)}): {', '.join(people_in) or 'niemand'}{missing}"
         )
 
+
+def _occurrence_shifts(team: _Team) -> None:
+    """One occurrence's shifts: the roster, a new shift, assigning, corrections."""
+    who, keys, active, names = team.who, team.keys, team.active, team.names
     st.subheader("Einsätze je Termin")
     occs = []
     with guard(), inst().db.read() as s:
@@ -298,13 +349,15 @@ with tab_shifts:
                 day = berlin(occ.starts_at).date()
                 starts = datetime.combine(day, start_t, tzinfo=BERLIN)
                 ends = datetime.combine(day, end_t, tzinfo=BERLIN)
-                with action() as s:
-                    made = shifts.add_shift(
-                        s, who, occ_id, role=other.strip() or role, needed=int(needed),
-                        starts_at=starts, ends_at=ends, required=required, all_future=series,
-                        now=now(),
-                    )  # fmt: skip
-                    s.info["flash"] = f"{len(made)} Einsatz/Einsätze angelegt."
+                with guard():
+                    with writing() as s:
+                        made = shifts.add_shift(
+                            s, who, occ_id, role=other.strip() or role, needed=int(needed),
+                            starts_at=starts, ends_at=ends, required=required,
+                            all_future=series, now=now(),
+                        )  # fmt: skip
+                    flash(f"{len(made)} Einsatz/Einsätze angelegt.")
+                    st.rerun()
         if roster and active:
             with st.expander("Person einteilen"):
                 sid = st.selectbox(
@@ -316,9 +369,10 @@ with tab_shifts:
                     "Person", [p.id for p in active], format_func=names.get, key="vo_assign_p"
                 )
                 if st.button("Einteilen", type="primary", key="vo_assign"):
-                    with action() as s:
-                        shifts.assign(s, who, sid, pid, now())
-                        s.info["flash"] = f"„{names[pid]}“ ist eingeteilt."
+                    commit(
+                        lambda s: shifts.assign(s, who, sid, pid, now()),
+                        f"„{md(names[pid])}“ ist eingeteilt.",
+                    )
         assignments = {a.id: (v, a) for v in roster for a in v.assignments}
         if assignments:
             with st.expander("Anwesenheit und Stunden korrigieren"):
@@ -334,21 +388,12 @@ with tab_shifts:
                 )  # fmt: skip
                 hours = st.number_input("Stunden", 0.0, 24.0, 2.0, step=0.25, key="vo_fix_h")
                 if st.button("Ausführen", key="vo_fix"):
-                    with action() as s:
-                        if what == "Nicht erschienen":
-                            shifts.mark_no_show(s, who, aid, now())
-                        elif what == "Geplante Zeiten bestätigen":
-                            shifts.set_hours(s, who, aid, planned=True)
-                        elif what == "Stunden eintragen":
-                            shifts.set_hours(s, who, aid, hours=hours)
-                        elif what == "Korrektur entfernen":
-                            shifts.set_hours(s, who, aid, hours=None)
-                        elif what == "Jetzt einchecken":
-                            shifts.check_in(s, who, aid, now(), method="staff")
-                        else:
-                            shifts.check_out(s, who, aid, now(), method="staff")
-                        s.info["flash"] = f"{what}: erledigt."
+                    commit(lambda s: _fix(s, who, aid, what, hours), f"{what}: erledigt.")
 
+
+def _week(team: _Team) -> None:
+    """The week's roster."""
+    who, agency_id, keys, today = team.who, team.agency_id, team.keys, team.today
     st.subheader("Dienstplan der Woche")
     week_of = st.date_input("Woche mit dem Tag", value=today, format="DD.MM.YYYY", key="vo_week")
     week = []
@@ -375,13 +420,16 @@ with tab_shifts:
             width="stretch",
         )
 
-# -- hours, worklog, certificate --------------------------------------------------------------
-with tab_hours:
-    year = st.selectbox("Jahr", [today.year, today.year - 1, today.year - 2], key="vo_year")
+
+def _hours(team: _Team) -> None:
+    """Hours per year, other work (Stundenzettel), the certificate (PDF)."""
+    who, agency_id, keys, today = team.who, team.agency_id, team.keys, team.today
+    people, active, names = team.people, team.active, team.names
+    year = year_picker([today.year, today.year - 1, today.year - 2], label="Jahr", key="vo_year")
     table = []
     threshold = None
     with guard(), inst().db.read() as s:
-        table = list_with_hours(s, keys, who, agency_id=agency_id, year=int(year), today=today)
+        table = list_with_hours(s, keys, who, agency_id=agency_id, year=year, today=today)
         threshold = registry.card_threshold(s)
     if table:
         st.dataframe(
@@ -415,16 +463,22 @@ with tab_hours:
             hrs = c2.number_input("Stunden", 0.25, 24.0, 2.0, step=0.25)
             desc = st.text_input("Tätigkeit")
             if st.form_submit_button("Eintragen", type="primary"):
-                with action() as s:
-                    add_worklog(s, who, pid, day=day, hours=hrs, description=desc, today=today)
-                    s.info["flash"] = f"{fmt_hours(hrs)} Std. für „{names[pid]}“ eingetragen."
+                commit(
+                    lambda s: add_worklog(
+                        s, who, pid, day=day, hours=hrs, description=desc, today=today
+                    ),
+                    f"{fmt_hours(hrs)} Std. für „{md(names[pid])}“ eingetragen.",
+                )
     if people:
         st.subheader("Ehrenamtsnachweis (PDF)")
         pid = st.selectbox("Person", [p.id for p in people], format_func=names.get, key="vo_cert_p")
         if st.button("Nachweis erstellen", key="vo_cert"):
-            with action() as s:
-                fname, pdf = volunteer_certificate(s, keys, who, pid, int(year), today)
+            with guard(), writing() as s:
+                fname, pdf = volunteer_certificate(s, keys, who, pid, year, today)
                 st.download_button(
                     "PDF herunterladen", data=pdf, file_name=fname, mime="application/pdf",
                     type="primary", on_click="ignore", key="vo_cert_dl",
                 )  # fmt: skip
+
+
+render()
