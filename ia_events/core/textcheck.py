@@ -28,3 +28,22 @@ def bad_character(value: str, *, multiline: bool = False) -> str | None:
         if category == "Cf" and ch not in KEPT_FORMAT:
             return ch
     return None
+
+
+def checked_text(
+    value: str, field: str, *, limit: int, required: bool = True, multiline: bool = True
+) -> str:
+    """``value`` stripped, or ``InvalidInput`` naming ``field``: empty when required,
+    longer than ``limit``, or holding a character ``bad_character`` refuses (NUL and
+    terminal escapes break exports, PDFs and log lines; bidi overrides make a text read
+    differently from what it holds)."""
+    from ia_events.core.errors import InvalidInput
+
+    value = (value or "").strip()
+    if required and not value:
+        raise InvalidInput(field=field, reason="Bitte ausfüllen.")
+    if len(value) > limit:
+        raise InvalidInput(field=field, reason=f"Höchstens {limit} Zeichen.")
+    if bad_character(value, multiline=multiline) is not None:
+        raise InvalidInput(field=field, reason="Bitte keine Steuerzeichen verwenden.")
+    return value

@@ -27,7 +27,7 @@ from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
 from ia_events.core.models import Activity, Agency, Partner, PartnerType, partner_activities
 from ia_events.core.permissions import Reach, service
-from ia_events.core.textcheck import bad_character
+from ia_events.core.textcheck import checked_text
 from ia_events.privacy.personal import normalise_name, open_text, seal_text
 from storage.db import utcnow
 from storage.keys import KeyRing
@@ -58,14 +58,7 @@ class PartnerView:
 
 
 def _text(value: str, label: str, *, limit: int, required: bool = True) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise InvalidInput(field=label, reason="Bitte ausfüllen.")
-    if len(value) > limit:
-        raise InvalidInput(field=label, reason=f"Höchstens {limit} Zeichen.")
-    if bad_character(value, multiline=False) is not None:
-        raise InvalidInput(field=label, reason="Bitte keine Steuerzeichen verwenden.")
-    return value
+    return checked_text(value, label, limit=limit, required=required, multiline=False)
 
 
 def _type(value: str) -> str:

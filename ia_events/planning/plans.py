@@ -44,7 +44,7 @@ from ia_events.core.models import (
 )
 from ia_events.core.outbox import plan_event
 from ia_events.core.permissions import Reach, service
-from ia_events.core.textcheck import bad_character
+from ia_events.core.textcheck import checked_text
 from ia_events.planning.activities import ActivitySpec
 from storage.db import utcnow
 
@@ -97,16 +97,7 @@ def agency_id_for(session: Session, actor: Actor, slug: str, permission: Permiss
 
 
 def _text(value: str, field: str, *, required: bool = True, limit: int = 5000) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise InvalidInput(field=field, reason="Bitte ausfüllen.")
-    if len(value) > limit:
-        raise InvalidInput(field=field, reason=f"Höchstens {limit} Zeichen.")
-    if bad_character(value, multiline=True) is not None:
-        # NUL and terminal escapes break exports, PDFs and log lines; bidi overrides
-        # make a text read differently from what it holds (core.textcheck)
-        raise InvalidInput(field=field, reason="Bitte keine Steuerzeichen verwenden.")
-    return value
+    return checked_text(value, field, limit=limit, required=required)
 
 
 def _year(year: int) -> int:
