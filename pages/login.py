@@ -88,6 +88,9 @@ def _ensure_login_cookie() -> str | None:
 
 def render() -> None:
     installation = inst()
+    # Bind the browser first, also on the first-start screen: the redirect starts a new
+    # session, and the demo password (kept in this session only) must survive to be shown.
+    binding = _ensure_login_cookie()
     if not users.has_users(installation):
         _first_start()
         return
@@ -97,7 +100,6 @@ def render() -> None:
         demo_banner()
     st.title("Anmelden")
     st.caption("ia-events – Angebote, Teilnahme und Nachweise der Integrationsagenturen")
-    binding = _ensure_login_cookie()
     if st.session_state.pop("login_logged_out", False):
         st.info("Sie sind abgemeldet.")
     col, side = st.columns([1, 1])
