@@ -188,7 +188,11 @@ def _identify():  # type: ignore[no-untyped-def]
 
 def main() -> None:
     st.set_page_config(page_title="ia-events", page_icon=":material/diversity_3:", layout="wide")
-    from pages._ui import guard
+    from pages._ui import guard, style
+
+    # On a phone Streamlit's 2.75rem page title broke long German words mid-word
+    # ("Integrationsagent|ur Essen"); a smaller title keeps them whole.
+    style("@media (max-width: 640px) { h1 { font-size: 1.9rem !important; } }")
 
     with guard(stop=True):
         actor = _identify()

@@ -94,3 +94,28 @@ def test_metrics_are_off_and_media_links_need_a_login(browser, page, live_server
     # The same link outside the session: refused, and nothing of the file.
     outside = httpx.get(url, timeout=20)
     assert outside.status_code == 403 and b"PNG" not in outside.content
+
+
+_WORD_LINES = """(word) => {
+  const h = document.querySelector('h1');
+  const walker = document.createTreeWalker(h, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const at = n.textContent.indexOf(word);
+    if (at < 0) continue;
+    const r = document.createRange();
+    r.setStart(n, at);
+    r.setEnd(n, at + word.length);
+    return new Set(Array.from(r.getClientRects()).map((b) => Math.round(b.top))).size;
+  }
+  return -1;
+}"""
+
+
+def test_page_title_keeps_long_words_whole_on_a_phone(phone, live_server):  # type: ignore[no-untyped-def]
+    ui_login(phone, live_server, "fk-essen")
+    phone.get_by_role(
+        "heading", name=re.compile("Übersicht – Integrationsagentur Essen")
+    ).wait_for()
+    wait_ready(phone)
+    # One line for the word: a title broken mid-word ("Integrationsagent|ur") is hard to read.
+    assert phone.evaluate(_WORD_LINES, "Integrationsagentur") == 1
