@@ -4,10 +4,11 @@ Called once from ``demo.load`` after the agencies' occurrences exist. Per
 agency: five fictional volunteers (Turkish, Cyrillic and Arabic script among
 them), one expired and two soon-expiring qualifications, worked shifts on past
 occurrences (checked in and out, one no-show, one staff override), shifts on
-upcoming ones (some still open, one on the occurrence running right now), a
-volunteer with enough logged hours for the Ehrenamtskarte hint, and a login
-``ehrenamt-<agency-slug>`` linked to the first volunteer. Rows are written
-directly (one "install:demo" audit event covers the whole demo).
+upcoming ones (some still open, one on the occurrence running right now; two of
+them the demo login's own), a volunteer with enough logged hours for the
+Ehrenamtskarte hint, and a login ``ehrenamt-<agency-slug>`` linked to the first
+volunteer. Rows are written directly (one "install:demo" audit event covers the
+whole demo).
 """
 
 from __future__ import annotations
@@ -209,9 +210,11 @@ def _agency(
             worked(sh, vols[4], 0, cin=None, cout=None, hours_override=hours, override_by=staff)
         else:
             worked(sh, vols[4], 3)
-    for o in [o for o in naeh if o.starts_at > now][:4]:
+    for n, o in enumerate([o for o in naeh if o.starts_at > now][:4]):
         sh = shift(o, "Anleitung Nähen", 2)
         worked(sh, vols[3], 0, cin=None, cout=None)
+        if n in (0, 2):  # the demo login's own next shifts ("Meine nächsten Einsätze")
+            worked(sh, vols[0], 0, cin=None, cout=None)
         shift(o, "Kinderbetreuung", 1, ["fuehrungszeugnis"])
     for o in [o for o in rad if o.starts_at > now][:2]:
         sh = shift(o, "Fahrradreparatur", 2)

@@ -121,6 +121,7 @@ def test_my_shifts_upcoming_first_finished_under_erledigt(app, app_env: Installa
     with app_env.db.read() as s:
         home = shifts.volunteer_home(s, _me(app_env), utcnow())
     assert home.done, "the demo volunteer has worked shifts in the last two weeks"
+    assert home.upcoming, "the demo login has shifts ahead, so a new user sees the list work"
     # Upcoming, soonest first, right under the heading (nothing finished among them).
     shown = [m.value for m in app.markdown]
     ahead = [f"**{md(m.shift.role)}** · {md(m.shift.activity_title)}" for m in home.upcoming]
