@@ -16,10 +16,12 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from ia_events.core.access import Actor, Permission, can
+from ia_events.core.access import Actor, Permission, can, sees_all_agencies
 from ia_events.core.messages import fmt_date, fmt_euro, fmt_number
 from ia_events.network import funding, multipliers
+from ia_events.network.partners import PartnerView
 from ia_events.reporting import controlling
+from ia_events.volunteers import registry
 from pages._ui import commit, guard, inst, md, now, rows_height
 
 EURO_HELP = "In Euro, z. B. 1.234,50 – leer lassen, wenn (noch) nicht bekannt."
@@ -178,7 +180,7 @@ def district_table(who: Actor, year: int) -> None:
     """ "Bezirk gesamt": every agency's total row and rows per field of action, summed."""
     with guard(stop=True), inst().db.read() as s:
         data = controlling.figures(s, who, year, None, now())
-    if not controlling.with_district(who, data, None):
+    if not controlling.with_district(sees_all_agencies(who), data, None):
         return
     whole = controlling.district(data, year)
     st.subheader("Bezirk gesamt")
@@ -227,13 +229,15 @@ def _mark_form(
     return pick, is_multiplier, since if isinstance(since, date) else None, saved
 
 
-def volunteer_marks(who: Actor, agency_id: int | None, people: Sequence[object]) -> None:
+def volunteer_marks(
+    who: Actor, agency_id: int | None, people: Sequence[registry.VolunteerView]
+) -> None:
     """Mark volunteers of the registry as multipliers (Ehrenamt → Verzeichnis)."""
     if agency_id is None or not people:
         return
     with guard(), inst().db.read() as s:
         marked = multipliers.marks(s, who, agency_id)["volunteer"]
-    names = {p.id: p.name for p in people}  # type: ignore[attr-defined]
+    names = {p.id: p.name for p in people}
     with st.expander("Multiplikator*innen"):
         shown = [
             md(names[v]) + (f" (seit {fmt_date(m.since)})" if m.since else "")
@@ -252,14 +256,14 @@ def volunteer_marks(who: Actor, agency_id: int | None, people: Sequence[object])
             )
 
 
-def partner_marks(who: Actor, partners: Sequence[object]) -> None:
+def partner_marks(who: Actor, partners: Sequence[PartnerView]) -> None:
     """Mark a partner's contact person as multiplier (Netzwerk)."""
     if not partners:
         return
-    agency_id: int = partners[0].agency_id  # type: ignore[attr-defined]
+    agency_id = partners[0].agency_id
     with guard(), inst().db.read() as s:
         marked = multipliers.marks(s, who, agency_id)["partner"]
-    names = {p.id: p.name for p in partners}  # type: ignore[attr-defined]
+    names = {p.id: p.name for p in partners}
     with st.expander("Kontakt als Multiplikator*in"):
         shown = [md(names[p]) for p in marked if p in names]
         st.caption(

@@ -404,10 +404,13 @@ def controlling_cmd(
 def _controlling_all(actor: Actor, data: list[Any], year: int, as_json: bool, wrote: bool) -> None:
     """``controlling`` without --agency: each agency as with --agency (under "agencies"),
     and for whom sees every agency the district's sum under "district" (slug "bezirk")."""
+    from ia_events.core.access import sees_all_agencies
     from ia_events.reporting import controlling
 
     whole = (
-        controlling.district(data, year) if controlling.with_district(actor, data, None) else None
+        controlling.district(data, year)
+        if controlling.with_district(sees_all_agencies(actor), data, None)
+        else None
     )
     if as_json:
         emit_json(

@@ -50,12 +50,12 @@ def _set(
     session: Session,
     actor: Actor,
     agency_id: int,
-    where: object,
+    where: ColumnElement[bool],
     what: dict[str, int],
     multiplier: bool,
     since: date | None,
 ) -> bool:
-    row = session.scalar(select(Multiplier).where(where))  # type: ignore[arg-type]
+    row = session.scalar(select(Multiplier).where(where))
     if multiplier:
         if row is not None and row.since == since:
             return False

@@ -436,9 +436,10 @@ def _add_into(into: Figures, f: Figures) -> None:
         into.funding_cents[source] = into.funding_cents.get(source, 0) + cents
 
 
-def with_district(actor: Actor, data: list[AgencyFigures], agency_slug: str | None) -> bool:
-    """The district's table goes with an export of every agency for whom sees them all."""
-    return agency_slug is None and sees_all_agencies(actor) and bool(data)
+def with_district(sees_all: bool, data: list[AgencyFigures], agency_slug: str | None) -> bool:
+    """The district's table goes with an export of every agency for whom sees them all
+    (``access.sees_all_agencies``)."""
+    return agency_slug is None and sees_all and bool(data)
 
 
 @service(Permission.agency_read, Reach.listing)
@@ -535,7 +536,8 @@ def export(
     with inst.db.write() as s:
         data = figures(s, actor, year, agency_slug, now)
         scope = agency_slug or "alle"
-        whole = district(data, year) if with_district(actor, data, agency_slug) else None
+        sees_all = sees_all_agencies(actor)
+        whole = district(data, year) if with_district(sees_all, data, agency_slug) else None
         if fmt == "xlsx":
             name, mime = f"Controlling_{year}_{scope}.xlsx", XLSX_MIME
             body = to_xlsx(data, whole)
