@@ -158,7 +158,7 @@ def test_controlling_csv_reads_as_numbers_in_a_german_libreoffice(tmp_path: Path
             None,
             multipliers=3,
             funding_cents={"Eigenanteil des Trägers": 98765},  # 987,65 €
-        ),  # fmt: skip
+        ),
         Figures("Handlungsfeld", "BE", "Bürgerschaftliches Engagement", 8, 5, 2, 1, 8.7),
         Figures("Teilziel", "17", "-1 Nähcafé; „Treff“", 40, 3, 1, 0, 40.0, "participants", 30, 40),
     ]
