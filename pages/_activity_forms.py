@@ -20,6 +20,7 @@ from ia_events.core.models import FIELD_LABELS, AttendanceMode
 from ia_events.planning import plans, schedule
 from ia_events.planning.activities import ActivitySpec, rule_from
 from ia_events.planning.recurrence import WEEKDAYS, SeriesRule
+from pages import _funding
 from pages._ui import commit, guard, inst, md, now, writing
 
 MODES = {
@@ -227,9 +228,13 @@ def activity_forms(who: Actor, slug: str) -> None:
         key="act_pick",
     )
     a = by_id[activity_id]
-    edit, cancel, remove = st.tabs(["Bearbeiten", "Reihe absagen", "Löschen"])
+    edit, money, cancel, remove = st.tabs(
+        ["Bearbeiten", "Finanzierung", "Reihe absagen", "Löschen"]
+    )
     with edit:
         _edit_form(who, slug, a)
+    with money:
+        _funding.activity_funding(who, a.id)
     with cancel:
         _cancel_form(who, a)
     with remove:

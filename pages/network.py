@@ -13,6 +13,7 @@ from ia_events.network import partners
 from ia_events.network.partners import PARTNER_TYPES, PartnerView
 from ia_events.planning import schedule
 from ia_events.planning.schedule import ActivityView
+from pages import _funding
 from pages._ui import actor, agency_picker, commit, guard, inst, year_picker
 
 
@@ -130,6 +131,7 @@ def render() -> None:
     _add_form(who, slug)
     _link_form(who, active, [a for a in all_activities if a.funding_year == year])
     _archive_form(who, active)
+    _funding.partner_marks(who, active)  # issue 19 (4): the contact as Multiplikator*in
 
 
 render()

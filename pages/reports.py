@@ -10,6 +10,7 @@ import streamlit as st
 from ia_events.core.access import Actor
 from ia_events.core.messages import INDICATOR_LABELS, berlin, fmt_count, fmt_number
 from ia_events.reporting import activity_report, controlling, progress
+from pages import _funding
 from pages._ui import (
     actor,
     agency_picker,
@@ -44,11 +45,15 @@ def render() -> None:
     this_year = berlin(now()).year
     with c2:
         year = year_picker(list(range(this_year, this_year - 11, -1)))
-    tab_report, tab_ctrl, tab_chart = st.tabs(["Sachbericht", "Controlling", "Verlauf"])
+    tab_report, tab_ctrl, tab_money, tab_chart = st.tabs(
+        ["Sachbericht", "Controlling", "Finanzierung", "Verlauf"]
+    )
     with tab_report:
         _report(who, slug, year)
     with tab_ctrl:
         _controlling(who, slug, year)
+    with tab_money:
+        _funding.overview(who, slug, year)
     with tab_chart:
         _charts(who, slug, year)
 
@@ -150,7 +155,8 @@ def _controlling(who: Actor, slug: str, year: int) -> None:
     st.write(
         "Zahlen für das Online-Controlling des Landes: Angebote, Teilnahmen (namentlich, mit "
         "Karte, gezählt), erreichte Personen, Termine, Ehrenamtliche und Stunden, "
-        "Kooperationspartner und Kooperationen – gesamt, nach Handlungsfeld und nach Teilziel."
+        "Kooperationspartner und Kooperationen, Multiplikator*innen, Finanzierung nach Quelle "
+        "– gesamt, nach Handlungsfeld und nach Teilziel."
     )
     with guard(stop=True), inst().db.read() as s:
         data = controlling.figures(s, who, year, slug, now())
@@ -158,6 +164,7 @@ def _controlling(who: Actor, slug: str, year: int) -> None:
         table = pd.DataFrame([f.row() for f in data[0].rows], columns=controlling.HEADERS)
         for column in ("Ehrenamtsstunden", "Soll", "Ist"):  # "280,9", not "280.9"
             table[column] = ["–" if pd.isna(v) else fmt_number(v) for v in table[column]]
+        table = _funding.euro_columns(table)  # "1.234,50 €"
         st.dataframe(table, hide_index=True, width="stretch", height=rows_height(len(table)))
         fields = [f for f in data[0].rows if f.level == "Handlungsfeld"]
         if fields:
@@ -197,13 +204,14 @@ def _controlling(who: Actor, slug: str, year: int) -> None:
     )
     if who.role == "coordinator":
         e3.download_button(
-            "Alle Agenturen (XLSX, ein Blatt je Agentur)",
+            "Alle Agenturen (XLSX, Bezirk gesamt und ein Blatt je Agentur)",
             data=_bytes(controlling.export, inst(), who, year, "xlsx", None),
             file_name=f"Controlling_{year}_alle.xlsx",
             mime=controlling.XLSX_MIME,
             key="rep_xlsx_all",
             on_click="ignore",
         )
+        _funding.district_table(who, year)
 
 
 def _charts(who: Actor, slug: str, year: int) -> None:

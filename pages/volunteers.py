@@ -28,6 +28,7 @@ from ia_events.volunteers import registry, shifts
 from ia_events.volunteers.certificates import volunteer_certificate
 from ia_events.volunteers.hours import add_worklog, list_with_hours
 from ia_events.volunteers.transfer import confirm, export_registry, preview
+from pages import _funding
 from pages._ui import actor, commit, flash, guard, inst, md, now, writing, year_picker
 from storage.keys import KeyRing
 
@@ -149,6 +150,8 @@ def _registry(team: _Team) -> None:
                     lambda s: registry.set_volunteer_active(s, who, pick, not is_active, now()),
                     f"„{md(names[pick])}“: {label.lower()} – erledigt.",
                 )
+
+    _funding.volunteer_marks(who, agency_id, people)
 
 
 def _transfer(team: _Team) -> None:

@@ -14,6 +14,7 @@ import sys
 import traceback
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -32,6 +33,9 @@ from ia_events.cli.base import (
     user_group,
 )
 from ia_events.core.errors import classify
+
+if TYPE_CHECKING:
+    from ia_events.core.access import Actor
 
 __all__ = ["archive", "cli", "main", "notify", "run"]
 
@@ -338,20 +342,27 @@ def list_partners_cmd(
 
 
 @command(cli, "controlling")
-@click.option("--agency", "agency_slug", metavar="SLUG", required=True)
+@click.option(
+    "--agency",
+    "agency_slug",
+    metavar="SLUG",
+    default=None,
+    help="Ohne: alle erreichbaren Agenturen und (Koordination) der Bezirk gesamt.",
+)
 @click.option("--year", type=int, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Die Zahlen als JSON ausgeben.")
 @click.option("--csv", "csv_out", metavar="FILE", type=click.Path(dir_okay=False, writable=True))
 @click.option("--xlsx", "xlsx_out", metavar="FILE", type=click.Path(dir_okay=False, writable=True))
 def controlling_cmd(
     obj: Ctx,
-    agency_slug: str,
+    agency_slug: str | None,
     year: int,
     as_json: bool,
     csv_out: str | None,
     xlsx_out: str | None,
 ) -> int:
-    """Online-Controlling figures of one agency and year (the same numbers in every format)."""
+    """Online-Controlling figures of one agency and year (the same numbers in every format);
+    without --agency every agency's and the district's."""
     from ia_events.reporting import controlling
     from storage.db import utcnow
 
@@ -360,7 +371,7 @@ def controlling_cmd(
     inst, now = obj.inst(), utcnow()  # one clock: every format counts the same dates
     with inst.db.read() as s:
         data = controlling.figures(s, obj.actor, year, agency_slug, now)
-    if not data:  # known but deactivated: it has no controlling of its own any more
+    if not data and agency_slug:  # known but deactivated: no controlling of its own any more
         click.echo(f"Fehler: Die Integrationsagentur „{agency_slug}“ ist nicht aktiv.", err=True)
         return EXIT_USAGE
     for fmt, out in (("csv", csv_out), ("xlsx", xlsx_out)):
@@ -371,6 +382,9 @@ def controlling_cmd(
             tmp.write_bytes(body)
             tmp.replace(target)
             click.echo(f"Controlling-Tabelle geschrieben: {target}", err=as_json)
+    if agency_slug is None:
+        _controlling_all(obj.actor, data, year, as_json, bool(csv_out or xlsx_out))
+        return EXIT_OK
     if as_json:
         agency = data[0]
         emit_json(
@@ -385,6 +399,42 @@ def controlling_cmd(
         for f in data[0].rows:
             click.echo(";".join("" if v is None else str(v) for v in f.row()))
     return EXIT_OK
+
+
+def _controlling_all(actor: Actor, data: list[Any], year: int, as_json: bool, wrote: bool) -> None:
+    """``controlling`` without --agency: each agency as with --agency (under "agencies"),
+    and for whom sees every agency the district's sum under "district" (slug "bezirk")."""
+    from ia_events.core.access import sees_all_agencies
+    from ia_events.reporting import controlling
+
+    whole = (
+        controlling.district(data, year)
+        if controlling.with_district(sees_all_agencies(actor), data, None)
+        else None
+    )
+    if as_json:
+        emit_json(
+            {
+                "year": year,
+                "agencies": [
+                    {"agency": a.slug, "year": a.year, "rows": [f.as_json() for f in a.rows]}
+                    for a in data
+                ],
+                "district": None
+                if whole is None
+                else {
+                    "agency": whole.slug,
+                    "label": whole.name,
+                    "year": whole.year,
+                    "rows": [f.as_json() for f in whole.rows],
+                },
+            }
+        )
+    elif not wrote:
+        click.echo(";".join(["Agentur", *controlling.HEADERS]))
+        for a in [*data, *([whole] if whole else [])]:
+            for f in a.rows:
+                click.echo(";".join([a.slug, *("" if v is None else str(v) for v in f.row())]))
 
 
 def parse_now(value: str | None, option: str = "--now") -> datetime | None:

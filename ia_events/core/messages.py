@@ -14,11 +14,12 @@ Do not format with f"{x:.1f}", ``:g`` or ``.replace(".", ",")`` elsewhere.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_currency, format_decimal, format_percent
 
 BERLIN = ZoneInfo("Europe/Berlin")
 LOCALE = "de_DE"
@@ -354,7 +355,7 @@ PLURALS = {
 }
 
 
-def fmt_number(value: float | int | None, places: int = 2) -> str:
+def fmt_number(value: float | int | Decimal | None, places: int = 2) -> str:
     """25,63 · 1.234,5 · 40 -- at most ``places`` decimals, no trailing zeros; None: –."""
     if value is None:
         return "–"
@@ -388,7 +389,14 @@ def fmt_size(n_bytes: int) -> str:
     raise AssertionError("unreachable")
 
 
-def csv_number(value: float | int | None) -> str:
+def fmt_euro(cents: int | None) -> str:
+    """1.234,50 € (euro cents, an integer, as German readers write money); None: –."""
+    if cents is None:
+        return "–"
+    return format_currency(Decimal(cents) / 100, "EUR", "#,##0.00 ¤", locale=LOCALE)
+
+
+def csv_number(value: float | int | Decimal | None) -> str:
     """A number for a semicolon CSV as German spreadsheets read it: 34,33 · 40 · 1234,5
     (decimal comma, at most two decimals, no thousands separator); None: empty."""
     if value is None:
@@ -405,6 +413,7 @@ INDICATOR_LABELS = {
     "volunteer_hours": "Ehrenamtsstunden",
     "partners": "Kooperationspartner",
     "manual": "manuell erfasst",
+    "multipliers": "Multiplikator*innen",
 }
 
 
@@ -483,6 +492,11 @@ AUDIT_LABELS = {
     "partner:restore": "Kooperationspartner wieder aktiv",
     "partner:link": "Kooperationspartner mit Angebot verknüpft",
     "partner:unlink": "Verknüpfung mit Kooperationspartner gelöst",
+    "funding:add": "Finanzierungsquelle eingetragen",
+    "funding:remove": "Finanzierungsquelle entfernt",
+    "funding:cost": "Gesamtkosten eines Angebots eingetragen",
+    "multiplier:set": "Als Multiplikator*in markiert",
+    "multiplier:unset": "Markierung als Multiplikator*in entfernt",
     "occurrence:add": "Termin angelegt",
     "occurrence:change": "Termin geändert",
     "occurrence:cancel": "Termin abgesagt",
@@ -578,6 +592,9 @@ OBJECT_LABELS = {
     "bundle": "Prüfpaket",
     "template": "Vorlage",
     "closure": "Schließzeit",
+    "funding": "Finanzierungsquelle",
+    "activity_cost": "Gesamtkosten",
+    "multiplier": "Multiplikator*in",
 }
 
 

@@ -81,6 +81,7 @@ class Indicator(enum.StrEnum):
     volunteer_hours = "volunteer_hours"
     partners = "partners"
     manual = "manual"
+    multipliers = "multipliers"  # issue 19: volunteers and partner contacts marked as such
 
 
 class AttendanceMode(enum.StrEnum):
@@ -342,7 +343,7 @@ class SubGoal(Base):
     __table_args__ = (
         CheckConstraint(
             "indicator IN ('participants','distinct_persons','occurrences','volunteers',"
-            "'volunteer_hours','partners','manual')",
+            "'volunteer_hours','partners','manual','multipliers')",
             name="indicator_known",
         ),
     )
@@ -985,3 +986,83 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[sha256hex]
     hash: Mapped[sha256hex]
+
+
+# --- funding sources and multipliers (issue 19) ---------------------------------------------
+
+
+class FundingSourceKind(enum.StrEnum):
+    """Where an activity's money comes from; the value is the German label (shown and
+    exported). ``own_share`` is the carrier's Eigenanteil (at least 10 % of the financing)."""
+
+    state = "Integrationsagentur-Förderung (Land NRW)"
+    komm_an = "KOMM-AN NRW"
+    aktion_mensch = "Aktion Mensch"
+    youth_office = "Jugendamt"
+    district_fund = "Stadtteilfonds"
+    donations = "Spenden"
+    service_club = "Service-Club (z. B. Rotary, Lions)"
+    own_share = "Eigenanteil des Trägers"
+    other = "Sonstige"
+
+
+class FundingShare(Base):
+    """One source's share in an activity's financing (several per activity); the amount
+    in euro cents (an integer, never a float), optional. The note may name a donor and is
+    sealed under the agency's data key like every personal value."""
+
+    __tablename__ = "funding_shares"
+    __table_args__ = (
+        CheckConstraint(
+            "source IN (" + ",".join("'" + k.value + "'" for k in FundingSourceKind) + ")",
+            name="source_known",
+        ),
+        CheckConstraint("amount_cents IS NULL OR amount_cents > 0", name="amount_positive"),
+        Index("ix_funding_shares_agency_year", "agency_id", "funding_year"),
+    )
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    activity_id: Mapped[int] = mapped_column(
+        ForeignKey("activities.id", ondelete="CASCADE"), index=True
+    )
+    funding_year: Mapped[int]
+    source: Mapped[str] = mapped_column(String(60))
+    amount_cents: Mapped[int | None] = mapped_column(BigInteger)
+    note_enc: Mapped[bytes | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ActivityCost(Base):
+    """An activity's stated total cost for its funding year (``Gesamtkosten``), in euro
+    cents: what its funding shares may add up to at most."""
+
+    __tablename__ = "activity_costs"
+    __table_args__ = (CheckConstraint("total_cents >= 0", name="total_not_negative"),)
+    activity_id: Mapped[int] = mapped_column(
+        ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True
+    )
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    funding_year: Mapped[int]
+    total_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+class Multiplier(Base):
+    """A volunteer or a partner's contact marked as *Multiplikator*in* (since a day, if
+    known). Exactly one of the two is set; unmarking deletes the row (audited)."""
+
+    __tablename__ = "multipliers"
+    __table_args__ = (
+        CheckConstraint(
+            "(volunteer_id IS NULL) <> (partner_id IS NULL)", name="volunteer_or_partner"
+        ),
+    )
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    volunteer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("volunteers.id", ondelete="CASCADE"), unique=True
+    )
+    partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), unique=True
+    )
+    since: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

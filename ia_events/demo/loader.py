@@ -35,6 +35,7 @@ from ia_events.core.models import (
 )
 from ia_events.core.permissions import Reach, service
 from ia_events.demo import checkins, evidence, instruments, lists, network, volunteers
+from ia_events.demo import funding as funding_demo
 from ia_events.planning import deadlines
 from ia_events.planning.recurrence import SeriesRule, expand
 from ia_events.privacy.personal import blind_index, seal_text
@@ -164,6 +165,8 @@ class DemoSummary:
     sealed: int = 0
     partners: int = 0
     cooperations: int = 0
+    funding_shares: int = 0
+    multipliers: int = 0
     already_loaded: bool = False
     # The password of every demo account, set only by the load that created them.
     password: str = field(default="", repr=False)
@@ -240,6 +243,7 @@ def load(
         summary.users += volunteers.load_volunteers(s, inst, actor, today, now, password)
         checkins.load(s, inst.keys, actor, now)
         summary.partners, summary.cooperations = network.load(s, inst.keys, agencies)
+        summary.funding_shares, summary.multipliers = funding_demo.load(s, agencies)
         audit.record(
             s,
             actor.name,

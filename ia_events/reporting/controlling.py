@@ -32,15 +32,16 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from ia_events.core import audit
-from ia_events.core.access import Actor, Permission, require, scope_filter
+from ia_events.core.access import Actor, Permission, require, scope_filter, sees_all_agencies
 from ia_events.core.audit import Action
 from ia_events.core.errors import NotFound
 from ia_events.core.installation import Installation
@@ -51,6 +52,7 @@ from ia_events.core.models import (
     Agency,
     Attendance,
     FieldOfAction,
+    FundingSourceKind,
     Occurrence,
     OccurrenceStatus,
     Shift,
@@ -59,9 +61,14 @@ from ia_events.core.models import (
     partner_activities,
 )
 from ia_events.core.permissions import Reach, service
+from ia_events.network.funding import cents_by
+from ia_events.network.multipliers import count_by_agency
 from ia_events.reporting.progress import progress_for_agency
 from storage.db import utcnow
 
+FUNDING_SOURCES = [k.value for k in FundingSourceKind]
+DISTRICT_SLUG = "bezirk"
+DISTRICT_NAME = "Bezirk gesamt"
 METRICS = (
     "participants",
     "distinct_persons",
@@ -94,6 +101,11 @@ HEADERS = [
     "Teilnahmen gezählt",
     "Kooperationspartner",
     "Kooperationen",
+    # Added for issue 19 (4)/(5): multipliers (the agency's total only) and the funding by
+    # source in euros, then the financing in total.
+    "Multiplikator*innen",
+    *[f"Finanzierung: {source} (EUR)" for source in FUNDING_SOURCES],
+    "Finanzierung gesamt (EUR)",
 ]
 # The figures as JSON keys (``ia-events controlling --json``), in the order of HEADERS.
 JSON_KEYS = [
@@ -114,6 +126,9 @@ JSON_KEYS = [
     "participants_counted",
     "partners",
     "cooperations",
+    "multipliers",
+    *[f"funding_{FundingSourceKind(source).name}" for source in FUNDING_SOURCES],
+    "funding_total",
 ]
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -137,6 +152,19 @@ class Figures:
     participants_counted: int = 0
     partners: int = 0
     cooperations: int = 0
+    # Issue 19: marked multipliers (on the agency's and the district's total row only,
+    # else None) and the funding in euro cents by source (``FUNDING_SOURCES``).
+    multipliers: int | None = None
+    funding_cents: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def funding_total_cents(self) -> int:
+        return sum(self.funding_cents.values())
+
+    def funding_euros(self) -> list[Decimal]:
+        """Euros per source in ``FUNDING_SOURCES`` order, then the total (exact decimals)."""
+        cents = [self.funding_cents.get(s, 0) for s in FUNDING_SOURCES]
+        return [Decimal(c) / 100 for c in (*cents, sum(cents))]
 
     def row(self) -> list[Any]:
         return [
@@ -157,11 +185,14 @@ class Figures:
             self.participants_counted,
             self.partners,
             self.cooperations,
+            self.multipliers,
+            *self.funding_euros(),
         ]
 
     def as_json(self) -> dict[str, Any]:
-        """The row with English keys (``JSON_KEYS``); the indicator as its code."""
-        values = self.row()
+        """The row with English keys (``JSON_KEYS``); the indicator as its code; euros
+        as JSON numbers with at most two decimals."""
+        values = [float(v) if isinstance(v, Decimal) else v for v in self.row()]
         values[JSON_KEYS.index("indicator")] = self.indicator
         return dict(zip(JSON_KEYS, values, strict=True))
 
@@ -337,7 +368,78 @@ def _figures(session: Session, agency: Agency, year: int, now: datetime) -> Agen
         f = fig("Teilziel", str(g.id), g.title, by_goal.get(g.id))
         f.indicator, f.target, f.actual = g.indicator, g.target, g.actual
         rows.append(f)
+    _funding_and_multipliers(session, agency, year, rows)
     return AgencyFigures(agency.slug, agency.name, year, rows)
+
+
+def _funding_and_multipliers(
+    session: Session, agency: Agency, year: int, rows: list[Figures]
+) -> None:
+    """Issue 19: the multipliers on the total row; the funding by source on every row
+    (an activity on two sub-goals counts for both, like its participants)."""
+    rows[0].multipliers = count_by_agency(session, [agency.id], year).get(agency.id, 0)
+    by_key = {
+        "Gesamt": cents_by(session, agency.id, year, "total"),
+        "Handlungsfeld": cents_by(session, agency.id, year, "field"),
+        "Teilziel": cents_by(session, agency.id, year, "subgoal"),
+    }
+    for f in rows:
+        found = by_key[f.level]
+        key: Any = agency.id if f.level == "Gesamt" else f.key
+        if f.level == "Teilziel":
+            key = int(f.key)
+        if key in found:
+            f.funding_cents = dict(found[key])
+
+
+def district(data: list[AgencyFigures], year: int) -> AgencyFigures:
+    """The district's table (*Bezirk gesamt*): the agencies' total rows and their rows per
+    field of action, summed. Sub-goals are each agency's own and are not summed; distinct
+    persons are the sum of each agency's (one person reached by two agencies counts twice)."""
+    total = Figures("Gesamt", DISTRICT_SLUG, DISTRICT_NAME, multipliers=0)
+    fields = {
+        fa.value: Figures("Handlungsfeld", fa.value, FIELD_LABELS[fa]) for fa in FieldOfAction
+    }
+    seen: set[str] = set()
+    for agency in data:
+        for f in agency.rows:
+            if f.level == "Gesamt":
+                _add_into(total, f)
+            elif f.level == "Handlungsfeld" and f.key in fields:
+                _add_into(fields[f.key], f)
+                seen.add(f.key)
+    rows = [total, *[fields[fa.value] for fa in FieldOfAction if fa.value in seen]]
+    return AgencyFigures(DISTRICT_SLUG, DISTRICT_NAME, year, rows)
+
+
+_SUMMED = (
+    "participants",
+    "distinct_persons",
+    "occurrences",
+    "volunteers",
+    "hours",
+    "activities",
+    "participants_named",
+    "participants_card",
+    "participants_counted",
+    "partners",
+    "cooperations",
+)
+
+
+def _add_into(into: Figures, f: Figures) -> None:
+    for name in _SUMMED:
+        setattr(into, name, getattr(into, name) + getattr(f, name))
+    if f.multipliers is not None:
+        into.multipliers = (into.multipliers or 0) + f.multipliers
+    for source, cents in f.funding_cents.items():
+        into.funding_cents[source] = into.funding_cents.get(source, 0) + cents
+
+
+def with_district(sees_all: bool, data: list[AgencyFigures], agency_slug: str | None) -> bool:
+    """The district's table goes with an export of every agency for whom sees them all
+    (``access.sees_all_agencies``)."""
+    return agency_slug is None and sees_all and bool(data)
 
 
 @service(Permission.agency_read, Reach.listing)
@@ -362,29 +464,39 @@ def figures(
 
 
 def _csv_cell(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         return safe_cell(value)
     return csv_number(value)
 
 
-def to_csv(data: list[AgencyFigures]) -> bytes:
+def to_csv(data: list[AgencyFigures], district: AgencyFigures | None = None) -> bytes:
+    """One line per row of each agency; the district's rows (``district``, Agentur
+    "bezirk") follow at the end."""
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
     w.writerow(["Agentur", "Förderjahr", *HEADERS])
-    for agency in data:
+    for agency in [*data, *([district] if district else [])]:
         for f in agency.rows:
             w.writerow([_csv_cell(v) for v in (agency.slug, agency.year, *f.row())])
     return ("\ufeff" + buf.getvalue()).encode()
 
 
-def to_xlsx(data: list[AgencyFigures]) -> bytes:
+def _xlsx_cell(value: Any) -> Any:
+    # A spreadsheet keeps numbers as doubles anyway; the euros are exact to the cent.
+    return float(value) if isinstance(value, Decimal) else safe_cell(value)
+
+
+def to_xlsx(data: list[AgencyFigures], district: AgencyFigures | None = None) -> bytes:
+    """One sheet per agency; the district's table (``district``) first, as "Bezirk gesamt"."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     wb = Workbook()
     assert wb.active is not None
     wb.remove(wb.active)
     used: set[str] = set()
+    if district is not None:
+        _sheet(wb.create_sheet(DISTRICT_NAME), district)
+        used.add(DISTRICT_NAME.casefold())
     for agency in data:
         title = agency.slug[:31]
         n = 1
@@ -392,18 +504,23 @@ def to_xlsx(data: list[AgencyFigures]) -> bytes:
             n += 1
             title = f"{agency.slug[:28]}-{n}"
         used.add(title.casefold())
-        ws = wb.create_sheet(title)
-        ws.append([safe_cell(f"{agency.name} – Förderjahr {agency.year}")])
-        ws.append([safe_cell(h) for h in HEADERS])
-        for cell in ws[2]:
-            cell.font = Font(bold=True)
-        for f in agency.rows:
-            ws.append([safe_cell(v) for v in f.row()])
-        ws.column_dimensions["C"].width = 55
-        ws.freeze_panes = "A3"
+        _sheet(wb.create_sheet(title), agency)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _sheet(ws: Any, agency: AgencyFigures) -> None:
+    from openpyxl.styles import Font
+
+    ws.append([safe_cell(f"{agency.name} – Förderjahr {agency.year}")])
+    ws.append([safe_cell(h) for h in HEADERS])
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
+    for f in agency.rows:
+        ws.append([_xlsx_cell(v) for v in f.row()])
+    ws.column_dimensions["C"].width = 55
+    ws.freeze_panes = "A3"
 
 
 @service(Permission.agency_read, Reach.listing, "CSV/XLSX cells formula-escaped")
@@ -419,10 +536,14 @@ def export(
     with inst.db.write() as s:
         data = figures(s, actor, year, agency_slug, now)
         scope = agency_slug or "alle"
+        sees_all = sees_all_agencies(actor)
+        whole = district(data, year) if with_district(sees_all, data, agency_slug) else None
         if fmt == "xlsx":
-            name, mime, body = f"Controlling_{year}_{scope}.xlsx", XLSX_MIME, to_xlsx(data)
+            name, mime = f"Controlling_{year}_{scope}.xlsx", XLSX_MIME
+            body = to_xlsx(data, whole)
         else:
-            name, mime, body = f"Controlling_{year}_{scope}.csv", "text/csv", to_csv(data)
+            name, mime = f"Controlling_{year}_{scope}.csv", "text/csv"
+            body = to_csv(data, whole)
         audit.record(
             s,
             actor.name,

@@ -10,6 +10,9 @@ activities linked to the sub-goal, in the sub-goal's funding year:
 - ``volunteer_hours``   hours of those shifts (actual times, or a staff override)
 - ``partners``          distinct cooperation partners of the linked activities (partner
                         records, plus free-text names of older activities)
+- ``multipliers``       marked multipliers (``network.multipliers``): volunteers who worked
+                        a shift there plus the contacts of partners cooperating on the
+                        linked activities
 - ``manual``            the figure the agency reports by hand
 """
 
@@ -165,6 +168,10 @@ class _Scope:
         query for both volunteer indicators. Worked: checked in, or hours confirmed by
         staff (``hours.assignment_hours``)."""
         ids = self.wanted.get("volunteers", []) + self.wanted.get("volunteer_hours", [])
+        return self.volunteer_work_for(ids)
+
+    def volunteer_work_for(self, ids: list[int]) -> dict[int, tuple[set[int], float]]:
+        """``volunteer_work`` for the sub-goals ``ids``."""
         worked = and_(
             ShiftAssignment.status.not_in(("no_show", "withdrawn")),
             or_(
@@ -266,6 +273,36 @@ def _partners(scope: _Scope, ids: list[int]) -> dict[int, float]:
     return out
 
 
+def _multipliers(scope: _Scope, ids: list[int]) -> dict[int, float]:
+    """Marked multipliers reached through the sub-goal's activities: volunteers who worked
+    a shift there (``volunteer_work``) and the contacts of partners cooperating on them."""
+    from ia_events.core.models import Multiplier, Volunteer
+    from ia_events.network.multipliers import counted
+
+    link = activity_subgoals
+    marked = scope.session.execute(
+        select(Multiplier.volunteer_id, Multiplier.partner_id)
+        .outerjoin(Volunteer, Volunteer.id == Multiplier.volunteer_id)
+        .outerjoin(Partner, Partner.id == Multiplier.partner_id)
+        .where(Multiplier.agency_id.in_(scope.agency_ids), counted(scope.year))
+    ).all()
+    volunteers = {v for v, _ in marked if v is not None}
+    partners = {p for _, p in marked if p is not None}
+    found: dict[int, set[tuple[str, int]]] = defaultdict(set)
+    if volunteers:
+        work = scope.volunteer_work_for(ids)
+        for sid, (people, _hours) in work.items():
+            found[sid].update(("v", v) for v in people & volunteers)
+    if partners:
+        for sid, pid in scope.session.execute(
+            select(link.c.subgoal_id, partner_activities.c.partner_id)
+            .join(partner_activities, partner_activities.c.activity_id == link.c.activity_id)
+            .where(link.c.subgoal_id.in_(ids), partner_activities.c.partner_id.in_(partners))
+        ):
+            found[sid].add(("p", pid))
+    return {sid: float(len(found[sid])) for sid in ids if sid in found}
+
+
 # One counter per indicator (``manual`` has none: the agency enters its figure).
 COUNTERS: dict[str, Callable[[_Scope, list[int]], dict[int, float]]] = {
     "participants": _participants,
@@ -274,6 +311,7 @@ COUNTERS: dict[str, Callable[[_Scope, list[int]], dict[int, float]]] = {
     "volunteers": _volunteers,
     "volunteer_hours": _volunteer_hours,
     "partners": _partners,
+    "multipliers": _multipliers,
 }
 
 

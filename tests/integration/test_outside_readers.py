@@ -144,7 +144,21 @@ def test_controlling_csv_reads_as_numbers_in_a_german_libreoffice(tmp_path: Path
     from ia_events.reporting.controlling import AgencyFigures, Figures
 
     rows = [
-        Figures("Gesamt", "", "Gesamt", 1234, 412, 40, 7, 34.3333, "", None, None),
+        Figures(
+            "Gesamt",
+            "",
+            "Gesamt",
+            1234,
+            412,
+            40,
+            7,
+            34.3333,
+            "",
+            None,
+            None,
+            multipliers=3,
+            funding_cents={"Eigenanteil des Trägers": 98765},  # 987,65 €
+        ),
         Figures("Handlungsfeld", "BE", "Bürgerschaftliches Engagement", 8, 5, 2, 1, 8.7),
         Figures("Teilziel", "17", "-1 Nähcafé; „Treff“", 40, 3, 1, 0, 40.0, "participants", 30, 40),
     ]
@@ -166,4 +180,5 @@ def test_controlling_csv_reads_as_numbers_in_a_german_libreoffice(tmp_path: Path
     assert got == want  # same text, and every number a number of the same value
     numeric = [v for r in got for v in r if isinstance(v, int | float)]
     assert 34.33 in numeric and 8.7 in numeric and 1234 in numeric
+    assert 987.65 in numeric  # the euros of the funding columns (issue 19) are numbers too
     assert got[2][4] == "'-1 Nähcafé; „Treff“"  # formula neutralised, ; inside quotes

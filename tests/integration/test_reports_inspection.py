@@ -243,7 +243,9 @@ def test_controlling_workbook_has_a_sheet_per_agency(demo_inst: Installation) ->
     name, _, body = controlling.export(demo_inst, COORD, year, "xlsx")
     assert name == f"Controlling_{year}_alle.xlsx"
     wb = load_workbook(io.BytesIO(body))
-    assert sorted(wb.sheetnames) == sorted(slugs) and len(slugs) == 13
+    # The district's sum first ("Bezirk gesamt", issue 19), then a sheet per agency.
+    assert wb.sheetnames[0] == "Bezirk gesamt"
+    assert sorted(wb.sheetnames[1:]) == sorted(slugs) and len(slugs) == 13
     ws = wb["essen"]
     values = [c.value for row in ws.iter_rows() for c in row]
     assert '\'=HYPERLINK("http://evil.example","klick")' in values
