@@ -100,12 +100,18 @@ def active_names(raw: bytes) -> set[str]:
     return found
 
 
-@pdfium_exclusive
 def inspect(source: bytes | BinaryIO, start: int = 0) -> PdfFacts:
     """Open the PDF (from ``start`` of a file) and collect its active content and
-    page sizes (never renders)."""
+    page sizes (never renders). Reading the file and its names runs outside the
+    PDFium lock, so parallel uploads wait for each other only inside PDFium."""
     raw = _read_all(source, start)
     facts = PdfFacts(active=active_names(raw))
+    _pdfium_facts(raw, facts)
+    return facts
+
+
+@pdfium_exclusive
+def _pdfium_facts(raw: bytes, facts: PdfFacts) -> None:
     import ctypes
 
     import pypdfium2 as pdfium
@@ -114,7 +120,7 @@ def inspect(source: bytes | BinaryIO, start: int = 0) -> PdfFacts:
     try:
         doc = pdfium.PdfDocument(raw)
     except Exception:  # not a PDF pdfium can read: the names above are all we know
-        return facts
+        return
     try:
         facts.readable = True
         handle = doc.raw
@@ -143,7 +149,6 @@ def inspect(source: bytes | BinaryIO, start: int = 0) -> PdfFacts:
                 page.close()
     finally:
         doc.close()
-    return facts
 
 
 def _launches(pdfium_c, page) -> bool:
