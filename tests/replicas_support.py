@@ -203,16 +203,25 @@ async def checkin_crowd(bases: list[str], token: str, phones: int) -> list[tuple
         forms = await asyncio.gather(
             *(client.get(f"{bases[i % len(bases)]}/checkin?t={token}") for i in range(phones))
         )
-        bodies = []
-        for i, page in enumerate(forms):
-            hidden = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text))
-            bodies.append({**hidden, "name": f"Handy {i:03d}"})
-        client.cookies.clear()
+    bodies = []
+    for i, page in enumerate(forms):
+        hidden = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text))
+        bodies.append({**hidden, "name": f"Handy {i:03d}"})
+    # New connections for the submissions, as phones make them (a kept-alive connection
+    # from the GETs may have been closed by the server meanwhile).
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
         answers = await asyncio.gather(
-            *(client.post(f"{bases[i % len(bases)]}/checkin", data=b) for i, b in enumerate(bodies))
+            *(
+                client.post(f"{bases[i % len(bases)]}/checkin", data=b)
+                for i, b in enumerate(bodies)
+            ),
+            return_exceptions=True,
         )
     out = []
     for i, answer in enumerate(answers):
+        if isinstance(answer, BaseException):
+            out.append((i % len(bases), f"error {type(answer).__name__}"))
+            continue
         m = re.search(r'data-state="(\w+)"', answer.text)
         out.append((i % len(bases), m.group(1) if m else f"http {answer.status_code}"))
     return out
