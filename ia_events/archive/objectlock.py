@@ -18,6 +18,7 @@ hold change). On the local folder every function here does nothing.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -75,16 +76,22 @@ def _wanted(inst: Installation, blob_ids: list[int] | None) -> list[_Want]:
     ]
 
 
+LOCK_CALLS = 4  # lock requests in flight at once (each a round trip to the store)
+
+
 def apply(inst: Installation, blob_ids: list[int] | None = None) -> int:
     """Bring the objects' locks up to their items; returns how many objects changed.
 
-    Without ``blob_ids`` every live blob is compared (after a crash, a hold change)."""
+    Without ``blob_ids`` every live blob is compared (after a crash, a hold change).
+    The store's requests run a few at a time; the rows are updated afterwards, in one
+    transaction, for the objects whose requests succeeded (a crash in between leaves
+    rows that say less than the store has, which the next ``apply`` repeats)."""
     store = inst.blobs
     if not store.enforces_lock:
         return 0
     now = utcnow()
-    changed = 0
-    for w in _wanted(inst, blob_ids):
+
+    def one(w: _Want) -> dict[str, object]:
         values: dict[str, object] = {}
         if w.until is not None and (w.locked_until is None or w.locked_until < w.until):
             if w.until > now:
@@ -93,11 +100,27 @@ def apply(inst: Installation, blob_ids: list[int] | None = None) -> int:
         if w.hold != w.object_hold:
             store.set_legal_hold(w.name, w.version_id, w.hold)
             values["object_hold"] = w.hold
-        if values:
-            changed += 1
-            with inst.db.write() as s:
-                s.execute(update(Blob).where(Blob.id == w.blob_id).values(**values))
-    return changed
+        return values
+
+    wanted = _wanted(inst, blob_ids)
+    done: list[tuple[int, dict[str, object]]] = []
+    failed: BlobError | None = None
+    with ThreadPoolExecutor(LOCK_CALLS, thread_name_prefix="lock") as pool:
+        for w, future in [(w, pool.submit(one, w)) for w in wanted]:
+            try:
+                values = future.result()
+            except BlobError as exc:
+                failed = failed or exc
+                continue
+            if values:
+                done.append((w.blob_id, values))
+    if done:
+        with inst.db.write() as s:
+            for blob_id, values in done:
+                s.execute(update(Blob).where(Blob.id == blob_id).values(**values))
+    if failed is not None:
+        raise failed
+    return len(done)
 
 
 def try_apply(inst: Installation, blob_ids: list[int] | None = None) -> str | None:

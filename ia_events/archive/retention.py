@@ -514,7 +514,10 @@ def run_deletions(
         shred: tuple[int, str, str | None] | None = None
         locked: datetime | None = None
         with inst.db.write() as s:
-            item = s.get(Evidence, cand.evidence_id)
+            # Row locks (PostgreSQL; SQLite has one writer anyway): a run on another
+            # host deleting the same item waits here, then sees it deleted and skips it,
+            # so no item gets two deletion records.
+            item = s.get(Evidence, cand.evidence_id, with_for_update=True, populate_existing=True)
             still = s.scalar(
                 select(held_clause()).where(Evidence.id == cand.evidence_id, _due_clause(today))
             )
@@ -524,6 +527,9 @@ def run_deletions(
             at = now or utcnow()
             item.deleted_at = at
             if item.blob_id is not None:
+                # Locked before looking for other items on the blob: two hosts deleting
+                # the last two items of one blob at once must not both leave it to the other.
+                blob = s.get(Blob, item.blob_id, with_for_update=True, populate_existing=True)
                 others = s.scalar(
                     select(Evidence.id).where(
                         Evidence.blob_id == item.blob_id,
@@ -531,7 +537,6 @@ def run_deletions(
                         Evidence.deleted_at.is_(None),
                     )
                 )
-                blob = s.get(Blob, item.blob_id)
                 if others is None and blob is not None and blob.shredded_at is None:
                     blob.wrapped_key = None  # crypto-shred: without it the file is noise
                     blob.shredded_at = at
