@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ia_events.core.access import Actor, Permission, require, scope_filter
 from ia_events.core.errors import NotFound
+from ia_events.core.installation import Settings
 from ia_events.core.messages import berlin, fmt_date, fmt_number
 from ia_events.core.models import (
     Activity,
@@ -46,6 +47,16 @@ from ia_events.reporting.progress import SubGoalProgress, progress_for_agency
 from storage.db import utcnow
 
 LIST_KINDS = (EvidenceKind.participant_list, EvidenceKind.signed_list_scan)
+# A date owes its list once it has ended plus the sealing grace time (the same default as
+# ``Settings.seal_grace_hours``; callers with an installation pass its setting).
+DEFAULT_GRACE = timedelta(hours=2)
+
+
+def grace_of(settings: Settings) -> timedelta:
+    """The installation's sealing grace time (``IA_EVENTS_SEAL_GRACE_HOURS``)."""
+    return timedelta(hours=settings.seal_grace_hours)
+
+
 PRESS_KINDS = (EvidenceKind.press_release, EvidenceKind.press_clipping)
 RETENTION_NEAR_DAYS = 365
 
@@ -82,6 +93,9 @@ class OccurrenceNode:
     by_category: dict[str, int] = dataclasses.field(default_factory=dict)
     distinct_cards: int = 0
     evidence_ids: list[int] = dataclasses.field(default_factory=list)
+    # Ended plus the sealing grace time: only then is a missing list a gap (a running or
+    # just-ended date has its list sealed by the background job after the grace time).
+    list_due: bool = False
 
 
 @dataclass
@@ -162,8 +176,10 @@ def inspect(
     year: int,
     subgoal_id: int | None = None,
     now: datetime | None = None,
+    grace: timedelta = DEFAULT_GRACE,
 ) -> InspectionTree:
-    """The tree and its findings; another agency's slug or sub-goal reads as unknown."""
+    """The tree and its findings; another agency's slug or sub-goal reads as unknown.
+    ``grace``: the installation's sealing grace time (``Settings.seal_grace_hours``)."""
     now = now or utcnow()
     agency = session.scalar(select(Agency).where(Agency.slug == agency_slug))
     if agency is None:
@@ -195,6 +211,8 @@ def inspect(
         generated_at=now,
     )
     tree.occurrences = _occurrences(session, agency.id, year, list(tree.activities), now)
+    for occ in tree.occurrences.values():
+        occ.list_due = occ.held and occ.ends_at + grace <= now
     for occ in tree.occurrences.values():
         tree.activities[occ.activity_id].occurrence_ids.append(occ.id)
     tree.evidence = _evidence(session, tree)
@@ -462,7 +480,9 @@ def _occurrence_findings(tree: InspectionTree) -> list[Finding]:
     for occ in tree.occurrences.values():
         # Cancelled dates and dates without any attendance need no list (issue 16): a
         # sealed list (participant_list) or a signed scan satisfies "Teilnehmerliste".
-        if not occ.held or occ.participants <= 0:
+        # A date that has not ended plus the grace time is no gap yet: its list is sealed
+        # after the grace time.
+        if not occ.list_due or occ.participants <= 0:
             continue
         kinds = {tree.evidence[i].kind for i in occ.evidence_ids}
         title = tree.activities[occ.activity_id].title
@@ -565,7 +585,7 @@ class AgencyCompleteness:
     slug: str
     name: str
     held_with_list: int  # held dates with attendance that have their list
-    held_needing_list: int  # held dates with attendance (they need a list)
+    held_needing_list: int  # ended (plus grace) dates with attendance: they need a list
     subgoals_with_evidence: int
     subgoals_total: int
     press_missing: int  # sub-goals without a press release or clipping
@@ -583,7 +603,7 @@ class AgencyCompleteness:
 def summarise(tree: InspectionTree) -> AgencyCompleteness:
     """The overview row of one tree, counted from the same findings the tree shows."""
     without_list = {f.object_id for f in tree.findings if f.code in ("occurrence_without_list",)}
-    needing = [o for o in tree.occurrences.values() if o.held and o.participants > 0]
+    needing = [o for o in tree.occurrences.values() if o.list_due and o.participants > 0]
     with_evidence = 0
     press_missing = 0
     for g in tree.subgoals:
@@ -606,7 +626,11 @@ def summarise(tree: InspectionTree) -> AgencyCompleteness:
 
 @service(Permission.bundle_export, Reach.listing)
 def overview(
-    session: Session, actor: Actor, year: int, now: datetime | None = None
+    session: Session,
+    actor: Actor,
+    year: int,
+    now: datetime | None = None,
+    grace: timedelta = DEFAULT_GRACE,
 ) -> list[AgencyCompleteness]:
     """Completeness of every agency the actor reaches for ``year`` (a specialist: her own),
     by agency name; each row from ``inspect``'s tree and findings."""
@@ -617,7 +641,7 @@ def overview(
         .where(scope_filter(actor, Agency.id), Agency.active.is_(True))
         .order_by(Agency.name)
     ).all()
-    return [summarise(inspect(session, actor, slug, year, None, now)) for slug in slugs]
+    return [summarise(inspect(session, actor, slug, year, None, now, grace)) for slug in slugs]
 
 
 def differences(tree: InspectionTree) -> list[str]:
