@@ -462,7 +462,8 @@ def _subgoal_findings(tree: InspectionTree) -> list[Finding]:
                     f"{fmt_number(g.target)} erreicht.",
                 )
             )
-        if not tree.evidence_for_subgoal(g.id):
+        items = tree.evidence_for_subgoal(g.id)
+        if not items:
             out.append(
                 Finding(
                     "subgoal_without_evidence",
@@ -470,6 +471,18 @@ def _subgoal_findings(tree: InspectionTree) -> list[Finding]:
                     "subgoal",
                     g.id,
                     f"Teilziel „{g.title}“ hat keinen Nachweis.",
+                )
+            )
+        if not any(e.kind in PRESS_KINDS for e in items):
+            # Not every sub-goal owes press work, hence a hint, not a warning: the same
+            # count as the overview's "missing press items".
+            out.append(
+                Finding(
+                    "subgoal_without_press",
+                    "info",
+                    "subgoal",
+                    g.id,
+                    f"Teilziel „{g.title}“ hat keine Pressemeldung und keinen Presseartikel.",
                 )
             )
     return out
@@ -558,6 +571,7 @@ FINDING_KINDS: dict[str, str] = {
     "report_not_submitted": "Sachbericht",
     "target_not_met": "Zielwerte nicht erreicht",
     "subgoal_without_evidence": "Teilziele ohne Nachweis",
+    "subgoal_without_press": "Teilziele ohne Pressenachweis",
     "occurrence_without_list": "Termine ohne Teilnehmerliste",
     "paper_list_unsigned": "Papierlisten ohne unterschriebenen Scan",
     "retention_past": "Aufbewahrungsfrist abgelaufen",
@@ -604,12 +618,8 @@ def summarise(tree: InspectionTree) -> AgencyCompleteness:
     """The overview row of one tree, counted from the same findings the tree shows."""
     without_list = {f.object_id for f in tree.findings if f.code in ("occurrence_without_list",)}
     needing = [o for o in tree.occurrences.values() if o.list_due and o.participants > 0]
-    with_evidence = 0
-    press_missing = 0
-    for g in tree.subgoals:
-        items = tree.evidence_for_subgoal(g.id)
-        with_evidence += bool(items)
-        press_missing += not any(e.kind in PRESS_KINDS for e in items)
+    with_evidence = sum(bool(tree.evidence_for_subgoal(g.id)) for g in tree.subgoals)
+    press_missing = sum(f.code == "subgoal_without_press" for f in tree.findings)
     warnings = sum(f.severity == "warning" for f in tree.findings)
     return AgencyCompleteness(
         slug=tree.agency_slug,
