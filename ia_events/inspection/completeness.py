@@ -93,9 +93,6 @@ class OccurrenceNode:
     by_category: dict[str, int] = dataclasses.field(default_factory=dict)
     distinct_cards: int = 0
     evidence_ids: list[int] = dataclasses.field(default_factory=list)
-    # Ended plus the sealing grace time: only then is a missing list a gap (a running or
-    # just-ended date has its list sealed by the background job after the grace time).
-    list_due: bool = False
 
 
 @dataclass
@@ -146,6 +143,14 @@ class InspectionTree:
     evidence: dict[int, EvidenceNode]
     findings: list[Finding]
     generated_at: datetime
+    # The sealing grace time: a held date owes its list from its end plus this on.
+    grace: timedelta = DEFAULT_GRACE
+
+    def list_due(self, occ: OccurrenceNode, now: datetime | None = None) -> bool:
+        """Held and ended plus the grace time (as of ``now``, default: when gathered): only
+        then is a missing list a gap -- a running or just-ended date has its list sealed
+        by the background job after the grace time."""
+        return occ.held and occ.ends_at + self.grace <= (now or self.generated_at)
 
     def evidence_for_subgoal(self, subgoal_id: int) -> list[EvidenceNode]:
         acts = {a.id for a in self.activities.values() if subgoal_id in a.subgoal_ids}
@@ -209,10 +214,9 @@ def inspect(
         evidence={},
         findings=[],
         generated_at=now,
+        grace=grace,
     )
     tree.occurrences = _occurrences(session, agency.id, year, list(tree.activities), now)
-    for occ in tree.occurrences.values():
-        occ.list_due = occ.held and occ.ends_at + grace <= now
     for occ in tree.occurrences.values():
         tree.activities[occ.activity_id].occurrence_ids.append(occ.id)
     tree.evidence = _evidence(session, tree)
@@ -416,7 +420,7 @@ def findings(tree: InspectionTree, now: datetime) -> list[Finding]:
     return [
         *_plan_findings(tree),
         *_subgoal_findings(tree),
-        *_occurrence_findings(tree),
+        *_occurrence_findings(tree, now),
         *_retention_findings(tree, berlin(now).date()),
     ]
 
@@ -488,14 +492,14 @@ def _subgoal_findings(tree: InspectionTree) -> list[Finding]:
     return out
 
 
-def _occurrence_findings(tree: InspectionTree) -> list[Finding]:
+def _occurrence_findings(tree: InspectionTree, now: datetime) -> list[Finding]:
     out: list[Finding] = []
     for occ in tree.occurrences.values():
         # Cancelled dates and dates without any attendance need no list (issue 16): a
         # sealed list (participant_list) or a signed scan satisfies "Teilnehmerliste".
         # A date that has not ended plus the grace time is no gap yet: its list is sealed
         # after the grace time.
-        if not occ.list_due or occ.participants <= 0:
+        if not tree.list_due(occ, now) or occ.participants <= 0:
             continue
         kinds = {tree.evidence[i].kind for i in occ.evidence_ids}
         title = tree.activities[occ.activity_id].title
@@ -617,7 +621,7 @@ class AgencyCompleteness:
 def summarise(tree: InspectionTree) -> AgencyCompleteness:
     """The overview row of one tree, counted from the same findings the tree shows."""
     without_list = {f.object_id for f in tree.findings if f.code in ("occurrence_without_list",)}
-    needing = [o for o in tree.occurrences.values() if o.list_due and o.participants > 0]
+    needing = [o for o in tree.occurrences.values() if tree.list_due(o) and o.participants > 0]
     with_evidence = sum(bool(tree.evidence_for_subgoal(g.id)) for g in tree.subgoals)
     press_missing = sum(f.code == "subgoal_without_press" for f in tree.findings)
     warnings = sum(f.severity == "warning" for f in tree.findings)
