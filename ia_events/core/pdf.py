@@ -205,6 +205,7 @@ class Document(FPDF):
         self.doc_title = title
         self.shared_subsets = shared_subsets
         self.doc_subtitle = subtitle
+        self._wrapped: dict[tuple[object, ...], list[str]] = {}
         regular, bold = (
             latin_fonts()
             if latin_only
@@ -273,10 +274,27 @@ class Document(FPDF):
         again for every character: most of a short list's layout time). A word longer
         than a line, or a line break in the text, goes to ``multi_cell``."""
         width = w or (self.w - self.r_margin - self.get_x())
-        room = width - 2 * self.c_margin
         if "\n" in text:
             self.multi_cell(w, h, text, new_x="LMARGIN", new_y="NEXT")
             return
+        # Wrapped once per document (the page header repeats its subtitle on every page).
+        shaping = bool(self.text_shaping)
+        key = (width, self.font_family, self.font_style, self.font_size_pt, shaping, text)
+        out = self._wrapped.get(key)
+        if out is None:
+            out = self._wrap(width - 2 * self.c_margin, text)
+            if out is None:
+                self.multi_cell(w, h, text, new_x="LMARGIN", new_y="NEXT")
+                return
+            self._wrapped[key] = out
+        x = self.get_x()
+        for part in out:
+            self.set_x(x)
+            self.cell(width, h, part, new_x="LMARGIN", new_y="NEXT")
+
+    def _wrap(self, room: float, text: str) -> list[str] | None:
+        """``text`` broken at spaces into lines of at most ``room`` mm; None when a word
+        alone is longer."""
         out: list[str] = []
         line = ""
         for word in text.split(" "):
@@ -287,13 +305,9 @@ class Document(FPDF):
                 out.append(line)
                 line = word
             else:
-                self.multi_cell(w, h, text, new_x="LMARGIN", new_y="NEXT")
-                return
+                return None
         out.append(line)
-        x = self.get_x()
-        for part in out:
-            self.set_x(x)
-            self.cell(width, h, part, new_x="LMARGIN", new_y="NEXT")
+        return out
 
     def header(self) -> None:
         self.set_font(FAMILY, "B", 13)
