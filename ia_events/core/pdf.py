@@ -181,6 +181,10 @@ def _block_glyphs(path: Path, blocks: tuple[int, ...]) -> frozenset[str]:
     return frozenset(names | {".notdef", cmap.get(0x20, ".notdef")})
 
 
+# Texts already broken into lines, by width, font, size and shaping (``Document.lines``).
+_WRAPPED: dict[tuple[object, ...], list[str]] = {}
+
+
 class Document(FPDF):
     """A4 portrait document with our fonts, a header line and page numbers."""
 
@@ -205,7 +209,6 @@ class Document(FPDF):
         self.doc_title = title
         self.shared_subsets = shared_subsets
         self.doc_subtitle = subtitle
-        self._wrapped: dict[tuple[object, ...], list[str]] = {}
         regular, bold = (
             latin_fonts()
             if latin_only
@@ -277,16 +280,26 @@ class Document(FPDF):
         if "\n" in text:
             self.multi_cell(w, h, text, new_x="LMARGIN", new_y="NEXT")
             return
-        # Wrapped once per document (the page header repeats its subtitle on every page).
-        shaping = bool(self.text_shaping)
-        key = (width, self.font_family, self.font_style, self.font_size_pt, shaping, text)
-        out = self._wrapped.get(key)
+        # Wrapped once per process: the page header repeats its subtitle on every page,
+        # and every sealed list carries the same notice paragraphs.
+        key = (
+            width,
+            self.c_margin,
+            getattr(self.current_font, "ttffile", self.font_family),
+            self.font_style,
+            self.font_size_pt,
+            bool(self.text_shaping),
+            text,
+        )
+        out = _WRAPPED.get(key)
         if out is None:
             out = self._wrap(width - 2 * self.c_margin, text)
             if out is None:
                 self.multi_cell(w, h, text, new_x="LMARGIN", new_y="NEXT")
                 return
-            self._wrapped[key] = out
+            if len(_WRAPPED) >= 4096:  # a long run's memory stays flat
+                _WRAPPED.clear()
+            _WRAPPED[key] = out
         x = self.get_x()
         for part in out:
             self.set_x(x)
