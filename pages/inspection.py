@@ -43,7 +43,7 @@ def _open_picked_row(event: object, slugs: list[str]) -> None:
 def _overview(who: Actor, year: int) -> None:
     """Completeness of every agency the coordinator reaches, sortable; a click opens one."""
     with guard(stop=True), inst().db.read() as s:
-        rows = completeness.overview(s, who, year, now())
+        rows = completeness.overview(s, who, year, now(), completeness.grace_of(inst().settings))
     st.subheader(f"Vollständigkeit aller Integrationsagenturen {year}")
     st.caption(
         "Sortieren per Klick auf eine Spaltenüberschrift; ein Klick auf eine Zeile öffnet "
@@ -137,7 +137,9 @@ def render() -> None:
         st.session_state.pop(_AGENCY, None)
     slug = c1.selectbox("Integrationsagentur", list(names), format_func=names.get, key=_AGENCY)
     with guard(stop=True), inst().db.read() as s:
-        full = completeness.inspect(s, who, slug, year, None, now())
+        full = completeness.inspect(
+            s, who, slug, year, None, now(), completeness.grace_of(inst().settings)
+        )
     goal_titles = {g.id: g.title for g in full.subgoals}
     subgoal = c3.selectbox(
         "Teilziel (optional)",
@@ -149,7 +151,9 @@ def render() -> None:
         tree = full
     else:
         with guard(stop=True), inst().db.read() as s:
-            tree = completeness.inspect(s, who, slug, year, subgoal, now())
+            tree = completeness.inspect(
+                s, who, slug, year, subgoal, now(), completeness.grace_of(inst().settings)
+            )
 
     totals = tree.totals
     m = st.columns(4)

@@ -503,10 +503,11 @@ def inspect_cmd(
     obj: Ctx, agency_slug: str, year: int, subgoal_id: int | None, as_json: bool, strict: bool
 ) -> int:
     """Completeness findings of an agency's year, as the Prüfung page shows them."""
-    from ia_events.inspection.completeness import inspect
+    from ia_events.inspection.completeness import grace_of, inspect
 
-    with obj.inst().db.read() as s:
-        tree = inspect(s, obj.actor, agency_slug, year, subgoal_id)
+    inst = obj.inst()
+    with inst.db.read() as s:
+        tree = inspect(s, obj.actor, agency_slug, year, subgoal_id, grace=grace_of(inst.settings))
     if as_json:
         emit_json([f.as_json() for f in tree.findings])
     else:

@@ -181,6 +181,10 @@ def _block_glyphs(path: Path, blocks: tuple[int, ...]) -> frozenset[str]:
     return frozenset(names | {".notdef", cmap.get(0x20, ".notdef")})
 
 
+# Texts already broken into lines, by width, font, size and shaping (``Document.lines``).
+_WRAPPED: dict[tuple[object, ...], list[str]] = {}
+
+
 class Document(FPDF):
     """A4 portrait document with our fonts, a header line and page numbers."""
 
@@ -273,10 +277,37 @@ class Document(FPDF):
         again for every character: most of a short list's layout time). A word longer
         than a line, or a line break in the text, goes to ``multi_cell``."""
         width = w or (self.w - self.r_margin - self.get_x())
-        room = width - 2 * self.c_margin
         if "\n" in text:
             self.multi_cell(w, h, text, new_x="LMARGIN", new_y="NEXT")
             return
+        # Wrapped once per process: the page header repeats its subtitle on every page,
+        # and every sealed list carries the same notice paragraphs.
+        key = (
+            width,
+            self.c_margin,
+            getattr(self.current_font, "ttffile", self.font_family),
+            self.font_style,
+            self.font_size_pt,
+            bool(self.text_shaping),
+            text,
+        )
+        out = _WRAPPED.get(key)
+        if out is None:
+            out = self._wrap(width - 2 * self.c_margin, text)
+            if out is None:
+                self.multi_cell(w, h, text, new_x="LMARGIN", new_y="NEXT")
+                return
+            if len(_WRAPPED) >= 4096:  # a long run's memory stays flat
+                _WRAPPED.clear()
+            _WRAPPED[key] = out
+        x = self.get_x()
+        for part in out:
+            self.set_x(x)
+            self.cell(width, h, part, new_x="LMARGIN", new_y="NEXT")
+
+    def _wrap(self, room: float, text: str) -> list[str] | None:
+        """``text`` broken at spaces into lines of at most ``room`` mm; None when a word
+        alone is longer."""
         out: list[str] = []
         line = ""
         for word in text.split(" "):
@@ -287,13 +318,9 @@ class Document(FPDF):
                 out.append(line)
                 line = word
             else:
-                self.multi_cell(w, h, text, new_x="LMARGIN", new_y="NEXT")
-                return
+                return None
         out.append(line)
-        x = self.get_x()
-        for part in out:
-            self.set_x(x)
-            self.cell(width, h, part, new_x="LMARGIN", new_y="NEXT")
+        return out
 
     def header(self) -> None:
         self.set_font(FAMILY, "B", 13)

@@ -2,7 +2,9 @@
 
 Per agency: a signed participant list (a generated PDF) linked to a past
 Nähcafé and its sub-goals, a festival photo (PNG, "gathering, no consent
-needed") and a press release (text). Essen additionally gets a legal hold on
+needed") and a press release (text) covering last year's sub-goals -- but for
+Essen and about a third of the agencies its last sub-goal, a realistic gap that
+completeness shows (``subgoal_without_press``). Essen additionally gets a legal hold on
 last year's festival and a back-filled item from an expired year that a
 retention run has already deleted (tombstone plus deletion record).
 """
@@ -27,6 +29,16 @@ from ia_events.core.messages import fmt_datetime
 from ia_events.core.models import Activity, Agency, Occurrence, Role, SubGoal
 from ia_events.core.pdf import Document
 from ia_events.core.permissions import Reach, service
+
+
+def press_gap(slug: str) -> bool:
+    """Last year: Essen and about a third of the agencies have one sub-goal that no press
+    item covers (the gap completeness shows); the others covered every sub-goal."""
+    return slug == "essen" or zlib.crc32(slug.encode()) % 3 == 0
+
+
+def press_covered(slug: str, goals: list[int]) -> list[int]:
+    return goals[:-1] if press_gap(slug) else goals
 
 
 @functools.cache
@@ -186,7 +198,7 @@ def load_demo(inst: Installation, actor: Actor, today: date) -> int:
                 "Ländern, nähen gemeinsam und lernen einander kennen.\n"
             ).encode(),
             title=f"Pressemeldung Nähcafé {year}",
-            subgoal_ids=goals[:1],
+            subgoal_ids=press_covered(slug, goals),
             source="Eigene Pressemeldung",
             doc_date=date(year, 10, 1),
         )

@@ -6,7 +6,9 @@ attendance, of every agency and year, is sealed right away through
 completeness is mostly green for every agency. The realistic gaps that stay: in each
 agency one Nähcafé whose attendance was typed in from the paper list but whose
 signed scan is missing (``paper_list_unsigned``), the sub-goals no press item or list
-covers (``subgoal_without_evidence``), and one phone photo of a paper list whose code
+covers (``subgoal_without_evidence``), in Essen and about a third of the agencies one
+sub-goal without a press item (``subgoal_without_press``, ``demo.evidence``), and one
+phone photo of a paper list whose code
 cannot be read, waiting in Essen's inbox of unassigned scans. Dates that end after
 the demo was loaded are sealed by the server's background job (or ``ia-events
 seal-lists``).

@@ -54,7 +54,13 @@ from ia_events.core.models import AuditEvent, Blob, ListSeal
 from ia_events.core.permissions import Reach, service
 from ia_events.inspection import bag
 from ia_events.inspection.bag import BundleCheck, load_public_key, verify_bundle
-from ia_events.inspection.completeness import EvidenceNode, InspectionTree, differences, inspect
+from ia_events.inspection.completeness import (
+    EvidenceNode,
+    InspectionTree,
+    differences,
+    grace_of,
+    inspect,
+)
 from ia_events.inspection.index import render_index
 from ia_events.inspection.zipstream import ZipSink
 from storage.archive_store import ArchiveUnavailable
@@ -329,7 +335,7 @@ def _gather(
     now: datetime,
 ) -> _Gathered:
     with inst.db.read() as s:
-        tree = inspect(s, actor, agency_slug, year, subgoal_id, now)
+        tree = inspect(s, actor, agency_slug, year, subgoal_id, now, grace_of(inst.settings))
         report_eid = tree.report["evidence_id"] if tree.report else None
         blob_ids = [e.blob_id for e in tree.evidence.values() if e.blob_id is not None]
         blobs = (

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ia_events.core.access import Actor, Permission, require, scope_filter
 from ia_events.core.errors import NotFound
+from ia_events.core.installation import Settings
 from ia_events.core.messages import berlin, fmt_date, fmt_number
 from ia_events.core.models import (
     Activity,
@@ -46,6 +47,16 @@ from ia_events.reporting.progress import SubGoalProgress, progress_for_agency
 from storage.db import utcnow
 
 LIST_KINDS = (EvidenceKind.participant_list, EvidenceKind.signed_list_scan)
+# A date owes its list once it has ended plus the sealing grace time (the same default as
+# ``Settings.seal_grace_hours``; callers with an installation pass its setting).
+DEFAULT_GRACE = timedelta(hours=2)
+
+
+def grace_of(settings: Settings) -> timedelta:
+    """The installation's sealing grace time (``IA_EVENTS_SEAL_GRACE_HOURS``)."""
+    return timedelta(hours=settings.seal_grace_hours)
+
+
 PRESS_KINDS = (EvidenceKind.press_release, EvidenceKind.press_clipping)
 RETENTION_NEAR_DAYS = 365
 
@@ -132,6 +143,14 @@ class InspectionTree:
     evidence: dict[int, EvidenceNode]
     findings: list[Finding]
     generated_at: datetime
+    # The sealing grace time: a held date owes its list from its end plus this on.
+    grace: timedelta = DEFAULT_GRACE
+
+    def list_due(self, occ: OccurrenceNode, now: datetime | None = None) -> bool:
+        """Held and ended plus the grace time (as of ``now``, default: when gathered): only
+        then is a missing list a gap -- a running or just-ended date has its list sealed
+        by the background job after the grace time."""
+        return occ.held and occ.ends_at + self.grace <= (now or self.generated_at)
 
     def evidence_for_subgoal(self, subgoal_id: int) -> list[EvidenceNode]:
         acts = {a.id for a in self.activities.values() if subgoal_id in a.subgoal_ids}
@@ -162,8 +181,10 @@ def inspect(
     year: int,
     subgoal_id: int | None = None,
     now: datetime | None = None,
+    grace: timedelta = DEFAULT_GRACE,
 ) -> InspectionTree:
-    """The tree and its findings; another agency's slug or sub-goal reads as unknown."""
+    """The tree and its findings; another agency's slug or sub-goal reads as unknown.
+    ``grace``: the installation's sealing grace time (``Settings.seal_grace_hours``)."""
     now = now or utcnow()
     agency = session.scalar(select(Agency).where(Agency.slug == agency_slug))
     if agency is None:
@@ -193,6 +214,7 @@ def inspect(
         evidence={},
         findings=[],
         generated_at=now,
+        grace=grace,
     )
     tree.occurrences = _occurrences(session, agency.id, year, list(tree.activities), now)
     for occ in tree.occurrences.values():
@@ -398,7 +420,7 @@ def findings(tree: InspectionTree, now: datetime) -> list[Finding]:
     return [
         *_plan_findings(tree),
         *_subgoal_findings(tree),
-        *_occurrence_findings(tree),
+        *_occurrence_findings(tree, now),
         *_retention_findings(tree, berlin(now).date()),
     ]
 
@@ -444,7 +466,8 @@ def _subgoal_findings(tree: InspectionTree) -> list[Finding]:
                     f"{fmt_number(g.target)} erreicht.",
                 )
             )
-        if not tree.evidence_for_subgoal(g.id):
+        items = tree.evidence_for_subgoal(g.id)
+        if not items:
             out.append(
                 Finding(
                     "subgoal_without_evidence",
@@ -454,15 +477,29 @@ def _subgoal_findings(tree: InspectionTree) -> list[Finding]:
                     f"Teilziel „{g.title}“ hat keinen Nachweis.",
                 )
             )
+        if not any(e.kind in PRESS_KINDS for e in items):
+            # Not every sub-goal owes press work, hence a hint, not a warning: the same
+            # count as the overview's "missing press items".
+            out.append(
+                Finding(
+                    "subgoal_without_press",
+                    "info",
+                    "subgoal",
+                    g.id,
+                    f"Teilziel „{g.title}“ hat keine Pressemeldung und keinen Presseartikel.",
+                )
+            )
     return out
 
 
-def _occurrence_findings(tree: InspectionTree) -> list[Finding]:
+def _occurrence_findings(tree: InspectionTree, now: datetime) -> list[Finding]:
     out: list[Finding] = []
     for occ in tree.occurrences.values():
         # Cancelled dates and dates without any attendance need no list (issue 16): a
         # sealed list (participant_list) or a signed scan satisfies "Teilnehmerliste".
-        if not occ.held or occ.participants <= 0:
+        # A date that has not ended plus the grace time is no gap yet: its list is sealed
+        # after the grace time.
+        if not tree.list_due(occ, now) or occ.participants <= 0:
             continue
         kinds = {tree.evidence[i].kind for i in occ.evidence_ids}
         title = tree.activities[occ.activity_id].title
@@ -538,6 +575,7 @@ FINDING_KINDS: dict[str, str] = {
     "report_not_submitted": "Sachbericht",
     "target_not_met": "Zielwerte nicht erreicht",
     "subgoal_without_evidence": "Teilziele ohne Nachweis",
+    "subgoal_without_press": "Teilziele ohne Pressenachweis",
     "occurrence_without_list": "Termine ohne Teilnehmerliste",
     "paper_list_unsigned": "Papierlisten ohne unterschriebenen Scan",
     "retention_past": "Aufbewahrungsfrist abgelaufen",
@@ -565,7 +603,7 @@ class AgencyCompleteness:
     slug: str
     name: str
     held_with_list: int  # held dates with attendance that have their list
-    held_needing_list: int  # held dates with attendance (they need a list)
+    held_needing_list: int  # ended (plus grace) dates with attendance: they need a list
     subgoals_with_evidence: int
     subgoals_total: int
     press_missing: int  # sub-goals without a press release or clipping
@@ -583,13 +621,9 @@ class AgencyCompleteness:
 def summarise(tree: InspectionTree) -> AgencyCompleteness:
     """The overview row of one tree, counted from the same findings the tree shows."""
     without_list = {f.object_id for f in tree.findings if f.code in ("occurrence_without_list",)}
-    needing = [o for o in tree.occurrences.values() if o.held and o.participants > 0]
-    with_evidence = 0
-    press_missing = 0
-    for g in tree.subgoals:
-        items = tree.evidence_for_subgoal(g.id)
-        with_evidence += bool(items)
-        press_missing += not any(e.kind in PRESS_KINDS for e in items)
+    needing = [o for o in tree.occurrences.values() if tree.list_due(o) and o.participants > 0]
+    with_evidence = sum(bool(tree.evidence_for_subgoal(g.id)) for g in tree.subgoals)
+    press_missing = sum(f.code == "subgoal_without_press" for f in tree.findings)
     warnings = sum(f.severity == "warning" for f in tree.findings)
     return AgencyCompleteness(
         slug=tree.agency_slug,
@@ -606,7 +640,11 @@ def summarise(tree: InspectionTree) -> AgencyCompleteness:
 
 @service(Permission.bundle_export, Reach.listing)
 def overview(
-    session: Session, actor: Actor, year: int, now: datetime | None = None
+    session: Session,
+    actor: Actor,
+    year: int,
+    now: datetime | None = None,
+    grace: timedelta = DEFAULT_GRACE,
 ) -> list[AgencyCompleteness]:
     """Completeness of every agency the actor reaches for ``year`` (a specialist: her own),
     by agency name; each row from ``inspect``'s tree and findings."""
@@ -617,7 +655,7 @@ def overview(
         .where(scope_filter(actor, Agency.id), Agency.active.is_(True))
         .order_by(Agency.name)
     ).all()
-    return [summarise(inspect(session, actor, slug, year, None, now)) for slug in slugs]
+    return [summarise(inspect(session, actor, slug, year, None, now, grace)) for slug in slugs]
 
 
 def differences(tree: InspectionTree) -> list[str]:

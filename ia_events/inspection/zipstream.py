@@ -12,7 +12,8 @@ Two cores, two overlaps (``benchmarks/archive.py``, 100 x 5 MiB):
   worker thread while the caller's thread writes the current one (CRC-32
   and ``write``). The hand-off is one piece of up to 8 MiB, not every
   1 MiB chunk: handing over each chunk through a queue was measured slower
-  than no thread at all (GIL hand-offs per chunk).
+  than no thread at all (GIL hand-offs per chunk). For the same reason small
+  files (a year's sealed lists) are handed over many at once, not one by one.
 - ``settle`` starts, once the payload is written, two workers: one fsyncs
   it, one computes the ZIP's SHA-256 from the page cache, while the caller
   renders the small rest (index PDF, tag files). The hash runs as one call
@@ -25,6 +26,7 @@ Two cores, two overlaps (``benchmarks/archive.py``, 100 x 5 MiB):
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import mmap
@@ -75,6 +77,7 @@ class ZipSink:
         pieces = _pieces(chunks for _, _, chunks in entries)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zip-read") as pool:
             ahead = pool.submit(next, pieces, None)
+            pending: collections.deque[tuple[int, list[bytes], bool]] = collections.deque()
             try:
                 for i, (name, size, _) in enumerate(entries):
                     if before_each is not None:
@@ -83,12 +86,16 @@ class ZipSink:
                     info.file_size = size
                     with self.zf.open(info, "w") as dst:
                         while True:
-                            piece = ahead.result()
-                            ahead = pool.submit(next, pieces, None)
-                            assert piece is not None and piece[0] == i
-                            for chunk in piece[1]:
+                            while not pending:  # the next hand-over: one or more parts
+                                batch = ahead.result()
+                                ahead = pool.submit(next, pieces, None)
+                                assert batch is not None
+                                pending.extend(batch)
+                            index, chunks, last = pending.popleft()
+                            assert index == i
+                            for chunk in chunks:
                                 dst.write(chunk)
-                            if piece[2]:  # the entry's last piece
+                            if last:  # the entry's last part
                                 break
             finally:
                 with contextlib.suppress(BaseException):
@@ -159,16 +166,35 @@ class ZipSink:
 
 def _pieces(
     sources: Iterable[Callable[[], Iterable[bytes]]],
-) -> Generator[tuple[int, list[bytes], bool]]:
-    """``(entry index, chunks of up to PIECE bytes, last piece of the entry)`` for every
-    entry in turn; an entry without any chunk still gives one empty last piece."""
-    for i, chunks in enumerate(sources):
-        piece: list[bytes] = []
-        size = 0
-        for chunk in chunks():
-            if size >= PIECE:
-                yield i, piece, False
-                piece, size = [], 0
-            piece.append(chunk)
-            size += len(chunk)
-        yield i, piece, True
+) -> Generator[list[tuple[int, list[bytes], bool]]]:
+    """Hand-overs of up to about PIECE bytes: lists of parts ``(entry index, chunks, last
+    part of the entry)``. A large entry is cut into several parts; many small entries
+    (sealed lists, CSVs) travel together in one hand-over, so the writer does not wait
+    for the reading thread once per file (a thread switch per file was most of the cost
+    of hundreds of small files on a busy machine). An entry without any chunk still gives
+    one empty last part. When a source fails, the complete parts before it are handed
+    over first and the error comes with the next hand-over: it is raised for its own
+    entry."""
+    batch: list[tuple[int, list[bytes], bool]] = []
+    held = 0
+    try:
+        for i, chunks in enumerate(sources):
+            part: list[bytes] = []
+            for chunk in chunks():
+                if held >= PIECE:
+                    if part:
+                        batch.append((i, part, False))
+                        part = []
+                    yield batch
+                    batch, held = [], 0
+                part.append(chunk)
+                held += len(chunk)
+            batch.append((i, part, True))
+        if batch:
+            yield batch
+    except GeneratorExit:
+        raise
+    except BaseException:
+        if batch:
+            yield batch
+        raise

@@ -110,8 +110,11 @@ def test_completeness_overview_counts_from_the_same_findings(demo_inst: Installa
     assert row.subgoals_with_evidence == sum(
         bool(essen.evidence_for_subgoal(g.id)) for g in essen.subgoals
     )
-    # The demo's press release covers the first sub-goal only.
-    assert row.press_missing == row.subgoals_total - 1
+    # Last year's press release covers every sub-goal of Essen's but one.
+    assert row.press_missing == 1
+    [press] = [f for f in essen.findings if f.code == "subgoal_without_press"]
+    assert press.severity == "info" and press.object_id in {g.id for g in essen.subgoals}
+    assert "keine Pressemeldung" in press.text
     assert row.warnings == sum(f.severity == "warning" for f in essen.findings)
     assert row.warnings + row.infos == len(essen.findings)
     groups = completeness.grouped(essen.findings)
@@ -267,9 +270,14 @@ def test_controlling_workbook_has_a_sheet_per_agency(demo_inst: Installation) ->
 
 def test_demo_last_year_lists_are_sealed_for_every_agency(demo_inst: Installation) -> None:
     """Issue 16 point 6: last year's completeness is mostly green for several agencies;
-    what stays are realistic gaps (an unsigned paper day), and Essen's inbox holds the
-    one scan whose code could not be read."""
+    what stays are realistic gaps (an unsigned paper day, a missing press item), and
+    Essen's inbox holds the one scan whose code could not be read."""
+    from ia_events.demo.evidence import press_gap
+
     year = _year() - 1
+    with demo_inst.db.read() as s:
+        rows = completeness.overview(s, COORD, year)
+    assert {r.press_missing for r in rows} == {0, 1}
     for slug in ("essen", "kleve", "duesseldorf", "wesel-moers", "du-marxloh"):
         with demo_inst.db.read() as s:
             tree = inspect(s, COORD, slug, year)
@@ -278,6 +286,9 @@ def test_demo_last_year_lists_are_sealed_for_every_agency(demo_inst: Installatio
         assert len(held) > 20, slug
         assert codes.count("occurrence_without_list") <= 2, (slug, codes)
         assert codes.count("paper_list_unsigned") == 1, (slug, codes)
+        # A missing press item: one sub-goal in Essen and some other agencies, none elsewhere.
+        assert codes.count("subgoal_without_press") == press_gap(slug), (slug, codes)
+    assert sum(press_gap(r.slug) for r in rows) < len(rows) / 2
     with demo_inst.db.read() as s:
         inbox = s.scalars(
             select(Evidence).where(

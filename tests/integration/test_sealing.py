@@ -268,6 +268,55 @@ def test_paper_entries_without_a_signed_scan_are_a_finding(inst: Installation) -
     }
 
 
+def test_a_running_or_just_ended_date_is_no_gap_until_its_grace_time_is_over(
+    inst: Installation,
+) -> None:
+    """Completeness asks for a list only from end + grace time on (when sealing runs):
+    a date still running, or ended within the grace time, is not "keine Teilnehmerliste";
+    the overview does not count it as a date needing its list either."""
+    from ia_events.inspection.completeness import inspect, overview, summarise
+
+    setup = _three_checkins(inst)  # began 30 minutes ago, ends in 30 minutes
+    paper = make_setup(inst)
+    with inst.db.write() as s:
+        checkin.door_checkin(
+            s, inst.keys, paper.door, paper.occurrence_id, name="Von Papier", method="paper"
+        )
+
+    def gaps(now, grace=timedelta(hours=2)):  # type: ignore[no-untyped-def]
+        out = set()
+        for one in (setup, paper):
+            with inst.db.read() as s:
+                tree = inspect(s, one.coordinator, one.slug, one.year, now=now, grace=grace)
+            out |= {
+                (f.code, f.object_id)
+                for f in tree.findings
+                if f.code in ("occurrence_without_list", "paper_list_unsigned")
+            }
+        return out
+
+    running = setup.ends_at - timedelta(minutes=10)
+    assert gaps(running) == set()
+    with inst.db.read() as s:
+        tree = inspect(s, setup.coordinator, setup.slug, setup.year, now=running)
+        row = summarise(tree)
+        [listed] = [
+            r for r in overview(s, setup.coordinator, setup.year, now=running)
+            if r.slug == setup.slug
+        ]  # fmt: skip
+    assert tree.occurrences[setup.occurrence_id].held  # it counts as held already
+    assert (row.held_needing_list, row.held_with_list, row.list_share) == (0, 0, None)
+    assert listed == row
+    assert gaps(setup.ends_at + timedelta(hours=1, minutes=59)) == set()
+    over = setup.ends_at + timedelta(hours=2, minutes=1)
+    assert gaps(over) == {
+        ("occurrence_without_list", setup.occurrence_id),
+        ("occurrence_without_list", paper.occurrence_id),
+    }
+    # A longer grace time set for the installation (IA_EVENTS_SEAL_GRACE_HOURS) waits longer.
+    assert gaps(over, grace=timedelta(hours=6)) == set()
+
+
 def _sealed(inst: Installation, occurrence_ids: list[int]) -> list[tuple[object, ...]]:
     """Per occurrence: the seal's figures and the CSV rows without ids and times."""
     out = []

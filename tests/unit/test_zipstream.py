@@ -64,3 +64,39 @@ def test_a_failing_source_is_raised_for_its_own_entry_and_abort_leaves_nothing(
     assert seen == [0, 1]  # raised while entry 1 was written, never reached entry 2
     sink.abort()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_small_files_travel_together_and_a_failure_is_still_named_for_its_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hundreds of small files (a year's sealed lists) are handed from the reading thread
+    in a few batches, not one by one; a failing source among them is raised while its own
+    entry is written, after every entry before it."""
+    monkeypatch.setattr(zipstream, "PIECE", 64 * 1024)
+    payloads = [os.urandom(3000 + i) for i in range(200)]
+    batches = list(zipstream._pieces(_chunks(p) for p in payloads))
+    assert len(batches) <= 12
+    joined: dict[int, bytes] = {}
+    ends = []
+    for batch in batches:
+        for i, chunks, last in batch:
+            joined[i] = joined.get(i, b"") + b"".join(chunks)
+            ends += [i] if last else []
+    assert ends == list(range(len(payloads))) and list(joined.values()) == payloads
+
+    def broken():  # type: ignore[no-untyped-def]
+        yield b"ok"
+        raise OSError("blob unreadable")
+
+    sources = [_chunks(p) for p in payloads]
+    sources[150] = broken
+    sink = ZipSink(tmp_path / "b.zip", STAMP)
+    seen: list[int] = []
+    with pytest.raises(OSError, match="blob unreadable"):
+        sink.stream(
+            [(f"p{i}", len(p), s) for i, (p, s) in enumerate(zip(payloads, sources, strict=True))],
+            before_each=seen.append,
+        )
+    assert seen == list(range(151))
+    sink.abort()
+    assert list(tmp_path.iterdir()) == []
