@@ -405,6 +405,10 @@ INDICATOR_LABELS = {
     "volunteer_hours": "Ehrenamtsstunden",
     "partners": "Kooperationspartner",
     "manual": "manuell erfasst",
+    "meetings": "Sitzungen",
+    "processes": "Prozesse",
+    "counselling_cases": "Beratungsfälle",
+    "lendings": "Ausleihen",
 }
 
 
@@ -483,6 +487,17 @@ AUDIT_LABELS = {
     "partner:restore": "Kooperationspartner wieder aktiv",
     "partner:link": "Kooperationspartner mit Angebot verknüpft",
     "partner:unlink": "Verknüpfung mit Kooperationspartner gelöst",
+    "meeting:add": "Sitzung im Netzwerk angelegt",
+    "meeting:change": "Sitzung im Netzwerk geändert",
+    "meeting:cancel": "Sitzung im Netzwerk abgesagt",
+    "meeting:minutes": "Protokoll einer Sitzung archiviert",
+    "process:add": "Öffnungsprozess angelegt",
+    "process:change": "Öffnungsprozess geändert",
+    "process:contact": "Kontakt im Öffnungsprozess erfasst",
+    "counselling:add": "Beratungsfälle erfasst",
+    "counselling:delete": "Beratungsfälle gelöscht",
+    "lending:add": "Verleih erfasst",
+    "lending:return": "Rückgabe erfasst",
     "occurrence:add": "Termin angelegt",
     "occurrence:change": "Termin geändert",
     "occurrence:cancel": "Termin abgesagt",
