@@ -240,6 +240,7 @@ def load(
         summary.users += volunteers.load_volunteers(s, inst, actor, today, now, password)
         checkins.load(s, inst.keys, actor, now)
         summary.partners, summary.cooperations = network.load(s, inst.keys, agencies)
+        network.load_work(s, agencies, today)
         audit.record(
             s,
             actor.name,
@@ -251,6 +252,7 @@ def load(
         )
     deadlines.load_demo(inst, actor, today)
     evidence.load_demo(inst, actor, today)
+    network.load_minutes(inst, actor, today)
     # Every past date's participant list sealed, a paper day without its scan per
     # agency, one unreadable scan in Essen's inbox.
     summary.sealed = lists.load(inst, actor, today.year - 1, now)

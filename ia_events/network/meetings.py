@@ -175,7 +175,8 @@ def _dates(first: date, every_weeks: int, every_months: int, until: date | None)
         n += 1
 
 
-def _utc(day: date, at: time) -> datetime:
+def local_utc(day: date, at: time) -> datetime:
+    """``day`` at ``at`` in Europe/Berlin, as UTC."""
     return datetime.combine(day, at, tzinfo=BERLIN).astimezone(UTC)
 
 
@@ -226,8 +227,8 @@ def create_meeting(
             funding_year=day.year,
             kind=kind,
             title=title,
-            starts_at=_utc(day, start),
-            ends_at=_utc(day, end),
+            starts_at=local_utc(day, start),
+            ends_at=local_utc(day, end),
             place=place,
             agenda=agenda,
             decisions=decisions,
