@@ -593,6 +593,10 @@ OBJECT_LABELS = {
     "bundle": "Prüfpaket",
     "template": "Vorlage",
     "closure": "Schließzeit",
+    "meeting": "Sitzung",
+    "opening_process": "Öffnungsprozess",
+    "counselling": "Beratungsfälle",
+    "lending": "Verleih",
 }
 
 

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, exists, extract, insert, or_, select
+from sqlalchemy import ColumnElement, and_, exists, extract, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ia_events.core import audit
@@ -125,11 +125,16 @@ def _subgoal(session: Session, agency_id: int, year: int, subgoal_id: int | None
     return own_subgoals(session, agency_id, year, [subgoal_id])[0]
 
 
-def _owned(row: object | None, what: str, actor: Actor, permission: Permission) -> None:
+def _owned(
+    row: OpeningProcess | CounsellingCount | Lending | None,
+    what: str,
+    actor: Actor,
+    permission: Permission,
+) -> None:
     if row is None:
         raise NotFound(what=what)
     try:
-        require(actor, permission, row.agency_id)  # type: ignore[attr-defined]
+        require(actor, permission, row.agency_id)
     except NotFound as exc:  # another agency's row reads like an unknown one
         raise NotFound(what=what) from exc
 
@@ -245,7 +250,7 @@ def set_status(
     return process
 
 
-def active_in(year: int) -> object:
+def active_in(year: int) -> ColumnElement[bool]:
     """A process counts for ``year`` when it began then or had a contact then."""
     return or_(
         OpeningProcess.funding_year == year,
@@ -273,7 +278,7 @@ def list_processes(
             == _agency_id(session, actor, agency_slug, Permission.agency_read)
         )
     if year is not None:
-        q = q.where(active_in(year))  # type: ignore[arg-type]  # a SQL expression
+        q = q.where(active_in(year))
     rows = session.execute(q.order_by(Agency.slug, OpeningProcess.started_on)).all()
     ids = [p.id for p, _ in rows]
     goals: dict[int, list[int]] = defaultdict(list)

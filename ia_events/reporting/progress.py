@@ -300,7 +300,7 @@ def _processes(scope: _Scope, ids: list[int]) -> dict[int, float]:
     rows = scope.session.execute(
         select(link.c.subgoal_id, func.count(distinct(OpeningProcess.id)))
         .join(OpeningProcess, OpeningProcess.id == link.c.process_id)
-        .where(link.c.subgoal_id.in_(ids), active_in(scope.year))  # type: ignore[arg-type]
+        .where(link.c.subgoal_id.in_(ids), active_in(scope.year))
         .group_by(link.c.subgoal_id)
     )
     return {sid: float(n) for sid, n in rows}

@@ -308,3 +308,22 @@ def test_processes_counselling_lending(world: tuple[Installation, World]) -> Non
         assert processes.list_processes(s, w.fk_kleve) == []
         assert processes.list_lendings(s, w.fk_kleve) == []
         assert processes.list_counselling(s, w.fk_kleve) == []
+
+
+def test_demo_shows_the_shortfall_and_the_protokolle(demo_inst: Installation) -> None:
+    from ia_events.core.access import Actor
+    from ia_events.core.models import Role
+    from storage.db import utcnow
+
+    coordinator = Actor(name="koordination", role=Role.coordinator)
+    last = utcnow().year - 1
+    with demo_inst.db.read() as s:
+        rows = {r.slug: r for r in completeness.overview(s, coordinator, last)}
+        essen = meetings.list_meetings(s, coordinator, "essen", last)
+        data = controlling.figures(s, coordinator, last, "kleve")[0].rows[0]
+        procs = processes.list_processes(s, coordinator, "essen", last)
+    assert rows["kleve"].working_groups_held == 2 and rows["kleve"].working_groups_short == 1
+    assert rows["essen"].working_groups_short == 0
+    assert essen[0].kind == WG and essen[0].minutes_evidence_ids
+    assert data.meetings == 2 and data.counselling_cases > 0 and data.lendings == 1
+    assert procs and 2 <= len(procs[0].contacts) <= 3
