@@ -66,10 +66,7 @@ def meetings_tab(
     held = sum(
         1 for m in rows if m.kind == REQUIRED_KIND and not m.cancelled and m.starts_at <= current
     )
-    st.metric(
-        f"Facharbeitskreise {year} (mindestens {REQUIRED_WORKING_GROUPS})",
-        f"{held} von {REQUIRED_WORKING_GROUPS}",
-    )
+    st.metric(f"Facharbeitskreise {year} durchgeführt (mindestens {REQUIRED_WORKING_GROUPS})", held)
     if held < REQUIRED_WORKING_GROUPS:
         st.warning(
             f"Es fehlen noch {REQUIRED_WORKING_GROUPS - held} Facharbeitskreise für {year}.",
