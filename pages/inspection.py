@@ -60,6 +60,10 @@ def _overview(who: Actor, year: int) -> None:
                 "Teilziele mit Nachweis": r.subgoals_with_evidence,
                 "Teilziele": r.subgoals_total,
                 "Teilziele ohne Pressebeleg": r.press_missing,
+                "Facharbeitskreise": (
+                    f"{r.working_groups_held} von mindestens {r.working_groups_required}"
+                ),
+                "Facharbeitskreise fehlen": r.working_groups_short,
                 "Warnungen": r.warnings,
                 "Weitere Hinweise": r.infos,
             }

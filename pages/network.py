@@ -1,7 +1,8 @@
 """Netzwerk: the agency's cooperation partners and the activities they work on.
 
-Specialists keep their agency's directory (add, link to an activity, archive);
-the coordinator reads every agency's. Rules live in ``ia_events.network.partners``.
+Tabs: Partner (the directory: add, link to an activity, archive), Sitzungen,
+Prozesse & Beratung, Verleih (``pages._network_work``). Specialists keep their agency's;
+the coordinator reads every agency's. Rules live in ``ia_events.network``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from ia_events.network import partners
 from ia_events.network.partners import PARTNER_TYPES, PartnerView
 from ia_events.planning import schedule
 from ia_events.planning.schedule import ActivityView
+from ia_events.reporting import progress
 from pages import _funding
+from pages import _network_work as work
 from pages._ui import actor, agency_picker, commit, guard, inst, year_picker
 
 
@@ -111,27 +114,45 @@ def render() -> None:
     who = actor()
     st.title("Netzwerk")
     st.caption(
-        "Kooperationspartner der Integrationsagentur und die Angebote, an denen sie mitwirken. "
-        "Sie zählen im Controlling als Kooperationspartner und Kooperationen."
+        "Kooperationspartner, Sitzungen im Netzwerk und Arbeit, die keine Veranstaltung ist "
+        "(Öffnungsprozesse, Antidiskriminierungsberatung, Verleih). Alles zählt im "
+        "Controlling und bei den Teilzielen."
     )
     slug = agency_picker(who, key="net_agency")
     if slug is None:
         st.warning("Ihrem Konto ist keine aktive Integrationsagentur zugeordnet.")
         return
     year = year_picker()
-    show_archived = st.checkbox("Archivierte Partner zeigen", key="net_archived")
+    tab_partners, tab_meetings, tab_processes, tab_lending = st.tabs(
+        [
+            ":material/handshake: Partner",
+            ":material/groups: Sitzungen",
+            ":material/route: Prozesse & Beratung",
+            ":material/inventory_2: Verleih",
+        ]
+    )
+    with tab_partners:
+        show_archived = st.checkbox("Archivierte Partner zeigen", key="net_archived")
     with guard(stop=True), inst().db.read() as s:
         rows = partners.list_partners(s, who, slug, include_archived=show_archived)
+        everyone = partners.list_partners(s, who, slug, include_archived=True)
         all_activities = schedule.list_activities(s, who, slug)
+        goals = {g.id: g.title for g in progress.subgoal_progress(s, who, slug, year)}
     titles = {a.id: f"{a.title} ({a.funding_year})" for a in all_activities}
-    _table(rows, titles)
-    if not can(who, Permission.plan_edit):
-        return
-    active = [p for p in rows if not p.archived]
-    _add_form(who, slug)
-    _link_form(who, active, [a for a in all_activities if a.funding_year == year])
-    _archive_form(who, active)
-    _funding.partner_marks(who, active)  # issue 19 (4): the contact as Multiplikator*in
+    with tab_partners:
+        _table(rows, titles)
+        if can(who, Permission.plan_edit):
+            active = [p for p in rows if not p.archived]
+            _add_form(who, slug)
+            _link_form(who, active, [a for a in all_activities if a.funding_year == year])
+            _archive_form(who, active)
+            _funding.partner_marks(who, active)  # issue 19 (4): the contact as Multiplikator*in
+    with tab_meetings:
+        work.meetings_tab(who, slug, year, everyone, goals)
+    with tab_processes:
+        work.processes_tab(who, slug, year, everyone, goals)
+    with tab_lending:
+        work.lending_tab(who, slug, year, everyone)
 
 
 render()

@@ -70,6 +70,7 @@ KIND_LABELS = {
     EvidenceKind.social_media: "Social Media",
     EvidenceKind.report: "Bericht",
     EvidenceKind.other: "Sonstiges",
+    EvidenceKind.minutes: "Protokoll",
 }
 GATHERING = "Versammlung, keine Einwilligung nötig (§ 23 Abs. 1 Nr. 3 KUG)"
 

@@ -341,6 +341,32 @@ def list_partners_cmd(
     return EXIT_OK
 
 
+@command(list_group, "meetings")
+@click.option("--agency", "agency_slug", metavar="SLUG")
+@click.option("--year", type=int, default=None)
+@click.option("--json", "as_json", is_flag=True)
+def list_meetings_cmd(obj: Ctx, agency_slug: str | None, year: int | None, as_json: bool) -> int:
+    """Network meetings: [{id, date, kind, title, partner_ids, minutes_evidence_ids}]."""
+    from ia_events.network.meetings import list_meetings
+
+    if year is not None and not 2000 <= year <= 2100:
+        raise click.BadParameter("ein Jahr zwischen 2000 und 2100", param_hint="--year")
+    with obj.inst().db.read() as s:
+        rows = list_meetings(s, obj.actor, agency_slug, year)
+    if as_json:
+        emit_json([m.as_json() for m in rows])
+    else:
+        for m in rows:
+            j = m.as_json()
+            flag = " [abgesagt]" if m.cancelled else ""
+            minutes = ",".join(str(e) for e in m.minutes_evidence_ids) or "–"
+            click.echo(
+                f"{m.id:>5}  {m.agency_slug:<20} {j['date']}  {m.kind:<18} {m.title}{flag}"
+                f"  (Protokoll: {minutes})"
+            )
+    return EXIT_OK
+
+
 @command(cli, "controlling")
 @click.option(
     "--agency",

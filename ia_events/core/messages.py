@@ -414,6 +414,10 @@ INDICATOR_LABELS = {
     "partners": "Kooperationspartner",
     "manual": "manuell erfasst",
     "multipliers": "Multiplikator*innen",
+    "meetings": "Sitzungen",
+    "processes": "Prozesse",
+    "counselling_cases": "Beratungsfälle",
+    "lendings": "Ausleihen",
 }
 
 
@@ -497,6 +501,17 @@ AUDIT_LABELS = {
     "funding:cost": "Gesamtkosten eines Angebots eingetragen",
     "multiplier:set": "Als Multiplikator*in markiert",
     "multiplier:unset": "Markierung als Multiplikator*in entfernt",
+    "meeting:add": "Sitzung im Netzwerk angelegt",
+    "meeting:change": "Sitzung im Netzwerk geändert",
+    "meeting:cancel": "Sitzung im Netzwerk abgesagt",
+    "meeting:minutes": "Protokoll einer Sitzung archiviert",
+    "process:add": "Öffnungsprozess angelegt",
+    "process:change": "Öffnungsprozess geändert",
+    "process:contact": "Kontakt im Öffnungsprozess erfasst",
+    "counselling:add": "Beratungsfälle erfasst",
+    "counselling:delete": "Beratungsfälle gelöscht",
+    "lending:add": "Verleih erfasst",
+    "lending:return": "Rückgabe erfasst",
     "occurrence:add": "Termin angelegt",
     "occurrence:change": "Termin geändert",
     "occurrence:cancel": "Termin abgesagt",
@@ -595,6 +610,10 @@ OBJECT_LABELS = {
     "funding": "Finanzierungsquelle",
     "activity_cost": "Gesamtkosten",
     "multiplier": "Multiplikator*in",
+    "meeting": "Sitzung",
+    "opening_process": "Öffnungsprozess",
+    "counselling": "Beratungsfälle",
+    "lending": "Verleih",
 }
 
 

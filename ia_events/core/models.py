@@ -82,6 +82,11 @@ class Indicator(enum.StrEnum):
     partners = "partners"
     manual = "manual"
     multipliers = "multipliers"  # issue 19: volunteers and partner contacts marked as such
+    # Network work (issue 19): held meetings, opening processes, counselling cases, lendings.
+    meetings = "meetings"
+    processes = "processes"
+    counselling_cases = "counselling_cases"
+    lendings = "lendings"
 
 
 class AttendanceMode(enum.StrEnum):
@@ -108,6 +113,7 @@ class EvidenceKind(enum.StrEnum):
     social_media = "social_media"
     report = "report"
     other = "other"
+    minutes = "minutes"  # Protokoll of a network meeting (issue 19)
 
 
 class PlanStatus(enum.StrEnum):
@@ -343,7 +349,8 @@ class SubGoal(Base):
     __table_args__ = (
         CheckConstraint(
             "indicator IN ('participants','distinct_persons','occurrences','volunteers',"
-            "'volunteer_hours','partners','manual','multipliers')",
+            "'volunteer_hours','partners','manual','multipliers','meetings','processes',"
+            "'counselling_cases','lendings')",
             name="indicator_known",
         ),
     )
@@ -1065,4 +1072,195 @@ class Multiplier(Base):
         ForeignKey("partners.id", ondelete="CASCADE"), unique=True
     )
     since: Mapped[date | None]
+
+
+# --- network work: meetings and processes (issue 19) ---
+
+
+class MeetingKind(enum.StrEnum):
+    """Kinds of network meetings; the value is the German label (shown and exported)."""
+
+    committee = "Gremium"
+    network = "Netzwerktreffen"
+    working_group = "Facharbeitskreis"
+    retreat = "Klausur"
+    carrier_conference = "Trägerkonferenz"
+
+
+class ProcessStatus(enum.StrEnum):
+    """Where an opening process (IKÖ) stands; the value is the German label."""
+
+    running = "läuft"
+    resting = "ruht"
+    completed = "abgeschlossen"
+    ended = "abgebrochen"
+
+
+class DiscriminationKind(enum.StrEnum):
+    """Kinds of discrimination in Antidiskriminierungsberatung (German labels)."""
+
+    ethnic = "ethnische Herkunft/rassistisch"
+    religion = "Religion/Weltanschauung"
+    gender = "Geschlecht"
+    disability = "Behinderung"
+    age = "Alter"
+    sexual_identity = "sexuelle Identität"
+    social_status = "sozialer Status"
+    language = "Sprache"
+    other = "Sonstiges"
+
+
+class CounsellingOutcome(enum.StrEnum):
+    """How counselling cases ended (German labels)."""
+
+    advised = "beraten, abgeschlossen"
+    referred = "weitervermittelt"
+    intervention = "Intervention (Beschwerde, Schlichtung)"
+    ongoing = "läuft noch"
+    broken_off = "abgebrochen"
+
+
+def _known(column: str, values: type[enum.StrEnum]) -> str:
+    return f"{column} IN (" + ",".join("'" + v.value + "'" for v in values) + ")"
+
+
+meeting_partners = Table(
+    "meeting_partners",
+    Base.metadata,
+    Column("meeting_id", ForeignKey("network_meetings.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "partner_id", ForeignKey("partners.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+meeting_subgoals = Table(
+    "meeting_subgoals",
+    Base.metadata,
+    Column("meeting_id", ForeignKey("network_meetings.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "subgoal_id", ForeignKey("subgoals.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+# The Protokoll: evidence items (kind ``minutes``) archived for the meeting.
+meeting_minutes = Table(
+    "meeting_minutes",
+    Base.metadata,
+    Column("meeting_id", ForeignKey("network_meetings.id", ondelete="CASCADE"), primary_key=True),
+    Column("evidence_id", ForeignKey("evidence.id"), primary_key=True, index=True),
+)
+
+
+class NetworkMeeting(Base):
+    """A Gremium, Netzwerktreffen, Facharbeitskreis, Klausur or Trägerkonferenz.
+
+    A series is several rows sharing ``series_id`` (the first row's id). Agenda and
+    decisions are about the work, not about persons; the organisations present are
+    partner records of the same agency."""
+
+    __tablename__ = "network_meetings"
+    __table_args__ = (
+        CheckConstraint(_known("kind", MeetingKind), name="kind_known"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_network_meetings_agency_year", "agency_id", "funding_year"),
+    )
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    funding_year: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str200]
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    place: Mapped[str] = mapped_column(Text, default="")
+    agenda: Mapped[str] = mapped_column(Text, default="")
+    decisions: Mapped[str] = mapped_column(Text, default="")
+    series_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    cancelled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+opening_process_subgoals = Table(
+    "opening_process_subgoals",
+    Base.metadata,
+    Column("process_id", ForeignKey("opening_processes.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "subgoal_id", ForeignKey("subgoals.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+
+
+class OpeningProcess(Base):
+    """Accompanying an institution's intercultural opening (IKÖ): a partner organisation,
+    dated contacts (``ProcessContact``) and an outcome."""
+
+    __tablename__ = "opening_processes"
+    __table_args__ = (
+        CheckConstraint(_known("status", ProcessStatus), name="status_known"),
+        Index("ix_opening_processes_agency_year", "agency_id", "funding_year"),
+    )
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    funding_year: Mapped[int]  # the year it began
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    title: Mapped[str200]
+    started_on: Mapped[date]
+    status: Mapped[str] = mapped_column(String(30), default=ProcessStatus.running.value)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessContact(Base):
+    """One dated contact of an opening process, with a short note about the work."""
+
+    __tablename__ = "process_contacts"
+    id: Mapped[intpk]
+    process_id: Mapped[int] = mapped_column(
+        ForeignKey("opening_processes.id", ondelete="CASCADE"), index=True
+    )
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    contact_on: Mapped[date]
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CounsellingCount(Base):
+    """Antidiskriminierungsberatung as anonymous counts: so many cases in a month, of a
+    kind of discrimination, with an outcome. Never a name, never free text."""
+
+    __tablename__ = "counselling_counts"
+    __table_args__ = (
+        CheckConstraint(_known("discrimination", DiscriminationKind), name="discrimination_known"),
+        CheckConstraint(_known("outcome", CounsellingOutcome), name="outcome_known"),
+        CheckConstraint("cases > 0", name="cases_positive"),
+        Index("ix_counselling_counts_agency_year", "agency_id", "funding_year"),
+    )
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    funding_year: Mapped[int]
+    period: Mapped[date]  # first day of the month
+    discrimination: Mapped[str] = mapped_column(String(60))
+    outcome: Mapped[str] = mapped_column(String(60))
+    cases: Mapped[int]
+    subgoal_id: Mapped[int | None] = mapped_column(ForeignKey("subgoals.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Lending(Base):
+    """Material lent to a partner organisation (posters, exhibition, suitcase)."""
+
+    __tablename__ = "lendings"
+    __table_args__ = (
+        CheckConstraint("due_on >= lent_on", name="due_after_lent"),
+        CheckConstraint(
+            "returned_on IS NULL OR returned_on >= lent_on", name="returned_after_lent"
+        ),
+        Index("ix_lendings_agency_year", "agency_id", "funding_year"),
+    )
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    funding_year: Mapped[int]  # the year it was lent
+    item: Mapped[str200]
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    lent_on: Mapped[date]
+    due_on: Mapped[date]
+    returned_on: Mapped[date | None]
+    subgoal_id: Mapped[int | None] = mapped_column(ForeignKey("subgoals.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -244,6 +244,7 @@ def load(
         checkins.load(s, inst.keys, actor, now)
         summary.partners, summary.cooperations = network.load(s, inst.keys, agencies)
         summary.funding_shares, summary.multipliers = funding_demo.load(s, agencies)
+        network.load_work(s, agencies, today)
         audit.record(
             s,
             actor.name,
@@ -255,6 +256,7 @@ def load(
         )
     deadlines.load_demo(inst, actor, today)
     evidence.load_demo(inst, actor, today)
+    network.load_minutes(inst, actor, today)
     # Every past date's participant list sealed, a paper day without its scan per
     # agency, one unreadable scan in Essen's inbox.
     summary.sealed = lists.load(inst, actor, today.year - 1, now)

@@ -1,17 +1,46 @@
 """Demo partner directory: every agency's cooperation partners of several types, most
 of them linked to the agency's demo activities (both years), one archived.
 
-Called once from ``demo.load`` inside its transaction, after the activities exist.
+Called once from ``demo.load`` inside its transaction, after the activities exist;
+``load_work`` adds the network work (meetings, an opening process, counselling counts,
+a lending) in the same transaction, ``load_minutes`` the Protokolle afterwards.
 Written as rows (the demo load is one audited action, not one event per row); the
 organisation-level contact is sealed like every personal value. Names are invented.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+import functools
+from datetime import date, time, timedelta
+
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from ia_events.core.models import Activity, Agency, Partner, PartnerType, partner_activities
+from ia_events.core.access import Actor
+from ia_events.core.installation import Installation
+from ia_events.core.models import (
+    Activity,
+    Agency,
+    CounsellingCount,
+    CounsellingOutcome,
+    DiscriminationKind,
+    Lending,
+    MeetingKind,
+    NetworkMeeting,
+    OpeningProcess,
+    Partner,
+    PartnerType,
+    ProcessContact,
+    ProcessStatus,
+    SubGoal,
+    meeting_partners,
+    meeting_subgoals,
+    opening_process_subgoals,
+    partner_activities,
+)
+from ia_events.core.pdf import Document
+from ia_events.core.permissions import Reach, service
+from ia_events.network.meetings import attach_minutes, local_utc
 from ia_events.network.partners import CONTACT_PURPOSE
 from ia_events.privacy.personal import seal_text
 from storage.db import utcnow
@@ -96,3 +125,176 @@ def load(session: Session, keys: KeyRing, agencies: list[Agency]) -> tuple[int, 
         made += 1
     session.flush()
     return made, links
+
+
+# -- network work: meetings, an opening process, counselling counts, a lending ----------
+
+# The agency (by slug) that held only two Facharbeitskreise last year: the coordinator's
+# completeness overview shows its shortfall.
+SHORT_OF_WORKING_GROUPS = "kleve"
+WG_TITLE = "Facharbeitskreis Integration {city}"
+AGENDA = "1. Berichte aus den Einrichtungen\n2. Planung gemeinsamer Angebote\n3. Verschiedenes"
+DECISIONS = "Gemeinsames Fest im Sommer; nächste Sitzung reihum bei einem Partner."
+CONTACTS = [
+    (20, "Erstgespräch mit der Leitung: Ziele der Öffnung"),
+    (55, "Workshop mit dem Team: mehrsprachige Aushänge"),
+    (110, "Auswertung: Leitbild um Vielfalt ergänzt"),
+]
+COUNTS = [  # (month, kind, outcome, cases)
+    (2, DiscriminationKind.ethnic, CounsellingOutcome.advised, 3),
+    (4, DiscriminationKind.religion, CounsellingOutcome.referred, 1),
+    (6, DiscriminationKind.language, CounsellingOutcome.intervention, 2),
+    (9, DiscriminationKind.gender, CounsellingOutcome.advised, 1),
+]
+
+
+def load_work(session: Session, agencies: list[Agency], today: date) -> int:
+    """Meetings, one opening process with contacts, counselling counts and a lending per
+    agency, as rows (part of the demo's one audited load). Returns the meetings written."""
+    last = today.year - 1
+    made = 0
+    for n, agency in enumerate(agencies):
+        city = agency.city or agency.name.removeprefix("Integrationsagentur ")
+        partner_ids = list(
+            session.scalars(
+                select(Partner.id)
+                .where(Partner.agency_id == agency.id, Partner.archived_at.is_(None))
+                .order_by(Partner.id)
+            )
+        )
+        if not partner_ids:
+            continue
+        goals = session.execute(
+            select(SubGoal.id, SubGoal.field)
+            .where(SubGoal.agency_id == agency.id, SubGoal.funding_year == last)
+            .order_by(SubGoal.position, SubGoal.id)
+        ).all()
+        first_goal = goals[0][0] if goals else None
+        ikoe_goal = next((g for g, f in goals if f == "IKÖ"), first_goal)
+        # Facharbeitskreise: quarterly last year (one agency held only two), every four
+        # months this year; a Netzwerktreffen this year.
+        months = (3, 9) if agency.slug == SHORT_OF_WORKING_GROUPS else (2, 5, 8, 11)
+        plan: list[tuple[str, str, date, int | None]] = [
+            (MeetingKind.working_group.value, WG_TITLE, date(last, m, 10 + n % 5), first_goal)
+            for m in months
+        ]
+        plan += [
+            (MeetingKind.working_group.value, WG_TITLE, date(today.year, m, 12 + n % 5), None)
+            for m in (2, 6, 10)
+        ]
+        plan.append(
+            (
+                MeetingKind.network.value,
+                "Netzwerktreffen Stadtteil {city}",
+                date(today.year, 3, 20 + n % 5),
+                None,
+            )
+        )
+        series: dict[int, int] = {}
+        for kind, title, day, linked in plan:
+            m = NetworkMeeting(
+                agency_id=agency.id,
+                funding_year=day.year,
+                kind=kind,
+                title=title.format(city=city),
+                starts_at=local_utc(day, time(10)),
+                ends_at=local_utc(day, time(12)),
+                place=f"Begegnungszentrum {city}",
+                agenda=AGENDA,
+                decisions=DECISIONS if day < today else "",
+            )
+            session.add(m)
+            session.flush()
+            if kind == MeetingKind.working_group.value:
+                m.series_id = series.setdefault(day.year, m.id)
+            session.execute(
+                insert(meeting_partners),
+                [{"meeting_id": m.id, "partner_id": p} for p in partner_ids[:3]],
+            )
+            if linked is not None:
+                session.execute(
+                    insert(meeting_subgoals), [{"meeting_id": m.id, "subgoal_id": linked}]
+                )
+            made += 1
+        start = date(last, 3, 1 + n % 20)
+        process = OpeningProcess(
+            agency_id=agency.id,
+            funding_year=last,
+            partner_id=partner_ids[-1],
+            title="Interkulturelle Öffnung begleiten",
+            started_on=start,
+            status=ProcessStatus.completed.value if n % 2 else ProcessStatus.running.value,
+            outcome="Leitbild ergänzt, mehrsprachige Beschilderung" if n % 2 else "",
+        )
+        session.add(process)
+        session.flush()
+        if ikoe_goal is not None:
+            session.execute(
+                insert(opening_process_subgoals),
+                [{"process_id": process.id, "subgoal_id": ikoe_goal}],
+            )
+        session.add_all(
+            ProcessContact(
+                process_id=process.id,
+                agency_id=agency.id,
+                contact_on=start + timedelta(days=offset),
+                note=note,
+            )
+            for offset, note in CONTACTS[: 2 + n % 2]
+        )
+        ada = "ADA" in (agency.fields or [])
+        session.add_all(
+            CounsellingCount(
+                agency_id=agency.id,
+                funding_year=last,
+                period=date(last, month, 1),
+                discrimination=kind.value,
+                outcome=outcome.value,
+                cases=cases * (2 if ada else 1),
+            )
+            for month, kind, outcome, cases in COUNTS[: 4 if ada else 2]
+        )
+        session.add(
+            Lending(
+                agency_id=agency.id,
+                funding_year=last,
+                item="Plakatausstellung „Vielfalt leben“ (12 Plakate)",
+                partner_id=partner_ids[min(1, len(partner_ids) - 1)],
+                lent_on=date(last, 5, 5),
+                due_on=date(last, 6, 5),
+                returned_on=date(last, 6, 2),
+                subgoal_id=first_goal,
+            )
+        )
+    session.flush()
+    return made
+
+
+@functools.cache
+def _minutes_pdf(title: str, when: str) -> bytes:
+    doc = Document(f"Protokoll – {title}", subtitle=when, pdfa=False)
+    doc.body(10)
+    for line in ("Anwesend: Vertreter*innen der Partnerorganisationen (Demo)", *AGENDA.split("\n")):
+        doc.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    doc.cell(0, 6, "Ergebnis: " + DECISIONS, new_x="LMARGIN", new_y="NEXT")
+    return doc.render()
+
+
+@service(None, Reach.setup)
+def load_minutes(inst: Installation, actor: Actor, today: date) -> int:
+    """The Protokoll of each agency's first Facharbeitskreis last year, archived as
+    evidence (one small PDF, rendered once). Returns the items added."""
+    with inst.db.read() as s:
+        firsts = s.execute(
+            select(func.min(NetworkMeeting.id))
+            .where(
+                NetworkMeeting.funding_year == today.year - 1,
+                NetworkMeeting.kind == MeetingKind.working_group.value,
+            )
+            .group_by(NetworkMeeting.agency_id)
+        ).scalars()
+        ids = sorted(firsts)
+    pdf = _minutes_pdf("Facharbeitskreis Integration", f"Förderjahr {today.year - 1}")
+    for meeting_id in ids:
+        attach_minutes(inst, actor, meeting_id, "Protokoll-Facharbeitskreis.pdf", pdf)
+    return len(ids)

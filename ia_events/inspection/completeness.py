@@ -43,6 +43,12 @@ from ia_events.core.models import (
     evidence_subgoals,
 )
 from ia_events.core.permissions import Reach, service
+from ia_events.network.meetings import (
+    REQUIRED_KIND,
+    REQUIRED_WORKING_GROUPS,
+    KindCount,
+    held_counts,
+)
 from ia_events.reporting.progress import SubGoalProgress, progress_for_agency
 from storage.db import utcnow
 
@@ -152,6 +158,10 @@ class InspectionTree:
         by the background job after the grace time."""
         return occ.held and occ.ends_at + self.grace <= (now or self.generated_at)
 
+    # Facharbeitskreise of the year (network.meetings): held so far and still planned.
+    working_groups_held: int = 0
+    working_groups_planned: int = 0
+
     def evidence_for_subgoal(self, subgoal_id: int) -> list[EvidenceNode]:
         acts = {a.id for a in self.activities.values() if subgoal_id in a.subgoal_ids}
         occs = {o.id for o in self.occurrences.values() if o.activity_id in acts}
@@ -223,6 +233,10 @@ def inspect(
     for e in tree.evidence.values():
         if e.occurrence_id in tree.occurrences:
             tree.occurrences[e.occurrence_id].evidence_ids.append(e.id)
+    if subgoal_id is None:
+        count = held_counts(session, [agency.id], year, now).get(agency.id, {})
+        wg = count.get(REQUIRED_KIND, KindCount())
+        tree.working_groups_held, tree.working_groups_planned = wg.held, wg.planned
     tree.findings = findings(tree, now)
     return tree
 
@@ -419,6 +433,7 @@ def findings(tree: InspectionTree, now: datetime) -> list[Finding]:
     without their list, then retention and holds of the evidence."""
     return [
         *_plan_findings(tree),
+        *_network_findings(tree, berlin(now).date()),
         *_subgoal_findings(tree),
         *_occurrence_findings(tree, now),
         *_retention_findings(tree, berlin(now).date()),
@@ -450,6 +465,31 @@ def _plan_findings(tree: InspectionTree) -> list[Finding]:
             )
         )
     return out
+
+
+def _network_findings(tree: InspectionTree, today: date) -> list[Finding]:
+    """Fewer Facharbeitskreise than the district requires (``network.meetings``): a warning
+    once the year is over or even the planned ones fall short, else a note."""
+    if tree.subgoal_id is not None:
+        return []
+    held, planned = tree.working_groups_held, tree.working_groups_planned
+    if held >= REQUIRED_WORKING_GROUPS:
+        return []
+    over = today.year > tree.year
+    short = over or held + planned < REQUIRED_WORKING_GROUPS
+    text = (
+        f"{held} von mindestens {REQUIRED_WORKING_GROUPS} Facharbeitskreisen im Jahr "
+        f"{tree.year} durchgeführt" + ("." if over else f", {planned} weitere geplant.")
+    )
+    return [
+        Finding(
+            "working_groups_short",
+            "warning" if short else "info",
+            "agency",
+            tree.agency_id,
+            text,
+        )
+    ]
 
 
 def _subgoal_findings(tree: InspectionTree) -> list[Finding]:
@@ -573,6 +613,7 @@ FINDING_KINDS: dict[str, str] = {
     "plan_missing": "Aufgabenplanung",
     "plan_not_approved": "Aufgabenplanung",
     "report_not_submitted": "Sachbericht",
+    "working_groups_short": "Facharbeitskreise",
     "target_not_met": "Zielwerte nicht erreicht",
     "subgoal_without_evidence": "Teilziele ohne Nachweis",
     "subgoal_without_press": "Teilziele ohne Pressenachweis",
@@ -609,6 +650,13 @@ class AgencyCompleteness:
     press_missing: int  # sub-goals without a press release or clipping
     warnings: int
     infos: int
+    working_groups_held: int = 0  # Facharbeitskreise held in the year
+    working_groups_required: int = REQUIRED_WORKING_GROUPS
+
+    @property
+    def working_groups_short(self) -> int:
+        """How many Facharbeitskreise are missing to the district's minimum (0: none)."""
+        return max(0, self.working_groups_required - self.working_groups_held)
 
     @property
     def list_share(self) -> float | None:
@@ -635,6 +683,7 @@ def summarise(tree: InspectionTree) -> AgencyCompleteness:
         press_missing=press_missing,
         warnings=warnings,
         infos=len(tree.findings) - warnings,
+        working_groups_held=tree.working_groups_held,
     )
 
 

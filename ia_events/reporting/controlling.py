@@ -37,7 +37,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, select
+from sqlalchemy import and_, case, distinct, func, literal, select
 from sqlalchemy.orm import Session
 
 from ia_events.core import audit
@@ -57,6 +57,7 @@ from ia_events.core.models import (
     OccurrenceStatus,
     Shift,
     ShiftAssignment,
+    SubGoal,
     activity_subgoals,
     partner_activities,
 )
@@ -81,6 +82,10 @@ METRICS = (
     "participants_counted",
     "partners",
     "cooperations",
+    "meetings",
+    "processes",
+    "counselling_cases",
+    "lendings",
 )
 HEADERS = [
     "Ebene",
@@ -106,6 +111,11 @@ HEADERS = [
     "Multiplikator*innen",
     *[f"Finanzierung: {source} (EUR)" for source in FUNDING_SOURCES],
     "Finanzierung gesamt (EUR)",
+    # Network work (issue 19, meetings and processes); again after the others.
+    "Sitzungen",
+    "Öffnungsprozesse",
+    "Beratungsfälle",
+    "Ausleihen",
 ]
 # The figures as JSON keys (``ia-events controlling --json``), in the order of HEADERS.
 JSON_KEYS = [
@@ -129,6 +139,10 @@ JSON_KEYS = [
     "multipliers",
     *[f"funding_{FundingSourceKind(source).name}" for source in FUNDING_SOURCES],
     "funding_total",
+    "meetings",
+    "processes",
+    "counselling_cases",
+    "lendings",
 ]
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -166,6 +180,11 @@ class Figures:
         cents = [self.funding_cents.get(s, 0) for s in FUNDING_SOURCES]
         return [Decimal(c) / 100 for c in (*cents, sum(cents))]
 
+    meetings: int = 0
+    processes: int = 0
+    counselling_cases: int = 0
+    lendings: int = 0
+
     def row(self) -> list[Any]:
         return [
             self.level,
@@ -187,6 +206,10 @@ class Figures:
             self.cooperations,
             self.multipliers,
             *self.funding_euros(),
+            self.meetings,
+            self.processes,
+            self.counselling_cases,
+            self.lendings,
         ]
 
     def as_json(self) -> dict[str, Any]:
@@ -296,6 +319,7 @@ def metrics(
         else:
             out[k]["hours"] += max(0.0, (s_end - s_start).total_seconds() / 3600)
     _activity_metrics(session, agency_id, year, key, out)
+    _network_metrics(session, agency_id, year, key, now, out)
     return out
 
 
@@ -331,6 +355,93 @@ def _activity_metrics(
         out[k]["cooperations"] = int(links or 0)
 
 
+def _network_metrics(
+    session: Session,
+    agency_id: int,
+    year: int,
+    key: str,
+    now: datetime,
+    out: dict[Any, dict[str, float]],
+) -> None:
+    """Network work of the year: meetings held, opening processes (begun or with a contact
+    in the year), counselling cases and lendings. In total every item; by sub-goal the
+    items linked to it; by field of action the items linked to a sub-goal of that field
+    (each counted once)."""
+    if key == "activity":
+        return
+    for name, table, count, link, subgoal_col, where in _network_queries(agency_id, year, now):
+        if key == "total":
+            q = select(literal(agency_id), count).select_from(table).where(*where)
+        else:
+            q = select(subgoal_col, count).select_from(table)
+            if link is not None:
+                q = q.join(*link)
+            col = subgoal_col
+            if key == "field":
+                q = q.join(SubGoal, SubGoal.id == subgoal_col)
+                col = SubGoal.field
+                q = q.with_only_columns(col, count)
+            q = q.where(*where).group_by(col)
+        for k, n in session.execute(q):
+            if k is not None and n:
+                out[k][name] = int(n)
+
+
+def _network_queries(agency_id: int, year: int, now: datetime) -> list[tuple[Any, ...]]:
+    """(metric, table, count, join to the sub-goal link or None, sub-goal column,
+    conditions) of each kind of network work."""
+    from ia_events.core.models import (
+        CounsellingCount,
+        Lending,
+        NetworkMeeting,
+        OpeningProcess,
+        meeting_subgoals,
+        opening_process_subgoals,
+    )
+    from ia_events.network.processes import active_in
+
+    ms, ps = meeting_subgoals, opening_process_subgoals
+    return [
+        (
+            "meetings",
+            NetworkMeeting,
+            func.count(distinct(NetworkMeeting.id)),
+            (ms, ms.c.meeting_id == NetworkMeeting.id),
+            ms.c.subgoal_id,
+            (
+                NetworkMeeting.agency_id == agency_id,
+                NetworkMeeting.funding_year == year,
+                NetworkMeeting.cancelled_at.is_(None),
+                NetworkMeeting.starts_at <= now,
+            ),
+        ),
+        (
+            "processes",
+            OpeningProcess,
+            func.count(distinct(OpeningProcess.id)),
+            (ps, ps.c.process_id == OpeningProcess.id),
+            ps.c.subgoal_id,
+            (OpeningProcess.agency_id == agency_id, active_in(year)),
+        ),
+        (
+            "counselling_cases",
+            CounsellingCount,
+            func.sum(CounsellingCount.cases),
+            None,
+            CounsellingCount.subgoal_id,
+            (CounsellingCount.agency_id == agency_id, CounsellingCount.funding_year == year),
+        ),
+        (
+            "lendings",
+            Lending,
+            func.count(distinct(Lending.id)),
+            None,
+            Lending.subgoal_id,
+            (Lending.agency_id == agency_id, Lending.funding_year == year),
+        ),
+    ]
+
+
 def _figures(session: Session, agency: Agency, year: int, now: datetime) -> AgencyFigures:
     def fig(level: str, key: str, label: str, m: dict[str, float] | None) -> Figures:
         m = m or {}
@@ -349,6 +460,10 @@ def _figures(session: Session, agency: Agency, year: int, now: datetime) -> Agen
             participants_counted=int(m.get("participants_counted", 0)),
             partners=int(m.get("partners", 0)),
             cooperations=int(m.get("cooperations", 0)),
+            meetings=int(m.get("meetings", 0)),
+            processes=int(m.get("processes", 0)),
+            counselling_cases=int(m.get("counselling_cases", 0)),
+            lendings=int(m.get("lendings", 0)),
         )
 
     rows = [
@@ -424,6 +539,10 @@ _SUMMED = (
     "participants_counted",
     "partners",
     "cooperations",
+    "meetings",
+    "processes",
+    "counselling_cases",
+    "lendings",
 )
 
 

@@ -13,6 +13,10 @@ activities linked to the sub-goal, in the sub-goal's funding year:
 - ``multipliers``       marked multipliers (``network.multipliers``): volunteers who worked
                         a shift there plus the contacts of partners cooperating on the
                         linked activities
+- ``meetings``          network meetings linked to it, held in the year (not cancelled)
+- ``processes``         opening processes linked to it that began or had a contact in the year
+- ``counselling_cases`` counselling cases (anonymous counts) linked to it, in the year
+- ``lendings``          material lent in the year, linked to it
 - ``manual``            the figure the agency reports by hand
 """
 
@@ -32,16 +36,23 @@ from ia_events.core.access import Actor, Permission, require
 from ia_events.core.models import (
     Activity,
     Attendance,
+    CounsellingCount,
+    Lending,
+    NetworkMeeting,
     Occurrence,
     OccurrenceStatus,
+    OpeningProcess,
     Partner,
     Shift,
     ShiftAssignment,
     SubGoal,
     activity_subgoals,
+    meeting_subgoals,
+    opening_process_subgoals,
     partner_activities,
 )
 from ia_events.core.permissions import Reach, service
+from ia_events.network.processes import active_in
 from ia_events.planning.plans import agency_id_for
 from ia_events.volunteers.hours import agencies_figures, assignment_hours
 from storage.db import utcnow
@@ -303,6 +314,55 @@ def _multipliers(scope: _Scope, ids: list[int]) -> dict[int, float]:
     return {sid: float(len(found[sid])) for sid in ids if sid in found}
 
 
+def _meetings(scope: _Scope, ids: list[int]) -> dict[int, float]:
+    """Network meetings held in the year (not cancelled, already begun)."""
+    link = meeting_subgoals
+    rows = scope.session.execute(
+        select(link.c.subgoal_id, func.count(distinct(NetworkMeeting.id)))
+        .join(NetworkMeeting, NetworkMeeting.id == link.c.meeting_id)
+        .where(
+            link.c.subgoal_id.in_(ids),
+            NetworkMeeting.funding_year == scope.year,
+            NetworkMeeting.cancelled_at.is_(None),
+            NetworkMeeting.starts_at <= scope.now,
+        )
+        .group_by(link.c.subgoal_id)
+    )
+    return {sid: float(n) for sid, n in rows}
+
+
+def _processes(scope: _Scope, ids: list[int]) -> dict[int, float]:
+    """Opening processes that began or had a contact in the year."""
+    link = opening_process_subgoals
+    rows = scope.session.execute(
+        select(link.c.subgoal_id, func.count(distinct(OpeningProcess.id)))
+        .join(OpeningProcess, OpeningProcess.id == link.c.process_id)
+        .where(link.c.subgoal_id.in_(ids), active_in(scope.year))
+        .group_by(link.c.subgoal_id)
+    )
+    return {sid: float(n) for sid, n in rows}
+
+
+def _counselling_cases(scope: _Scope, ids: list[int]) -> dict[int, float]:
+    """Counselling cases (anonymous counts) of the year."""
+    rows = scope.session.execute(
+        select(CounsellingCount.subgoal_id, func.sum(CounsellingCount.cases))
+        .where(CounsellingCount.subgoal_id.in_(ids), CounsellingCount.funding_year == scope.year)
+        .group_by(CounsellingCount.subgoal_id)
+    )
+    return {sid: float(n or 0) for sid, n in rows if sid is not None}
+
+
+def _lendings(scope: _Scope, ids: list[int]) -> dict[int, float]:
+    """Material lent in the year."""
+    rows = scope.session.execute(
+        select(Lending.subgoal_id, func.count())
+        .where(Lending.subgoal_id.in_(ids), Lending.funding_year == scope.year)
+        .group_by(Lending.subgoal_id)
+    )
+    return {sid: float(n) for sid, n in rows if sid is not None}
+
+
 # One counter per indicator (``manual`` has none: the agency enters its figure).
 COUNTERS: dict[str, Callable[[_Scope, list[int]], dict[int, float]]] = {
     "participants": _participants,
@@ -312,6 +372,10 @@ COUNTERS: dict[str, Callable[[_Scope, list[int]], dict[int, float]]] = {
     "volunteer_hours": _volunteer_hours,
     "partners": _partners,
     "multipliers": _multipliers,
+    "meetings": _meetings,
+    "processes": _processes,
+    "counselling_cases": _counselling_cases,
+    "lendings": _lendings,
 }
 
 

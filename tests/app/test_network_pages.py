@@ -88,3 +88,56 @@ def test_a_partner_without_a_name_is_refused_and_nothing_saved(app, app_env: Ins
     assert any("Name" in e.value for e in app.error), [e.value for e in app.error]
     with app_env.db.read() as s:
         assert len(s.scalars(select(Partner.id)).all()) == before
+
+
+def test_specialist_records_a_facharbeitskreis_and_counselling_cases(
+    app, app_env: Installation
+) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from ia_events.core.models import CounsellingCount, NetworkMeeting
+
+    login(app, "fk-essen")
+    _open(app)
+    assert [t.label for t in app.tabs][:4] == [
+        ":material/handshake: Partner",
+        ":material/groups: Sitzungen",
+        ":material/route: Prozesse & Beratung",
+        ":material/inventory_2: Verleih",
+    ]
+    metric = next(m for m in app.metric if m.label.startswith("Facharbeitskreise"))
+    before = int(metric.value.split()[0])
+    title = "AK *Vielfalt* [x](http://x.example)"
+    app.text_input(key="net_m_title").input(title)
+    app.date_input(key="net_m_on").set_value(date(date.today().year, 1, 20))
+    app.text_area(key="net_m_agenda").input("1. Bericht\n2. Planung")
+    next(b for b in app.button if b.label == "Sitzung speichern").click().run()
+    assert not app.exception
+    assert not app.error, [e.value for e in app.error]
+    metric = next(m for m in app.metric if m.label.startswith("Facharbeitskreise"))
+    assert int(metric.value.split()[0]) == before + 1
+    with app_env.db.read() as s:
+        meeting = s.scalars(select(NetworkMeeting).where(NetworkMeeting.title == title)).one()
+        assert meeting.kind == "Facharbeitskreis" and meeting.agenda == "1. Bericht\n2. Planung"
+    rows = next(
+        d for d in app.dataframe if "Titel" in d.value.columns and "Protokoll" in d.value.columns
+    )
+    assert title in list(rows.value["Titel"])  # as typed, not as Markdown
+
+    with app_env.db.read() as s:
+        cases_before = sum(s.scalars(select(CounsellingCount.cases)).all())
+    app.number_input(key="net_k_cases").set_value(3)
+    app.selectbox(key="net_k_kind").set_value("Behinderung")
+    next(b for b in app.button if b.label == "Fälle erfassen").click().run()
+    assert not app.exception
+    assert not app.error, [e.value for e in app.error]
+    with app_env.db.read() as s:
+        assert sum(s.scalars(select(CounsellingCount.cases)).all()) == cases_before + 3
+
+
+def test_coordinator_reads_network_work_without_forms(app) -> None:  # type: ignore[no-untyped-def]
+    login(app, "koordination")
+    _open(app)
+    labels = {b.label for b in app.button}
+    assert not labels & {"Sitzung speichern", "Fälle erfassen", "Verleih speichern"}
+    assert any(m.label.startswith("Facharbeitskreise") for m in app.metric)

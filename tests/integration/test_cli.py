@@ -332,3 +332,16 @@ def test_list_partners_and_controlling_on_the_demo(demo_data: Path) -> None:
     assert total["participants"] == (
         total["participants_named"] + total["participants_card"] + total["participants_counted"]
     )
+
+
+def test_list_meetings_on_the_demo(demo_data: Path) -> None:
+    year = str(datetime.now().year - 1)
+    rows = json.loads(
+        ia(demo_data, "list", "meetings", "--agency", "kleve", "--year", year, "--json").stdout
+    )
+    keys = {"id", "date", "kind", "title", "partner_ids", "minutes_evidence_ids"}
+    assert rows and all(set(r) == keys for r in rows)
+    assert [r["kind"] for r in rows] == ["Facharbeitskreis", "Facharbeitskreis"]
+    assert rows[0]["minutes_evidence_ids"] and rows[0]["partner_ids"]
+    assert all(r["date"].startswith(year) for r in rows)
+    assert ia(demo_data, "list", "meetings", "--year", "1999", "--json", check=2).stderr

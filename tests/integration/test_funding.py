@@ -374,7 +374,8 @@ def test_demo_has_funding_and_multipliers(demo_inst: Installation) -> None:
     with demo_inst.db.read() as s:
         year = s.scalar(select(func.max(Activity.funding_year)))
         assert year is not None
-        slugs = [a.slug for a in controlling.figures(s, coord, year)]
+        data = controlling.figures(s, coord, year)
+        slugs = [a.slug for a in data]
         views = {slug: funding.overview(s, coord, slug, year) for slug in slugs}
         marked = s.scalar(select(func.count()).select_from(Multiplier)) or 0
     assert len(views) == 13 and all(v.total_cents > 0 for v in views.values())
@@ -382,3 +383,8 @@ def test_demo_has_funding_and_multipliers(demo_inst: Installation) -> None:
     assert len(below) == 1
     assert any(v.over_assigned for v in views.values())
     assert marked >= 13
+    # The district table sums the network work too (every agency has some in the demo).
+    whole = controlling.district(data, year).rows[0]
+    for name in ("meetings", "processes", "counselling_cases", "lendings", "funding_total_cents"):
+        per_agency = [getattr(a.rows[0], name) for a in data]
+        assert all(per_agency) and getattr(whole, name) == sum(per_agency), name
