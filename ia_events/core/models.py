@@ -1072,6 +1072,7 @@ class Multiplier(Base):
         ForeignKey("partners.id", ondelete="CASCADE"), unique=True
     )
     since: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # --- network work: meetings and processes (issue 19) ---
