@@ -111,6 +111,7 @@ def _live(occ_id: int, may_stop: bool = False) -> None:
                 ],
                 hide_index=True,
                 width="stretch",
+                height="content",
             )
 
 
