@@ -55,6 +55,7 @@ class Row:
     user: str
     what: str  # "Seite: Nachweise" | "Formular: …"
     times: list[float] = field(default_factory=list)
+    refused: int = 0  # sign-ups the service refused (overlap): same run, an error instead
 
     @property
     def median(self) -> float:
@@ -179,9 +180,10 @@ def upload(page, runs: int, scan: Path) -> Row:  # type: ignore[no-untyped-def]
         if not form.first.is_visible():
             exp.first.locator("summary").click()
         form = form.first
-        scan.write_bytes(_PDF + f"% Benchmark {i} {time.time_ns()}\n".encode())
-        form.locator('input[type="file"]').set_input_files(str(scan))
-        page.get_by_text(re.compile(r"scan\.pdf")).first.wait_for()
+        one = scan.with_name(f"bench-scan-{i}.pdf")
+        one.write_bytes(_PDF + f"% Benchmark {i} {time.time_ns()}\n".encode())
+        form.locator('input[type="file"]').set_input_files(str(one))
+        page.get_by_text(one.name).first.wait_for()
         form.get_by_label("Titel").fill(f"Benchmark-Nachweis {i}")
         wait_ready(page)
         row.times.append(
@@ -218,25 +220,44 @@ def new_activity(page, runs: int) -> Row:  # type: ignore[no-untyped-def]
     return row
 
 
-def shift_signup(page, runs: int) -> Row:  # type: ignore[no-untyped-def]
-    row = Row("ehrenamt-essen", "Formular: Schicht eintragen (Ehrenamt)")
+def shift_signup(page, runs: int, row: Row | None = None) -> Row:  # type: ignore[no-untyped-def]
+    """Sign up for the last open shift, then (not timed) withdraw again, so each
+    repetition starts from the same state. A refusal (it overlaps one of hers) is
+    timed too, and counted in ``refused``."""
+    from benchmarks.pages import wait_ready
+
+    row = row or Row("ehrenamt-essen", "Formular: Schicht eintragen (Ehrenamt)")
     page.get_by_role("heading", name="Meine Einsätze").wait_for()
+    wait_ready(page)
+    ok = re.compile(r"Sie sind für „.*“ eingetragen")
+    answer = page.get_by_text(ok).or_(page.get_by_text(re.compile("überschneiden"))).first
     for _ in range(runs):
-        button = page.get_by_role("button", name="Eintragen", exact=True)
-        if not button.count():
-            print("  ! no open shift left to sign up for", file=sys.stderr)
-            break
-        row.times.append(
-            _timed(
-                page,
-                button.first.click,
-                lambda: page.get_by_text(re.compile(r"Sie sind für „.*“ eingetragen\.")).wait_for(),
-            )
-        )
+        button = page.get_by_role("button", name="Eintragen", exact=True).last
+        row.times.append(_timed(page, button.click, answer.wait_for))
+        if page.get_by_text(ok).count():  # signed up: withdraw again (untimed)
+            page.get_by_role("button", name="Abmelden").first.click()
+            page.get_by_text("Sie sind von diesem Einsatz abgemeldet.").wait_for()
+            wait_ready(page)
+        else:
+            row.refused += 1
     return row
 
 
-def run_browser(data: Path, runs: int, as_of: str | None = None) -> list[Row]:
+def _safely(page, name: str, form, runs: int, scan: Path, out: Path) -> Row:  # type: ignore[no-untyped-def]
+    """One form's row; a failure keeps the times measured so far and a screenshot."""
+    row = Row("", name)
+    try:
+        row = form(page, runs, scan) if form is upload else form(page, runs)
+    except Exception as exc:  # a benchmark reports and goes on
+        shot = out / f"ui-{name}-failed.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"  ! {name} failed ({str(exc)[:400]}); see {shot}", file=sys.stderr)
+    return row
+
+
+def run_browser(
+    data: Path, runs: int, as_of: str | None = None, forms_only: bool = False
+) -> list[Row]:
     from playwright.sync_api import sync_playwright
 
     from benchmarks.pages import CHROMIUM, browser_login, free_port, start_server
@@ -260,13 +281,15 @@ def run_browser(data: Path, runs: int, as_of: str | None = None) -> list[Row]:
                 )
                 page = browser_login(ctx, base, user)
                 page.set_default_timeout(30_000)
-                rows += pages_of(page, user, role, runs)
+                if not forms_only:
+                    rows += pages_of(page, user, role, runs)
                 if user == "fk-essen":
-                    for row in (
-                        door_checkin(page, runs),
-                        upload(page, runs, scan),
-                        new_activity(page, runs),
+                    for name, form in (
+                        ("door", door_checkin),
+                        ("upload", upload),
+                        ("activity", new_activity),
                     ):
+                        row = _safely(page, name, form, runs, scan, data.parent)
                         rows.append(row)
                         print(f"  {row.user:14} {row.what:38} {row.median:6.3f} s", file=sys.stderr)
                 ctx.close()
@@ -275,7 +298,7 @@ def run_browser(data: Path, runs: int, as_of: str | None = None) -> list[Row]:
             )
             page = browser_login(ctx, base, "ehrenamt-essen")
             page.set_default_timeout(30_000)
-            row = shift_signup(page, runs)
+            row = _safely(page, "signup", shift_signup, runs, scan, data.parent)
             rows.append(row)
             print(f"  {row.user:14} {row.what:38} {row.median:6.3f} s", file=sys.stderr)
             ctx.close()
@@ -295,8 +318,9 @@ def table(rows: list[Row]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
+        what = r.what + (f" ({r.refused} of {len(r.times)} refused: overlap)" if r.refused else "")
         out.append(
-            f"| {r.user} | {r.what} | {r.median:.2f} s | {r.p90:.2f} s | "
+            f"| {r.user} | {what} | {r.median:.2f} s | {r.p90:.2f} s | "
             f"≤ {GOAL:g} s | {'yes' if r.met else 'no'} |"
         )
     met = sum(r.met for r in rows)
@@ -304,14 +328,20 @@ def table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-def run(root: Path, runs: int = 5, data: Path | None = None, keep: bool = False) -> list[Row]:
+def run(
+    root: Path,
+    runs: int = 5,
+    data: Path | None = None,
+    keep: bool = False,
+    forms_only: bool = False,
+) -> list[Row]:
     """For ``python -m benchmarks``: a fresh small demo under ``root`` unless ``data``."""
     if data is None:
         data = root / "data"
         started = time.monotonic()
         make_demo(data)
         print(f"  small demo loaded in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    rows = run_browser(data.resolve(), runs)
+    rows = run_browser(data.resolve(), runs, forms_only=forms_only)
     print(table(rows), flush=True)
     for r in rows:
         report(
@@ -338,13 +368,14 @@ def main() -> None:
     ap.add_argument("--data", type=Path, help="data dir of a demo installation (SQLite)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--keep", action="store_true", help="keep the temporary demo")
+    ap.add_argument("--forms-only", action="store_true", help="only the forms")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     os.chdir(ROOT)
     print(f"load average before: {Path('/proc/loadavg').read_text().split()[:3]}", flush=True)
     root = Path(tempfile.mkdtemp(prefix="ia-bench-ui-", dir=os.environ.get("BENCH_DIR")))
     try:
-        rows = run(root, args.runs, args.data, args.keep)
+        rows = run(root, args.runs, args.data, args.keep, args.forms_only)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
