@@ -9,13 +9,18 @@
                                     also run ``benchmarks/pages.py`` on a large demo
                                     (``ia-events demo --size large`` makes one)
     python -m benchmarks --only archive,checkin --markdown results.md
+    python -m benchmarks --only ui  page changes and main forms in Chromium on the small
+                                    demo, median of 5 (``benchmarks/ui.py``; also
+                                    ``python -m benchmarks.ui --runs 7``)
 
 Modules: ``startup`` (``ia-events --help`` and ``verify`` on an empty installation),
 ``archive`` (ingest, verify, bundle export through ``ia-events`` vs. openssl/cp/sync,
 warm and cold page cache), ``s3`` (only with ``--only s3``: ingest and verify on a
 SeaweedFS cluster it starts, vs. openssl + plain boto3 upload and plain download-and-hash),
 ``checkin`` (service latency vs. one-row INSERT+COMMIT; HTTP and browser
-crowds through ``streamlit run``), ``bundle`` (index PDF of 1,000 items) and,
+crowds through ``streamlit run``), ``bundle`` (index PDF of 1,000 items), ``ui`` (only
+with ``--only ui``: every page change and the main forms of a specialist, the
+coordinator and a volunteer in Chromium on the small demo, goal median <= 0.5 s) and,
 with ``--pages``, ``pages``. Not part of the test suite; figures depend on the
 machine and on what else runs on it (``/proc/loadavg`` is printed).
 """
@@ -56,6 +61,10 @@ def main() -> None:
                 archive.run(root / "archive", db, files, mb, rounds)
             if "checkin" in only:
                 checkin.run(root / "checkin", db, n, phones, browsers)
+            if "ui" in only:
+                from benchmarks import ui
+
+                ui.run(root / "ui", 5)
             if "s3" in only:
                 from benchmarks import s3
 

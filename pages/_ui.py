@@ -151,6 +151,39 @@ def rows_height(n: int) -> int:
     return 38 + 35 * max(n, 1) + 3
 
 
+def row_table(
+    rows: Sequence[dict[str, object]],
+    ids: Sequence[object],
+    *,
+    key: str,
+    opens: str,
+    column_config: dict[str, object] | None = None,
+    hint: str | None = "Klicken Sie auf eine Zeile, um sie zu öffnen.",
+) -> None:
+    """A table whose rows open their item: a click puts ``ids[row]`` into
+    ``st.session_state[opens]`` (the page shows that item's details), every row
+    visible (no scroll box), no picker beside it. Only a new click changes what is
+    open, so a page may still open an item itself (e.g. the one just added)."""
+    event = st.dataframe(
+        list(rows),
+        hide_index=True,
+        width="stretch",
+        height=rows_height(len(rows)),
+        key=key,
+        on_select="rerun",
+        selection_mode="single-row",
+        column_config=column_config,  # type: ignore[arg-type]
+    )
+    picked = list(event.selection.rows) if event is not None else []
+    current = picked[0] if picked else None
+    last = f"{key}__last"
+    if current is not None and st.session_state.get(last) != current and current < len(ids):
+        st.session_state[opens] = ids[current]
+    st.session_state[last] = current
+    if hint:
+        st.caption(hint)
+
+
 def upload_limit_mb() -> int:
     """The largest evidence file in MB (``IA_EVENTS_MAX_UPLOAD_MB``, one number for the
     uploader's own "Limit … MB" line, the error message and the README). Pass it as

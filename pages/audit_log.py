@@ -76,6 +76,7 @@ def render() -> None:
                 ],
                 hide_index=True,
                 width="stretch",
+                height="content",
             )
     left, right = st.columns(2)
     if before is not None and left.button("Neueste anzeigen", key="audit_newest"):

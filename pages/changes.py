@@ -95,6 +95,7 @@ def _personnel(who: Actor, today: date) -> None:
             ],
             hide_index=True,
             width="stretch",
+            height="content",
         )
     if who.role != "specialist" or who.agency_id is None:
         return

@@ -111,6 +111,7 @@ def _live(occ_id: int, may_stop: bool = False) -> None:
                 ],
                 hide_index=True,
                 width="stretch",
+                height="content",
             )
 
 
@@ -260,11 +261,19 @@ def _undo(who: Actor, info: records.DoorInfo) -> None:
             st.success("Rückgängig gemacht (bleibt im Protokoll sichtbar).")
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _qr_png(url: str, box: int) -> bytes:
+    """The PNG of one link's QR code, drawn once per server process (about 25 ms each,
+    on every run of the door page). Keyed by the link itself: a cached image only ever
+    shows the address it was made from, to someone whose page holds that address."""
+    return cards.qr_png(url, box=box)
+
+
 def _qr(info: records.DoorInfo, box: int = 12) -> None:
     """The participants' QR code with its address (no names anywhere near it)."""
     o = info.occurrence
     st.image(
-        cards.qr_png(info.participant_url, box=box),
+        _qr_png(info.participant_url, box),
         width="stretch",
         alt=f"QR-Code zum Selbst-Check-in: {o.title}, Adresse {info.participant_url}",
     )
@@ -281,7 +290,7 @@ def _downloads(who: Actor, info: records.DoorInfo) -> None:
         st.caption(f"{md(o.title)} · {md(o.place)}")
     with st.expander("QR für Ehrenamtliche (Schicht-Check-in)"):
         st.image(
-            cards.qr_png(info.volunteer_url, box=8),
+            _qr_png(info.volunteer_url, 8),
             width=220,
             alt=f"QR-Code zum Schicht-Check-in für Ehrenamtliche: {o.title}",
         )

@@ -13,7 +13,7 @@ import streamlit as st
 from ia_events.core.access import Actor, sees_all_agencies
 from ia_events.core.messages import berlin, fmt_count, fmt_date, status_label
 from ia_events.planning import deadlines
-from pages._ui import actor, guard, inst, now, rows_height, upload_limit_mb, year_picker
+from pages._ui import actor, guard, inst, now, row_table, rows_height, upload_limit_mb, year_picker
 
 SOON_DAYS = 60
 
@@ -45,7 +45,7 @@ def _specialist(who: Actor) -> None:
         st.warning("Ihrem Konto ist keine aktive Integrationsagentur zugeordnet.")
         return
     slug = rows[0].agency_slug
-    st.dataframe(
+    row_table(
         [
             {
                 "Unterlage": r.deadline.title,
@@ -57,9 +57,11 @@ def _specialist(who: Actor) -> None:
             }
             for r in rows
         ],
-        hide_index=True,
-        width="stretch",
-        height=rows_height(len(rows)),
+        [r.deadline.kind.value for r in rows],
+        key="dl_table",
+        opens="dl_kind",  # the form below: "Einreichung vermerken" for this document
+        column_config={"Unterlage": st.column_config.TextColumn(width="large")},
+        hint="Klicken Sie auf eine Zeile, um ihre Einreichung unten zu vermerken.",
     )
     st.subheader("Einreichung vermerken")
     kinds = {r.deadline.kind.value: r for r in rows}
@@ -67,6 +69,7 @@ def _specialist(who: Actor) -> None:
         kind = st.selectbox(
             "Unterlage",
             list(kinds),
+            key="dl_kind",
             format_func=lambda k: (
                 kinds[k].deadline.title
                 + (" (schon eingereicht – neue Fassung)" if kinds[k].submitted else "")

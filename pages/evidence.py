@@ -34,6 +34,7 @@ from pages._ui import (
     inst,
     md,
     now,
+    row_table,
     upload_limit_mb,
     writing,
     year_picker,
@@ -146,6 +147,7 @@ def _file_scans(scope: _Scope, files: list[UploadedFile], title: str) -> None:
         ],
         hide_index=True,
         width="stretch",
+        height="content",
     )
 
 
@@ -167,6 +169,7 @@ def _show_added(scope: _Scope, added: list[EvidenceView]) -> None:
         ],
         hide_index=True,
         width="stretch",
+        height="content",
     )
 
 
@@ -333,14 +336,17 @@ def _browse(scope: _Scope) -> None:
         st.info("Keine Nachweise für diese Auswahl.")
         return
     st.caption(f"{fmt_count(result.total, 'Nachweis')} · Seite {result.page} von {result.pages}")
-    st.dataframe(
+    ids = [v.id for v in result.items]
+    if (new_item := st.session_state.pop("ev_show", None)) is not None:
+        st.session_state[_OPEN] = new_item  # just uploaded: open it
+    row_table(
         [
             {
                 "Nr.": v.id,
                 "Titel": v.title,
                 "Art": KIND_LABELS.get(v.kind, v.kind),
                 "Datei": v.filename,
-                "Teilziele": ", ".join(goal_labels.get(g, str(g))[:30] for g in v.subgoal_ids),
+                "Teilziele": ", ".join(goal_labels.get(g, str(g)) for g in v.subgoal_ids),
                 "Aufbewahren bis": fmt_date(v.retention_until),
                 "Status": "gelöscht"
                 if v.deleted
@@ -348,8 +354,17 @@ def _browse(scope: _Scope) -> None:
             }
             for v in result.items
         ],
-        hide_index=True,
-        width="stretch",
+        ids,
+        # A new filter or page is a new table: nothing clicked in it yet.
+        key=f"ev_table_{agency_slug}_{year}_{goal_filter}_{kind_filter}_{text_filter}_{page_no}",
+        opens=_OPEN,
+        column_config={
+            "Nr.": st.column_config.NumberColumn(width="small", format="%d"),
+            "Titel": st.column_config.TextColumn(width="large"),
+            "Datei": st.column_config.TextColumn(width="medium"),
+            "Teilziele": st.column_config.TextColumn(width="large"),
+        },
+        hint="Klicken Sie auf eine Zeile, um den Nachweis zu öffnen.",
     )
     p1, p2 = st.columns(2)
     if result.page > 1 and p1.button("← Vorherige Seite", key="ev_prev"):
@@ -359,20 +374,14 @@ def _browse(scope: _Scope) -> None:
         st.session_state["ev_page"] = result.page + 1
         st.rerun()
 
-    ids = [v.id for v in result.items]
-    pick_key = (
-        f"ev_selected_{agency_slug}_{year}_{goal_filter}_{kind_filter}_{text_filter}_{page_no}"
-    )
-    if (new_item := st.session_state.pop("ev_show", None)) in ids:
-        st.session_state[pick_key] = new_item  # just uploaded: open it
-    chosen = st.selectbox(
-        "Nachweis öffnen",
-        ids,
-        format_func=lambda i: next(f"Nr. {v.id}: {v.title}" for v in result.items if v.id == i),
-        # A new filter or page starts at its newest item.
-        key=pick_key,
-    )
+    # Without a click: the item opened last if it is listed, else the newest.
+    chosen = st.session_state.get(_OPEN)
+    if chosen not in ids:
+        chosen = ids[0]
     _detail(scope, chosen)
+
+
+_OPEN = "ev_open"  # the item whose details are shown (a row click or the newest upload)
 
 
 def _detail(scope: _Scope, chosen: int) -> None:

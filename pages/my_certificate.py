@@ -48,6 +48,7 @@ def _hours(summary: YearSummary, year: int) -> None:
             ],
             hide_index=True,
             width="stretch",
+            height="content",
         )
     if summary.worklogs:
         st.caption("Weitere Tätigkeiten (von der Fachkraft eingetragen)")
@@ -58,6 +59,7 @@ def _hours(summary: YearSummary, year: int) -> None:
             ],
             hide_index=True,
             width="stretch",
+            height="content",
         )
     if not summary.activities and not summary.worklogs:
         st.info(f"Für {year} sind noch keine Stunden erfasst.")

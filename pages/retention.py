@@ -70,6 +70,7 @@ def _proposal(who: Actor) -> None:
                 ],
                 hide_index=True,
                 width="stretch",
+                height="content",
             )
             for line in plan.personal:
                 st.write(f"- {md(line)}")
@@ -142,6 +143,7 @@ def _deletions(who: Actor) -> None:
             ],
             hide_index=True,
             width="stretch",
+            height="content",
         )
         with st.expander("Details (Prüfsummen und Regel-Codes)"):
             st.dataframe(
@@ -151,6 +153,7 @@ def _deletions(who: Actor) -> None:
                 ],
                 hide_index=True,
                 width="stretch",
+                height="content",
             )
     else:
         st.info("Noch nichts gelöscht.")

@@ -59,6 +59,7 @@ def _verify(who: Actor) -> None:
                     ],
                     hide_index=True,
                     width="stretch",
+                    height="content",
                 )
 
 
@@ -105,6 +106,7 @@ def _mail(who: Actor) -> None:
             ],
             hide_index=True,
             width="stretch",
+            height="content",
         )
         chosen = st.selectbox(
             "Nachricht erneut senden (nach Prüfung, dass sie nicht angekommen ist)",
@@ -134,6 +136,7 @@ def _mail(who: Actor) -> None:
                 ],
                 hide_index=True,
                 width="stretch",
+                height="content",
             )
             with guard():
                 previews = delivery.preview(inst(), who, [m.id for m in waiting[:5]])

@@ -57,6 +57,7 @@ def render() -> None:
             ],
             hide_index=True,
             width="stretch",
+            height="content",
         )
 
 

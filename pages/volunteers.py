@@ -29,7 +29,18 @@ from ia_events.volunteers.certificates import volunteer_certificate
 from ia_events.volunteers.hours import add_worklog, list_with_hours
 from ia_events.volunteers.transfer import confirm, export_registry, preview
 from pages import _funding
-from pages._ui import actor, commit, flash, guard, inst, md, now, writing, year_picker
+from pages._ui import (
+    actor,
+    commit,
+    flash,
+    guard,
+    inst,
+    md,
+    now,
+    row_table,
+    writing,
+    year_picker,
+)
 from storage.keys import KeyRing
 
 
@@ -91,7 +102,7 @@ def render() -> None:
 def _registry(team: _Team) -> None:
     """The registry: the list, a new person, deactivating (nothing is deleted)."""
     who, agency_id, keys, today = team.who, team.agency_id, team.keys, team.today
-    people, names = team.people, team.names
+    people = team.people
     show_inactive = st.toggle("Auch deaktivierte anzeigen", key="vo_inactive")
     rows = [
         {
@@ -112,8 +123,18 @@ def _registry(team: _Team) -> None:
         for p in people
         if p.active or show_inactive
     ]
+    listed = [p for p in people if p.active or show_inactive]
     if rows:
-        st.dataframe(rows, hide_index=True, width="stretch")
+        row_table(
+            rows,
+            [p.id for p in listed],
+            key="vo_table",
+            opens="vo_open",
+            column_config={"Name": st.column_config.TextColumn(width="medium")},
+            hint="Klicken Sie auf eine Zeile, um die Person zu öffnen (deaktivieren, "
+            "wieder aktivieren).",
+        )
+        _person(team)
     else:
         st.info("Noch keine Ehrenamtlichen erfasst.")
     with st.expander("Ehrenamtliche*n neu erfassen"), st.form("vo_add", clear_on_submit=True):
@@ -137,19 +158,26 @@ def _registry(team: _Team) -> None:
                 ),
                 f"„{md(name.strip())}“ wurde ins Verzeichnis aufgenommen.",
             )  # fmt: skip
-    if people:
-        with st.expander("Deaktivieren oder wieder aktivieren"):
-            pick = st.selectbox(
-                "Person", [p.id for p in people], format_func=names.get, key="vo_toggle_pick"
+
+
+def _person(team: _Team) -> None:
+    """The person whose row was clicked: deactivate or activate again."""
+    who, people, names = team.who, team.people, team.names
+    pick = st.session_state.get("vo_open")
+    person = next((p for p in people if p.id == pick), None)
+    if person is None:
+        return
+    with st.container(border=True):
+        st.markdown(f"**{md(names[person.id])}** · {'aktiv' if person.active else 'deaktiviert'}")
+        label = "Deaktivieren" if person.active else "Wieder aktivieren"
+        st.caption("Es wird nichts gelöscht: geleistete Stunden bleiben nachweisbar.")
+        if st.button(label, key="vo_toggle"):
+            commit(
+                lambda s: registry.set_volunteer_active(
+                    s, who, person.id, not person.active, now()
+                ),
+                f"„{md(names[person.id])}“: {label.lower()} – erledigt.",
             )
-            is_active = next(p.active for p in people if p.id == pick)
-            label = "Deaktivieren" if is_active else "Wieder aktivieren"
-            st.caption("Es wird nichts gelöscht: geleistete Stunden bleiben nachweisbar.")
-            if st.button(label, key="vo_toggle"):
-                commit(
-                    lambda s: registry.set_volunteer_active(s, who, pick, not is_active, now()),
-                    f"„{md(names[pick])}“: {label.lower()} – erledigt.",
-                )
 
     _funding.volunteer_marks(who, agency_id, people)
 
@@ -184,6 +212,7 @@ def _transfer(team: _Team) -> None:
                 ],
                 hide_index=True,
                 width="stretch",
+                height="content",
             )
             st.write(f"{result.valid} Zeilen in Ordnung, {result.invalid} mit Fehlern.")
             if result.valid and st.button(
@@ -231,6 +260,7 @@ def _qualifications(team: _Team) -> None:
             ],
             hide_index=True,
             width="stretch",
+            height="content",
         )
     if active:
         with st.form("vo_qual", clear_on_submit=True):
@@ -333,7 +363,9 @@ def _occurrence_shifts(team: _Team) -> None:
                     f"{v.taken} von {v.needed} besetzt · Voraussetzung: {md(v.required_labels)}"
                 )
                 if v.assignments:
-                    st.dataframe(_assignment_rows(v), hide_index=True, width="stretch")
+                    st.dataframe(
+                        _assignment_rows(v), hide_index=True, width="stretch", height="content"
+                    )
         occ = next(o for o in occs if o.id == occ_id)
         with st.expander("Einsatz anlegen"), st.form("vo_shift_add"):
             role = st.selectbox("Aufgabe", registry.SHIFT_ROLES, key="vo_role")
@@ -421,6 +453,7 @@ def _week(team: _Team) -> None:
             ],
             hide_index=True,
             width="stretch",
+            height="content",
         )
 
 
@@ -447,6 +480,7 @@ def _hours(team: _Team) -> None:
             ],
             hide_index=True,
             width="stretch",
+            height="content",
         )
     if threshold is not None:
         st.caption(
