@@ -70,6 +70,17 @@ ONE_WORKER_MODULES = frozenset({"test_cli.py", "test_bad_input.py"})
 # The axe-core sweep (marked axe_sweep): a work unit of its own, apart from the journeys.
 AXE_SWEEP_UNIT = "tests/browser/test_accessibility.py::axe_sweep"
 AXE_SWEEP_TESTS = ("test_login_page_passes_axe", "test_every_page_of_a_role_passes_axe")
+# Tests that load a whole demo themselves (the setup-code path): a demo load of their own
+# beside the template's on the other worker timed out (AppTest's 300 s) at load ~20, so
+# they are handed out with the demo units, after the template is built.
+LOADS_A_DEMO = frozenset(
+    {
+        "tests/app/test_first_start.py::"
+        "test_with_the_setup_code_the_demo_loads_and_its_password_is_shown_once",
+        "tests/integration/test_attacks.py::"
+        "test_the_start_page_loads_the_demo_only_with_the_setup_code",
+    }
+)
 # Fixtures that need the per-run demo template (loading it takes minutes).
 DEMO_FIXTURES = frozenset({"demo_dir", "demo_template", "sqlite_demo_template", "pg_demo_template"})
 
@@ -114,7 +125,8 @@ def _in_run_order(items: list[pytest.Item]) -> list[pytest.Item]:
     """The order in which work units are handed to the pytest-xdist workers (and the
     order without ``-n``): the browser journeys (the longest unit; its first test builds
     the demo template), then every unit that needs no demo (the other worker runs them
-    while the template is built), then the units on the demo, the axe-core sweep last
+    while the template is built), then the units on the demo and those that load one
+    themselves (``LOADS_A_DEMO``), the axe-core sweep last
     (it runs on whichever worker is free then, beside the journeys' tail). Stable: in
     collection order within each group, a unit's tests stay together."""
     rank: dict[str, int] = {}
@@ -124,7 +136,7 @@ def _in_run_order(items: list[pytest.Item]) -> list[pytest.Item]:
             r = 0
         elif unit == AXE_SWEEP_UNIT:
             r = 3
-        elif DEMO_FIXTURES & set(getattr(item, "fixturenames", ())):
+        elif item.nodeid in LOADS_A_DEMO or DEMO_FIXTURES & set(getattr(item, "fixturenames", ())):
             r = 2
         else:
             r = 1
