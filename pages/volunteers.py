@@ -158,6 +158,7 @@ def _registry(team: _Team) -> None:
                 ),
                 f"„{md(name.strip())}“ wurde ins Verzeichnis aufgenommen.",
             )  # fmt: skip
+    _funding.volunteer_marks(who, agency_id, people)
 
 
 def _person(team: _Team) -> None:
@@ -178,8 +179,6 @@ def _person(team: _Team) -> None:
                 ),
                 f"„{md(names[person.id])}“: {label.lower()} – erledigt.",
             )
-
-    _funding.volunteer_marks(who, agency_id, people)
 
 
 def _transfer(team: _Team) -> None:

@@ -67,6 +67,22 @@ BROWSER_PREFIX = "tests/browser/"
 # Modules whose expensive module-scoped fixture (an installation made through the CLI, a
 # fuzzing world) should be built once, not once in each xdist worker.
 ONE_WORKER_MODULES = frozenset({"test_cli.py", "test_bad_input.py"})
+# The axe-core sweep (marked axe_sweep): a work unit of its own, apart from the journeys.
+AXE_SWEEP_UNIT = "tests/browser/test_accessibility.py::axe_sweep"
+AXE_SWEEP_TESTS = ("test_login_page_passes_axe", "test_every_page_of_a_role_passes_axe")
+# Tests that load a whole demo themselves (the setup-code path): a demo load of their own
+# beside the template's on the other worker timed out (AppTest's 300 s) at load ~20, so
+# they are handed out with the demo units, after the template is built.
+LOADS_A_DEMO = frozenset(
+    {
+        "tests/app/test_first_start.py::"
+        "test_with_the_setup_code_the_demo_loads_and_its_password_is_shown_once",
+        "tests/integration/test_attacks.py::"
+        "test_the_start_page_loads_the_demo_only_with_the_setup_code",
+    }
+)
+# Fixtures that need the per-run demo template (loading it takes minutes).
+DEMO_FIXTURES = frozenset({"demo_dir", "demo_template", "sqlite_demo_template", "pg_demo_template"})
 
 
 def demo_database() -> str:
@@ -100,14 +116,44 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "demo_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(DEMO_MARK)
+        if item.get_closest_marker("axe_sweep") and _work_unit(item.nodeid) != AXE_SWEEP_UNIT:
+            raise pytest.UsageError(f"{item.nodeid}: axe_sweep test outside AXE_SWEEP_TESTS")
+    items[:] = _in_run_order(items)
+
+
+def _in_run_order(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The order in which work units are handed to the pytest-xdist workers (and the
+    order without ``-n``): the browser journeys (the longest unit; its first test builds
+    the demo template), then every unit that needs no demo (the other worker runs them
+    while the template is built), then the units on the demo and those that load one
+    themselves (``LOADS_A_DEMO``), the axe-core sweep last
+    (it runs on whichever worker is free then, beside the journeys' tail). Stable: in
+    collection order within each group, a unit's tests stay together."""
+    rank: dict[str, int] = {}
+    for item in items:
+        unit = _work_unit(item.nodeid)
+        if unit == BROWSER_PREFIX:
+            r = 0
+        elif unit == AXE_SWEEP_UNIT:
+            r = 3
+        elif item.nodeid in LOADS_A_DEMO or DEMO_FIXTURES & set(getattr(item, "fixturenames", ())):
+            r = 2
+        else:
+            r = 1
+        rank[unit] = max(rank.get(unit, r), r)
+    return sorted(items, key=lambda item: rank[_work_unit(item.nodeid)])
 
 
 def _work_unit(nodeid: str) -> str:
     """What one pytest-xdist worker runs as a whole: all browser journeys (one after
-    another -- each starts ``streamlit run`` and drives Chromium; two at once on two
-    cores make their timeouts flaky), each of ``ONE_WORKER_MODULES``, else one test."""
-    path = nodeid.split("::", 1)[0]
+    another -- each starts ``streamlit run`` and drives Chromium; two journeys at once
+    on two cores make their timeouts flaky), the axe-core sweep (one after another: it
+    only loads pages, so it may run beside the journeys), each of
+    ``ONE_WORKER_MODULES``, else one test."""
+    path, _, name = nodeid.partition("::")
     if path.startswith(BROWSER_PREFIX):
+        if name.startswith(AXE_SWEEP_TESTS):
+            return AXE_SWEEP_UNIT
         return BROWSER_PREFIX
     if path.rsplit("/", 1)[-1] in ONE_WORKER_MODULES:
         return path
@@ -116,13 +162,16 @@ def _work_unit(nodeid: str) -> str:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-untyped-def]
-    """``-n 2`` (pytest-xdist's ``--dist load``) distributes by ``_work_unit``; the
-    largest unit, the browser journeys, starts first. (``--dist loadgroup`` with
-    ``xdist_group`` marks would say the same, but pytest-xdist 3.8 on pytest 9.2 ignores
-    the marks: pytest-dev/pytest-xdist#1386.) Other ``--dist`` modes are left alone."""
+    """``-n 2`` (pytest-xdist's ``--dist load``) distributes by ``_work_unit``, the units
+    in the order of ``_in_run_order`` (not by size, xdist's default for scopes). (``--dist
+    loadgroup`` with ``xdist_group`` marks would say the same, but pytest-xdist 3.8 on
+    pytest 9.2 ignores the marks: pytest-dev/pytest-xdist#1386.) Other ``--dist`` modes
+    are left alone."""
     if config.getvalue("dist") != "load":
         return None
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False  # keep the units in collection order
 
     class ByWorkUnit(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:

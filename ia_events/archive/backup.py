@@ -194,58 +194,9 @@ def backup(
     # The audit event goes in first, so the snapshot contains its own backup record.
     with inst.db.write() as s:
         audit.record(s, actor.name, Action.backup_create, "installation", target=target.name)
-    if _dialect(inst) == "sqlite":
-        method = "sqlite-online-backup"
-        db_file = target / "database" / "ia-events.sqlite3"
-        src_path = make_url(inst.db.engine.url).database
-        src = sqlite3.connect(str(src_path))
-        dst = sqlite3.connect(str(db_file))
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
-        snap_engine = create_engine(f"sqlite:///{db_file}")
-    else:
-        method = "sqlalchemy-logical-dump (REPEATABLE READ)"
-        dump_rows(inst.db.engine, target / "database" / "rows.jsonl")
-        snap_engine = None
-    # Blobs named by the snapshot (append-only: every one exists unless shredded since).
-    if snap_engine is not None:
-        with snap_engine.connect() as conn:
-            names = (
-                conn.execute(select(Blob.name).where(Blob.shredded_at.is_(None))).scalars().all()
-            )
-        snap_engine.dispose()
-    else:
-        names = []
-        with open(target / "database" / "rows.jsonl", encoding="utf-8") as fh:
-            for line in fh:
-                rec = json.loads(line)
-                if rec["t"] == "blobs" and rec["r"]["shredded_at"] is None:
-                    names.append(rec["r"]["name"])
-    total = 0
+    method, names = _snapshot_database(inst, target / "database")
     store = inst.blobs
-    if store.kind == "local":
-        for name in names:
-            src_blob = store.path_for(name)  # type: ignore[attr-defined]  # local store only
-            rel = src_blob.relative_to(settings.archive_dir)
-            dst_blob = target / "archive" / rel
-            dst_blob.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src_blob, dst_blob)
-            total += dst_blob.stat().st_size
-        archive_note = f"{len(names)} Dateien kopiert"
-        copied = len(names)
-    else:
-        # The bucket keeps every object version (versioning) and Object Lock keeps each
-        # recorded one until its retention end; the database names each VersionId. A
-        # copy here would duplicate ten years of files into every nightly backup.
-        archive_note = (
-            f"{len(names)} Objekte bleiben im Bucket ({store.describe()}): nicht kopiert; "
-            "Versionierung und Objektsperre bewahren jede erfasste Version bis zum Ende "
-            "ihrer Aufbewahrungsfrist, die Datenbank nennt ihre VersionId"
-        )
-        copied = 0
+    copied, total, archive_note = _copy_archive(inst, target / "archive", names)
     if settings.checkpoints_dir.exists():
         shutil.copytree(settings.checkpoints_dir, target / "checkpoints")
     if include_keys:
@@ -276,6 +227,61 @@ def backup(
     }
     (target / "MANIFEST.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     return BackupResult(target, method, copied, total, include_keys, archive_note)
+
+
+def _snapshot_database(inst: Installation, dest: Path) -> tuple[str, list[str]]:
+    """A consistent snapshot of the database in ``dest``: the method used and the names of
+    the blobs it records (append-only: every one exists unless shredded since)."""
+    if _dialect(inst) == "sqlite":
+        db_file = dest / "ia-events.sqlite3"
+        src_path = make_url(inst.db.engine.url).database
+        src = sqlite3.connect(str(src_path))
+        dst = sqlite3.connect(str(db_file))
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+        snap_engine = create_engine(f"sqlite:///{db_file}")
+        with snap_engine.connect() as conn:
+            names = list(
+                conn.execute(select(Blob.name).where(Blob.shredded_at.is_(None))).scalars().all()
+            )
+        snap_engine.dispose()
+        return "sqlite-online-backup", names
+    dump_rows(inst.db.engine, dest / "rows.jsonl")
+    names = []
+    with open(dest / "rows.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            rec = json.loads(line)
+            if rec["t"] == "blobs" and rec["r"]["shredded_at"] is None:
+                names.append(rec["r"]["name"])
+    return "sqlalchemy-logical-dump (REPEATABLE READ)", names
+
+
+def _copy_archive(inst: Installation, dest: Path, names: list[str]) -> tuple[int, int, str]:
+    """Copy the named blobs of a local archive to ``dest``: (files copied, bytes, note).
+    An object store's objects stay where they are."""
+    store = inst.blobs
+    if store.kind != "local":
+        # The bucket keeps every object version (versioning) and Object Lock keeps each
+        # recorded one until its retention end; the database names each VersionId. A
+        # copy here would duplicate ten years of files into every nightly backup.
+        note = (
+            f"{len(names)} Objekte bleiben im Bucket ({store.describe()}): nicht kopiert; "
+            "Versionierung und Objektsperre bewahren jede erfasste Version bis zum Ende "
+            "ihrer Aufbewahrungsfrist, die Datenbank nennt ihre VersionId"
+        )
+        return 0, 0, note
+    total = 0
+    for name in names:
+        src_blob = store.path_for(name)  # type: ignore[attr-defined]  # local store only
+        rel = src_blob.relative_to(inst.settings.archive_dir)
+        dst_blob = dest / rel
+        dst_blob.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src_blob, dst_blob)
+        total += dst_blob.stat().st_size
+    return len(names), total, f"{len(names)} Dateien kopiert"
 
 
 # -- restore -----------------------------------------------------------------------------------

@@ -511,67 +511,11 @@ def run_deletions(
         result.skipped = [i for i in only_ids if i not in due]
         wanted = [c for c in plan.items if c.evidence_id in set(only_ids)]
     for cand in wanted:
-        shred: tuple[int, str, str | None] | None = None
-        locked: datetime | None = None
-        with inst.db.write() as s:
-            # Row locks (PostgreSQL; SQLite has one writer anyway): a run on another
-            # host deleting the same item waits here, then sees it deleted and skips it,
-            # so no item gets two deletion records.
-            item = s.get(Evidence, cand.evidence_id, with_for_update=True, populate_existing=True)
-            still = s.scalar(
-                select(held_clause()).where(Evidence.id == cand.evidence_id, _due_clause(today))
-            )
-            if item is None or still is not False:  # gone, no longer due, or now held
-                result.skipped.append(cand.evidence_id)
-                continue
-            at = now or utcnow()
-            item.deleted_at = at
-            if item.blob_id is not None:
-                # Locked before looking for other items on the blob: two hosts deleting
-                # the last two items of one blob at once must not both leave it to the other.
-                blob = s.get(Blob, item.blob_id, with_for_update=True, populate_existing=True)
-                others = s.scalar(
-                    select(Evidence.id).where(
-                        Evidence.blob_id == item.blob_id,
-                        Evidence.id != item.id,
-                        Evidence.deleted_at.is_(None),
-                    )
-                )
-                if others is None and blob is not None and blob.shredded_at is None:
-                    blob.wrapped_key = None  # crypto-shred: without it the file is noise
-                    blob.shredded_at = at
-                    if inst.blobs.enforces_lock and (
-                        blob.object_hold or (blob.locked_until and blob.locked_until > clock)
-                    ):
-                        locked = blob.locked_until  # the store refuses; purge removes it later
-                    else:
-                        shred = (blob.id, blob.name, blob.version_id)
-            record = DeletionRecord(
-                agency_id=item.agency_id,
-                evidence_id=item.id,
-                object_type="evidence",
-                sha256=item.sha256,
-                rule=cand.rule,
-                deleted_at=at,
-                approved_by=approver,
-                locked_until=locked,
-            )
-            s.add(record)
-            s.flush()
-            audit.record(
-                s,
-                actor.name,
-                Action.evidence_delete,
-                "evidence",
-                item.id,
-                agency_id=item.agency_id,
-                sha256=item.sha256,
-                rule=cand.rule,
-                deletion_record=record.id,
-                blob_shredded=shred is not None or locked is not None,
-                object_locked_until=locked.isoformat() if locked else None,
-                approved_by=approver,
-            )
+        done = _delete_one(inst, actor, cand, today, now=now, clock=clock, approver=approver)
+        if done is None:  # gone, no longer due, or now held
+            result.skipped.append(cand.evidence_id)
+            continue
+        shred, locked = done
         if shred is not None and _remove_object(inst, *shred):
             result.files_removed += 1
         if locked is not None:
@@ -593,6 +537,94 @@ def run_deletions(
             approved_by=approver,
         )
     return result
+
+
+# (blob id, object name, version) of a shredded blob whose object can be removed now
+_Shred = tuple[int, str, str | None]
+
+
+def _delete_one(
+    inst: Installation,
+    actor: Actor,
+    cand: Candidate,
+    today: date,
+    *,
+    now: datetime | None,
+    clock: datetime,
+    approver: str,
+) -> tuple[_Shred | None, datetime | None] | None:
+    """Mark one candidate deleted, re-checked in the same transaction, with its deletion
+    record and audit event; None when it is gone, no longer due or now held. Returns the
+    object to remove (if any) and the lock date when its object may not be removed yet."""
+    with inst.db.write() as s:
+        # Row locks (PostgreSQL; SQLite has one writer anyway): a run on another host
+        # deleting the same item waits here, then sees it deleted and skips it, so no item
+        # gets two deletion records.
+        item = s.get(Evidence, cand.evidence_id, with_for_update=True, populate_existing=True)
+        still = s.scalar(
+            select(held_clause()).where(Evidence.id == cand.evidence_id, _due_clause(today))
+        )
+        if item is None or still is not False:
+            return None
+        at = now or utcnow()
+        item.deleted_at = at
+        shred, locked = _shred_key(inst, s, item, at, clock)
+        record = DeletionRecord(
+            agency_id=item.agency_id,
+            evidence_id=item.id,
+            object_type="evidence",
+            sha256=item.sha256,
+            rule=cand.rule,
+            deleted_at=at,
+            approved_by=approver,
+            locked_until=locked,
+        )
+        s.add(record)
+        s.flush()
+        audit.record(
+            s,
+            actor.name,
+            Action.evidence_delete,
+            "evidence",
+            item.id,
+            agency_id=item.agency_id,
+            sha256=item.sha256,
+            rule=cand.rule,
+            deletion_record=record.id,
+            blob_shredded=shred is not None or locked is not None,
+            object_locked_until=locked.isoformat() if locked else None,
+            approved_by=approver,
+        )
+    return shred, locked
+
+
+def _shred_key(
+    inst: Installation, s: Session, item: Evidence, at: datetime, clock: datetime
+) -> tuple[_Shred | None, datetime | None]:
+    """Crypto-shred the item's blob when no other live item uses it: without its key
+    the file is noise. Returns the object to remove now, or the lock date when the store
+    refuses until then (purge removes it later)."""
+    if item.blob_id is None:
+        return None, None
+    # Locked before looking for other items on the blob: two hosts deleting the last two
+    # items of one blob at once must not both leave it to the other.
+    blob = s.get(Blob, item.blob_id, with_for_update=True, populate_existing=True)
+    others = s.scalar(
+        select(Evidence.id).where(
+            Evidence.blob_id == item.blob_id,
+            Evidence.id != item.id,
+            Evidence.deleted_at.is_(None),
+        )
+    )
+    if others is not None or blob is None or blob.shredded_at is not None:
+        return None, None
+    blob.wrapped_key = None
+    blob.shredded_at = at
+    if inst.blobs.enforces_lock and (
+        blob.object_hold or (blob.locked_until and blob.locked_until > clock)
+    ):
+        return None, blob.locked_until
+    return (blob.id, blob.name, blob.version_id), None
 
 
 def _remove_object(inst: Installation, blob_id: int, name: str, version: str | None) -> bool:

@@ -325,11 +325,41 @@ def check_zip(zf: zipfile.ZipFile, public_key: Ed25519PublicKey, check: BundleCh
     if odd:
         check.problems.extend(odd)
         return
+    layout = _bag_layout(zf, check)
+    if layout is None:
+        return
+    files, detached = layout
+
+    def read(name: str) -> bytes | None:
+        return zf.read(files[name]) if name in files else None
+
+    bagit_txt = read("bagit.txt") or b""
+    if b"BagIt-Version: 1.0" not in bagit_txt:
+        check.problems.append("bagit.txt fehlt oder nennt nicht BagIt-Version 1.0.")
+    tagmanifest = read(TAGMANIFEST)
+    _check_signatures(zf, files, detached, public_key, check)
+    listed_tags: set[str] = set()
+    for digest, name in _parse_manifest(tagmanifest or b""):
+        listed_tags.add(name)
+        _compare(zf, files, name, digest, "sha256", check)
+    for name in sorted(files):
+        allowed = {TAGMANIFEST} | ({SIGNATURE} if detached is None else set())
+        if not name.startswith("data/") and name not in listed_tags | allowed:
+            check.problems.append(f"Nicht verzeichnet (zusätzlich): {name}")
+    _check_payload(zf, files, check)
+
+
+def _bag_layout(
+    zf: zipfile.ZipFile, check: BundleCheck
+) -> tuple[dict[str, zipfile.ZipInfo], zipfile.ZipInfo | None] | None:
+    """The bag's files by their path inside the bag folder and the detached signature
+    beside it (None if absent); None when the ZIP holds not exactly one bag folder.
+    Entries beside the folder and unsafe paths are recorded as problems."""
     members = [i for i in zf.infolist() if not i.is_dir()]
     roots = {m.filename.split("/", 1)[0] for m in members if "/" in m.filename}
     if len(roots) != 1:
         check.problems.append("Die ZIP-Datei enthält nicht genau einen Paket-Ordner.")
-        return
+        return None
     root = roots.pop()
     check.bag_name = root
     beside = {m.filename: m for m in members if "/" not in m.filename}
@@ -345,13 +375,23 @@ def check_zip(zf: zipfile.ZipFile, public_key: Ed25519PublicKey, check: BundleCh
             check.problems.append(f"Unsicherer Pfad im Paket: {m.filename}")
             continue
         files[rel] = m
+    return files, detached
+
+
+def _check_signatures(
+    zf: zipfile.ZipFile,
+    files: dict[str, zipfile.ZipInfo],
+    detached: zipfile.ZipInfo | None,
+    public_key: Ed25519PublicKey,
+    check: BundleCheck,
+) -> None:
+    """The signature over the tag manifest, the key inside the bag, the signed audit
+    checkpoints."""
+    root = check.bag_name
 
     def read(name: str) -> bytes | None:
         return zf.read(files[name]) if name in files else None
 
-    bagit_txt = read("bagit.txt") or b""
-    if b"BagIt-Version: 1.0" not in bagit_txt:
-        check.problems.append("bagit.txt fehlt oder nennt nicht BagIt-Version 1.0.")
     tagmanifest = read(TAGMANIFEST)
     # Beside the bag; inside it (as SIGNATURE) only in bundles made before 2026-12.
     signature = zf.read(detached) if detached is not None else read(SIGNATURE)
@@ -383,14 +423,12 @@ def check_zip(zf: zipfile.ZipFile, public_key: Ed25519PublicKey, check: BundleCh
     for name in sorted(files):
         if name.startswith("data/05_Audit/checkpoint-") and name.endswith(".json"):
             _check_checkpoint(name, read(name) or b"", public_key, check)
-    listed_tags: set[str] = set()
-    for digest, name in _parse_manifest(tagmanifest or b""):
-        listed_tags.add(name)
-        _compare(zf, files, name, digest, "sha256", check)
-    for name in sorted(files):
-        allowed = {TAGMANIFEST} | ({SIGNATURE} if detached is None else set())
-        if not name.startswith("data/") and name not in listed_tags | allowed:
-            check.problems.append(f"Nicht verzeichnet (zusätzlich): {name}")
+
+
+def _check_payload(
+    zf: zipfile.ZipFile, files: dict[str, zipfile.ZipInfo], check: BundleCheck
+) -> None:
+    """Every payload file against the manifests, none unlisted, the Payload-Oxum."""
     listed: set[str] = set()
     manifests = [n for n in files if n.startswith("manifest-") and n.endswith(".txt")]
     if "manifest-sha256.txt" not in manifests:
@@ -400,13 +438,13 @@ def check_zip(zf: zipfile.ZipFile, public_key: Ed25519PublicKey, check: BundleCh
         if algo not in HASHES:
             check.problems.append(f"Unbekanntes Prüfsummenverfahren: {mname}")
             continue
-        for digest, name in _parse_manifest(read(mname) or b""):
+        for digest, name in _parse_manifest(zf.read(files[mname])):
             listed.add(name)
             _compare(zf, files, name, digest, algo, check)
     payload = {n: i for n, i in files.items() if n.startswith("data/")}
     for name in sorted(set(payload) - listed):
         check.problems.append(f"Zusätzlich (in keinem Manifest): {name}")
-    info = _parse_info(read("bag-info.txt") or b"")
+    info = _parse_info(zf.read(files["bag-info.txt"]) if "bag-info.txt" in files else b"")
     check.info = info
     oxum = info.get("Payload-Oxum", "")
     actual = f"{sum(i.file_size for i in payload.values())}.{len(payload)}"

@@ -38,11 +38,13 @@ def ia(
 
 
 @pytest.fixture(scope="module")
-def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_data(tmp_path_factory: pytest.TempPathFactory, sqlite_demo_template: Path) -> Path:
+    """A copy of the run's demo template (SQLite) for this module: loading the demo
+    once more through ``ia-events demo`` took 114 s on the 2-core machine at load 14
+    (25 s at load 3). ``ia-events init`` and ``ia-events demo`` on it are checked below;
+    a fresh demo load through an entry point is checked by tests/app/test_first_start.py."""
     data = tmp_path_factory.mktemp("cli") / "data"
-    ia(data, "init")
-    # Loading the demo took 114 s on the 2-core machine at load 14 (25 s at load 3).
-    ia(data, "demo", timeout=600)
+    shutil.copytree(sqlite_demo_template, data)
     return data
 
 
@@ -197,7 +199,7 @@ def test_keys_public_prints_a_usable_ed25519_key(demo_data: Path) -> None:
 
 def test_verify_names_a_flipped_byte_and_exits_1(demo_data: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    shutil.copytree(demo_data, data)  # an installation made by ``ia init`` + ``ia demo``
+    shutil.copytree(demo_data, data)  # the module's demo installation
     doc = tmp_path / "presse.txt"
     doc.write_bytes(b"Pressemeldung " * 1000)
     added = json.loads(
