@@ -383,8 +383,9 @@ def test_demo_has_funding_and_multipliers(demo_inst: Installation) -> None:
     assert len(below) == 1
     assert any(v.over_assigned for v in views.values())
     assert marked >= 13
-    # The district table sums the network work too (every agency has some in the demo).
+    # The district table sums the network work too.
     whole = controlling.district(data, year).rows[0]
     for name in ("meetings", "processes", "counselling_cases", "lendings", "funding_total_cents"):
         per_agency = [getattr(a.rows[0], name) for a in data]
-        assert all(per_agency) and getattr(whole, name) == sum(per_agency), name
+        assert getattr(whole, name) == sum(per_agency), name
+    assert whole.meetings > 0
