@@ -15,10 +15,11 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, select, true
+from sqlalchemy.orm import Session
 
 from ia_events.core.errors import Forbidden, NotFound
-from ia_events.core.models import Role
+from ia_events.core.models import Agency, Role
 
 
 class Permission(enum.StrEnum):
@@ -142,3 +143,13 @@ def scope_filter(
 
 def visible_agency_ids(actor: Actor, all_ids: Iterable[int]) -> list[int]:
     return [a for a in all_ids if reaches(actor, a)]
+
+
+def agency_id_by_slug(session: Session, actor: Actor, slug: str, permission: Permission) -> int:
+    """The id of agency ``slug`` once ``actor`` holds ``permission`` for it (``require``);
+    an unknown slug answers ``NotFound`` with a German sentence."""
+    agency_id = session.scalar(select(Agency.id).where(Agency.slug == slug))
+    if agency_id is None:
+        raise NotFound(what=f"Die Integrationsagentur „{slug}“")
+    require(actor, permission, agency_id)
+    return agency_id

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from ia_events.archive.evidence import EvidenceView, add_linked
 from ia_events.core import audit
-from ia_events.core.access import Actor, Permission, require, scope_filter
+from ia_events.core.access import Actor, Permission, agency_id_by_slug, require, scope_filter
 from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
 from ia_events.core.installation import Installation
@@ -94,14 +94,6 @@ def _kind(value: str) -> str:
         return MeetingKind(value).value
     except ValueError as exc:
         raise InvalidInput(field="Art", reason=", ".join(MEETING_KINDS) + ".") from exc
-
-
-def _agency_id(session: Session, actor: Actor, slug: str, permission: Permission) -> int:
-    agency_id = session.scalar(select(Agency.id).where(Agency.slug == slug))
-    if agency_id is None:
-        raise NotFound(what=f"Die Integrationsagentur „{slug}“")
-    require(actor, permission, agency_id)
-    return agency_id
 
 
 def _meeting(
@@ -201,7 +193,7 @@ def create_meeting(
     until: date | None = None,
 ) -> list[NetworkMeeting]:
     """One meeting, or a series; times are local (Europe/Berlin). Returns the rows."""
-    agency_id = _agency_id(session, actor, agency_slug, Permission.plan_edit)
+    agency_id = agency_id_by_slug(session, actor, agency_slug, Permission.plan_edit)
     kind = _kind(kind)
     title = checked_text(title, "Titel", limit=200, multiline=False)
     place = checked_text(place, "Ort", limit=200, required=False, multiline=False)
@@ -404,7 +396,7 @@ def list_meetings(
         .where(scope_filter(actor, NetworkMeeting.agency_id))
     )
     if agency_slug:
-        agency_id = _agency_id(session, actor, agency_slug, Permission.agency_read)
+        agency_id = agency_id_by_slug(session, actor, agency_slug, Permission.agency_read)
         q = q.where(NetworkMeeting.agency_id == agency_id)
     if year is not None:
         q = q.where(NetworkMeeting.funding_year == year)

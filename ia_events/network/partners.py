@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from ia_events.core import audit
-from ia_events.core.access import Actor, Permission, require, scope_filter
+from ia_events.core.access import Actor, Permission, agency_id_by_slug, require, scope_filter
 from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
 from ia_events.core.models import Activity, Agency, Partner, PartnerType, partner_activities
@@ -68,14 +68,6 @@ def _type(value: str) -> str:
         raise InvalidInput(field="Art", reason=", ".join(PARTNER_TYPES) + ".") from exc
 
 
-def _agency_id(session: Session, actor: Actor, slug: str, permission: Permission) -> int:
-    agency_id = session.scalar(select(Agency.id).where(Agency.slug == slug))
-    if agency_id is None:
-        raise NotFound(what=f"Die Integrationsagentur „{slug}“")
-    require(actor, permission, agency_id)
-    return agency_id
-
-
 def _partner(session: Session, actor: Actor, partner_id: int, permission: Permission) -> Partner:
     partner = session.get(Partner, partner_id)
     if partner is None:
@@ -110,7 +102,7 @@ def create_partner(
     place: str = "",
     contact: str = "",
 ) -> Partner:
-    agency_id = _agency_id(session, actor, agency_slug, Permission.plan_edit)
+    agency_id = agency_id_by_slug(session, actor, agency_slug, Permission.plan_edit)
     name = _text(name, "Name", limit=200)
     _no_duplicate(session, agency_id, name, None)
     contact = _text(contact, "Kontakt", limit=300, required=False)
@@ -283,7 +275,7 @@ def list_partners(
         .where(scope_filter(actor, Partner.agency_id))
     )
     if agency_slug:
-        agency_id = _agency_id(session, actor, agency_slug, Permission.agency_read)
+        agency_id = agency_id_by_slug(session, actor, agency_slug, Permission.agency_read)
         q = q.where(Partner.agency_id == agency_id)
     if not include_archived:
         q = q.where(Partner.archived_at.is_(None))

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, and_, exists, extract, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ia_events.core import audit
-from ia_events.core.access import Actor, Permission, require, scope_filter
+from ia_events.core.access import Actor, Permission, agency_id_by_slug, require, scope_filter
 from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
 from ia_events.core.models import (
@@ -95,14 +95,6 @@ class LendingView:
         return self.returned_on is None and self.due_on < today
 
 
-def _agency_id(session: Session, actor: Actor, slug: str, permission: Permission) -> int:
-    agency_id = session.scalar(select(Agency.id).where(Agency.slug == slug))
-    if agency_id is None:
-        raise NotFound(what=f"Die Integrationsagentur „{slug}“")
-    require(actor, permission, agency_id)
-    return agency_id
-
-
 def _year(day: date, label: str) -> int:
     if not 2000 <= day.year <= 2100:
         raise InvalidInput(field=label, reason="Bitte ein Datum zwischen 2000 und 2100.")
@@ -154,7 +146,7 @@ def create_process(
     subgoal_ids: list[int] | None = None,
 ) -> OpeningProcess:
     """Begin accompanying a partner organisation's opening process."""
-    agency_id = _agency_id(session, actor, agency_slug, Permission.plan_edit)
+    agency_id = agency_id_by_slug(session, actor, agency_slug, Permission.plan_edit)
     year = _year(started_on, "Beginn")
     process = OpeningProcess(
         agency_id=agency_id,
@@ -275,7 +267,7 @@ def list_processes(
     if agency_slug:
         q = q.where(
             OpeningProcess.agency_id
-            == _agency_id(session, actor, agency_slug, Permission.agency_read)
+            == agency_id_by_slug(session, actor, agency_slug, Permission.agency_read)
         )
     if year is not None:
         q = q.where(active_in(year))
@@ -330,7 +322,7 @@ def add_counselling(
     subgoal_id: int | None = None,
 ) -> CounsellingCount:
     """So many counselling cases in a month, of a kind of discrimination, with an outcome."""
-    agency_id = _agency_id(session, actor, agency_slug, Permission.plan_edit)
+    agency_id = agency_id_by_slug(session, actor, agency_slug, Permission.plan_edit)
     if not 1 <= int(month) <= 12:
         raise InvalidInput(field="Monat", reason="Bitte einen Monat von 1 bis 12.")
     period = date(int(year), int(month), 1)
@@ -394,7 +386,7 @@ def list_counselling(
     if agency_slug:
         q = q.where(
             CounsellingCount.agency_id
-            == _agency_id(session, actor, agency_slug, Permission.agency_read)
+            == agency_id_by_slug(session, actor, agency_slug, Permission.agency_read)
         )
     if year is not None:
         q = q.where(CounsellingCount.funding_year == year)
@@ -429,7 +421,7 @@ def lend(
     subgoal_id: int | None = None,
 ) -> Lending:
     """Material lent to a partner organisation until ``due_on``."""
-    agency_id = _agency_id(session, actor, agency_slug, Permission.plan_edit)
+    agency_id = agency_id_by_slug(session, actor, agency_slug, Permission.plan_edit)
     year = _year(lent_on, "Verliehen am")
     if due_on < lent_on:
         raise InvalidInput(field="Zurück bis", reason="Das Datum liegt vor dem Verleih.")
@@ -485,7 +477,8 @@ def list_lendings(
     )
     if agency_slug:
         q = q.where(
-            Lending.agency_id == _agency_id(session, actor, agency_slug, Permission.agency_read)
+            Lending.agency_id
+            == agency_id_by_slug(session, actor, agency_slug, Permission.agency_read)
         )
     if year is not None:
         q = q.where(

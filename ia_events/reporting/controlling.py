@@ -527,23 +527,7 @@ def district(data: list[AgencyFigures], year: int) -> AgencyFigures:
     return AgencyFigures(DISTRICT_SLUG, DISTRICT_NAME, year, rows)
 
 
-_SUMMED = (
-    "participants",
-    "distinct_persons",
-    "occurrences",
-    "volunteers",
-    "hours",
-    "activities",
-    "participants_named",
-    "participants_card",
-    "participants_counted",
-    "partners",
-    "cooperations",
-    "meetings",
-    "processes",
-    "counselling_cases",
-    "lendings",
-)
+_SUMMED = METRICS  # the district sums every counted figure
 
 
 def _add_into(into: Figures, f: Figures) -> None:
