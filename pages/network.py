@@ -7,7 +7,10 @@ the coordinator reads every agency's. Rules live in ``ia_events.network``.
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
+from sqlalchemy.orm import Session
 
 from ia_events.core.access import Actor, Permission, can
 from ia_events.network import partners
@@ -110,6 +113,32 @@ def _archive_form(who: Actor, active: list[PartnerView]) -> None:
             commit(lambda s: partners.archive_partner(s, who, partner_id), "Partner archiviert.")
 
 
+def _merge(s: Session, *, who: Actor, keep_id: int, drop_ids: list[int]) -> None:
+    for drop_id in drop_ids:
+        partners.merge_partners(s, inst().keys, who, keep_id, drop_id)
+
+
+def _duplicates_form(who: Actor, slug: str) -> None:
+    """Partners whose names look like one organisation; one click merges each group into
+    its oldest record (links, meetings, processes, lendings and the mark move with it)."""
+    with guard(stop=True), inst().db.read() as s:
+        groups = partners.duplicate_groups(s, who, slug)
+    if not groups:
+        return
+    with st.expander(f"Mögliche doppelte Einträge ({len(groups)})", icon=":material/merge:"):
+        st.caption(
+            "Diese Partner heißen fast gleich. Beim Zusammenführen bleibt der älteste Eintrag; "
+            "Kooperationen, Sitzungen, Prozesse und Verleih der anderen gehen auf ihn über, "
+            "die anderen werden archiviert."
+        )
+        for n, group in enumerate(groups):
+            keep, *rest = group
+            st.text(" · ".join(f"{p.name} ({p.place or p.type})" for p in group))
+            if st.button(f"Zu „{keep.name}“ zusammenführen", key=f"net_merge_{n}"):
+                drop = [p.id for p in rest]
+                commit(partial(_merge, who=who, keep_id=keep.id, drop_ids=drop), "Zusammengeführt.")
+
+
 def render() -> None:
     who = actor()
     st.title("Netzwerk")
@@ -146,6 +175,7 @@ def render() -> None:
             _add_form(who, slug)
             _link_form(who, active, [a for a in all_activities if a.funding_year == year])
             _archive_form(who, active)
+            _duplicates_form(who, slug)
             _funding.partner_marks(who, active)  # issue 19 (4): the contact as Multiplikator*in
     with tab_meetings:
         work.meetings_tab(who, slug, year, everyone, goals)

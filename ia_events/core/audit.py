@@ -139,6 +139,7 @@ class Action(enum.StrEnum):
     partner_change = "partner:change"
     partner_archive = "partner:archive"
     partner_restore = "partner:restore"
+    partner_merge = "partner:merge"
     partner_link = "partner:link"
     partner_unlink = "partner:unlink"
     funding_add = "funding:add"

@@ -494,6 +494,7 @@ AUDIT_LABELS = {
     "partner:change": "Kooperationspartner geändert",
     "partner:archive": "Kooperationspartner archiviert",
     "partner:restore": "Kooperationspartner wieder aktiv",
+    "partner:merge": "Doppelter Kooperationspartner zusammengeführt",
     "partner:link": "Kooperationspartner mit Angebot verknüpft",
     "partner:unlink": "Verknüpfung mit Kooperationspartner gelöst",
     "funding:add": "Finanzierungsquelle eingetragen",

@@ -16,7 +16,9 @@ carry ids only -- never a partner's name or contact.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
@@ -308,3 +310,105 @@ def partner_contact(session: Session, keys: KeyRing, actor: Actor, partner_id: i
     """The partner's contact, for the agency's own staff."""
     partner = _partner(session, actor, partner_id, Permission.plan_edit)
     return open_text(session, keys, partner.agency_id, partner.contact_enc, CONTACT_PURPOSE)
+
+
+# --- duplicates: found by their names, merged into one record (issue 19 (1)) ---
+
+_LEGAL_FORMS = re.compile(r"\b(e\.? ?v|g?gmbh|gug|ag|kg|ggmbh|stiftung|verein)\b\.?")
+
+
+def _name_key(name: str) -> str:
+    """The name as duplicates compare it: case, spacing, punctuation and legal forms
+    ("e. V.", "gGmbH") left out -- "AWO Essen e.V." and "awo essen" are one partner."""
+    text = _LEGAL_FORMS.sub(" ", normalise_name(name))
+    return re.sub(r"[^0-9a-zäöüß]+", "", text)
+
+
+def _alike(a: str, b: str) -> bool:
+    if not a or not b:
+        return False
+    return a == b or SequenceMatcher(None, a, b).ratio() >= DUPLICATE_SIMILARITY
+
+
+DUPLICATE_SIMILARITY = 0.88  # "Jobcenter Essen" ~ "Jobcentre Essen"; not "Jobcenter Kleve"
+
+
+@service(Permission.agency_read, Reach.agency)
+def duplicate_groups(session: Session, actor: Actor, agency_slug: str) -> list[list[PartnerView]]:
+    """Groups of the agency's active partners whose names look like one organisation
+    (same name apart from case, punctuation and legal form, or nearly the same spelling);
+    each group oldest first, so the first is the one to keep."""
+    listed = [p for p in list_partners(session, actor, agency_slug) if not p.archived]
+    keys = {p.id: _name_key(p.name) for p in listed}
+    groups: list[list[PartnerView]] = []
+    placed: set[int] = set()
+    for p in sorted(listed, key=lambda v: v.id):
+        if p.id in placed:
+            continue
+        group = [p] + [
+            q
+            for q in listed
+            if q.id > p.id and q.id not in placed and _alike(keys[p.id], keys[q.id])
+        ]
+        if len(group) > 1:
+            placed.update(q.id for q in group)
+            groups.append(sorted(group, key=lambda v: v.id))
+    return groups
+
+
+@service(Permission.plan_edit, Reach.agency, "both partners of the same agency")
+def merge_partners(
+    session: Session, keys: KeyRing, actor: Actor, keep_id: int, drop_id: int
+) -> Partner:
+    """Merge ``drop_id`` into ``keep_id``: its cooperations, meetings, opening processes,
+    lendings and multiplier mark move to the kept record (its contact too, where the kept
+    one has none); the merged record is archived and links to nothing, so it is counted
+    once. Both must be the same agency's; nothing changes on a refusal."""
+    from ia_events.core.models import Lending, Multiplier, OpeningProcess, meeting_partners
+
+    if keep_id == drop_id:
+        raise InvalidInput(field="Partner", reason="Bitte zwei verschiedene Partner wählen.")
+    keep = _partner(session, actor, keep_id, Permission.plan_edit)
+    drop = _partner(session, actor, drop_id, Permission.plan_edit)
+    if keep.agency_id != drop.agency_id:
+        raise NotFound(what="Der Partner")
+    if drop.archived_at is not None or keep.archived_at is not None:
+        raise Conflict(reason="Archivierte Partner lassen sich nicht zusammenführen.")
+    for table, other in ((partner_activities, "activity_id"), (meeting_partners, "meeting_id")):
+        have = set(session.scalars(select(table.c[other]).where(table.c.partner_id == keep.id)))
+        moved = [
+            o
+            for o in session.scalars(select(table.c[other]).where(table.c.partner_id == drop.id))
+            if o not in have
+        ]
+        session.execute(delete(table).where(table.c.partner_id == drop.id))
+        if moved:
+            session.execute(insert(table), [{"partner_id": keep.id, other: o} for o in moved])
+    for process in session.scalars(
+        select(OpeningProcess).where(OpeningProcess.partner_id == drop.id)
+    ):
+        process.partner_id = keep.id
+    for lending in session.scalars(select(Lending).where(Lending.partner_id == drop.id)):
+        lending.partner_id = keep.id
+    mark = session.scalar(select(Multiplier).where(Multiplier.partner_id == drop.id))
+    if mark is not None:
+        if session.scalar(select(Multiplier.id).where(Multiplier.partner_id == keep.id)):
+            session.delete(mark)
+        else:
+            mark.partner_id = keep.id
+    if keep.contact_enc is None and drop.contact_enc is not None:
+        contact = open_text(session, keys, drop.agency_id, drop.contact_enc, CONTACT_PURPOSE)
+        keep.contact_enc = seal_text(session, keys, keep.agency_id, contact, CONTACT_PURPOSE)
+    drop.contact_enc = None
+    drop.archived_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor.name,
+        Action.partner_merge,
+        "partner",
+        keep.id,
+        agency_id=keep.agency_id,
+        merged=drop.id,
+    )
+    return keep

@@ -141,3 +141,40 @@ def test_coordinator_reads_network_work_without_forms(app) -> None:  # type: ign
     labels = {b.label for b in app.button}
     assert not labels & {"Sitzung speichern", "Fälle erfassen", "Verleih speichern"}
     assert any(m.label.startswith("Facharbeitskreise") for m in app.metric)
+
+
+def test_near_duplicate_partners_are_offered_for_merging(app, app_env: Installation) -> None:  # type: ignore[no-untyped-def]
+    from ia_events.core.access import Actor
+    from ia_events.core.models import Role
+    from ia_events.network import partners
+
+    with app_env.db.write() as s:
+        essen = s.scalar(select(Agency.id).where(Agency.slug == "essen"))
+        fk = Actor("fk-essen", Role.specialist, agency_id=essen)
+        first = partners.create_partner(
+            s,
+            app_env.keys,
+            fk,
+            agency_slug="essen",
+            name="Kulturverein Doppelt e.V.",
+            type="Verein",
+        ).id
+        second = partners.create_partner(
+            s, app_env.keys, fk, agency_slug="essen", name="Kulturverein  doppelt", type="Verein"
+        ).id
+    login(app, "fk-essen")
+    _open(app)
+    box = next(e for e in app.expander if e.label.startswith("Mögliche doppelte Einträge"))
+    assert any("Kulturverein  doppelt" in t.value for t in box.text)
+    next(
+        b for b in app.button if b.label == "Zu „Kulturverein Doppelt e.V.“ zusammenführen"
+    ).click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert [s.value for s in app.success] == ["Zusammengeführt."]
+    with app_env.db.read() as s:
+        archived = dict(
+            s.execute(
+                select(Partner.id, Partner.archived_at).where(Partner.id.in_([first, second]))
+            ).all()
+        )
+    assert archived[first] is None and archived[second] is not None

@@ -405,3 +405,52 @@ def test_partners_indicator_counts_partner_records_and_old_names_once(
     with inst.db.read() as s:
         got = {g.id: g.actual for g in progress.subgoal_progress(s, w.fk_essen, "essen", w.year)}
     assert got[goal_id] == 3  # Jobcenter (record and text: once), KI, Stadtbibliothek
+
+
+def test_duplicates_are_found_and_merged_into_one_partner(
+    world: tuple[Installation, World],
+) -> None:
+    from ia_events.core.models import Multiplier
+    from ia_events.network import multipliers
+
+    inst, w = world
+    fk = w.fk_essen
+    awo = _add(inst, fk, "essen", "AWO Essen e.V.", "Wohlfahrtsverband", contact=CONTACT)
+    twin = _add(inst, fk, "essen", "awo  essen", "Wohlfahrtsverband")
+    typo = _add(inst, fk, "essen", "Jobcentre Essen", "Jobcenter")
+    jc = _add(inst, fk, "essen", "Jobcenter Essen", "Jobcenter")
+    _add(inst, fk, "essen", "Jobcenter Kleve", "Jobcenter")  # another place: not a duplicate
+    other = _add(inst, w.fk_kleve, "kleve", "AWO Essen", "Wohlfahrtsverband")
+    activity = _activity(inst, w)
+    with inst.db.write() as s:
+        partners.link_partner(s, fk, twin, activity)
+        partners.link_partner(s, fk, awo, activity)  # both linked: one link after the merge
+        multipliers.mark_partner_contact(s, fk, twin)
+    with inst.db.read() as s:
+        groups = partners.duplicate_groups(s, fk, "essen")
+    assert [[p.id for p in g] for g in groups] == [[awo, twin], [typo, jc]]
+
+    # Another agency's partner is unknown here, and nothing changes on a refusal.
+    with pytest.raises(NotFound), inst.db.write() as s:
+        partners.merge_partners(s, inst.keys, fk, awo, other)
+    with pytest.raises(NotFound), inst.db.write() as s:
+        partners.merge_partners(s, inst.keys, w.fk_kleve, other, twin)
+    with pytest.raises(InvalidInput), inst.db.write() as s:
+        partners.merge_partners(s, inst.keys, fk, awo, awo)
+    assert _links(inst) == 2
+
+    with inst.db.write() as s:
+        partners.merge_partners(s, inst.keys, fk, awo, twin)
+    with inst.db.read() as s:
+        listed = {p.id: p for p in partners.list_partners(s, fk, "essen", include_archived=True)}
+        assert listed[awo].activity_ids == [activity] and not listed[awo].archived
+        assert listed[twin].archived and listed[twin].activity_ids == []
+        assert partners.partner_contact(s, inst.keys, fk, awo) == CONTACT
+        mark = s.scalar(select(Multiplier.partner_id))
+        assert mark == awo  # the mark moved with the contact person
+        assert [[p.id for p in g] for g in partners.duplicate_groups(s, fk, "essen")] == [
+            [typo, jc]
+        ]
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "partner:merge")).one()
+        assert event.object_id == str(awo) and "AWO" not in str(event.details)
+    assert _links(inst) == 1
