@@ -33,7 +33,9 @@ def test_coordinator_exports_and_downloads_a_bundle(page, live_server, tmp_path:
     page.mouse.click(box["x"] + 18, box["y"] + 35 + 35 * 1 + 17)  # the second row
     page.get_by_role("heading", name="Hinweise: Integrationsagentur DU-Meiderich").wait_for()
     wait_ready(page)
-    page.get_by_text(re.compile(r"Termine ohne Teilnehmerliste \(\d+\)")).first.wait_for()
+    page.get_by_text(
+        re.compile(r"^(Zielwerte nicht erreicht|Teilziele ohne Pressenachweis) \(\d+\)$")
+    ).first.wait_for()
 
     page.get_by_role("button", name="Prüfpaket erstellen").click()
     page.get_by_text("Prüfpaket erstellt").wait_for(timeout=60_000)

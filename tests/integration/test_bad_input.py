@@ -289,8 +289,9 @@ DANGER = ("=", "+", "-", "@", "\t", "\r")
 
 def _cells_csv(data: bytes) -> list[str]:
     body = data.decode("utf-8-sig")
-    dialect = csv.Sniffer().sniff(body.splitlines()[0], delimiters=",;")
-    return [c for row in csv.reader(io.StringIO(body), dialect) for c in row]
+    # German exports use ";" (a header may hold a comma: "Service-Club (z. B. Rotary, Lions)").
+    delimiter = ";" if ";" in body.splitlines()[0] else ","
+    return [c for row in csv.reader(io.StringIO(body), delimiter=delimiter) for c in row]
 
 
 def _cells_xlsx(data: bytes) -> list[object]:
