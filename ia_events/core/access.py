@@ -15,7 +15,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, select, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, select, true
 from sqlalchemy.orm import Session
 
 from ia_events.core.errors import Forbidden, NotFound
@@ -153,3 +153,16 @@ def agency_id_by_slug(session: Session, actor: Actor, slug: str, permission: Per
         raise NotFound(what=f"Die Integrationsagentur „{slug}“")
     require(actor, permission, agency_id)
     return agency_id
+
+
+def listing_filter(
+    session: Session, actor: Actor, column: SQLColumnExpression[int], agency_slug: str | None
+) -> ColumnElement[bool]:
+    """A listing's WHERE clause: what the actor reaches (``scope_filter``) and, with
+    ``agency_slug``, only that agency (unknown or out of reach: ``NotFound``)."""
+    reached = scope_filter(actor, column)
+    if not agency_slug:
+        return reached
+    return and_(
+        reached, column == agency_id_by_slug(session, actor, agency_slug, Permission.agency_read)
+    )

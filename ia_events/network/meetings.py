@@ -29,7 +29,13 @@ from sqlalchemy.orm import Session
 
 from ia_events.archive.evidence import EvidenceView, add_linked
 from ia_events.core import audit
-from ia_events.core.access import Actor, Permission, agency_id_by_slug, require, scope_filter
+from ia_events.core.access import (
+    Actor,
+    Permission,
+    agency_id_by_slug,
+    listing_filter,
+    require,
+)
 from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
 from ia_events.core.installation import Installation
@@ -393,11 +399,8 @@ def list_meetings(
     q = (
         select(NetworkMeeting, Agency.slug)
         .join(Agency, Agency.id == NetworkMeeting.agency_id)
-        .where(scope_filter(actor, NetworkMeeting.agency_id))
+        .where(listing_filter(session, actor, NetworkMeeting.agency_id, agency_slug))
     )
-    if agency_slug:
-        agency_id = agency_id_by_slug(session, actor, agency_slug, Permission.agency_read)
-        q = q.where(NetworkMeeting.agency_id == agency_id)
     if year is not None:
         q = q.where(NetworkMeeting.funding_year == year)
     if not include_cancelled:

@@ -24,10 +24,26 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from ia_events.core import audit
-from ia_events.core.access import Actor, Permission, agency_id_by_slug, require, scope_filter
+from ia_events.core.access import (
+    Actor,
+    Permission,
+    agency_id_by_slug,
+    listing_filter,
+    require,
+)
 from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
-from ia_events.core.models import Activity, Agency, Partner, PartnerType, partner_activities
+from ia_events.core.models import (
+    Activity,
+    Agency,
+    Lending,
+    Multiplier,
+    OpeningProcess,
+    Partner,
+    PartnerType,
+    meeting_partners,
+    partner_activities,
+)
 from ia_events.core.permissions import Reach, service
 from ia_events.core.textcheck import checked_text
 from ia_events.privacy.personal import normalise_name, open_text, seal_text
@@ -274,11 +290,8 @@ def list_partners(
     q = (
         select(Partner, Agency.slug)
         .join(Agency, Agency.id == Partner.agency_id)
-        .where(scope_filter(actor, Partner.agency_id))
+        .where(listing_filter(session, actor, Partner.agency_id, agency_slug))
     )
-    if agency_slug:
-        agency_id = agency_id_by_slug(session, actor, agency_slug, Permission.agency_read)
-        q = q.where(Partner.agency_id == agency_id)
     if not include_archived:
         q = q.where(Partner.archived_at.is_(None))
     rows = session.execute(q.order_by(Agency.slug, func.lower(Partner.name), Partner.id)).all()
@@ -364,8 +377,6 @@ def merge_partners(
     lendings and multiplier mark move to the kept record (its contact too, where the kept
     one has none); the merged record is archived and links to nothing, so it is counted
     once. Both must be the same agency's; nothing changes on a refusal."""
-    from ia_events.core.models import Lending, Multiplier, OpeningProcess, meeting_partners
-
     if keep_id == drop_id:
         raise InvalidInput(field="Partner", reason="Bitte zwei verschiedene Partner wählen.")
     keep = _partner(session, actor, keep_id, Permission.plan_edit)

@@ -24,7 +24,13 @@ from sqlalchemy import ColumnElement, and_, exists, extract, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ia_events.core import audit
-from ia_events.core.access import Actor, Permission, agency_id_by_slug, require, scope_filter
+from ia_events.core.access import (
+    Actor,
+    Permission,
+    agency_id_by_slug,
+    listing_filter,
+    require,
+)
 from ia_events.core.audit import Action
 from ia_events.core.errors import Conflict, InvalidInput, NotFound
 from ia_events.core.models import (
@@ -262,13 +268,8 @@ def list_processes(
     q = (
         select(OpeningProcess, Agency.slug)
         .join(Agency, Agency.id == OpeningProcess.agency_id)
-        .where(scope_filter(actor, OpeningProcess.agency_id))
+        .where(listing_filter(session, actor, OpeningProcess.agency_id, agency_slug))
     )
-    if agency_slug:
-        q = q.where(
-            OpeningProcess.agency_id
-            == agency_id_by_slug(session, actor, agency_slug, Permission.agency_read)
-        )
     if year is not None:
         q = q.where(active_in(year))
     rows = session.execute(q.order_by(Agency.slug, OpeningProcess.started_on)).all()
@@ -381,13 +382,8 @@ def list_counselling(
     q = (
         select(CounsellingCount, Agency.slug)
         .join(Agency, Agency.id == CounsellingCount.agency_id)
-        .where(scope_filter(actor, CounsellingCount.agency_id))
+        .where(listing_filter(session, actor, CounsellingCount.agency_id, agency_slug))
     )
-    if agency_slug:
-        q = q.where(
-            CounsellingCount.agency_id
-            == agency_id_by_slug(session, actor, agency_slug, Permission.agency_read)
-        )
     if year is not None:
         q = q.where(CounsellingCount.funding_year == year)
     rows = session.execute(q.order_by(Agency.slug, CounsellingCount.period, CounsellingCount.id))
@@ -473,13 +469,8 @@ def list_lendings(
     q = (
         select(Lending, Agency.slug)
         .join(Agency, Agency.id == Lending.agency_id)
-        .where(scope_filter(actor, Lending.agency_id))
+        .where(listing_filter(session, actor, Lending.agency_id, agency_slug))
     )
-    if agency_slug:
-        q = q.where(
-            Lending.agency_id
-            == agency_id_by_slug(session, actor, agency_slug, Permission.agency_read)
-        )
     if year is not None:
         q = q.where(
             or_(
