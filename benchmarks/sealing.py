@@ -12,6 +12,7 @@ Run it small here: the machine is shared.
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from datetime import timedelta
@@ -27,7 +28,15 @@ def main() -> None:
     ap.add_argument("--data", type=Path)
     ap.add_argument("--workers", type=int, default=1, help="rendering processes (seal_due)")
     args = ap.parse_args()
+    root = args.data or Path(tempfile.mkdtemp(prefix="ia-seal-bench-"))
+    try:
+        _run(args, root)
+    finally:
+        if args.data is None:  # our own temp installation: leave nothing behind
+            shutil.rmtree(root, ignore_errors=True)
 
+
+def _run(args: argparse.Namespace, root: Path) -> None:
     from ia_events.attendance import sealing
     from ia_events.core.access import Actor
     from ia_events.core.installation import Settings, initialise
@@ -35,7 +44,6 @@ def main() -> None:
     from ia_events.privacy.personal import blind_index, seal_text
     from storage.db import utcnow
 
-    root = args.data or Path(tempfile.mkdtemp(prefix="ia-seal-bench-"))
     inst, _ = initialise(Settings.from_env(root))
     now = utcnow()
     with inst.db.write() as s:

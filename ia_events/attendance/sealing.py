@@ -409,9 +409,9 @@ def _paragraph(doc: Document, text: str, height: float, latin: bool) -> None:
 
 def _fit(doc: Document, text: str, width: float) -> str:
     """``text`` shortened with "…" to fit one cell (the CSV keeps it whole)."""
-    if doc.get_string_width(text) <= width - 2:
+    if doc.text_width(text) <= width - 2:
         return text
-    while text and doc.get_string_width(text + "…") > width - 2:
+    while text and doc.text_width(text + "…") > width - 2:
         text = text[:-1]
     return text + "…"
 
@@ -448,8 +448,7 @@ def _rows(doc: Document, data: _ListData) -> None:
         if doc.will_page_break(line * 2):
             doc.add_page()
         doc.set_font(FAMILY, "S" if r.undone_at is not None else "", 8.5)
-        for w, text in zip(widths, cells, strict=True):
-            doc.table_cell(w, line, _fit(doc, text, w))
+        doc.table_row(widths, line, [_fit(doc, t, w) for w, t in zip(widths, cells, strict=True)])
         doc.ln(line)
         if r.undone_at is not None:
             doc.body(8)

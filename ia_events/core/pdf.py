@@ -15,6 +15,8 @@ import copy
 import functools
 import io
 import re
+import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +25,10 @@ from fontTools import subset as ftsubset
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf import output as _fpdf_output
+from fpdf.enums import TextMode
 from fpdf.fonts import SubsetMap, TTFFont
+from fpdf.syntax import Name, PDFContentStream
+from fpdf.util import escape_parens
 
 FONTS = Path(__file__).parents[1] / "assets" / "fonts"
 FAMILY = "NotoSans"
@@ -144,6 +149,26 @@ class _Subsetter(ftsubset.Subsetter):
 
 
 _fpdf_output.ftsubset = SimpleNamespace(Options=ftsubset.Options, Subsetter=_Subsetter)
+
+
+@functools.lru_cache(maxsize=64)
+def _deflated(data: bytes) -> bytes:
+    return zlib.compress(data, level=PDFContentStream._COMPRESSION_LEVEL)
+
+
+class _FontStream(_fpdf_output.PDFFontStream):
+    """fpdf2's embedded font file, compressed once per process for each subset: bulk
+    documents embed the same few subsets again and again (~1 ms a font and file)."""
+
+    def __init__(self, contents: bytes) -> None:
+        PDFContentStream.__init__(self, contents=b"")
+        self._contents = _deflated(bytes(contents))
+        self.filter = Name("FlateDecode")
+        self.length = len(self._contents)
+        self.length1 = len(contents)
+
+
+_fpdf_output.PDFFontStream = _FontStream  # type: ignore[misc]  # fpdf2 looks it up here
 
 
 @functools.lru_cache(maxsize=256)
@@ -270,6 +295,117 @@ class Document(FPDF):
             tx = x + self.c_margin
         self.text(tx, y + 0.5 * h + 0.3 * self.font_size, text)
         self.set_x(x + w)
+
+    def table_row(
+        self,
+        widths: Sequence[float],
+        h: float,
+        texts: Sequence[str],
+        aligns: str = "",
+        *,
+        fill: bool = False,
+    ) -> None:
+        """One row of ``table_cell``s (``aligns``: one "L"/"R" per cell, default left),
+        written as PDF operators in one go: the same rectangles and text runs that fpdf2's
+        ``rect`` and ``text`` write, without their per-call checks (the index of a year's
+        bundle has thousands of cells). ``fill``: the cells filled with the fill colour
+        (a header row). Falls back to fpdf2's cells where fpdf2 has to do more (shaping,
+        a fallback font, underline or strike-through)."""
+        font = self.current_font
+        cmap = getattr(font, "cmap", None)
+        if (
+            cmap is None
+            or self.text_shaping
+            or self.underline
+            or self.strikethrough
+            or self.text_mode != TextMode.FILL
+            or self._record_text_quad_points
+            or self.page == 0
+            or not self._in_font(font, texts)
+        ):
+            for i, (w, text) in enumerate(zip(widths, texts, strict=True)):
+                align = aligns[i] if aligns else "L"
+                if fill:
+                    self.cell(w, h, text, border=1, align=align, fill=True)
+                else:
+                    self.table_cell(w, h, text, align=align)
+            return
+        assert font is not None
+        if not self.current_font_is_set_on_page:
+            self._out(self._set_font_for_page(font, self.font_size_pt))
+        encoded = self._encoded_chars(font)
+        k, page_h, margin = self.k, self.h, self.c_margin
+        # fpdf2's ``text`` sets the text colour inside q/Q when the fill colour differs.
+        start, end = ("", "")
+        if self.fill_color != self.text_color and self.text_color is not None:
+            start, end = f"q {self.text_color.serialize().lower()} ", " Q"
+        paint = "B" if fill else "S"  # fill and stroke, or stroke only
+        x, y = self.get_x(), self.get_y()
+        baseline = (page_h - (y + 0.5 * h + 0.3 * self.font_size)) * k
+        top, height = (page_h - y) * k, -h * k
+        ops = []
+        for i, (w, text) in enumerate(zip(widths, texts, strict=True)):
+            ops.append(f"{x * k:.2f} {top:.2f} {w * k:.2f} {height:.2f} re {paint}")
+            if text:
+                if aligns and aligns[i] == "R":
+                    tx = x + w - margin - self.text_width(text)
+                else:
+                    tx = x + margin
+                run = "".join(
+                    [encoded.get(ch) or self._encode_char(font, encoded, ch) for ch in text]
+                )
+                ops.append(f"{start}BT {tx * k:.2f} {baseline:.2f} Td ({run}) Tj ET{end}")
+            x += w
+        self._out("\n".join(ops))
+        self.set_x(x)
+
+    def _in_font(self, font: Any, texts: Sequence[str]) -> bool:
+        """Whether ``font`` itself has every character of ``texts`` (no fallback)."""
+        known: set[str] = self.__dict__.setdefault("_in_font_chars", {}).setdefault(
+            font.fontkey, set()
+        )
+        new = set("".join(texts)) - known
+        if any(ord(ch) not in font.cmap for ch in new):
+            return False
+        known |= new
+        return True
+
+    def _encoded_chars(self, font: Any) -> dict[str, str]:
+        """This document's character → escaped glyph code table of ``font``."""
+        tables: dict[str, dict[str, str]] = self.__dict__.setdefault("_encoded", {})
+        return tables.setdefault(font.fontkey, {})
+
+    @staticmethod
+    def _encode_char(font: Any, table: dict[str, str], ch: str) -> str:
+        """What fpdf2's ``TTFFont.encode_text`` writes for ``ch`` (and adds it to the
+        document's subset), remembered in ``table``."""
+        code = font.subset.pick(ord(ch))
+        out = "" if code is None else escape_parens(chr(code).encode("utf-16-be").decode("latin-1"))
+        table[ch] = out
+        return out
+
+    def char_table(self) -> dict[str, float]:
+        """Widths in mm of single characters in the current font and size, filled as
+        measured (``text_width``): without shaping a line is exactly the sum of its
+        glyphs, so each character is measured once per document, not every string."""
+        tables: dict[tuple[str, str, float], dict[str, float]] = self.__dict__.setdefault(
+            "_char_tables", {}
+        )
+        return tables.setdefault((self.font_family, self.font_style, self.font_size_pt), {})
+
+    def text_width(self, text: str) -> float:
+        """``get_string_width``, for texts without Arabic or Hebrew letters from
+        ``char_table`` (shaped text is measured as a whole, as fpdf2 does)."""
+        if RTL.search(text):
+            return float(self.get_string_width(text))
+        table = self.char_table()
+        total = 0.0
+        for ch in text:
+            w = table.get(ch)
+            if w is None:
+                w = table[ch] = self.get_string_width(ch)
+            total += w
+        return total
 
     def lines(self, w: float, h: float, text: str) -> None:
         """``multi_cell(w, h, text)`` for plain text, ending at the next line's left margin,

@@ -41,30 +41,18 @@ STATUS_LABELS = {"scheduled": "durchgeführt", "cancelled": "abgesagt"}
 
 
 class _Index(Document):
-    _widths: dict[tuple[str, str, float], dict[str, float]]
-
-    def _char_widths(self) -> dict[str, float]:
-        # Without text shaping a line is exactly the sum of its glyphs: measure each
-        # character once per font instead of every string (the PDF's hot spot).
-        if not hasattr(self, "_widths"):
-            self._widths = {}
-        return self._widths.setdefault((self.font_family, self.font_style, self.font_size_pt), {})
-
     def fit(self, text: str, width: float, keep_end: bool = False) -> str:
         """Cut ``text`` so it fits ``width`` mm in the current font."""
         text = " ".join(str(text).split())
-        table = self._char_widths()
+        table = self.char_table()
         room = width - 1.5
-        used = 0.0
-        widths = []
-        for ch in text:
-            w = table.get(ch)
-            if w is None:
-                w = table[ch] = self.get_string_width(ch)
-            widths.append(w)
-            used += w
+        try:
+            used = sum(map(table.__getitem__, text))
+        except KeyError:  # characters not measured yet in this font
+            used = self.text_width(text)
         if used <= room:
             return text
+        widths = list(map(table.__getitem__, text))
         room -= table.get("…") or table.setdefault("…", self.get_string_width("…"))
         if keep_end:  # a path: its end (the file name) matters most
             head = _prefix(widths, room * 0.3)
@@ -95,8 +83,12 @@ class _Index(Document):
         def head() -> None:
             self.set_font(FAMILY, "B", size)
             self.set_fill_color(230, 230, 230)
-            for w, h in zip(widths, header, strict=True):
-                self.cell(w, line, self.fit(h, w), border=1, fill=True)
+            self.table_row(
+                widths,
+                line,
+                [self.fit(h, w) for w, h in zip(widths, header, strict=True)],
+                fill=True,
+            )
             self.ln(line)
             self.set_font(FAMILY, "", size)
 
@@ -105,10 +97,11 @@ class _Index(Document):
             if self.will_page_break(line):
                 self.add_page()
                 head()
-            for i, (w, value) in enumerate(zip(widths, row, strict=True)):
-                a = align[i] if align else "L"
-                text = self.fit(str(value), w, keep_end=a == "M")
-                self.table_cell(w, line, text, align="R" if a == "R" else "L")
+            texts = [
+                self.fit(str(value), w, keep_end=align[i] == "M" if align else False)
+                for i, (w, value) in enumerate(zip(widths, row, strict=True))
+            ]
+            self.table_row(widths, line, texts, align.replace("M", "L"))
             self.ln(line)
 
 
@@ -140,8 +133,10 @@ def render_index(
         # Fonts embedded by blocks, subset once per process (~40 % of a small index's
         # time was fontTools subsetting the same four fonts again at every export).
         shared_subsets=True,
+        # HarfBuzz only for texts with Arabic or Hebrew letters (a title, a place): the
+        # header's shaped subtitle alone cost more than a page of rows.
+        shape_on_demand=True,
     )
-    doc.set_text_shaping(False)
     _plan(doc, tree)
     _subgoals(doc, tree)
     _findings(doc, tree)

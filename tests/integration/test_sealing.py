@@ -20,6 +20,7 @@ from ia_events.core.installation import Installation
 from ia_events.core.models import Attendance, AuditEvent, Evidence, Occurrence
 from storage.db import utcnow
 from tests.integration.sealing_support import Setup, make_setup, qr_checkin
+from tests.pdfa_support import pdfa_problems
 
 SYSTEM = Actor.cli("test:sealing")
 
@@ -73,7 +74,7 @@ def test_an_ended_occurrence_is_sealed_once_as_pdf_and_csv_linked_to_its_goals(
     assert "Amina" not in json.dumps(events[0].details)
 
     _, _, pdf = read_content(inst, SYSTEM, result.evidence_id)
-    assert pdf.startswith(b"%PDF")
+    assert pdfa_problems(pdf) == []  # PDF/A-2B as we check it (docs/pdfa.md)
     text = _pdf_text(pdf)
     assert "digital erfasst" in text
     assert "Olena Petrenko" in text and "QR-Selbst-Check-in" in text
@@ -155,7 +156,9 @@ def test_a_late_correction_seals_a_new_version_that_supersedes_the_old_one(
     assert state is not None
     assert (state.version, state.stale, state.added, state.removed) == (2, False, 1, 1)
     assert state.versions == [first.evidence_id, second.evidence_id]
-    text = _pdf_text(read_content(inst, SYSTEM, second.evidence_id)[2])
+    second_pdf = read_content(inst, SYSTEM, second.evidence_id)[2]
+    assert pdfa_problems(second_pdf) == []  # with a struck-through row
+    text = _pdf_text(second_pdf)
     assert "doppelt gescannt" in text and "ersetzt Fassung 1" in text
     assert "von Papierliste übertragen" in text
     rows = _csv_rows(read_content(inst, SYSTEM, second.csv_evidence_id or 0)[2])
