@@ -305,12 +305,12 @@ def fmt_date(value: date | datetime) -> str:
     """24.11.2026"""
     if isinstance(value, datetime):
         value = berlin(value).date()
-    return format_date(value, "dd.MM.yyyy", locale="de_DE")
+    return format_date(value, "dd.MM.yyyy", locale=_LOCALE)
 
 
 def fmt_datetime(value: datetime) -> str:
     """24.11.2026, 14:30"""
-    return format_datetime(berlin(value), "dd.MM.yyyy, HH:mm", locale="de_DE")
+    return format_datetime(berlin(value), "dd.MM.yyyy, HH:mm", locale=_LOCALE)
 
 
 def fmt_time(value: datetime) -> str:
@@ -319,7 +319,7 @@ def fmt_time(value: datetime) -> str:
 
 def fmt_weekday_date(value: datetime) -> str:
     """Di., 24.11.2026"""
-    return format_datetime(berlin(value), "EEE, dd.MM.yyyy", locale="de_DE")
+    return format_datetime(berlin(value), "EEE, dd.MM.yyyy", locale=_LOCALE)
 
 
 def fmt_month(value: date) -> str:
@@ -360,7 +360,7 @@ def fmt_number(value: float | int | Decimal | None, places: int = 2) -> str:
     if value is None:
         return "–"
     pattern = "#,##0" + ("." + "#" * places if places > 0 else "")
-    return format_decimal(value, pattern, locale=LOCALE)
+    return format_decimal(value, pattern, locale=_LOCALE)
 
 
 def fmt_hours(value: float) -> str:
@@ -376,7 +376,7 @@ def fmt_count(n: float, singular: str, plural: str | None = None) -> str:
 
 def fmt_percent(ratio: float) -> str:
     """83 % (whole percent, German spacing)."""
-    return format_percent(ratio, "#,##0 %", locale=LOCALE)
+    return format_percent(ratio, "#,##0 %", locale=_LOCALE)
 
 
 def fmt_size(n_bytes: int) -> str:
@@ -393,7 +393,7 @@ def fmt_euro(cents: int | None) -> str:
     """1.234,50 € (euro cents, an integer, as German readers write money); None: –."""
     if cents is None:
         return "–"
-    return format_currency(Decimal(cents) / 100, "EUR", "#,##0.00 ¤", locale=LOCALE)
+    return format_currency(Decimal(cents) / 100, "EUR", "#,##0.00 ¤", locale=_LOCALE)
 
 
 def csv_number(value: float | int | Decimal | None) -> str:
@@ -401,7 +401,7 @@ def csv_number(value: float | int | Decimal | None) -> str:
     (decimal comma, at most two decimals, no thousands separator); None: empty."""
     if value is None:
         return ""
-    return format_decimal(value, "0.##", locale=LOCALE)
+    return format_decimal(value, "0.##", locale=_LOCALE)
 
 
 # What a sub-goal's indicator counts, in the words of the reports (planning, reporting, pages).

@@ -206,6 +206,9 @@ def _block_glyphs(path: Path, blocks: tuple[int, ...]) -> frozenset[str]:
     return frozenset(names | {".notdef", cmap.get(0x20, ".notdef")})
 
 
+# Widths of single characters by font file, style, size and unit (``Document.char_table``).
+_CHAR_WIDTHS: dict[tuple[object, ...], dict[str, float]] = {}
+
 # Texts already broken into lines, by width, font, size and shaping (``Document.lines``).
 _WRAPPED: dict[tuple[object, ...], list[str]] = {}
 
@@ -387,11 +390,17 @@ class Document(FPDF):
     def char_table(self) -> dict[str, float]:
         """Widths in mm of single characters in the current font and size, filled as
         measured (``text_width``): without shaping a line is exactly the sum of its
-        glyphs, so each character is measured once per document, not every string."""
-        tables: dict[tuple[str, str, float], dict[str, float]] = self.__dict__.setdefault(
-            "_char_tables", {}
+        glyphs, so each character is measured once per process, not every string."""
+        key = (
+            getattr(self.current_font, "ttffile", self.font_family),
+            self.font_style,
+            self.font_size_pt,
+            self.k,
         )
-        return tables.setdefault((self.font_family, self.font_style, self.font_size_pt), {})
+        table = _CHAR_WIDTHS.get(key)
+        if table is None:
+            table = _CHAR_WIDTHS[key] = {}
+        return table
 
     def text_width(self, text: str) -> float:
         """``get_string_width``, for texts without Arabic or Hebrew letters from
