@@ -79,7 +79,7 @@ def header_block(
         doc.image(qr_image(url, box=6), x=doc.w - doc.r_margin - QR_MM, y=top, w=QR_MM, h=QR_MM)
     for label, value in info:
         doc.body(9, bold=True)
-        doc.cell(30, 5.5, label)
+        doc.text_line(30, 5.5, label, next_line=False)
         doc.body(9)
         doc.lines(doc.epw - 30 - (QR_MM + 4 if url else 0), 5.5, value)
     doc.set_y(max(doc.get_y(), top + (QR_MM + 2 if url else 0)))

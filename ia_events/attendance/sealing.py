@@ -404,7 +404,7 @@ def _paragraph(doc: Document, text: str, height: float, latin: bool) -> None:
             _LINES.clear()
         _LINES[key] = lines
     for line in lines:
-        doc.cell(doc.epw, height, line, new_x="LMARGIN", new_y="NEXT")
+        doc.text_line(doc.epw, height, line)
 
 
 def _fit(doc: Document, text: str, width: float) -> str:
@@ -427,8 +427,7 @@ def _rows(doc: Document, data: _ListData) -> None:
         head = ("Nr.", "Name", "Zeit", "Art")
     line = 6.0
     doc.body(8.5, bold=True)
-    for w, text in zip(widths, head, strict=True):
-        doc.cell(w, line, text, border=1)
+    doc.table_row(widths, line, head)
     doc.ln(line)
     for n, r in enumerate(data.rows, 1):
         method = METHOD_LONG.get(r.method, r.method)

@@ -376,6 +376,51 @@ class Document(FPDF):
         self._out("\n".join(ops))
         self.set_x(x)
 
+    def text_line(self, w: float, h: float, text: str, *, next_line: bool = True) -> None:
+        """``cell(w, h, text)`` for one left-aligned line of plain text without a border,
+        then to the next line's left margin (``next_line``) or right of the cell. Written
+        as one text run where fpdf2 has nothing more to do (no shaping, no fallback font,
+        no underline): a list's header and paragraphs are most of its layout time."""
+        font = self.current_font
+        if (
+            not text
+            or getattr(font, "cmap", None) is None
+            or self.text_shaping
+            or self.underline
+            or self.strikethrough
+            or self.text_mode != TextMode.FILL
+            or self._record_text_quad_points
+            or self.char_spacing
+            or self.font_stretching != 100
+            or self.page == 0
+            or not self._in_font(font, (text,))
+        ):
+            if next_line:
+                self.cell(w, h, text, new_x="LMARGIN", new_y="NEXT")
+            else:
+                self.cell(w, h, text)
+            return
+        assert font is not None
+        self._perform_page_break_if_need_be(h)
+        if w == 0:
+            w = self.w - self.r_margin - self.x
+        if not self.current_font_is_set_on_page:
+            self._out(self._set_font_for_page(font, self.font_size_pt))
+        encoded = self._encoded_chars(font)
+        run = "".join([encoded.get(ch) or self._encode_char(font, encoded, ch) for ch in text])
+        start, end = ("", "")
+        if self.fill_color != self.text_color and self.text_color is not None:
+            start, end = f"q {self.text_color.serialize().lower()} ", " Q"
+        k = self.k
+        x = (self.x + self.c_margin) * k
+        y = (self.h - self.y - 0.5 * h - 0.3 * self.font_size) * k
+        self._out(f"{start}BT {x:.2f} {y:.2f} Td ({run}) Tj ET{end}")
+        if next_line:
+            self.x = self.l_margin
+            self.y += h
+        else:
+            self.x += w
+
     def _in_font(self, font: Any, texts: Sequence[str]) -> bool:
         """Whether ``font`` itself has every character of ``texts`` (no fallback)."""
         known: set[str] = self.__dict__.setdefault("_in_font_chars", {}).setdefault(
@@ -462,7 +507,7 @@ class Document(FPDF):
         x = self.get_x()
         for part in out:
             self.set_x(x)
-            self.cell(width, h, part, new_x="LMARGIN", new_y="NEXT")
+            self.text_line(width, h, part)
 
     def _wrap(self, room: float, text: str) -> list[str] | None:
         """``text`` broken at spaces into lines of at most ``room`` mm; None when a word
@@ -483,7 +528,8 @@ class Document(FPDF):
 
     def header(self) -> None:
         self.set_font(FAMILY, "B", 13)
-        self.cell(0, 7, self.doc_title, new_x="LMARGIN", new_y="NEXT")
+        self._shape_for(self.doc_title)
+        self.text_line(0, 7, self.doc_title)
         if self.doc_subtitle:
             self.set_font(FAMILY, "", 9)
             self.lines(0, 4.5, self.doc_subtitle)
