@@ -18,8 +18,8 @@ corrected. Per agency and year the carrier's own share (*Eigenanteil*) must be a
 
 Specialists edit their own agency's funding; the coordinator reads every agency's.
 Another agency's activity or process answers ``NotFound`` like an unknown id. In the
-controlling, a process's funding counts for the field of action Interkulturelle
-Öffnung and for the sub-goals the process is linked to. Audit events carry
+controlling, a process's funding counts in the agency's total and for the sub-goals the
+process is linked to -- like the process itself, not per field of action. Audit events carry
 ids, the source's code and amounts in cents -- never the note.
 """
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Integer, cast, func, literal, null, select, union_all
+from sqlalchemy import Integer, cast, func, null, select, union_all
 from sqlalchemy.orm import Session
 
 from ia_events.core import audit
@@ -41,7 +41,6 @@ from ia_events.core.errors import InvalidInput, NotFound
 from ia_events.core.models import (
     Activity,
     ActivityCost,
-    FieldOfAction,
     FundingShare,
     FundingSourceKind,
     OpeningProcess,
@@ -489,10 +488,11 @@ def overview(session: Session, actor: Actor, agency_slug: str, year: int) -> Fun
 def cents_by(session: Session, agency_id: int, year: int, key: str) -> dict[Any, dict[str, int]]:
     """Internal (caller checked permission): amounts in cents per source, grouped by
     ``key`` -- "total" (the agency id), "field" or "subgoal" -- for the controlling.
-    A process's shares count for Interkulturelle Öffnung and for its sub-goals."""
+    A process's shares count in the total and for its sub-goals, like the process itself
+    (network work has no row per field of action)."""
     col: Any
     if key == "field":
-        col = func.coalesce(Activity.field, literal(FieldOfAction.IKOE.value))
+        col = Activity.field
     elif key == "subgoal":
         subgoals = union_all(
             select(
@@ -513,7 +513,7 @@ def cents_by(session: Session, agency_id: int, year: int, key: str) -> dict[Any,
         FundingShare
     )
     if key == "field":
-        q = q.outerjoin(Activity, Activity.id == FundingShare.activity_id)
+        q = q.join(Activity, Activity.id == FundingShare.activity_id)
     elif key == "subgoal":
         q = q.join(
             subgoals,

@@ -18,10 +18,11 @@ Issue 19, the gaps:
   (``process_id``; exactly one of the two); an opening process may state its total
   cost (``opening_processes.total_cost_cents``, added in place: no rebuild).
 
-SQLite rebuilds a table to change its constraints; the tables rebuilt here
-(``partners``, ``multipliers``, ``funding_shares``) are referenced with ON DELETE
-CASCADE, and dropping the old copy would fire those cascades with foreign keys on.
-So the children's rows are kept aside and put back around each rebuild (``_rebuilt``).
+SQLite rebuilds a table to change its constraints and drops the old copy; with foreign
+keys on, that drop would delete (ON DELETE CASCADE) or be refused for the rows that
+point at it. So around each rebuild of a referenced table (``partners``,
+``opening_processes``) the rows of every table below it are kept aside, deleted
+children first, and put back parents first with their ids (``_rebuilt``).
 
 Revision ID: j1_partner_contacts
 Revises: i19_meetings
@@ -57,12 +58,14 @@ NEW_TYPES = [
 OLD_ADMIN, NEW_ADMIN = "Kommune/Verwaltung", "Politik/Verwaltung"
 PLACEHOLDER_ROLE = "Kontakt"
 
-# Tables whose rows cascade from a rebuilt parent (SQLite drops the old copy).
-_CHILDREN = {
+# The tables below a rebuilt one, parents before children (the order to put rows back).
+_BELOW = {
     "partners": [
         "partner_activities", "meeting_partners", "partner_contacts", "multipliers",
+        "lendings", "opening_processes", "process_contacts", "opening_process_subgoals",
+        "funding_shares",
     ],
-    "opening_processes": ["process_contacts", "opening_process_subgoals"],
+    "opening_processes": ["process_contacts", "opening_process_subgoals", "funding_shares"],
 }
 
 
@@ -72,23 +75,21 @@ def _sqlite() -> bool:
 
 @contextmanager
 def _rebuilt(table: str) -> Iterator[None]:
-    """Keep the rows of the tables that cascade from ``table`` while SQLite rebuilds it."""
-    bind = op.get_bind()
-    children = [c for c in _CHILDREN.get(table, []) if sa.inspect(bind).has_table(c)]
+    """Keep the rows of the tables below ``table`` aside while SQLite rebuilds it."""
     if not _sqlite():
         yield
         return
-    # Children without ON DELETE CASCADE (opening processes, lendings) would refuse the
-    # drop of the old copy: their check waits for the commit, when the new copy is there.
-    op.execute("PRAGMA defer_foreign_keys = ON")
-    for child in children:
+    bind = op.get_bind()
+    below = [t for t in _BELOW[table] if sa.inspect(bind).has_table(t)]
+    for child in below:
         op.execute(f"CREATE TEMPORARY TABLE _keep_{child} AS SELECT * FROM {child}")
+    for child in reversed(below):  # children first: nothing points at a deleted row
+        op.execute(f"DELETE FROM {child}")
     yield
-    for child in children:
+    for child in below:  # parents first
         cols = [c["name"] for c in sa.inspect(bind).get_columns(child)]
         kept = {r[1] for r in bind.exec_driver_sql(f"PRAGMA temp.table_info(_keep_{child})")}
         shared = ", ".join(c for c in cols if c in kept)
-        op.execute(f"DELETE FROM {child}")
         op.execute(f"INSERT INTO {child} ({shared}) SELECT {shared} FROM _keep_{child}")
         op.execute(f"DROP TABLE _keep_{child}")
 
