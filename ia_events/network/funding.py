@@ -189,8 +189,8 @@ class ActivityFunding:
 
     @property
     def key(self) -> str:
-        """A name unique among activities and processes ("a12", "p3")."""
-        return f"p{self.process_id}" if self.process_id is not None else f"a{self.activity_id}"
+        """A name unique among activities and processes ("12" for an activity, "p3")."""
+        return f"p{self.process_id}" if self.process_id is not None else str(self.activity_id)
 
     @property
     def kind(self) -> str:
