@@ -110,7 +110,9 @@ def _add_source_form(who: Actor, view: funding.ActivityFunding) -> None:
         st.markdown("**Finanzierungsquelle hinzufügen**")
         c1, c2 = st.columns([2, 1])
         source = c1.selectbox("Quelle", funding.SOURCES, key=f"fund_src_{view.key}")
-        amount = c2.text_input("Betrag (EUR, optional)", help=EURO_HELP)
+        amount = c2.text_input(
+            "Betrag (EUR, optional)", help=EURO_HELP, key=f"fund_amount_{view.key}"
+        )
         note = st.text_input("Notiz (optional)", max_chars=500)
         if st.form_submit_button("Quelle speichern", type="primary"):
             commit(

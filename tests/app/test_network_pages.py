@@ -10,7 +10,9 @@ from ia_events.core.installation import Installation
 from ia_events.core.models import (
     Activity,
     Agency,
+    FundingShare,
     Multiplier,
+    OpeningProcess,
     Partner,
     PartnerContact,
     partner_activities,
@@ -241,3 +243,31 @@ def test_near_duplicate_partners_are_offered_for_merging(app, app_env: Installat
             ).all()
         )
     assert archived[first] is None and archived[second] is not None
+
+
+def test_specialist_funds_an_opening_process(app, app_env: Installation) -> None:  # type: ignore[no-untyped-def]
+    login(app, "fk-essen")
+    _open(app)
+    with app_env.db.read() as s:
+        essen = s.scalar(select(Agency.id).where(Agency.slug == "essen"))
+        year, process = s.execute(
+            select(OpeningProcess.funding_year, OpeningProcess.id)
+            .where(OpeningProcess.agency_id == essen)
+            .order_by(OpeningProcess.id)
+        ).one()
+    app.selectbox(key="ui_year_picker").set_value(year).run()
+    app.session_state["net_procs"] = {"selection": {"rows": [0], "columns": []}}
+    app.run()
+    assert not app.exception, app.exception
+    app.selectbox(key=f"fund_src_p{process}").set_value("Stadtteilfonds")
+    app.text_input(key=f"fund_amount_p{process}").input("250,50")
+    next(b for b in app.button if b.label == "Quelle speichern").click().run()
+    assert not app.exception
+    assert not app.error, [e.value for e in app.error]
+    with app_env.db.read() as s:
+        shares = s.execute(
+            select(FundingShare.source, FundingShare.amount_cents).where(
+                FundingShare.process_id == process, FundingShare.source == "Stadtteilfonds"
+            )
+        ).all()
+    assert shares == [("Stadtteilfonds", 25_050)]
