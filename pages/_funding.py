@@ -1,6 +1,7 @@
-"""Page parts of issue 19 (4)-(6): an activity's funding sources, the agency-year's
-funding overview (own share against 10 %), the district's controlling table, and the
-Multiplikator*innen marks on volunteers and partners.
+"""Page parts of issue 19 (4)-(6): the funding sources of an activity or an opening
+process (one form for both), the agency-year's funding overview (own share against
+10 %), the district's controlling table, and the Multiplikator*innen marks on
+volunteers and partners' contact persons.
 
 Widgets and one service call each; the rules live in ``ia_events.network.funding``,
 ``ia_events.network.multipliers`` and ``ia_events.reporting.controlling``. Amounts are
@@ -19,7 +20,7 @@ import streamlit as st
 from ia_events.core.access import Actor, Permission, can, sees_all_agencies
 from ia_events.core.messages import fmt_date, fmt_euro, fmt_number
 from ia_events.network import funding, multipliers
-from ia_events.network.partners import PartnerView
+from ia_events.network.partners import ContactView
 from ia_events.reporting import controlling
 from ia_events.volunteers import registry
 from pages._ui import commit, guard, inst, md, now, rows_height
@@ -35,8 +36,20 @@ def activity_funding(who: Actor, activity_id: int) -> None:
     view: funding.ActivityFunding | None = None
     with guard(), inst().db.read() as s:
         view = funding.activity_funding(s, inst().keys, who, activity_id)
-    if view is None:
-        return
+    if view is not None:
+        _measure(who, view)
+
+
+def process_funding(who: Actor, process_id: int) -> None:
+    """The same for an opening process (Netzwerk → Prozesse & Beratung)."""
+    view: funding.ActivityFunding | None = None
+    with guard(), inst().db.read() as s:
+        view = funding.process_funding(s, inst().keys, who, process_id)
+    if view is not None:
+        _measure(who, view)
+
+
+def _measure(who: Actor, view: funding.ActivityFunding) -> None:
     _show_activity(view)
     if not can(who, Permission.plan_edit):
         return
@@ -60,14 +73,15 @@ def _show_activity(view: funding.ActivityFunding) -> None:
             width="stretch",
         )
     else:
-        st.info("Für dieses Angebot ist noch keine Finanzierung eingetragen.")
+        st.info(f"Für diesen Eintrag ({view.kind}) ist noch keine Finanzierung eingetragen.")
     st.caption(
         f"Zugeordnet: {fmt_euro(view.assigned_cents)} · Gesamtkosten: "
         f"{fmt_euro(view.total_cost_cents)}"
     )
     if view.over_assigned:
         st.warning(
-            f"Den Quellen sind {fmt_euro(view.assigned_cents)} zugeordnet, das Angebot kostet "
+            f"Den Quellen sind {fmt_euro(view.assigned_cents)} zugeordnet, die Maßnahme "
+            f"({view.kind}) kostet "
             f"aber nur {fmt_euro(view.total_cost_cents)} – {fmt_euro(view.excess_cents)} "
             "wären doppelt finanziert. Bitte Beträge oder Gesamtkosten prüfen.",
             icon=":material/warning:",
@@ -76,30 +90,41 @@ def _show_activity(view: funding.ActivityFunding) -> None:
 
 def _total_cost_form(who: Actor, view: funding.ActivityFunding) -> None:
     current = "" if view.total_cost_cents is None else fmt_number(view.total_cost_cents / 100)
-    with st.form(f"fund_cost_{view.activity_id}"):
+    with st.form(f"fund_cost_{view.key}"):
         total = st.text_input(
             f"Gesamtkosten {view.funding_year} (EUR)",
             value=current,
-            help="Was das Angebot im Förderjahr insgesamt kostet. Leer: nicht angegeben.",
+            help="Was die Maßnahme im Förderjahr insgesamt kostet. Leer: nicht angegeben.",
         )
         if st.form_submit_button("Gesamtkosten speichern"):
             commit(
-                lambda s: funding.set_total_cost(s, who, view.activity_id, total),
+                lambda s: funding.set_total_cost(
+                    s, who, view.activity_id, total, process_id=view.process_id
+                ),
                 "Gesamtkosten gespeichert.",
             )
 
 
 def _add_source_form(who: Actor, view: funding.ActivityFunding) -> None:
-    with st.form(f"fund_add_{view.activity_id}", clear_on_submit=True):
+    with st.form(f"fund_add_{view.key}", clear_on_submit=True):
         st.markdown("**Finanzierungsquelle hinzufügen**")
         c1, c2 = st.columns([2, 1])
-        source = c1.selectbox("Quelle", funding.SOURCES, key=f"fund_src_{view.activity_id}")
-        amount = c2.text_input("Betrag (EUR, optional)", help=EURO_HELP)
+        source = c1.selectbox("Quelle", funding.SOURCES, key=f"fund_src_{view.key}")
+        amount = c2.text_input(
+            "Betrag (EUR, optional)", help=EURO_HELP, key=f"fund_amount_{view.key}"
+        )
         note = st.text_input("Notiz (optional)", max_chars=500)
         if st.form_submit_button("Quelle speichern", type="primary"):
             commit(
                 lambda s: funding.add_funding(
-                    s, inst().keys, who, view.activity_id, source=source, amount=amount, note=note
+                    s,
+                    inst().keys,
+                    who,
+                    view.activity_id,
+                    process_id=view.process_id,
+                    source=source,
+                    amount=amount,
+                    note=note,
                 ),
                 "Finanzierungsquelle gespeichert.",
             )
@@ -111,9 +136,9 @@ def _remove_source_form(who: Actor, view: funding.ActivityFunding) -> None:
     with st.expander("Quelle entfernen"):
         labels = {line.id: f"{line.source} – {fmt_euro(line.amount_cents)}" for line in view.lines}
         pick = st.selectbox(
-            "Quelle", list(labels), format_func=labels.get, key=f"fund_rm_{view.activity_id}"
+            "Quelle", list(labels), format_func=labels.get, key=f"fund_rm_{view.key}"
         )
-        if st.button("Entfernen", key=f"fund_rm_btn_{view.activity_id}") and pick is not None:
+        if st.button("Entfernen", key=f"fund_rm_btn_{view.key}") and pick is not None:
             commit(lambda s: funding.remove_funding(s, who, pick), "Quelle entfernt.")
 
 
@@ -157,11 +182,12 @@ def overview(who: Actor, slug: str, year: int) -> None:
             "zugeordnet.",
             icon=":material/warning:",
         )
-    with st.expander("Je Angebot"):
+    with st.expander("Je Angebot und Prozess"):
         st.dataframe(
             [
                 {
-                    "Angebot": a.title,
+                    "Art": a.kind,
+                    "Titel": a.title,
                     "Quellen": ", ".join(dict.fromkeys(line.source for line in a.lines)),
                     "Zugeordnet": fmt_euro(a.assigned_cents),
                     "Gesamtkosten": fmt_euro(a.total_cost_cents),
@@ -256,22 +282,22 @@ def volunteer_marks(
             )
 
 
-def partner_marks(who: Actor, partners: Sequence[PartnerView]) -> None:
-    """Mark a partner's contact person as multiplier (Netzwerk)."""
-    if not partners:
+def contact_marks(who: Actor, agency_id: int, contacts: Sequence[ContactView]) -> None:
+    """Mark one of a partner's contact persons as multiplier (Netzwerk → Kontaktpersonen)."""
+    if not contacts:
         return
-    agency_id = partners[0].agency_id
     with guard(), inst().db.read() as s:
-        marked = multipliers.marks(s, who, agency_id)["partner"]
-    names = {p.id: p.name for p in partners}
-    with st.expander("Kontakt als Multiplikator*in"):
-        shown = [md(names[p]) for p in marked if p in names]
+        marked = multipliers.marks(s, who, agency_id)["contact"]
+    names = {c.id: c.label for c in contacts}
+    with st.expander("Kontaktperson als Multiplikator*in"):
+        shown = [md(names[c]) for c in marked if c in names]
         st.caption(
-            "Die Kontaktperson eines Partners als Multiplikator*in markieren. Markiert: "
-            + (", ".join(shown) if shown else "keine")
+            "Kontaktpersonen, die das Anliegen in ihre Organisation tragen, zählen im "
+            "Controlling als Multiplikator*innen. Markiert: "
+            + (", ".join(shown) if shown else "niemand")
             + "."
         )
-        pick, flag, since, saved = _mark_form("net_mult", names, marked, "Partner")
+        pick, flag, since, saved = _mark_form("net_mult", names, marked, "Kontaktperson")
         if saved and pick is not None:
             commit(
                 lambda s: multipliers.mark_partner_contact(s, who, pick, flag, since, now()),

@@ -21,6 +21,7 @@ from ia_events.network.processes import (
     DISCRIMINATION_KINDS,
     PROCESS_STATUSES,
 )
+from pages import _funding
 from pages._ui import commit, flash, guard, inst, now, rows_height, upload_limit_mb
 
 REPEAT = {"einmalig": (0, 0), "wöchentlich": (1, 0), "monatlich": (0, 1)}
@@ -283,6 +284,8 @@ def _process_details(who: Actor, p: processes.ProcessView, editing: bool) -> Non
             hide_index=True,
             width="stretch",
         )
+        st.markdown("**Finanzierung des Prozesses**")
+        _funding.process_funding(who, p.id)  # issue 19 (5): funding per measure
         if not editing:
             return
         with st.form(f"net_contact_{p.id}", clear_on_submit=True):

@@ -1,6 +1,7 @@
 """Netzwerk: the agency's cooperation partners and the activities they work on.
 
-Tabs: Partner (the directory: add, link to an activity, archive), Sitzungen,
+Tabs: Partner (the directory: add, contact persons, link to an activity, archive),
+Sitzungen,
 Prozesse & Beratung, Verleih (``pages._network_work``). Specialists keep their agency's;
 the coordinator reads every agency's. Rules live in ``ia_events.network``.
 """
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ia_events.core.access import Actor, Permission, can
 from ia_events.network import partners
-from ia_events.network.partners import PARTNER_TYPES, PartnerView
+from ia_events.network.partners import PARTNER_TYPES, ContactView, PartnerView
 from ia_events.planning import schedule
 from ia_events.planning.schedule import ActivityView
 from ia_events.reporting import progress
@@ -23,7 +24,7 @@ from pages import _network_work as work
 from pages._ui import actor, agency_picker, commit, guard, inst, year_picker
 
 
-def _table(rows: list[PartnerView], titles: dict[int, str]) -> None:
+def _table(rows: list[PartnerView], titles: dict[int, str], contacts: dict[int, int]) -> None:
     if not rows:
         st.info("Noch keine Partner eingetragen.")
         return
@@ -33,6 +34,7 @@ def _table(rows: list[PartnerView], titles: dict[int, str]) -> None:
                 "Name": p.name,
                 "Art": p.type,
                 "Ort": p.place,
+                "Kontaktpersonen": contacts.get(p.id, 0),
                 "Angebote (Kooperationen)": ", ".join(
                     titles.get(a, f"Angebot {a}") for a in p.activity_ids
                 ),
@@ -52,10 +54,10 @@ def _add_form(who: Actor, slug: str) -> None:
         kind = st.selectbox("Art", PARTNER_TYPES, key="net_add_type")
         place = st.text_input("Ort", max_chars=200)
         contact = st.text_input(
-            "Kontakt (optional)",
-            max_chars=300,
-            help="Möglichst ein Kontakt der Organisation (z. B. Funktionspostfach, Zentrale). "
-            "Wird verschlüsselt gespeichert.",
+            "Name einer Kontaktperson (optional)",
+            max_chars=200,
+            help="Weitere Kontaktpersonen, Funktion, Telefon und E-Mail unter "
+            "„Kontaktpersonen“. Wird verschlüsselt gespeichert.",
         )
         if st.form_submit_button("Partner speichern", type="primary"):
             commit(
@@ -102,6 +104,102 @@ def _link_form(who: Actor, active: list[PartnerView], activities: list[ActivityV
         )
 
 
+CONTACT_HELP = (
+    "Nur so viel wie nötig: ein Name – oder für ein Funktionspostfach ohne Person nur die "
+    "E-Mail-Adresse oder Telefonnummer. Name, Telefon und E-Mail werden verschlüsselt "
+    "gespeichert; die Funktion (z. B. „Leitung“) beschreibt eine Rolle, keine Person."
+)
+
+
+def _contact_fields(key: str, c: ContactView | None = None) -> tuple[str, str, str, str]:
+    c1, c2 = st.columns(2)
+    name = c1.text_input("Name", value=c.name if c else "", max_chars=200, key=f"{key}_name")
+    role = c2.text_input(
+        "Funktion (optional)",
+        value=c.role if c else "",
+        max_chars=100,
+        key=f"{key}_role",
+        placeholder="z. B. Leitung, Integrationsbeauftragte",
+    )
+    c3, c4 = st.columns(2)
+    phone = c3.text_input(
+        "Telefon (optional)", value=c.phone if c else "", max_chars=40, key=f"{key}_phone"
+    )
+    email = c4.text_input(
+        "E-Mail (optional)", value=c.email if c else "", max_chars=200, key=f"{key}_email"
+    )
+    return name, role, phone, email
+
+
+def _contacts(who: Actor, active: list[PartnerView]) -> None:
+    """The contact persons of one partner: listed (opened for the agency's own staff),
+    added, changed, removed, marked as Multiplikator*in."""
+    if not active:
+        return
+    st.subheader("Kontaktpersonen")
+    names = {p.id: p.name for p in active}
+    partner_id = st.selectbox("Partner", list(names), format_func=names.get, key="net_c_p")
+    if partner_id is None:
+        return
+    contacts: list[ContactView] = []
+    with guard(), inst().db.read() as s:
+        contacts = partners.list_contacts(s, inst().keys, who, partner_id)
+    if contacts:
+        st.dataframe(
+            [
+                {
+                    "Name": c.name,
+                    "Funktion": c.role,
+                    "Telefon": c.phone,
+                    "E-Mail": c.email,
+                    "Multiplikator*in": "ja" if c.multiplier else "",
+                }
+                for c in contacts
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+    else:
+        st.caption("Für diesen Partner ist noch keine Kontaktperson eingetragen.")
+    with st.form(f"net_c_add_{partner_id}", clear_on_submit=True):
+        st.markdown("**Kontaktperson hinzufügen**")
+        st.caption(CONTACT_HELP)
+        name, role, phone, email = _contact_fields(f"net_c_add_{partner_id}")
+        if st.form_submit_button("Kontaktperson speichern", type="primary"):
+            commit(
+                lambda s: partners.add_contact(
+                    s, inst().keys, who, partner_id, name=name, role=role, phone=phone, email=email
+                ),
+                "Kontaktperson gespeichert.",
+            )
+    if not contacts:
+        return
+    with st.expander("Kontaktperson ändern oder entfernen"):
+        labels = {c.id: c.label for c in contacts}
+        pick = st.selectbox("Kontaktperson", list(labels), format_func=labels.get, key="net_c_pick")
+        chosen = next((c for c in contacts if c.id == pick), None)
+        if chosen is not None:
+            with st.form(f"net_c_edit_{chosen.id}"):
+                name, role, phone, email = _contact_fields(f"net_c_edit_{chosen.id}", chosen)
+                left, right = st.columns(2)
+                save = left.form_submit_button("Änderung speichern")
+                remove = right.form_submit_button("Kontaktperson entfernen")
+            if save:
+                commit(
+                    lambda s: partners.update_contact(
+                        s, inst().keys, who, chosen.id, name=name, role=role, phone=phone,
+                        email=email,
+                    ),
+                    "Kontaktperson geändert.",
+                )  # fmt: skip
+            elif remove:
+                commit(
+                    lambda s: partners.remove_contact(s, who, chosen.id),
+                    "Kontaktperson entfernt; ihre Daten sind gelöscht.",
+                )
+    _funding.contact_marks(who, active[0].agency_id, contacts)
+
+
 def _archive_form(who: Actor, active: list[PartnerView]) -> None:
     if not active:
         return
@@ -128,7 +226,8 @@ def _duplicates_form(who: Actor, slug: str) -> None:
     with st.expander(f"Mögliche doppelte Einträge ({len(groups)})", icon=":material/merge:"):
         st.caption(
             "Diese Partner heißen fast gleich. Beim Zusammenführen bleibt der älteste Eintrag; "
-            "Kooperationen, Sitzungen, Prozesse und Verleih der anderen gehen auf ihn über, "
+            "Kooperationen, Kontaktpersonen, Sitzungen, Prozesse und Verleih der anderen gehen "
+            "auf ihn über, "
             "die anderen werden archiviert."
         )
         for n, group in enumerate(groups):
@@ -167,16 +266,17 @@ def render() -> None:
         everyone = partners.list_partners(s, who, slug, include_archived=True)
         all_activities = schedule.list_activities(s, who, slug)
         goals = {g.id: g.title for g in progress.subgoal_progress(s, who, slug, year)}
+        contact_counts = partners.contact_counts(s, who, slug)
     titles = {a.id: f"{a.title} ({a.funding_year})" for a in all_activities}
     with tab_partners:
-        _table(rows, titles)
+        _table(rows, titles, contact_counts)
         if can(who, Permission.plan_edit):
             active = [p for p in rows if not p.archived]
             _add_form(who, slug)
+            _contacts(who, active)  # issue 19 (1), (4): contact persons, Multiplikator*innen
             _link_form(who, active, [a for a in all_activities if a.funding_year == year])
             _archive_form(who, active)
             _duplicates_form(who, slug)
-            _funding.partner_marks(who, active)  # issue 19 (4): the contact as Multiplikator*in
     with tab_meetings:
         work.meetings_tab(who, slug, year, everyone, goals)
     with tab_processes:

@@ -412,7 +412,9 @@ class PartnerType(enum.StrEnum):
     religious_community = "Religionsgemeinschaft"
     welfare_association = "Wohlfahrtsverband"
     counselling = "Beratungsdienst/Migrationsfachdienst"
-    administration = "Kommune/Verwaltung"
+    company = "Unternehmen"
+    administration = "Politik/Verwaltung"  # was "Kommune/Verwaltung" (j1_partner_contacts)
+    media = "Medien"
     other = "Sonstige"
 
 
@@ -429,9 +431,8 @@ partner_activities = Table(
 class Partner(Base):
     """A cooperation partner (an organisation) of one agency.
 
-    The organisation's name is not personal data and stays plain; the one optional
-    contact (a function mailbox, a phone number -- or a person's name) is sealed
-    under the agency's data key like every personal value.
+    The organisation's name is not personal data and stays plain; its contact persons
+    are ``PartnerContact`` rows, their personal values sealed.
     """
 
     __tablename__ = "partners"
@@ -446,9 +447,28 @@ class Partner(Base):
     name: Mapped[str200]
     type: Mapped[str] = mapped_column(String(60))
     place: Mapped[str] = mapped_column(Text, default="")
-    contact_enc: Mapped[bytes | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     archived_at: Mapped[datetime | None]
+
+
+class PartnerContact(Base):
+    """A contact person of a partner (several per partner), with the least personal data
+    needed: the name, phone and e-mail are sealed under the agency's data key; the
+    function ("Leitung", "Integrationsbeauftragte") is a role, not a person, and stays
+    plain. A function mailbox or a central number needs no name. Removing the contact
+    deletes the row and its sealed values."""
+
+    __tablename__ = "partner_contacts"
+    id: Mapped[intpk]
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    partner_id: Mapped[int] = mapped_column(
+        ForeignKey("partners.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(100), default="")
+    name_enc: Mapped[bytes | None]
+    phone_enc: Mapped[bytes | None]
+    email_enc: Mapped[bytes | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ClosurePeriod(Base):
@@ -1014,9 +1034,10 @@ class FundingSourceKind(enum.StrEnum):
 
 
 class FundingShare(Base):
-    """One source's share in an activity's financing (several per activity); the amount
-    in euro cents (an integer, never a float), optional. The note may name a donor and is
-    sealed under the agency's data key like every personal value."""
+    """One source's share in the financing of an activity or of an opening process (a
+    measure that is not an event; exactly one of the two is set; several shares each);
+    the amount in euro cents (an integer, never a float), optional. The note may name a
+    donor and is sealed under the agency's data key like every personal value."""
 
     __tablename__ = "funding_shares"
     __table_args__ = (
@@ -1025,12 +1046,18 @@ class FundingShare(Base):
             name="source_known",
         ),
         CheckConstraint("amount_cents IS NULL OR amount_cents > 0", name="amount_positive"),
+        CheckConstraint(
+            "(activity_id IS NULL) <> (process_id IS NULL)", name="activity_or_process"
+        ),
         Index("ix_funding_shares_agency_year", "agency_id", "funding_year"),
     )
     id: Mapped[intpk]
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
-    activity_id: Mapped[int] = mapped_column(
+    activity_id: Mapped[int | None] = mapped_column(
         ForeignKey("activities.id", ondelete="CASCADE"), index=True
+    )
+    process_id: Mapped[int | None] = mapped_column(
+        ForeignKey("opening_processes.id", ondelete="CASCADE"), index=True
     )
     funding_year: Mapped[int]
     source: Mapped[str] = mapped_column(String(60))
@@ -1054,13 +1081,13 @@ class ActivityCost(Base):
 
 
 class Multiplier(Base):
-    """A volunteer or a partner's contact marked as *Multiplikator*in* (since a day, if
-    known). Exactly one of the two is set; unmarking deletes the row (audited)."""
+    """A volunteer or a partner's contact person marked as *Multiplikator*in* (since a
+    day, if known). Exactly one of the two is set; unmarking deletes the row (audited)."""
 
     __tablename__ = "multipliers"
     __table_args__ = (
         CheckConstraint(
-            "(volunteer_id IS NULL) <> (partner_id IS NULL)", name="volunteer_or_partner"
+            "(volunteer_id IS NULL) <> (partner_contact_id IS NULL)", name="volunteer_or_contact"
         ),
     )
     id: Mapped[intpk]
@@ -1068,8 +1095,8 @@ class Multiplier(Base):
     volunteer_id: Mapped[int | None] = mapped_column(
         ForeignKey("volunteers.id", ondelete="CASCADE"), unique=True
     )
-    partner_id: Mapped[int | None] = mapped_column(
-        ForeignKey("partners.id", ondelete="CASCADE"), unique=True
+    partner_contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partner_contacts.id", ondelete="CASCADE"), unique=True
     )
     since: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -1205,6 +1232,9 @@ class OpeningProcess(Base):
     started_on: Mapped[date]
     status: Mapped[str] = mapped_column(String(30), default=ProcessStatus.running.value)
     outcome: Mapped[str] = mapped_column(Text, default="")
+    # What the process costs in its funding year (euro cents; its funding shares may add
+    # up to at most this), like an activity's ``ActivityCost``; None: not stated.
+    total_cost_cents: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

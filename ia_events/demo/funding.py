@@ -3,7 +3,7 @@ co-funded -- the state's Integrationsagentur funding plus one other source by tu
 the carrier's own share (12 % of the rest; in one agency only 5 %, so its overview shows
 the 10 % rule not met) -- with their total cost stated; in one agency an activity has
 more assigned than it costs (the warning). Per agency one volunteer and one partner's
-contact are marked as Multiplikator*innen.
+contact person (a chair or a head) are marked as Multiplikator*innen.
 
 Called once from ``demo.load`` inside its transaction, after volunteers and partners
 exist; rows only (the demo load is one audited action). Amounts are euro cents.
@@ -23,9 +23,10 @@ from ia_events.core.models import (
     FundingShare,
     FundingSourceKind,
     Multiplier,
-    Partner,
+    PartnerContact,
     Volunteer,
 )
+from ia_events.demo.network import MULTIPLIER_ROLES
 
 K = FundingSourceKind
 OTHERS = [K.komm_an, K.aktion_mensch, K.youth_office, K.district_fund, K.donations, K.service_club]
@@ -83,15 +84,14 @@ def load(session: Session, agencies: list[Agency]) -> tuple[int, int]:
                 Multiplier(agency_id=agency.id, volunteer_id=volunteer, since=date(2024, 3, 1 + n))
             )
             marks += 1
-        partner = session.scalar(
-            select(func.min(Partner.id)).where(
-                Partner.agency_id == agency.id,
-                Partner.contact_enc.is_not(None),
-                Partner.archived_at.is_(None),
+        contact = session.scalar(
+            select(func.min(PartnerContact.id)).where(
+                PartnerContact.agency_id == agency.id,
+                PartnerContact.role.in_(MULTIPLIER_ROLES),
             )
         )
-        if partner is not None:
-            session.add(Multiplier(agency_id=agency.id, partner_id=partner))
+        if contact is not None:
+            session.add(Multiplier(agency_id=agency.id, partner_contact_id=contact))
             marks += 1
     session.flush()
     return shares, marks

@@ -24,11 +24,14 @@ from ia_events.core.models import (
     CounsellingCount,
     CounsellingOutcome,
     DiscriminationKind,
+    FundingShare,
+    FundingSourceKind,
     Lending,
     MeetingKind,
     NetworkMeeting,
     OpeningProcess,
     Partner,
+    PartnerContact,
     PartnerType,
     ProcessContact,
     ProcessStatus,
@@ -41,41 +44,95 @@ from ia_events.core.models import (
 from ia_events.core.pdf import Document
 from ia_events.core.permissions import Reach, service
 from ia_events.network.meetings import attach_minutes, local_utc
-from ia_events.network.partners import CONTACT_PURPOSE
+from ia_events.network.partners import CONTACT_PURPOSE, EMAIL_PURPOSE, PHONE_PURPOSE
 from ia_events.privacy.personal import seal_text
 from storage.db import utcnow
 from storage.keys import KeyRing
 
 T = PartnerType
-# (name with {city}, type, contact or "", activity types it cooperates on)
-PARTNERS: list[tuple[str, PartnerType, str, tuple[str, ...]]] = [
+# A contact person: (function, name, phone, e-mail); {slug} in the e-mail. Fictitious.
+Contact = tuple[str, str, str, str]
+# (name with {city}, type, contact persons, activity types it cooperates on)
+PARTNERS: list[tuple[str, PartnerType, tuple[Contact, ...], tuple[str, ...]]] = [
     (
         "Kommunales Integrationszentrum {city}",
         T.integration_centre,
-        "Geschäftsstelle, ki@{slug}.example",
+        (
+            ("Geschäftsstelle", "", "", "ki@{slug}.example"),
+            ("Leitung", "Dr. Hanna Beispiel", "0201 000 1001", ""),
+        ),
         ("Infoveranstaltung",),
     ),
     (
         "Jobcenter {city}",
         T.jobcenter,
-        "Team Integration, Tel. 0800 000 0000",
+        (("Team Integration", "", "0800 000 0000", ""),),
         ("Infoveranstaltung",),
     ),
-    ("Ausländerbehörde {city}", T.immigration_office, "", ("Infoveranstaltung",)),
-    ("Frauen-Kulturverein {city} e. V.", T.migrant_organisation, "", ("Nähcafé", "Fest/Begegnung")),
+    ("Ausländerbehörde {city}", T.immigration_office, (), ("Infoveranstaltung",)),
+    (
+        "Frauen-Kulturverein {city} e. V.",
+        T.migrant_organisation,
+        (("Vorsitzende", "Leyla Fiktiv", "", ""),),
+        ("Nähcafé", "Fest/Begegnung"),
+    ),
     (
         "Radsportverein {city} 1921 e. V.",
         T.association,
-        "Vorstand, info@rsv-{slug}.example",
+        (("Vorstand", "Jens Mustermann", "", "info@rsv-{slug}.example"),),
         ("Fahrradwerkstatt",),
     ),
-    ("Gemeinschaftsgrundschule am Park", T.school, "Sekretariat", ("Fest/Begegnung",)),
-    ("Moscheegemeinde {city}-Mitte", T.religious_community, "", ("Fest/Begegnung",)),
-    ("Migrationsberatung für Erwachsene (MBE)", T.counselling, "Beratungsstelle", ("Nähcafé",)),
+    (
+        "Gemeinschaftsgrundschule am Park",
+        T.school,
+        (
+            ("Sekretariat", "", "0201 000 2002", ""),
+            ("Schulleitung", "Ayşe Erfunden", "", ""),
+        ),
+        ("Fest/Begegnung",),
+    ),
+    ("Moscheegemeinde {city}-Mitte", T.religious_community, (), ("Fest/Begegnung",)),
+    (
+        "Migrationsberatung für Erwachsene (MBE)",
+        T.counselling,
+        (("Beratungsstelle", "", "", "mbe@{slug}.example"),),
+        ("Nähcafé",),
+    ),
     # In the directory but not (yet) cooperating on an activity.
-    ("Caritasverband {city}", T.welfare_association, "", ()),
+    ("Caritasverband {city}", T.welfare_association, (), ()),
+    (
+        "Lokalzeitung {city}",
+        T.media,
+        (("Lokalredaktion", "", "", "redaktion@zeitung-{slug}.example"),),
+        (),
+    ),
 ]
+# The function of the contact marked as Multiplikator*in (demo.funding), per agency.
+MULTIPLIER_ROLES = ("Vorsitzende", "Leitung")
 ARCHIVED = "Stadtteilbüro {city} (geschlossen)"
+
+
+def _contact(
+    session: Session,
+    keys: KeyRing,
+    agency_id: int,
+    partner_id: int,
+    role: str,
+    name: str,
+    phone: str,
+    email: str,
+) -> PartnerContact:
+    def sealed(value: str, purpose: str) -> bytes | None:
+        return seal_text(session, keys, agency_id, value, purpose) if value else None
+
+    return PartnerContact(
+        agency_id=agency_id,
+        partner_id=partner_id,
+        role=role,
+        name_enc=sealed(name, CONTACT_PURPOSE),
+        phone_enc=sealed(phone, PHONE_PURPOSE),
+        email_enc=sealed(email, EMAIL_PURPOSE),
+    )
 
 
 def load(session: Session, keys: KeyRing, agencies: list[Agency]) -> tuple[int, int]:
@@ -90,20 +147,15 @@ def load(session: Session, keys: KeyRing, agencies: list[Agency]) -> tuple[int, 
             by_type.setdefault(act_type, []).append(act_id)
         # Not every agency works with every kind: drop one or two per agency, by turn.
         chosen = [p for i, p in enumerate(PARTNERS) if (i + n) % 5 != 0]
-        for name, kind, contact, types in chosen:
+        for name, kind, contacts, types in chosen:
             partner = Partner(
                 agency_id=agency.id, name=name.format(city=city), type=kind.value, place=city
             )
             session.add(partner)
             session.flush()
-            if contact:
-                partner.contact_enc = seal_text(
-                    session,
-                    keys,
-                    agency.id,
-                    contact.format(slug=agency.slug),
-                    CONTACT_PURPOSE,
-                )
+            for role, person, phone, email in contacts:
+                session.add(_contact(session, keys, agency.id, partner.id, role, person, phone,
+                                     email.format(slug=agency.slug)))  # fmt: skip
             rows = [
                 {"partner_id": partner.id, "activity_id": a}
                 for t in types
@@ -228,6 +280,21 @@ def load_work(session: Session, agencies: list[Agency], today: date) -> int:
         )
         session.add(process)
         session.flush()
+        if n == 0:  # funding per measure: a process co-funded by Aktion Mensch
+            process.total_cost_cents = 150_000
+            for kind, cents in (
+                (FundingSourceKind.aktion_mensch, 120_000),
+                (FundingSourceKind.own_share, 30_000),
+            ):
+                session.add(
+                    FundingShare(
+                        agency_id=agency.id,
+                        process_id=process.id,
+                        funding_year=last,
+                        source=kind.value,
+                        amount_cents=cents,
+                    )
+                )
         if ikoe_goal is not None:
             session.execute(
                 insert(opening_process_subgoals),

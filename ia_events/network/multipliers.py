@@ -1,12 +1,14 @@
 """Multiplikator*innen: volunteers and partner contacts who carry the agency's work on.
 
-A volunteer of the registry or a partner's contact is marked as a multiplier, with the
-day since when if known; unmarking removes the mark (both audited, ids only). Counted
-per agency and funding year (``count_by_agency``): every mark of the agency whose
-``since`` is not after the year's end, with the volunteer not anonymised and the partner
-not archived before the year began. The sub-goal indicator ``multipliers`` counts the
-marked volunteers who worked a shift at the sub-goal's activities that year plus the
-marked contacts of partners cooperating on them (``reporting.progress``).
+A volunteer of the registry or a partner's contact person (``PartnerContact``) is
+marked as a multiplier, with the day since when if known; unmarking removes the mark
+(both audited, ids only), and so does removing the contact person. Counted per agency
+and funding year (``count_by_agency``): every mark of the agency whose ``since`` is not
+after the year's end, with the volunteer not anonymised and the contact's partner not
+archived before the year began -- two marked contacts of one partner are two
+multipliers. The sub-goal indicator ``multipliers`` counts the marked volunteers who
+worked a shift at the sub-goal's activities that year plus the marked contacts of
+partners cooperating on them (``reporting.progress``).
 
 Volunteers' marks are kept by those who manage volunteers, partners' by those who edit
 the partner directory -- each in their own agency only; another agency's volunteer or
@@ -17,15 +19,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TypeVar
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ia_events.core import audit
 from ia_events.core.access import Actor, Permission, require
 from ia_events.core.audit import Action
 from ia_events.core.errors import InvalidInput, NotFound
-from ia_events.core.models import Multiplier, Partner, Volunteer
+from ia_events.core.models import Multiplier, Partner, PartnerContact, Volunteer
 from ia_events.core.permissions import Reach, service
 from storage.db import utcnow
 
@@ -118,26 +121,26 @@ def mark_volunteer(
 def mark_partner_contact(
     session: Session,
     actor: Actor,
-    partner_id: int,
+    contact_id: int,
     multiplier: bool = True,
     since: date | None = None,
     now: datetime | None = None,
 ) -> bool:
     """Mark (or unmark) a partner's contact person as multiplier; False if nothing changed."""
-    p = session.get(Partner, partner_id)
-    if p is None:
-        raise NotFound(what="Der Partner")
+    c = session.get(PartnerContact, contact_id)
+    if c is None:
+        raise NotFound(what="Die Kontaktperson")
     try:
-        require(actor, Permission.plan_edit, p.agency_id)
+        require(actor, Permission.plan_edit, c.agency_id)
     except NotFound as exc:
-        raise NotFound(what="Der Partner") from exc
+        raise NotFound(what="Die Kontaktperson") from exc
     since = _since(since, now)
     return _set(
         session,
         actor,
-        p.agency_id,
-        Multiplier.partner_id == p.id,
-        {"partner_id": p.id},
+        c.agency_id,
+        Multiplier.partner_contact_id == c.id,
+        {"partner_contact_id": c.id},
         multiplier,
         since,
     )
@@ -145,33 +148,46 @@ def mark_partner_contact(
 
 @service(Permission.agency_read, Reach.agency)
 def marks(session: Session, actor: Actor, agency_id: int) -> dict[str, dict[int, Mark]]:
-    """The agency's marks: ``{"volunteer": {id: Mark}, "partner": {id: Mark}}``."""
+    """The agency's marks: ``{"volunteer": {id: Mark}, "contact": {contact id: Mark}}``."""
     require(actor, Permission.agency_read, agency_id)
-    out: dict[str, dict[int, Mark]] = {"volunteer": {}, "partner": {}}
-    for vid, pid, since in session.execute(
-        select(Multiplier.volunteer_id, Multiplier.partner_id, Multiplier.since).where(
+    out: dict[str, dict[int, Mark]] = {"volunteer": {}, "contact": {}}
+    for vid, cid, since in session.execute(
+        select(Multiplier.volunteer_id, Multiplier.partner_contact_id, Multiplier.since).where(
             Multiplier.agency_id == agency_id
         )
     ):
         if vid is not None:
             out["volunteer"][vid] = Mark(since)
-        elif pid is not None:
-            out["partner"][pid] = Mark(since)
+        elif cid is not None:
+            out["contact"][cid] = Mark(since)
     return out
 
 
 def counted(year: int) -> ColumnElement[bool]:
     """Internal: the marks that count for ``year`` (a WHERE clause over ``Multiplier``
-    joined outer to ``Volunteer`` and ``Partner``)."""
+    joined outer to ``Volunteer`` and, through ``PartnerContact``, ``Partner``:
+    ``joined``)."""
     start = datetime(year, 1, 1, tzinfo=UTC)
     return and_(
         or_(Multiplier.since.is_(None), Multiplier.since <= date(year, 12, 31)),
         or_(Multiplier.volunteer_id.is_(None), Volunteer.anonymised_at.is_(None)),
         or_(
-            Multiplier.partner_id.is_(None),
+            Multiplier.partner_contact_id.is_(None),
             Partner.archived_at.is_(None),
             Partner.archived_at >= start,
         ),
+    )
+
+
+_Q = TypeVar("_Q", bound=Select)
+
+
+def joined(q: _Q) -> _Q:
+    """Internal: ``q`` over ``Multiplier`` joined outer to what ``counted`` looks at."""
+    return (
+        q.outerjoin(Volunteer, Volunteer.id == Multiplier.volunteer_id)
+        .outerjoin(PartnerContact, PartnerContact.id == Multiplier.partner_contact_id)
+        .outerjoin(Partner, Partner.id == PartnerContact.partner_id)
     )
 
 
@@ -179,11 +195,6 @@ def count_by_agency(session: Session, agency_ids: list[int], year: int) -> dict[
     """Internal (caller checked permission): multipliers per agency counting for ``year``."""
     if not agency_ids:
         return {}
-    q = (
-        select(Multiplier.agency_id, func.count(Multiplier.id))
-        .outerjoin(Volunteer, Volunteer.id == Multiplier.volunteer_id)
-        .outerjoin(Partner, Partner.id == Multiplier.partner_id)
-        .where(Multiplier.agency_id.in_(agency_ids), counted(year))
-        .group_by(Multiplier.agency_id)
-    )
+    q = joined(select(Multiplier.agency_id, func.count(Multiplier.id)))
+    q = q.where(Multiplier.agency_id.in_(agency_ids), counted(year)).group_by(Multiplier.agency_id)
     return {aid: int(n) for aid, n in session.execute(q)}

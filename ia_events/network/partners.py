@@ -2,10 +2,16 @@
 work on (*Kooperationen*).
 
 A partner is an organisation, not a person: its name, type (``PartnerType``, a fixed
-German list) and place are plain; the one optional contact (a function mailbox, a
-phone number, or a person's name if staff need one) is sealed under the agency's data
-key (``privacy.personal``) and so shredded with it. Lists never carry the contact;
-only the agency's own staff open it (``partner_contact``).
+German list) and place are plain. Its contact persons (``PartnerContact``, several per
+partner) carry the least personal data needed: a name, a phone number and an e-mail
+address, each optional and each sealed under the agency's data key
+(``privacy.personal``, so shredded with it), and a function ("Leitung",
+"Integrationsbeauftragte") that is plain -- a role, not a person, shown to pick the
+right contact. A contact needs a name, or else an e-mail address or phone number (a
+function mailbox, a central number). Lists never carry the sealed values: only the
+agency's own staff who edit the directory open them (``list_contacts``); whoever reads
+every agency's sees how many contacts a partner has (``contact_counts``), never who.
+Removing a contact deletes its row and so its sealed values.
 
 Specialists see and edit their own agency's partners; the coordinator reads every
 agency's. Another agency's partner or activity answers ``NotFound`` like an unknown id,
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from difflib import SequenceMatcher
 
 from sqlalchemy import delete, func, insert, select
@@ -40,6 +47,7 @@ from ia_events.core.models import (
     Multiplier,
     OpeningProcess,
     Partner,
+    PartnerContact,
     PartnerType,
     meeting_partners,
     partner_activities,
@@ -51,7 +59,13 @@ from storage.db import utcnow
 from storage.keys import KeyRing
 
 PARTNER_TYPES = [t.value for t in PartnerType]
+# The name keeps the purpose of the one contact a partner had before (migration
+# j1_partner_contacts copied those ciphertexts into the contacts' names unchanged).
 CONTACT_PURPOSE = "partner-contact"
+PHONE_PURPOSE = "partner-contact-phone"
+EMAIL_PURPOSE = "partner-contact-email"
+_EMAIL = re.compile(r"^[^@\s<>\"(),;:]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+_PHONE = re.compile(r"^\+?[0-9 ()/\-]{3,40}$")
 
 
 @dataclass
@@ -120,10 +134,11 @@ def create_partner(
     place: str = "",
     contact: str = "",
 ) -> Partner:
+    """A new partner; ``contact``, if given, is the name of its first contact person."""
     agency_id = agency_id_by_slug(session, actor, agency_slug, Permission.plan_edit)
     name = _text(name, "Name", limit=200)
     _no_duplicate(session, agency_id, name, None)
-    contact = _text(contact, "Kontakt", limit=300, required=False)
+    contact = _text(contact, "Kontaktperson", limit=200, required=False)
     partner = Partner(
         agency_id=agency_id,
         name=name,
@@ -132,30 +147,28 @@ def create_partner(
     )
     session.add(partner)
     session.flush()
-    if contact:
-        partner.contact_enc = seal_text(session, keys, agency_id, contact, CONTACT_PURPOSE)
     audit.record(
         session, actor.name, Action.partner_add, "partner", partner.id, agency_id=agency_id
     )
+    if contact:
+        add_contact(session, keys, actor, partner.id, name=contact)
     return partner
 
 
-@service(Permission.plan_edit, Reach.agency, "contact sealed; audit carries ids only")
+@service(Permission.plan_edit, Reach.agency, "audit carries ids only")
 def update_partner(
     session: Session,
-    keys: KeyRing,
     actor: Actor,
     partner_id: int,
     *,
     name: str,
     type: str,
     place: str = "",
-    contact: str = "",
 ) -> Partner:
+    """The organisation's name, type and place (its contacts: ``update_contact``)."""
     partner = _partner(session, actor, partner_id, Permission.plan_edit)
     name = _text(name, "Name", limit=200)
     _no_duplicate(session, partner.agency_id, name, partner.id)
-    contact = _text(contact, "Kontakt", limit=300, required=False)
     changed = []
     for attr, value in (
         ("name", name),
@@ -165,14 +178,6 @@ def update_partner(
         if getattr(partner, attr) != value:
             setattr(partner, attr, value)
             changed.append(attr)
-    old_contact = open_text(session, keys, partner.agency_id, partner.contact_enc, CONTACT_PURPOSE)
-    if contact != old_contact:
-        partner.contact_enc = (
-            seal_text(session, keys, partner.agency_id, contact, CONTACT_PURPOSE)
-            if contact
-            else None
-        )
-        changed.append("contact")
     if changed:
         audit.record(
             session,
@@ -318,11 +323,219 @@ def list_partners(
     ]
 
 
-@service(Permission.plan_edit, Reach.agency, "opens the sealed contact")
-def partner_contact(session: Session, keys: KeyRing, actor: Actor, partner_id: int) -> str:
-    """The partner's contact, for the agency's own staff."""
+# --- contact persons (issue 19 (1)) ---
+
+
+@dataclass(frozen=True)
+class ContactView:
+    """A contact person as the agency's own staff see it (values opened)."""
+
+    id: int
+    partner_id: int
+    role: str
+    name: str
+    phone: str
+    email: str
+    multiplier: bool = False
+    multiplier_since: date | None = None
+
+    @property
+    def label(self) -> str:
+        """How the contact is named in a list: "Name (Funktion)", else the function or
+        the mailbox."""
+        if self.name:
+            return f"{self.name} ({self.role})" if self.role else self.name
+        return self.role or self.email or self.phone or "Kontakt"
+
+
+def _contact(
+    session: Session, actor: Actor, contact_id: int, permission: Permission
+) -> PartnerContact:
+    contact = session.get(PartnerContact, contact_id)
+    if contact is None:
+        raise NotFound(what="Die Kontaktperson")
+    try:
+        require(actor, permission, contact.agency_id)
+    except NotFound as exc:  # another agency's contact reads like an unknown one
+        raise NotFound(what="Die Kontaktperson") from exc
+    return contact
+
+
+def _contact_values(name: str, role: str, phone: str, email: str) -> dict[str, str]:
+    values = {
+        "name": _text(name, "Name", limit=200, required=False),
+        "role": _text(role, "Funktion", limit=100, required=False),
+        "phone": _text(phone, "Telefon", limit=40, required=False),
+        "email": _text(email, "E-Mail", limit=200, required=False),
+    }
+    if values["phone"] and not _PHONE.match(values["phone"]):
+        raise InvalidInput(field="Telefon", reason="Bitte nur Ziffern, Leerzeichen, + / - ( ).")
+    if values["email"] and not _EMAIL.match(values["email"]):
+        raise InvalidInput(field="E-Mail", reason="Das ist keine E-Mail-Adresse.")
+    if not (values["name"] or values["email"] or values["phone"]):
+        raise InvalidInput(
+            field="Name",
+            reason="Bitte einen Namen angeben – für ein Funktionspostfach ohne Person "
+            "genügt die E-Mail-Adresse oder die Telefonnummer.",
+        )
+    return values
+
+
+_SEALED = (("name", CONTACT_PURPOSE), ("phone", PHONE_PURPOSE), ("email", EMAIL_PURPOSE))
+
+
+def _seal_into(
+    session: Session, keys: KeyRing, contact: PartnerContact, values: dict[str, str]
+) -> list[str]:
+    """Seal the changed values into ``contact``; the names of the fields that changed."""
+    changed = []
+    if contact.role != values["role"]:
+        contact.role = values["role"]
+        changed.append("role")
+    for attr, purpose in _SEALED:
+        sealed = getattr(contact, f"{attr}_enc")
+        if open_text(session, keys, contact.agency_id, sealed, purpose) == values[attr]:
+            continue
+        setattr(
+            contact,
+            f"{attr}_enc",
+            seal_text(session, keys, contact.agency_id, values[attr], purpose)
+            if values[attr]
+            else None,
+        )
+        changed.append(attr)
+    return changed
+
+
+@service(Permission.plan_edit, Reach.agency, "name, phone, e-mail sealed; audit ids only")
+def add_contact(
+    session: Session,
+    keys: KeyRing,
+    actor: Actor,
+    partner_id: int,
+    *,
+    name: str = "",
+    role: str = "",
+    phone: str = "",
+    email: str = "",
+) -> PartnerContact:
+    """One more contact person of the partner (a name, or a mailbox or number alone)."""
     partner = _partner(session, actor, partner_id, Permission.plan_edit)
-    return open_text(session, keys, partner.agency_id, partner.contact_enc, CONTACT_PURPOSE)
+    if partner.archived_at is not None:
+        raise Conflict(reason="Der Partner ist archiviert.")
+    values = _contact_values(name, role, phone, email)
+    contact = PartnerContact(agency_id=partner.agency_id, partner_id=partner.id, role="")
+    session.add(contact)
+    session.flush()
+    _seal_into(session, keys, contact, values)
+    audit.record(
+        session,
+        actor.name,
+        Action.partner_contact_add,
+        "partner_contact",
+        contact.id,
+        agency_id=partner.agency_id,
+        partner_id=partner.id,
+    )
+    return contact
+
+
+@service(Permission.plan_edit, Reach.agency, "name, phone, e-mail sealed; audit ids only")
+def update_contact(
+    session: Session,
+    keys: KeyRing,
+    actor: Actor,
+    contact_id: int,
+    *,
+    name: str = "",
+    role: str = "",
+    phone: str = "",
+    email: str = "",
+) -> PartnerContact:
+    """Change a contact person (an emptied field is deleted); audited with the fields'
+    names, never their values."""
+    contact = _contact(session, actor, contact_id, Permission.plan_edit)
+    changed = _seal_into(session, keys, contact, _contact_values(name, role, phone, email))
+    if changed:
+        audit.record(
+            session,
+            actor.name,
+            Action.partner_contact_change,
+            "partner_contact",
+            contact.id,
+            agency_id=contact.agency_id,
+            partner_id=contact.partner_id,
+            fields=changed,
+        )
+    return contact
+
+
+@service(Permission.plan_edit, Reach.agency, "deletes the sealed values; audit ids only")
+def remove_contact(session: Session, actor: Actor, contact_id: int) -> None:
+    """Remove a contact person: the row and its sealed values are deleted, and with
+    them a mark as Multiplikator*in."""
+    contact = _contact(session, actor, contact_id, Permission.plan_edit)
+    mark = session.scalar(select(Multiplier).where(Multiplier.partner_contact_id == contact.id))
+    if mark is not None:
+        session.delete(mark)
+    audit.record(
+        session,
+        actor.name,
+        Action.partner_contact_remove,
+        "partner_contact",
+        contact.id,
+        agency_id=contact.agency_id,
+        partner_id=contact.partner_id,
+        multiplier=mark is not None,
+    )
+    session.delete(contact)
+    session.flush()
+
+
+@service(Permission.plan_edit, Reach.agency, "opens the sealed name, phone and e-mail")
+def list_contacts(
+    session: Session, keys: KeyRing, actor: Actor, partner_id: int
+) -> list[ContactView]:
+    """The partner's contact persons, oldest first, for the agency's own staff."""
+    partner = _partner(session, actor, partner_id, Permission.plan_edit)
+    rows = session.execute(
+        select(PartnerContact, Multiplier.id, Multiplier.since)
+        .outerjoin(Multiplier, Multiplier.partner_contact_id == PartnerContact.id)
+        .where(PartnerContact.partner_id == partner.id)
+        .order_by(PartnerContact.id)
+    ).all()
+
+    def opened(c: PartnerContact, attr: str, purpose: str) -> str:
+        return open_text(session, keys, c.agency_id, getattr(c, f"{attr}_enc"), purpose)
+
+    return [
+        ContactView(
+            id=c.id,
+            partner_id=c.partner_id,
+            role=c.role,
+            name=opened(c, "name", CONTACT_PURPOSE),
+            phone=opened(c, "phone", PHONE_PURPOSE),
+            email=opened(c, "email", EMAIL_PURPOSE),
+            multiplier=mark is not None,
+            multiplier_since=since,
+        )
+        for c, mark, since in rows
+    ]
+
+
+@service(Permission.agency_read, Reach.listing)
+def contact_counts(
+    session: Session, actor: Actor, agency_slug: str | None = None
+) -> dict[int, int]:
+    """How many contact persons each partner the actor reaches has (no names: what the
+    coordinator of all agencies sees)."""
+    require(actor, Permission.agency_read)
+    q = (
+        select(PartnerContact.partner_id, func.count(PartnerContact.id))
+        .where(listing_filter(session, actor, PartnerContact.agency_id, agency_slug))
+        .group_by(PartnerContact.partner_id)
+    )
+    return {pid: int(n) for pid, n in session.execute(q)}
 
 
 # --- duplicates: found by their names, merged into one record (issue 19 (1)) ---
@@ -374,9 +587,10 @@ def merge_partners(
     session: Session, keys: KeyRing, actor: Actor, keep_id: int, drop_id: int
 ) -> Partner:
     """Merge ``drop_id`` into ``keep_id``: its cooperations, meetings, opening processes,
-    lendings and multiplier mark move to the kept record (its contact too, where the kept
-    one has none); the merged record is archived and links to nothing, so it is counted
-    once. Both must be the same agency's; nothing changes on a refusal."""
+    lendings and contact persons (with their marks as Multiplikator*in) move to the kept
+    record; the merged record is archived and links to nothing, so it is counted once.
+    Both must be the same agency's (a contact's sealing holds the agency, not the
+    partner, so it moves as it is); nothing changes on a refusal."""
     if keep_id == drop_id:
         raise InvalidInput(field="Partner", reason="Bitte zwei verschiedene Partner wählen.")
     keep = _partner(session, actor, keep_id, Permission.plan_edit)
@@ -401,16 +615,11 @@ def merge_partners(
         process.partner_id = keep.id
     for lending in session.scalars(select(Lending).where(Lending.partner_id == drop.id)):
         lending.partner_id = keep.id
-    mark = session.scalar(select(Multiplier).where(Multiplier.partner_id == drop.id))
-    if mark is not None:
-        if session.scalar(select(Multiplier.id).where(Multiplier.partner_id == keep.id)):
-            session.delete(mark)
-        else:
-            mark.partner_id = keep.id
-    if keep.contact_enc is None and drop.contact_enc is not None:
-        contact = open_text(session, keys, drop.agency_id, drop.contact_enc, CONTACT_PURPOSE)
-        keep.contact_enc = seal_text(session, keys, keep.agency_id, contact, CONTACT_PURPOSE)
-    drop.contact_enc = None
+    moved_contacts = list(
+        session.scalars(select(PartnerContact).where(PartnerContact.partner_id == drop.id))
+    )
+    for contact in moved_contacts:
+        contact.partner_id = keep.id
     drop.archived_at = utcnow()
     session.flush()
     audit.record(
@@ -421,5 +630,6 @@ def merge_partners(
         keep.id,
         agency_id=keep.agency_id,
         merged=drop.id,
+        contacts=[c.id for c in moved_contacts],
     )
     return keep

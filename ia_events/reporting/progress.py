@@ -287,30 +287,32 @@ def _partners(scope: _Scope, ids: list[int]) -> dict[int, float]:
 def _multipliers(scope: _Scope, ids: list[int]) -> dict[int, float]:
     """Marked multipliers reached through the sub-goal's activities: volunteers who worked
     a shift there (``volunteer_work``) and the contacts of partners cooperating on them."""
-    from ia_events.core.models import Multiplier, Volunteer
-    from ia_events.network.multipliers import counted
+    from ia_events.core.models import Multiplier, PartnerContact
+    from ia_events.network.multipliers import counted, joined
 
     link = activity_subgoals
     marked = scope.session.execute(
-        select(Multiplier.volunteer_id, Multiplier.partner_id)
-        .outerjoin(Volunteer, Volunteer.id == Multiplier.volunteer_id)
-        .outerjoin(Partner, Partner.id == Multiplier.partner_id)
-        .where(Multiplier.agency_id.in_(scope.agency_ids), counted(scope.year))
+        joined(select(Multiplier.volunteer_id, PartnerContact.id, PartnerContact.partner_id)).where(
+            Multiplier.agency_id.in_(scope.agency_ids), counted(scope.year)
+        )
     ).all()
-    volunteers = {v for v, _ in marked if v is not None}
-    partners = {p for _, p in marked if p is not None}
+    volunteers = {v for v, _, _ in marked if v is not None}
+    contacts: dict[int, set[int]] = defaultdict(set)  # partner id -> its marked contacts
+    for _, cid, pid in marked:
+        if cid is not None:
+            contacts[pid].add(cid)
     found: dict[int, set[tuple[str, int]]] = defaultdict(set)
     if volunteers:
         work = scope.volunteer_work_for(ids)
         for sid, (people, _hours) in work.items():
             found[sid].update(("v", v) for v in people & volunteers)
-    if partners:
+    if contacts:
         for sid, pid in scope.session.execute(
             select(link.c.subgoal_id, partner_activities.c.partner_id)
             .join(partner_activities, partner_activities.c.activity_id == link.c.activity_id)
-            .where(link.c.subgoal_id.in_(ids), partner_activities.c.partner_id.in_(partners))
+            .where(link.c.subgoal_id.in_(ids), partner_activities.c.partner_id.in_(contacts))
         ):
-            found[sid].add(("p", pid))
+            found[sid].update(("c", cid) for cid in contacts[pid])
     return {sid: float(len(found[sid])) for sid in ids if sid in found}
 
 

@@ -7,7 +7,14 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from ia_events.core.installation import Installation
-from ia_events.core.models import Agency, FundingShare, Multiplier, Partner, Volunteer
+from ia_events.core.models import (
+    Agency,
+    FundingShare,
+    Multiplier,
+    Partner,
+    PartnerContact,
+    Volunteer,
+)
 from tests.support import login, texts
 
 
@@ -118,15 +125,22 @@ def test_specialist_marks_a_volunteer_and_a_partner_contact(app, app_env: Instal
 
     _open(app, "pages/network.py")
     with app_env.db.read() as s:
-        partner = s.scalar(
-            select(func.max(Partner.id)).where(
-                Partner.agency_id == essen, Partner.archived_at.is_(None)
+        contact, partner = s.execute(
+            select(PartnerContact.id, PartnerContact.partner_id)
+            .join(Partner, Partner.id == PartnerContact.partner_id)
+            .outerjoin(Multiplier, Multiplier.partner_contact_id == PartnerContact.id)
+            .where(
+                Partner.agency_id == essen,
+                Partner.archived_at.is_(None),
+                Multiplier.id.is_(None),
             )
-        )
-    app.selectbox(key="net_mult_pick").set_value(partner).run()
-    app.checkbox(key=f"net_mult_flag_{partner}").check()
+            .order_by(PartnerContact.id)
+        ).first()
+    app.selectbox(key="net_c_p").set_value(partner).run()
+    app.selectbox(key="net_mult_pick").set_value(contact).run()
+    app.checkbox(key=f"net_mult_flag_{contact}").check()
     app.button(key="net_mult_save").click().run()
     assert not app.exception
     assert not app.error, [e.value for e in app.error]
     with app_env.db.read() as s:
-        assert s.scalar(select(Multiplier.id).where(Multiplier.partner_id == partner))
+        assert s.scalar(select(Multiplier.id).where(Multiplier.partner_contact_id == contact))

@@ -1,12 +1,22 @@
-"""AppTest: the Netzwerk page lists the agency's partners, adds one, links it to an
-activity; the coordinator reads it without the forms."""
+"""AppTest: the Netzwerk page lists the agency's partners, adds one, adds a contact
+person and marks her, links a partner to an activity; the coordinator reads it without
+the forms."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from ia_events.core.installation import Installation
-from ia_events.core.models import Activity, Agency, Partner, partner_activities
+from ia_events.core.models import (
+    Activity,
+    Agency,
+    FundingShare,
+    Multiplier,
+    OpeningProcess,
+    Partner,
+    PartnerContact,
+    partner_activities,
+)
 from tests.support import login
 
 NAME = "Nachbarschaftsverein *Fett* [Link](http://x.example)"
@@ -34,7 +44,7 @@ def test_specialist_adds_a_partner_and_links_it(app, app_env: Installation) -> N
     fields = {t.label: t for t in app.text_input}
     fields["Name der Organisation"].input(NAME)
     fields["Ort"].input("Essen-Altendorf")
-    fields["Kontakt (optional)"].input("Vorstand, info@verein.example")
+    fields["Name einer Kontaktperson (optional)"].input("Frau Vorstand-Apptest")
     next(s for s in app.selectbox if s.key == "net_add_type").set_value("Verein")
     next(b for b in app.button if b.label == "Partner speichern").click().run()
     assert not app.exception
@@ -45,7 +55,12 @@ def test_specialist_adds_a_partner_and_links_it(app, app_env: Installation) -> N
     with app_env.db.read() as s:
         essen = s.scalar(select(Agency.id).where(Agency.slug == "essen"))
         partner = s.scalars(select(Partner).where(Partner.name == NAME)).one()
-        assert partner.agency_id == essen and b"verein.example" not in (partner.contact_enc or b"")
+        assert partner.agency_id == essen
+        sealed = s.scalar(
+            select(PartnerContact.name_enc).where(PartnerContact.partner_id == partner.id)
+        )
+        assert sealed and b"Apptest" not in sealed
+    assert row["Kontaktpersonen"] == 1
     partner_box = next(s for s in app.selectbox if s.key == "net_link_p")
     activity_box = next(s for s in app.selectbox if s.key == "net_link_a")
     partner_box.set_value(partner.id)
@@ -70,12 +85,62 @@ def test_specialist_adds_a_partner_and_links_it(app, app_env: Installation) -> N
     assert linked == [naehcafe]
 
 
+def test_specialist_adds_a_contact_person_and_marks_her(app, app_env: Installation) -> None:  # type: ignore[no-untyped-def]
+    login(app, "fk-essen")
+    _open(app)
+    with app_env.db.read() as s:
+        essen = s.scalar(select(Agency.id).where(Agency.slug == "essen"))
+        partner = s.scalar(
+            select(Partner.id)
+            .where(Partner.agency_id == essen, Partner.archived_at.is_(None))
+            .order_by(Partner.name)
+        )
+    assert partner is not None
+    app.selectbox(key="net_c_p").set_value(partner).run()
+    key = f"net_c_add_{partner}"
+    app.text_input(key=f"{key}_name").input("Frau Kontakt *Apptest*")
+    app.text_input(key=f"{key}_role").input("Integrationsbeauftragte")
+    app.text_input(key=f"{key}_email").input("kontakt.apptest@partner.example")
+    next(b for b in app.button if b.label == "Kontaktperson speichern").click().run()
+    assert not app.exception
+    assert not app.error, [e.value for e in app.error]
+    listed = next(
+        d.value.to_dict("records") for d in app.dataframe if "Funktion" in d.value.columns
+    )
+    row = next(r for r in listed if r["Name"] == "Frau Kontakt *Apptest*")  # as typed
+    assert row["Funktion"] == "Integrationsbeauftragte"
+    assert row["E-Mail"] == "kontakt.apptest@partner.example"
+    with app_env.db.read() as s:
+        contact = s.scalars(
+            select(PartnerContact)
+            .where(PartnerContact.partner_id == partner)
+            .order_by(PartnerContact.id.desc())
+        ).first()
+        assert contact is not None and contact.role == "Integrationsbeauftragte"
+        assert contact.email_enc and b"apptest" not in contact.email_enc
+
+    # A contact person without a name and without a mailbox is refused in German.
+    app.text_input(key=f"{key}_role").input("Leitung")
+    next(b for b in app.button if b.label == "Kontaktperson speichern").click().run()
+    assert any("Funktionspostfach" in e.value for e in app.error)
+
+    # Marked as Multiplikator*in.
+    app.selectbox(key="net_mult_pick").set_value(contact.id).run()
+    app.checkbox(key=f"net_mult_flag_{contact.id}").check()
+    app.button(key="net_mult_save").click().run()
+    assert not app.exception
+    with app_env.db.read() as s:
+        assert s.scalar(select(Multiplier.id).where(Multiplier.partner_contact_id == contact.id))
+
+
 def test_coordinator_reads_partners_without_forms(app) -> None:  # type: ignore[no-untyped-def]
     login(app, "koordination")
     _open(app)
     assert _table(app)
     labels = {b.label for b in app.button}
     assert "Partner speichern" not in labels and "Verknüpfen" not in labels
+    assert "Kontaktperson speichern" not in labels
+    assert "Kontaktpersonen" in _table(app)[0]  # how many, never who
 
 
 def test_a_partner_without_a_name_is_refused_and_nothing_saved(app, app_env: Installation) -> None:  # type: ignore[no-untyped-def]
@@ -178,3 +243,31 @@ def test_near_duplicate_partners_are_offered_for_merging(app, app_env: Installat
             ).all()
         )
     assert archived[first] is None and archived[second] is not None
+
+
+def test_specialist_funds_an_opening_process(app, app_env: Installation) -> None:  # type: ignore[no-untyped-def]
+    login(app, "fk-essen")
+    _open(app)
+    with app_env.db.read() as s:
+        essen = s.scalar(select(Agency.id).where(Agency.slug == "essen"))
+        year, process = s.execute(
+            select(OpeningProcess.funding_year, OpeningProcess.id)
+            .where(OpeningProcess.agency_id == essen)
+            .order_by(OpeningProcess.id)
+        ).one()
+    app.selectbox(key="ui_year_picker").set_value(year).run()
+    app.session_state["net_procs"] = {"selection": {"rows": [0], "columns": []}}
+    app.run()
+    assert not app.exception, app.exception
+    app.selectbox(key=f"fund_src_p{process}").set_value("Stadtteilfonds")
+    app.text_input(key=f"fund_amount_p{process}").input("250,50")
+    next(b for b in app.button if b.label == "Quelle speichern").click().run()
+    assert not app.exception
+    assert not app.error, [e.value for e in app.error]
+    with app_env.db.read() as s:
+        shares = s.execute(
+            select(FundingShare.source, FundingShare.amount_cents).where(
+                FundingShare.process_id == process, FundingShare.source == "Stadtteilfonds"
+            )
+        ).all()
+    assert shares == [("Stadtteilfonds", 25_050)]

@@ -237,6 +237,8 @@ def test_multipliers_are_marked_counted_and_measured_on_a_sub_goal(
         other = partners.create_partner(
             s, inst.keys, fk, agency_slug="essen", name="Sportverein", type="Verein"
         ).id
+        chair = partners.add_contact(s, inst.keys, fk, pid, name="Frau Vorsitz", role="Vorsitz").id
+        coach = partners.add_contact(s, inst.keys, fk, other, email="trainer@sv.example").id
         partners.link_partner(s, fk, pid, act)
         plan_id = s.scalar(select(TaskPlan.id).where(TaskPlan.agency_id == w.essen))
         assert plan_id is not None
@@ -251,11 +253,11 @@ def test_multipliers_are_marked_counted_and_measured_on_a_sub_goal(
         assert multipliers.mark_volunteer(s, fk, vols[0], since=date(2024, 5, 1)) is True
         assert multipliers.mark_volunteer(s, fk, vols[0], since=date(2024, 5, 1)) is False
         multipliers.mark_volunteer(s, fk, vols[2], since=date(2026, 2, 1))  # counts from 2026
-        multipliers.mark_partner_contact(s, fk, pid)
-        multipliers.mark_partner_contact(s, fk, other, since=date(2025, 6, 1))
+        multipliers.mark_partner_contact(s, fk, chair)
+        multipliers.mark_partner_contact(s, fk, coach, since=date(2025, 6, 1))
     with inst.db.read() as s:
         m = multipliers.marks(s, fk, w.essen)
-        assert set(m["volunteer"]) == {vols[0], vols[2]} and set(m["partner"]) == {pid, other}
+        assert set(m["volunteer"]) == {vols[0], vols[2]} and set(m["contact"]) == {chair, coach}
         assert m["volunteer"][vols[0]].since == date(2024, 5, 1)
         (data,) = controlling.figures(s, fk, w.year, "essen")
         goals = {g.id: g for g in progress.progress_for_agency(s, w.essen, w.year)}
@@ -273,7 +275,7 @@ def test_multipliers_are_marked_counted_and_measured_on_a_sub_goal(
     # Tenancy and permissions: Kleve's staff cannot mark Essen's people; a bad date.
     for call, error in (
         (lambda s: multipliers.mark_volunteer(s, w.fk_kleve, vols[1]), NotFound),
-        (lambda s: multipliers.mark_partner_contact(s, w.fk_kleve, pid, False), NotFound),
+        (lambda s: multipliers.mark_partner_contact(s, w.fk_kleve, chair, False), NotFound),
         (lambda s: multipliers.mark_volunteer(s, w.coordinator, vols[1]), Forbidden),
         (
             lambda s: multipliers.mark_volunteer(s, fk, vols[1], since=date(1900, 1, 1)),

@@ -23,6 +23,7 @@ from ia_events.core.models import (
     AuditEvent,
     ParticipantCard,
     Partner,
+    PartnerContact,
     Role,
     partner_activities,
 )
@@ -68,12 +69,12 @@ def test_partner_directory_create_edit_link_archive(world: tuple[Installation, W
     jc = _add(inst, fk, "essen", "Jobcenter Essen-Mitte", "Jobcenter", place="Essen")
     activity = _activity(inst, w)
 
-    # The contact is sealed: not in the row as text, readable for the agency's staff.
+    # The contact person is sealed: not in the row as text, readable for the agency's staff.
     with inst.db.read() as s:
-        sealed = s.scalar(select(Partner.contact_enc).where(Partner.id == pid))
+        sealed = s.scalar(select(PartnerContact.name_enc).where(PartnerContact.partner_id == pid))
         assert sealed and CONTACT.encode() not in sealed and b"Amira" not in sealed
-        assert partners.partner_contact(s, inst.keys, fk, pid) == CONTACT
-        assert partners.partner_contact(s, inst.keys, fk, jc) == ""
+        assert [c.name for c in partners.list_contacts(s, inst.keys, fk, pid)] == [CONTACT]
+        assert partners.list_contacts(s, inst.keys, fk, jc) == []
 
     with inst.db.write() as s:
         assert partners.link_partner(s, fk, pid, activity) is True
@@ -90,11 +91,8 @@ def test_partner_directory_create_edit_link_archive(world: tuple[Installation, W
     ]
 
     with inst.db.write() as s:
-        partners.update_partner(
-            s, inst.keys, fk, pid, name="KI Stadt Essen", type="Kommune/Verwaltung", contact=""
-        )
+        partners.update_partner(s, fk, pid, name="KI Stadt Essen", type="Politik/Verwaltung")
     with inst.db.read() as s:
-        assert s.scalar(select(Partner.contact_enc).where(Partner.id == pid)) is None
         assert {r.name for r in partners.list_partners(s, fk, "essen")} == {
             "KI Stadt Essen",
             "Jobcenter Essen-Mitte",
@@ -158,7 +156,7 @@ def test_tenancy_another_agencys_partner_is_invisible_and_links_are_refused(
         with pytest.raises(NotFound):
             partners.list_partners(s, w.fk_essen, "kleve")
         with pytest.raises(NotFound):
-            partners.partner_contact(s, inst.keys, w.fk_essen, kleve_partner)
+            partners.list_contacts(s, inst.keys, w.fk_essen, kleve_partner)
         # The coordinator reads every agency's partners, but edits none.
         assert {p.id for p in partners.list_partners(s, w.coordinator)} == {
             essen_partner,
@@ -173,7 +171,7 @@ def test_tenancy_another_agencys_partner_is_invisible_and_links_are_refused(
         (lambda s: partners.archive_partner(s, w.fk_essen, kleve_partner), NotFound),
         (
             lambda s: partners.update_partner(
-                s, inst.keys, w.fk_essen, kleve_partner, name="X", type="Verein"
+                s, w.fk_essen, kleve_partner, name="X", type="Verein"
             ),
             NotFound,
         ),
@@ -425,7 +423,9 @@ def test_duplicates_are_found_and_merged_into_one_partner(
     with inst.db.write() as s:
         partners.link_partner(s, fk, twin, activity)
         partners.link_partner(s, fk, awo, activity)  # both linked: one link after the merge
-        multipliers.mark_partner_contact(s, fk, twin)
+        twin_contact = partners.add_contact(s, inst.keys, fk, twin, name="Herr Zwilling").id
+        multipliers.mark_partner_contact(s, fk, twin_contact)
+        awo_contact = partners.list_contacts(s, inst.keys, fk, awo)[0].id
     with inst.db.read() as s:
         groups = partners.duplicate_groups(s, fk, "essen")
     assert [[p.id for p in g] for g in groups] == [[awo, twin], [typo, jc]]
@@ -445,9 +445,12 @@ def test_duplicates_are_found_and_merged_into_one_partner(
         listed = {p.id: p for p in partners.list_partners(s, fk, "essen", include_archived=True)}
         assert listed[awo].activity_ids == [activity] and not listed[awo].archived
         assert listed[twin].archived and listed[twin].activity_ids == []
-        assert partners.partner_contact(s, inst.keys, fk, awo) == CONTACT
-        mark = s.scalar(select(Multiplier.partner_id))
-        assert mark == awo  # the mark moved with the contact person
+        mark = s.scalar(select(Multiplier.partner_contact_id))
+        assert mark == twin_contact  # the mark moved with the contact person
+        assert [c.id for c in partners.list_contacts(s, inst.keys, fk, awo)] == [
+            awo_contact,
+            twin_contact,
+        ]
         assert [[p.id for p in g] for g in partners.duplicate_groups(s, fk, "essen")] == [
             [typo, jc]
         ]

@@ -303,8 +303,10 @@ CASES = [
                                               name="Neuer Verein", type="Verein")),
     Case("network.partners.link_partner",
          lambda c, a: partners.link_partner(c[1], a, c[2].a.partner, c[2].a.activity)),
-    Case("network.partners.partner_contact",
-         lambda c, a: partners.partner_contact(c[1], c[0].keys, a, c[2].a.partner)),
+    Case("network.partners.list_contacts",
+         lambda c, a: partners.list_contacts(c[1], c[0].keys, a, c[2].a.partner)),
+    Case("network.partners.add_contact",
+         lambda c, a: partners.add_contact(c[1], c[0].keys, a, c[2].a.partner, name="Herr X")),
     # reports, bundle, system
     Case("reporting.controlling.figures", lambda c, a: controlling.figures(c[1], a, 2026),
          lambda r, w: "essen" in repr(r)),
