@@ -220,12 +220,42 @@ def alembic_config(url: str):
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; a no-op when it already is."""
+    run_migrations(engine, "upgrade", "head")
+
+
+class MigrationError(RuntimeError):
+    """A migration left rows pointing at rows that are not there (nothing was changed)."""
+
+
+def run_migrations(engine: Engine, direction: str, revision: str) -> None:
+    """Alembic ``upgrade``/``downgrade`` to ``revision`` in one transaction.
+
+    On SQLite, foreign keys are switched off while migrations run, as SQLite's manual
+    prescribes for changing a table's constraints ("Making Other Kinds Of Table Schema
+    Changes"): such a change rebuilds the table and drops the old copy, and with foreign
+    keys on, that drop deletes every row referring to it through ON DELETE CASCADE (the
+    links of activities and evidence to their sub-goals, for example). Before the commit,
+    ``PRAGMA foreign_key_check`` must find nothing; otherwise all is rolled back.
+    """
     from alembic import command
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        raw = conn.connection.driver_connection if sqlite else None
+        if raw is not None:  # outside a transaction: SQLite ignores it inside one
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                getattr(command, direction)(cfg, revision)
+                if sqlite:
+                    dangling = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if dangling:
+                        raise MigrationError(f"rows without their referenced row: {dangling[:5]}")
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(engine: Engine) -> str | None:

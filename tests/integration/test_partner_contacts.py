@@ -28,7 +28,7 @@ from ia_events.core.models import (
 from ia_events.network import funding, multipliers, partners, processes
 from ia_events.privacy.personal import seal_text
 from ia_events.reporting import controlling
-from storage.db import UTCDateTime, alembic_config, is_sqlite
+from storage.db import UTCDateTime, is_sqlite, run_migrations
 from tests.factories import World, build
 
 NAME = "Dr. Kontakta Versiegelt-Test"
@@ -303,13 +303,7 @@ def test_funding_on_a_process_overview_over_assignment_and_controlling(
 
 
 def _alembic(inst: Installation, command_name: str, revision: str) -> None:
-    from alembic import command
-
-    engine = inst.db.engine
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        getattr(command, command_name)(cfg, revision)
+    run_migrations(inst.db.engine, command_name, revision)
 
 
 def test_migration_moves_the_old_contact_and_the_marks(world: tuple[Installation, World]) -> None:
