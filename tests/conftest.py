@@ -91,6 +91,9 @@ def demo_database() -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from tests import cpu_times
+
+    cpu_times.register(config)  # IA_EVENTS_TEST_CPU=path.json: CPU seconds per test
     # Nothing a test does may touch ./data; fixtures point each test at its own dir.
     if not hasattr(config, "workerinput"):
         # The controller names the run; pytest-xdist's workers inherit the environment.
