@@ -10,7 +10,8 @@ teardown apart) it records
   driver and Chromium, ``ia-events`` subprocesses: for the live ones the change of
   utime+stime+cutime+cstime in ``/proc/<pid>/stat``, for the reaped ones the change of
   ``getrusage(RUSAGE_CHILDREN)``. A process that ends and is reaped by someone outside
-  the tree (a daemon that detaches) is lost; PostgreSQL's server processes are not below
+  the tree (a daemon that detaches; Chromium when Playwright stops) is counted while it
+  runs, and its end counts 0 (not negative); PostgreSQL's server processes are not below
   pytest and so are not counted.
 
 Session-scoped fixtures count for the first test that uses them. At the end each process
@@ -89,7 +90,9 @@ class CpuTimes:
         yield
         row = self.tests.setdefault(item.nodeid, {})
         row[f"{phase}_own"] = round(time.process_time() - own, 2)
-        row[f"{phase}_children"] = round(_children_cpu() - kids, 2)
+        # A tree that ends and is reaped outside (Chromium when Playwright stops at the
+        # end of the session) was counted while it ran; its exit would show negative.
+        row[f"{phase}_children"] = round(max(0.0, _children_cpu() - kids), 2)
         row[f"{phase}_wall"] = round(time.monotonic() - wall, 2)
 
     def rows(self) -> list[dict[str, object]]:
