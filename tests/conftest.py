@@ -70,19 +70,22 @@ ONE_WORKER_MODULES = frozenset({"test_cli.py", "test_bad_input.py"})
 # The axe-core sweep (marked axe_sweep): a work unit of its own, apart from the journeys.
 AXE_SWEEP_UNIT = "tests/browser/test_accessibility.py::axe_sweep"
 AXE_SWEEP_TESTS = ("test_login_page_passes_axe", "test_every_page_of_a_role_passes_axe")
-# Tests that load a whole demo themselves (the setup-code path): a demo load of their own
-# beside the template's on the other worker timed out (AppTest's 300 s) at load ~20, so
-# they are handed out with the demo units, after the template is built.
+# The test that loads a whole demo itself (the setup-code path; the only such load of a
+# run besides the template's): beside the template's build on the other worker it timed
+# out (AppTest's 300 s) at load ~20, so it is handed out with the demo units, after the
+# template is built.
 LOADS_A_DEMO = frozenset(
     {
         "tests/app/test_first_start.py::"
         "test_with_the_setup_code_the_demo_loads_and_its_password_is_shown_once",
-        "tests/integration/test_attacks.py::"
-        "test_the_start_page_loads_the_demo_only_with_the_setup_code",
     }
 )
+# Fixtures on a copy of the demo (``-m demo_db`` selects their tests).
+DEMO_USERS = frozenset({"demo_dir", "shared_server"})
 # Fixtures that need the per-run demo template (loading it takes minutes).
-DEMO_FIXTURES = frozenset({"demo_dir", "demo_template", "sqlite_demo_template", "pg_demo_template"})
+DEMO_FIXTURES = frozenset(
+    {"demo_dir", "shared_server", "demo_template", "sqlite_demo_template", "pg_demo_template"}
+)
 
 
 def demo_database() -> str:
@@ -91,6 +94,9 @@ def demo_database() -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from tests import cpu_times
+
+    cpu_times.register(config)  # IA_EVENTS_TEST_CPU=path.json: CPU seconds per test
     # Nothing a test does may touch ./data; fixtures point each test at its own dir.
     if not hasattr(config, "workerinput"):
         # The controller names the run; pytest-xdist's workers inherit the environment.
@@ -114,7 +120,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # ``-m demo_db`` selects every test whose installation IA_EVENTS_TEST_DB moves:
     # the second CI pass on PostgreSQL.
     for item in items:
-        if "demo_dir" in getattr(item, "fixturenames", ()):
+        if DEMO_USERS & set(getattr(item, "fixturenames", ())):
             item.add_marker(DEMO_MARK)
         if item.get_closest_marker("axe_sweep") and _work_unit(item.nodeid) != AXE_SWEEP_UNIT:
             raise pytest.UsageError(f"{item.nodeid}: axe_sweep test outside AXE_SWEEP_TESTS")
@@ -615,15 +621,20 @@ def _copy_pg_demo(request: pytest.FixtureRequest, data: Path) -> Path:
     return _copy_pg(request, template_dir, request.getfixturevalue("pg_demo_copies"), data)
 
 
-@pytest.fixture
-def demo_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    """``tmp_path / "data"``: a private copy of the demo installation (data dir and
-    database) on ``IA_EVENTS_TEST_DB``; ``make_settings(demo_dir)`` opens it."""
-    data = tmp_path / "data"
+def copy_demo(request: pytest.FixtureRequest, data: Path) -> Path:
+    """``data``: a copy of the demo installation (data dir and database) on
+    ``IA_EVENTS_TEST_DB``, living as long as ``request``'s scope."""
     if demo_database() == "postgres":
         return _copy_pg_demo(request, data)
     shutil.copytree(request.getfixturevalue("sqlite_demo_template"), data)
     return data
+
+
+@pytest.fixture
+def demo_dir(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """``tmp_path / "data"``: a private copy of the demo installation (data dir and
+    database) on ``IA_EVENTS_TEST_DB``; ``make_settings(demo_dir)`` opens it."""
+    return copy_demo(request, tmp_path / "data")
 
 
 @pytest.fixture

@@ -1,7 +1,15 @@
 """Real-browser fixtures: ``streamlit run`` on a free port, Debian's Chromium via Playwright.
 
 - ``live_server``  the app serving ``demo_dir`` (a private copy of the demo installation
-                   on ``IA_EVENTS_TEST_DB``, in ``tmp_path / "data"``); yields its base URL
+                   on ``IA_EVENTS_TEST_DB``, in ``tmp_path / "data"``); yields its base URL.
+                   For tests that need a demo nobody else touched (absolute counts, a
+                   list sealed, a shift taken) and for those that kill the server.
+- ``shared_server`` one ``streamlit run`` per test process (pytest-xdist worker) on one
+                   demo copy, shared by the tests that only read or whose writes no other
+                   sharer's assertions see (relative counts, their own new records): a
+                   server start and a demo copy once instead of per test. Each test still
+                   logs in itself in a fresh browser context, and must pass in any order.
+                   ``served_data_dir(base)`` is its data dir.
 - ``browser``      one headless Chromium per test session (``/usr/bin/chromium``)
 - ``page``         a fresh context and page per test (desktop size)
 - ``phone``        a fresh phone-sized context and page per test
@@ -21,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, database_url, skip_or_fail
+from tests.conftest import ROOT, copy_demo, database_url, skip_or_fail
 from tests.support import demo_password
 
 CHROMIUM = os.environ.get("IA_EVENTS_CHROMIUM", "/usr/bin/chromium")
@@ -105,8 +113,20 @@ def wait_http(url: str, timeout: float = 60) -> None:
 
 @pytest.fixture
 def live_server(demo_dir: Path) -> Iterator[str]:
+    yield from _serve(demo_dir)
+
+
+@pytest.fixture(scope="session")
+def shared_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    data = copy_demo(request, tmp_path_factory.mktemp("shared-server") / "data")
+    yield from _serve(data)
+
+
+def _serve(data_dir: Path) -> Iterator[str]:
     port = free_port()
-    proc = start_server(demo_dir, port)
+    proc = start_server(data_dir, port)
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz")
         yield f"http://127.0.0.1:{port}"
@@ -116,6 +136,12 @@ def live_server(demo_dir: Path) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+
+
+def served_data_dir(base: str) -> Path:
+    """The data dir the server at ``base`` serves (open it with ``make_settings``)."""
+    return _SERVED[base.rstrip("/")]
 
 
 @pytest.fixture(scope="session")
@@ -171,7 +197,7 @@ def wait_ready(page, timeout: float = 20_000) -> None:  # type: ignore[no-untype
 
 def served_demo_password(base: str) -> str:
     """The demo accounts' password of the installation the server at ``base`` serves."""
-    return demo_password(_SERVED[base.rstrip("/")])
+    return demo_password(served_data_dir(base))
 
 
 def ui_login(page, base: str, username: str, password: str | None = None) -> None:  # type: ignore[no-untyped-def]

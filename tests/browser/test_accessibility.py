@@ -95,16 +95,16 @@ def _check_pages(browser, base: str, user: str | None, axe_js: Path) -> None:  #
 
 
 @pytest.mark.axe_sweep
-def test_login_page_passes_axe(browser, live_server, axe_js) -> None:  # type: ignore[no-untyped-def]
-    _check_pages(browser, live_server, None, axe_js)
+def test_login_page_passes_axe(browser, shared_server, axe_js) -> None:  # type: ignore[no-untyped-def]
+    _check_pages(browser, shared_server, None, axe_js)
 
 
 @pytest.mark.axe_sweep
 @pytest.mark.parametrize("role", list(USERS))
 def test_every_page_of_a_role_passes_axe_on_desktop_and_phone(  # type: ignore[no-untyped-def]
-    browser, live_server, axe_js, role: str
+    browser, shared_server, axe_js, role: str
 ) -> None:
-    _check_pages(browser, live_server, USERS[role], axe_js)
+    _check_pages(browser, shared_server, USERS[role], axe_js)
 
 
 # -- keyboard only -----------------------------------------------------------------------------
@@ -136,10 +136,10 @@ def tab_to(page, pattern: str, limit: int = 120) -> str:  # type: ignore[no-unty
     raise AssertionError(f"{pattern!r} not reached with Tab; focus went: {seen[-25:]}")
 
 
-def test_door_checkin_with_the_keyboard_alone(page, live_server) -> None:  # type: ignore[no-untyped-def]
-    ui_login(page, live_server, "fk-essen")
+def test_door_checkin_with_the_keyboard_alone(page, shared_server) -> None:  # type: ignore[no-untyped-def]
+    ui_login(page, shared_server, "fk-essen")
     page.get_by_role("link", name="Konto").wait_for()
-    page.goto(f"{live_server}/checkin_door")
+    page.goto(f"{shared_server}/checkin_door")
     page.get_by_role("heading", name="Check-in an der Tür").wait_for()
     wait_ready(page)
     before = page.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
@@ -158,12 +158,12 @@ def test_door_checkin_with_the_keyboard_alone(page, live_server) -> None:  # typ
     assert page.get_by_role("img", name=re.compile("QR-Code zum Selbst-Check-in")).count() == 1
 
 
-def test_evidence_upload_with_the_keyboard_alone(page, live_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_evidence_upload_with_the_keyboard_alone(page, shared_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
     doc = tmp_path / "Tastatur.txt"
     doc.write_text("Nachweis per Tastatur\n")
-    ui_login(page, live_server, "fk-essen")
+    ui_login(page, shared_server, "fk-essen")
     page.get_by_role("link", name="Konto").wait_for()
-    page.goto(f"{live_server}/evidence")
+    page.goto(f"{shared_server}/evidence")
     wait_ready(page)
     # The drop zone carries the field's German label for screen readers.
     zone = page.get_by_label("Dateien (mehrere möglich, auch per Ziehen und Ablegen)")
@@ -198,10 +198,10 @@ def test_evidence_upload_with_the_keyboard_alone(page, live_server, tmp_path) ->
     page.get_by_text(re.compile(r"1 Nachweis archiviert")).wait_for()
 
 
-def test_bundle_export_with_the_keyboard_alone(page, live_server) -> None:  # type: ignore[no-untyped-def]
-    ui_login(page, live_server, "koordination")
+def test_bundle_export_with_the_keyboard_alone(page, shared_server) -> None:  # type: ignore[no-untyped-def]
+    ui_login(page, shared_server, "koordination")
     page.get_by_role("link", name="Konto").wait_for()
-    page.goto(f"{live_server}/inspection")
+    page.goto(f"{shared_server}/inspection")
     page.get_by_role("heading", name="Prüfung").wait_for()
     wait_ready(page)
     from_the_top(page)

@@ -69,14 +69,14 @@ def _open_and_choose(page, box, name: str) -> None:  # type: ignore[no-untyped-d
 
 
 def test_upload_signed_list_find_under_subgoal_download(  # type: ignore[no-untyped-def]
-    page, live_server, demo_template, tmp_path
+    page, shared_server, demo_template, tmp_path
 ) -> None:
     occ, goal = _target(demo_template)
     scan = tmp_path / "Liste unterschrieben.pdf"
     scan.write_bytes(SCAN)
-    ui_login(page, live_server, "fk-essen")
+    ui_login(page, shared_server, "fk-essen")
     page.get_by_role("heading", name=re.compile("Übersicht")).wait_for()
-    page.goto(f"{live_server}/evidence?occurrence={occ}")
+    page.goto(f"{shared_server}/evidence?occurrence={occ}")
     wait_ready(page)
     page.get_by_text("Termin vorausgewählt").wait_for()
 

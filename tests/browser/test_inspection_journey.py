@@ -15,8 +15,8 @@ from tests.browser.conftest import ui_login, wait_ready
 pytestmark = pytest.mark.browser
 
 
-def test_coordinator_exports_and_downloads_a_bundle(page, live_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    ui_login(page, live_server, "koordination")
+def test_coordinator_exports_and_downloads_a_bundle(page, shared_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ui_login(page, shared_server, "koordination")
     page.get_by_role("heading", name=re.compile("Übersicht")).wait_for()
     wait_ready(page)
     page.get_by_role("link", name="Prüfung").click()

@@ -11,8 +11,8 @@ from tests.browser.conftest import ui_login, wait_ready
 pytestmark = pytest.mark.browser
 
 
-def test_login_overview_reload_logout(page, live_server):  # type: ignore[no-untyped-def]
-    page.goto(live_server + "/")
+def test_login_overview_reload_logout(page, shared_server):  # type: ignore[no-untyped-def]
+    page.goto(shared_server + "/")
     wait_ready(page)
     # Nothing of any agency before a login.
     assert (
@@ -20,7 +20,7 @@ def test_login_overview_reload_logout(page, live_server):  # type: ignore[no-unt
         not in page.locator("section.main, [data-testid='stMain']").inner_text()
     )
 
-    ui_login(page, live_server, "fk-essen")
+    ui_login(page, shared_server, "fk-essen")
     page.get_by_role("heading", name=re.compile("Übersicht – Integrationsagentur Essen")).wait_for()
     wait_ready(page)
     assert "Teilziele" in page.content()
@@ -39,14 +39,14 @@ def test_login_overview_reload_logout(page, live_server):  # type: ignore[no-unt
     page.get_by_role("heading", name="Anmelden").wait_for()
 
 
-def test_wrong_password_is_refused(page, live_server):  # type: ignore[no-untyped-def]
-    ui_login(page, live_server, "fk-essen", "falsches-Passwort-123")
+def test_wrong_password_is_refused(page, shared_server):  # type: ignore[no-untyped-def]
+    ui_login(page, shared_server, "fk-essen", "falsches-Passwort-123")
     page.get_by_text(re.compile("^Benutzername oder Passwort ist falsch")).wait_for()
     assert page.get_by_role("heading", name="Anmelden").is_visible()
     assert "Übersicht" not in page.get_by_role("heading").all_inner_texts()
 
 
-def test_a_hand_off_link_sent_to_someone_else_logs_nobody_in(browser, page, live_server):  # type: ignore[no-untyped-def]
+def test_a_hand_off_link_sent_to_someone_else_logs_nobody_in(browser, page, shared_server):  # type: ignore[no-untyped-def]
     """Login CSRF: the attacker logs in, stops before the hand-off and sends the
     link to a victim; the victim's browser must not end up in the attacker's account."""
     links: list[str] = []
@@ -56,7 +56,7 @@ def test_a_hand_off_link_sent_to_someone_else_logs_nobody_in(browser, page, live
         route.abort()
 
     page.route(re.compile(r".*/auth/session\?code=.*"), stop)
-    ui_login(page, live_server, "fk-essen")
+    ui_login(page, shared_server, "fk-essen")
     page.wait_for_timeout(500)
     for _ in range(40):
         if links:
@@ -77,19 +77,19 @@ def test_a_hand_off_link_sent_to_someone_else_logs_nobody_in(browser, page, live
         victim_ctx.close()
 
 
-def test_metrics_are_off_and_media_links_need_a_login(browser, page, live_server):  # type: ignore[no-untyped-def]
+def test_metrics_are_off_and_media_links_need_a_login(browser, page, shared_server):  # type: ignore[no-untyped-def]
     import httpx
 
-    assert httpx.get(f"{live_server}/_stcore/metrics", timeout=20).status_code == 404
-    ui_login(page, live_server, "fk-essen")
+    assert httpx.get(f"{shared_server}/_stcore/metrics", timeout=20).status_code == 404
+    ui_login(page, shared_server, "fk-essen")
     page.get_by_role("heading", name=re.compile("Übersicht")).wait_for()
-    page.goto(f"{live_server}/checkin_door")
+    page.goto(f"{shared_server}/checkin_door")
     wait_ready(page)
     page.get_by_role("tab", name="Drucken").click()  # the QR for paper is there
     qr = page.locator("img[src*='/media/']").first
     qr.wait_for()
     src = qr.get_attribute("src") or ""
-    url = src if src.startswith("http") else live_server + src
+    url = src if src.startswith("http") else shared_server + src
     assert page.request.get(url).status == 200  # the logged-in browser sees it
     # The same link outside the session: refused, and nothing of the file.
     outside = httpx.get(url, timeout=20)
@@ -111,8 +111,8 @@ _WORD_LINES = """(word) => {
 }"""
 
 
-def test_page_title_keeps_long_words_whole_on_a_phone(phone, live_server):  # type: ignore[no-untyped-def]
-    ui_login(phone, live_server, "fk-essen")
+def test_page_title_keeps_long_words_whole_on_a_phone(phone, shared_server):  # type: ignore[no-untyped-def]
+    ui_login(phone, shared_server, "fk-essen")
     phone.get_by_role(
         "heading", name=re.compile("Übersicht – Integrationsagentur Essen")
     ).wait_for()

@@ -30,11 +30,11 @@ def _held(page) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_record_a_facharbeitskreis_with_its_protokoll(  # type: ignore[no-untyped-def]
-    page, live_server, tmp_path: Path
+    page, shared_server, tmp_path: Path
 ) -> None:
     scan = tmp_path / "Protokoll AK.pdf"
     scan.write_bytes(PROTOKOLL)
-    ui_login(page, live_server, "fk-essen")
+    ui_login(page, shared_server, "fk-essen")
     page.get_by_role("heading", name=re.compile("Übersicht")).wait_for()
     wait_ready(page)
     page.get_by_role("link", name="Netzwerk").click()
@@ -106,9 +106,9 @@ def _controlling_totals(page) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def test_partner_link_and_meeting_move_the_controlling_figures(  # type: ignore[no-untyped-def]
-    page, live_server
+    page, shared_server
 ) -> None:
-    ui_login(page, live_server, "fk-essen")
+    ui_login(page, shared_server, "fk-essen")
     page.get_by_role("heading", name=re.compile("Übersicht")).wait_for()
     wait_ready(page)
     before = _controlling_totals(page)

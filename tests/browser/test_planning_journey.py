@@ -16,14 +16,14 @@ from ia_events.core.installation import Installation
 from ia_events.core.messages import berlin, fmt_month
 from ia_events.core.models import Activity, Occurrence, Role
 from storage.db import utcnow
-from tests.browser.conftest import pick_option, ui_login, wait_ready
+from tests.browser.conftest import pick_option, served_data_dir, ui_login, wait_ready
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.browser
 
 
-def test_specialist_creates_weekly_series_and_sees_progress(page, live_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    ui_login(page, live_server, "fk-essen")
+def test_specialist_creates_weekly_series_and_sees_progress(page, shared_server) -> None:  # type: ignore[no-untyped-def]
+    ui_login(page, shared_server, "fk-essen")
     page.get_by_role("heading", name=re.compile("Übersicht")).wait_for()
     wait_ready(page)
 
@@ -69,7 +69,7 @@ def test_specialist_creates_weekly_series_and_sees_progress(page, live_server, t
     page.get_by_text(re.compile("Angebot „Nähcafé Nord“ angelegt")).wait_for()
     wait_ready(page)
 
-    inst = Installation.open(make_settings(tmp_path / "data"))
+    inst = Installation.open(make_settings(served_data_dir(shared_server)))
     try:
         with inst.db.read() as s:
             activity_id = s.scalar(select(Activity.id).where(Activity.title == "Nähcafé Nord"))
@@ -117,10 +117,10 @@ def test_specialist_creates_weekly_series_and_sees_progress(page, live_server, t
     page.get_by_text(re.compile(rf"30 Termine Nähcafé Nord .*: {held} von 30")).wait_for()
 
 
-def test_ical_feed_is_served_over_http_and_revocable(live_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_ical_feed_is_served_over_http_and_revocable(shared_server) -> None:  # type: ignore[no-untyped-def]
     from ia_events.planning import calendar_feeds
 
-    inst = Installation.open(make_settings(tmp_path / "data"))
+    inst = Installation.open(make_settings(served_data_dir(shared_server)))
     try:
         with inst.db.read() as s:
             from ia_events.core.models import Agency
@@ -130,7 +130,7 @@ def test_ical_feed_is_served_over_http_and_revocable(live_server, tmp_path) -> N
         with inst.db.write() as s:
             feed = calendar_feeds.create_feed(s, fk, "essen", "occurrences")
             deadlines_feed = calendar_feeds.create_feed(s, fk, "essen", "deadlines")
-        url = calendar_feeds.feed_url(live_server, feed.token)
+        url = calendar_feeds.feed_url(shared_server, feed.token)
         response = httpx.get(url, timeout=20)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/calendar")
@@ -140,7 +140,7 @@ def test_ical_feed_is_served_over_http_and_revocable(live_server, tmp_path) -> N
         assert any(str(e.get("STATUS")) == "CANCELLED" for e in events)  # the demo's cancelled date
         assert cal.walk("VTIMEZONE")  # Europe/Berlin travels with the feed
 
-        dl = httpx.get(calendar_feeds.feed_url(live_server, deadlines_feed.token), timeout=20)
+        dl = httpx.get(calendar_feeds.feed_url(shared_server, deadlines_feed.token), timeout=20)
         assert dl.status_code == 200
         assert any(
             "Frist:" in str(e["SUMMARY"])
@@ -150,6 +150,6 @@ def test_ical_feed_is_served_over_http_and_revocable(live_server, tmp_path) -> N
         with inst.db.write() as s:
             calendar_feeds.revoke_feed(s, fk, feed.id)
         assert httpx.get(url, timeout=20).status_code == 404
-        assert httpx.get(f"{live_server}/ical/not-a-token.ics", timeout=20).status_code == 404
+        assert httpx.get(f"{shared_server}/ical/not-a-token.ics", timeout=20).status_code == 404
     finally:
         inst.close()

@@ -37,6 +37,10 @@ def _anna(inst: Installation) -> int:
 
 
 def test_the_start_page_loads_the_demo_only_with_the_setup_code(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An anonymous visitor (no code, a guessed code) creates nothing; the right code
+    passes the check that guards the load. The load itself with the code, through the
+    start page, is tests/app/test_first_start.py's (one full demo load per run through
+    the setup-code path); the password it leaves is the next test's."""
     inst, _ = initialise(make_settings(tmp_path / "data"))
     try:
         code = users.ensure_setup_token(inst)
@@ -46,18 +50,28 @@ def test_the_start_page_loads_the_demo_only_with_the_setup_code(tmp_path) -> Non
         with pytest.raises(AuthError):
             loader.load_with_setup_code(inst, "000000-000000-000000-000000")
         assert not users.has_users(inst)  # an anonymous visitor created nothing
-        summary = loader.load_with_setup_code(inst, code)
-        # A fresh random password, no published one; the old one opens nothing.
-        assert summary.password and summary.password != "Demo-Passwort-2026"
+        users.check_setup_token(inst, code)  # the code's holder gets through
+    finally:
+        inst.close()
+
+
+def test_a_loaded_demo_has_a_fresh_password_kept_for_the_operator_only(demo_dir) -> None:  # type: ignore[no-untyped-def]
+    """What a demo load (``loader.load``, the same the setup code leads to; the run's
+    demo template was made by it) leaves behind: a fresh random password, no published
+    one; the old one opens nothing; kept for the operator only, 0600 in the data dir."""
+    inst = Installation.open(make_settings(demo_dir))
+    try:
+        password = loader.read_demo_password(inst.settings.data_dir)
+        assert password and password != "Demo-Passwort-2026"
         with pytest.raises(AuthError):
             users.login(inst, "admin", "Demo-Passwort-2026")
-        assert users.login(inst, "admin", summary.password).actor.role == "admin"
-        assert users.login(inst, "ehrenamt-essen", summary.password).actor.role == "volunteer"
-        # Kept for the operator only: 0600 in the data dir.
+        assert users.login(inst, "admin", password).actor.role == "admin"
+        assert users.login(inst, "ehrenamt-essen", password).actor.role == "volunteer"
         path = loader.demo_logins_path(inst.settings)
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-        assert loader.read_demo_password(inst.settings.data_dir) == summary.password
-        assert "Demo-Passwort" not in repr(summary) and summary.password not in repr(summary)
+        # The summary a load returns does not show the password.
+        summary = loader.DemoSummary(agencies=13, password=password)
+        assert "Demo-Passwort" not in repr(summary) and password not in repr(summary)
     finally:
         inst.close()
 
