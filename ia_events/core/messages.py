@@ -352,6 +352,9 @@ PLURALS = {
     "Hinweis": "Hinweise",
     "Byte": "Bytes",
     "Planung": "Planungen",
+    "Sozialraumanalyse": "Sozialraumanalysen",
+    "Aufgabenplanung": "Aufgabenplanungen",
+    "Sachbericht": "Sachberichte",
 }
 
 
