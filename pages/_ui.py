@@ -350,8 +350,9 @@ def bar_chart(
     encoding["x" if horizontal else "y"] = value
     if not horizontal:
         category["axis"] = {"labelAngle": 0, "labelLimit": 160}
-    else:
+    else:  # the labels say what they are; a title beside them would cross them
         category["axis"] = {"labelLimit": 400}
+        category["title"] = None
     spec: dict[str, object] = {
         "mark": {"type": "bar", "tooltip": True},
         "encoding": encoding,
