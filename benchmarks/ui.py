@@ -259,7 +259,7 @@ def shift_signup(page, runs: int, row: Row | None = None) -> Row:  # type: ignor
 
 def _safely(page, name: str, form, runs: int, scan: Path, out: Path) -> Row:  # type: ignore[no-untyped-def]
     """One form's row; a failure keeps the times measured so far and a screenshot."""
-    row = Row("", name)
+    row = Row("ehrenamt-essen" if name == "signup" else "fk-essen", _FORM_ROWS[name])
     try:
         row = form(page, runs, scan) if form is upload else form(page, runs)
     except Exception as exc:  # a benchmark reports and goes on
@@ -412,11 +412,13 @@ def run(
 
 
 def large_as_of() -> str:
-    """24 November of the large demo's last full year (two years before this one: the
-    small demo's two years follow it), the day ``benchmarks/pages.py`` measures on."""
-    from datetime import date
+    """The Tuesday on or before 24 November of the large demo's last full year (two years
+    before this one: the small demo's two years follow it), near the day
+    ``benchmarks/pages.py`` measures on; a Tuesday, so the door has the Nähcafé's date."""
+    from datetime import date, timedelta
 
-    return f"{date.today().year - 2}-11-24"
+    day = date(date.today().year - 2, 11, 24)
+    return (day - timedelta(days=(day.weekday() - 1) % 7)).isoformat()
 
 
 def main() -> None:
