@@ -23,7 +23,7 @@ from ia_events.network import funding, multipliers
 from ia_events.network.partners import ContactView
 from ia_events.reporting import controlling
 from ia_events.volunteers import registry
-from pages._ui import commit, guard, inst, md, now, rows_height
+from pages._ui import cached, commit, guard, inst, md, now, rows_height
 
 EURO_HELP = "In Euro, z. B. 1.234,50 – leer lassen, wenn (noch) nicht bekannt."
 
@@ -147,8 +147,10 @@ def _remove_source_form(who: Actor, view: funding.ActivityFunding) -> None:
 
 def overview(who: Actor, slug: str, year: int) -> None:
     """Totals by source, the carrier's own share against 10 %, over-assigned activities."""
-    with guard(stop=True), inst().db.read() as s:
-        ov = funding.overview(s, who, slug, year)
+    with guard(stop=True):
+        ov = cached(
+            "funding.overview", who, (slug, year), lambda s, _: funding.overview(s, who, slug, year)
+        )
     st.write(
         "Finanzierung der Angebote im Förderjahr nach Quelle. Der Träger bringt mindestens "
         "10 % der Finanzierung als Eigenanteil ein."
@@ -204,8 +206,13 @@ def overview(who: Actor, slug: str, year: int) -> None:
 
 def district_table(who: Actor, year: int) -> None:
     """ "Bezirk gesamt": every agency's total row and rows per field of action, summed."""
-    with guard(stop=True), inst().db.read() as s:
-        data = controlling.figures(s, who, year, None, now())
+    with guard(stop=True):
+        data = cached(
+            "controlling.figures",
+            who,
+            (year, None),
+            lambda s, at: controlling.figures(s, who, year, None, at),
+        )
     if not controlling.with_district(sees_all_agencies(who), data, None):
         return
     whole = controlling.district(data, year)

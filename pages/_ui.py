@@ -9,10 +9,10 @@ server log, never to the user).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import streamlit as st
 from sqlalchemy.orm import Session
@@ -76,6 +76,57 @@ def writing():  # type: ignore[no-untyped-def]
 
 def now() -> datetime:
     return utcnow()
+
+
+# -- reads cached by the data version ----------------------------------------------------------
+
+CACHE_TICK = 60  # seconds: what depends on the clock alone (a date has passed) is this old at most
+
+
+def _reader_key(who: Actor) -> tuple[object, ...]:
+    """Whose result it is: the actor's identity and reach (name, account, role, agency,
+    volunteer record). A cached result is only ever handed to the same actor, never to
+    another agency's user or to another role."""
+    return (who.name, who.user_id, str(who.role), who.agency_id, who.volunteer_id, who.system)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _cached_result(key: tuple[Hashable, ...], _compute: Callable[[], object]) -> object:
+    """The one store of ``cached`` (Streamlit's: bounded, thread-safe, a copy per hit so a
+    page cannot change another's result); ``key`` says everything the result depends on."""
+    return _compute()
+
+
+def cached(
+    name: str,
+    who: Actor,
+    args: tuple[Hashable, ...],
+    compute: Callable[[Session, datetime], T],
+) -> T:
+    """``compute(session, now)`` -- a read service of ``ia_events`` -- or its earlier
+    result if nothing changed since: the result is kept under the *data version* (the
+    head of the audit chain, ``audit.data_version``: every change writes an audit event
+    in its own transaction, from a page, the CLI, the sealing thread or another host, so
+    any change gives a new version), the installation's database, the actor
+    (``_reader_key``), ``name`` and ``args`` (all the inputs besides session and clock)
+    and the current minute (``CACHE_TICK``, for what the clock alone changes). The
+    version is read in the same read transaction as the computation. Use it for the
+    heavy reads a page repeats on every visit (all agencies' completeness, controlling
+    figures, the approvals queue); an error is not kept."""
+    from ia_events.core.audit import data_version
+
+    current = now()
+    tick = int(current.timestamp()) // CACHE_TICK
+    with inst().db.read() as s:
+        key = (
+            name,
+            inst().settings.database_url,
+            data_version(s),
+            _reader_key(who),
+            args,
+            tick,
+        )
+        return cast(T, _cached_result(key, lambda: compute(s, current)))
 
 
 class Failed(Exception):
@@ -264,3 +315,65 @@ def sso_configured() -> bool:
         return "auth" in st.secrets
     except Exception:  # no secrets file at all
         return False
+
+
+# -- charts ------------------------------------------------------------------------------------
+# Vega-Lite specifications written out, drawn with ``st.vega_lite_chart``: the same bars and
+# lines as ``st.bar_chart``/``st.line_chart``, without building an Altair chart and checking
+# it against the Vega-Lite JSON schema on every run (0.1-0.4 s of a page's run each).
+
+_SERIES = "Reihe"
+_VALUE = "Wert"
+
+
+def bar_chart(
+    frame: object,
+    x: str,
+    y: Sequence[str],
+    *,
+    horizontal: bool = False,
+    height: int | None = None,
+) -> None:
+    """Bars of ``y`` (one column: one bar per row; several: grouped side by side) over the
+    categories in column ``x``, in the rows' order; ``horizontal`` puts the categories
+    on the left (long labels such as sub-goal titles)."""
+    columns = list(y)
+    category: dict[str, object] = {"field": x, "type": "nominal", "sort": None, "title": x}
+    value: dict[str, object] = {"field": _VALUE, "type": "quantitative", "title": None}
+    encoding: dict[str, object] = {}
+    if len(columns) == 1:
+        value = {"field": columns[0], "type": "quantitative", "title": columns[0]}
+    else:
+        encoding["color"] = {"field": _SERIES, "type": "nominal", "title": None}
+        encoding["yOffset" if horizontal else "xOffset"] = {"field": _SERIES}
+    encoding["y" if horizontal else "x"] = category
+    encoding["x" if horizontal else "y"] = value
+    if not horizontal:
+        category["axis"] = {"labelAngle": 0, "labelLimit": 160}
+    else:  # the labels say what they are; a title beside them would cross them
+        category["axis"] = {"labelLimit": 400}
+        category["title"] = None
+    spec: dict[str, object] = {
+        "mark": {"type": "bar", "tooltip": True},
+        "encoding": encoding,
+    }
+    if len(columns) > 1:
+        spec["transform"] = [{"fold": columns, "as": [_SERIES, _VALUE]}]
+    if height is not None:
+        spec["height"] = height - 60  # the axis and its labels take the rest
+    st.vega_lite_chart(frame, spec, width="stretch")  # type: ignore[arg-type]
+
+
+def line_chart(frame: object, x: str, y: Sequence[str], order: Sequence[str]) -> None:
+    """One line per column of ``y`` over the categories ``order`` of column ``x``."""
+    spec = {
+        "transform": [{"fold": list(y), "as": [_SERIES, _VALUE]}],
+        "mark": {"type": "line", "point": True, "tooltip": True},
+        "encoding": {
+            "x": {"field": x, "type": "ordinal", "sort": list(order), "title": x,
+                  "axis": {"labelAngle": 0}},
+            "y": {"field": _VALUE, "type": "quantitative", "title": None},
+            "color": {"field": _SERIES, "type": "nominal", "title": None},
+        },
+    }  # fmt: skip
+    st.vega_lite_chart(frame, spec, width="stretch")  # type: ignore[arg-type]

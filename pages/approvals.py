@@ -8,19 +8,22 @@ and its versions; an analysis with the handbook's points it still misses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from ia_events.core.access import Actor
 from ia_events.core.messages import fmt_count, fmt_datetime
 from ia_events.planning import analyses, approvals, plans
-from pages._ui import actor, commit, guard, inst, md, now, year_picker
+from pages._ui import actor, cached, commit, guard, md, now, year_picker
 
+TABS = ["Sozialraumanalysen", "Aufgabenplanungen", "Sachberichte"]
+TAB_KEY = "appr_tab"
+NOTHING = "Hier wartet nichts auf Freigabe."
 STATUS = {"draft": "Entwurf", "submitted": "wartet auf Freigabe", "approved": "freigegeben"}
 
 
-def _steps(who: Actor, doc_type: str, doc_id: int) -> None:
-    with inst().db.read() as s:
-        steps = approvals.history(s, who, doc_type, doc_id)
+def _steps(steps: list[approvals.Step]) -> None:
     for step in steps:
         st.caption(
             f"Version {step.version}: {step.label} am {fmt_datetime(step.at)} von {step.actor}"
@@ -118,13 +121,23 @@ def render() -> None:
     with guard():
         year = year_picker(key="appr_year")
         only_waiting = st.toggle("Nur Wartende zeigen", value=True, key="appr_waiting")
-        with inst().db.read() as s:
-            q = approvals.queue(s, who, year)
-            linked = {p.analysis_id for p in q.plans if p.analysis_id}
-            by_analysis = {a.id: a for a in q.analyses}
-            for aid in linked - set(by_analysis):
-                by_analysis[aid] = analyses.analysis_by_id(s, who, aid)
+        screen = cached(
+            "approvals.screen", who, (year,), lambda s, _: approvals.screen(s, who, year)
+        )
+        q, by_analysis, steps = screen.queue, screen.answered, screen.steps
         st.metric("Warten auf Freigabe", q.waiting)
+        st.caption(
+            "Wartend: "
+            + ", ".join(
+                [
+                    fmt_count(
+                        sum(a.status == "submitted" for a in q.analyses), "Sozialraumanalyse"
+                    ),
+                    fmt_count(sum(p.status == "submitted" for p in q.plans), "Aufgabenplanung"),
+                    fmt_count(sum(r.status == "submitted" for r in q.reports), "Sachbericht"),
+                ]
+            )
+        )
         if q.off_field_activities:
             with st.expander(
                 f"{fmt_count(len(q.off_field_activities), 'Angebot')} außerhalb der "
@@ -136,42 +149,81 @@ def render() -> None:
         def show(status: str) -> bool:
             return status == "submitted" or not only_waiting
 
-        tabs = st.tabs(["Sozialraumanalysen", "Aufgabenplanungen", "Sachberichte"])
-        with tabs[0]:
-            for a in q.analyses:
-                if not show(a.status):
-                    continue
-                with st.container(border=True):
-                    st.markdown(f"**{md(a.agency_name)}** – Förderphase {a.phase}")
-                    st.caption(f"{STATUS.get(a.status, a.status)} · Version {a.version}")
-                    _analysis(who, a)
-                    if a.status == "submitted":
-                        _decide(who, "analysis", a.id)
-                    _steps(who, "analysis", a.id)
-        with tabs[1]:
-            for p in q.plans:
-                if not show(p.status):
-                    continue
-                with st.container(border=True):
-                    st.markdown(f"**{md(p.agency_name)}** – Aufgabe {p.years}")
-                    st.caption(f"{STATUS.get(p.status, p.status)} · Version {p.version}")
-                    _plan(who, p, by_analysis)
-                    if p.status == "submitted":
-                        _decide(who, "plan", p.id)
-                    _steps(who, "plan", p.id)
-        with tabs[2]:
-            for r in q.reports:
-                if not show(r.status):
-                    continue
-                with st.container(border=True):
-                    st.markdown(f"**{md(r.agency_name)}** – Sachbericht {r.funding_year}")
-                    st.caption(
-                        f"{STATUS.get(r.status, r.status)} · Version {r.version}"
-                        + (f" · PDF: Nachweis {r.evidence_id}" if r.evidence_id else "")
-                    )
-                    if r.status == "submitted":
-                        _decide(who, "report", r.id)
-                    _steps(who, "report", r.id)
+        # Only the open tab is drawn (a click on another reruns the page): the plans of
+        # every agency are dozens of boxes with a form each, the browser's slowest part.
+        tabs = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
+        if tabs[0].open is not False:
+            with tabs[0]:
+                _analyses(who, q, show, steps)
+        if tabs[1].open:
+            with tabs[1]:
+                _plans(who, q, show, steps, by_analysis)
+        if tabs[2].open:
+            with tabs[2]:
+                _reports(who, q, show, steps)
+
+
+def _analyses(
+    who: Actor,
+    q: approvals.Queue,
+    show: Callable[[str], bool],
+    steps: dict[tuple[str, int], list[approvals.Step]],
+) -> None:
+    if not any(show(a.status) for a in q.analyses):
+        st.info(NOTHING)
+    for a in q.analyses:
+        if not show(a.status):
+            continue
+        with st.container(border=True):
+            st.markdown(f"**{md(a.agency_name)}** – Förderphase {a.phase}")
+            st.caption(f"{STATUS.get(a.status, a.status)} · Version {a.version}")
+            _analysis(who, a)
+            if a.status == "submitted":
+                _decide(who, "analysis", a.id)
+            _steps(steps[("analysis", a.id)])
+
+
+def _plans(
+    who: Actor,
+    q: approvals.Queue,
+    show: Callable[[str], bool],
+    steps: dict[tuple[str, int], list[approvals.Step]],
+    by_analysis: dict[int, analyses.AnalysisView],
+) -> None:
+    if not any(show(p.status) for p in q.plans):
+        st.info(NOTHING)
+    for p in q.plans:
+        if not show(p.status):
+            continue
+        with st.container(border=True):
+            st.markdown(f"**{md(p.agency_name)}** – Aufgabe {p.years}")
+            st.caption(f"{STATUS.get(p.status, p.status)} · Version {p.version}")
+            _plan(who, p, by_analysis)
+            if p.status == "submitted":
+                _decide(who, "plan", p.id)
+            _steps(steps[("plan", p.id)])
+
+
+def _reports(
+    who: Actor,
+    q: approvals.Queue,
+    show: Callable[[str], bool],
+    steps: dict[tuple[str, int], list[approvals.Step]],
+) -> None:
+    if not any(show(r.status) for r in q.reports):
+        st.info(NOTHING)
+    for r in q.reports:
+        if not show(r.status):
+            continue
+        with st.container(border=True):
+            st.markdown(f"**{md(r.agency_name)}** – Sachbericht {r.funding_year}")
+            st.caption(
+                f"{STATUS.get(r.status, r.status)} · Version {r.version}"
+                + (f" · PDF: Nachweis {r.evidence_id}" if r.evidence_id else "")
+            )
+            if r.status == "submitted":
+                _decide(who, "report", r.id)
+            _steps(steps[("report", r.id)])
 
 
 render()

@@ -22,7 +22,7 @@ from ia_events.core.messages import (
     fmt_time,
 )
 from ia_events.inspection import bundle, completeness
-from pages._ui import actor, guard, inst, md, now, rows_height, year_picker
+from pages._ui import actor, cached, guard, inst, md, now, rows_height, year_picker
 
 STATUS = {"scheduled": "durchgeführt", "cancelled": "abgesagt"}
 _OVERVIEW = "insp_overview"
@@ -42,8 +42,14 @@ def _open_picked_row(event: object, slugs: list[str]) -> None:
 
 def _overview(who: Actor, year: int) -> None:
     """Completeness of every agency the coordinator reaches, sortable; a click opens one."""
-    with guard(stop=True), inst().db.read() as s:
-        rows = completeness.overview(s, who, year, now(), completeness.grace_of(inst().settings))
+    grace = completeness.grace_of(inst().settings)
+    with guard(stop=True):
+        rows = cached(
+            "completeness.overview",
+            who,
+            (year, grace),
+            lambda s, at: completeness.overview(s, who, year, at, grace),
+        )
     st.subheader(f"Vollständigkeit aller Integrationsagenturen {year}")
     st.caption(
         "Sortieren per Klick auf eine Spaltenüberschrift; ein Klick auf eine Zeile öffnet "
@@ -119,6 +125,19 @@ def _findings(tree: completeness.InspectionTree) -> None:
             )
 
 
+def _inspect(who: Actor, slug: str, year: int, subgoal: int | None) -> completeness.InspectionTree:
+    """One agency's year (or one sub-goal of it), read again only after a change."""
+    grace = completeness.grace_of(inst().settings)
+    with guard(stop=True):
+        return cached(
+            "completeness.inspect",
+            who,
+            (slug, year, subgoal, grace),
+            lambda s, at: completeness.inspect(s, who, slug, year, subgoal, at, grace),
+        )
+    raise AssertionError("unreachable: guard(stop=True) ends the run")
+
+
 def render() -> None:
     who = actor()
     st.title("Prüfung")
@@ -140,10 +159,7 @@ def render() -> None:
     if st.session_state.get(_AGENCY) not in names:
         st.session_state.pop(_AGENCY, None)
     slug = c1.selectbox("Integrationsagentur", list(names), format_func=names.get, key=_AGENCY)
-    with guard(stop=True), inst().db.read() as s:
-        full = completeness.inspect(
-            s, who, slug, year, None, now(), completeness.grace_of(inst().settings)
-        )
+    full = _inspect(who, slug, year, None)
     goal_titles = {g.id: g.title for g in full.subgoals}
     subgoal = c3.selectbox(
         "Teilziel (optional)",
@@ -151,13 +167,7 @@ def render() -> None:
         format_func=lambda g: "Alle Teilziele" if g is None else goal_titles[g],
         key="insp_subgoal",
     )
-    if subgoal is None:
-        tree = full
-    else:
-        with guard(stop=True), inst().db.read() as s:
-            tree = completeness.inspect(
-                s, who, slug, year, subgoal, now(), completeness.grace_of(inst().settings)
-            )
+    tree = full if subgoal is None else _inspect(who, slug, year, subgoal)
 
     totals = tree.totals
     m = st.columns(4)

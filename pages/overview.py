@@ -22,7 +22,7 @@ from ia_events.core.messages import (
 from ia_events.core.models import FIELD_LABELS, FieldOfAction
 from ia_events.planning import plans
 from ia_events.reporting import progress
-from pages._ui import actor, guard, inst, md, now, rows_height
+from pages._ui import actor, bar_chart, guard, inst, md, now, rows_height
 
 DISTRICT_TTL = 300  # seconds; figures of the whole district may lag this much
 
@@ -68,9 +68,7 @@ def _progress(who: Actor, slug: str, year: int) -> None:
     frame = pd.DataFrame(
         [{"Teilziel": g.title[:60], "Erreicht (%)": round(100 * g.ratio)} for g in goals]
     )
-    st.bar_chart(
-        frame, x="Teilziel", y="Erreicht (%)", horizontal=True, height=60 + 45 * len(goals)
-    )
+    bar_chart(frame, x="Teilziel", y=["Erreicht (%)"], horizontal=True, height=60 + 45 * len(goals))
     for g in goals:
         label = (
             f"{g.title} ({FIELD_LABELS.get(FieldOfAction(g.field), g.field)}; "

@@ -26,7 +26,7 @@ from ia_events.core.messages import (
 from ia_events.planning import plans as planning
 from ia_events.reporting import progress
 from pages import _plan_forms
-from pages._ui import actor, guard, inst, md, now, rows_height, writing, year_picker
+from pages._ui import actor, bar_chart, guard, inst, md, now, rows_height, writing, year_picker
 
 
 def _year() -> int:
@@ -65,9 +65,7 @@ def _progress(who: Actor, slug: str, year: int) -> None:
             for g in goals
         ]
     )
-    st.bar_chart(
-        frame, x="Teilziel", y="Erreicht (%)", horizontal=True, height=60 + 45 * len(goals)
-    )
+    bar_chart(frame, x="Teilziel", y=["Erreicht (%)"], horizontal=True, height=60 + 45 * len(goals))
     for g in goals:
         st.progress(
             min(g.ratio, 1.0),

@@ -14,10 +14,13 @@ from pages import _funding
 from pages._ui import (
     actor,
     agency_picker,
+    bar_chart,
+    cached,
     commit,
     flash,
     guard,
     inst,
+    line_chart,
     md,
     now,
     rows_height,
@@ -60,8 +63,14 @@ def render() -> None:
 
 def _report(who: Actor, slug: str, year: int) -> None:
     """The Sachbericht: the draft's texts, saved or submitted (then frozen), PDF and Word."""
-    with guard(stop=True), inst().db.read() as s:
-        draft = activity_report.draft(s, who, slug, year, inst().keys.fingerprint(), now())
+    fingerprint = inst().keys.fingerprint()
+    with guard(stop=True):
+        draft = cached(
+            "activity_report.draft",
+            who,
+            (slug, year, fingerprint),
+            lambda s, at: activity_report.draft(s, who, slug, year, fingerprint, at),
+        )
     if draft.submitted:
         st.success(
             f"Eingereicht und eingefroren ({activity_report.status_line(draft)}); "
@@ -158,8 +167,13 @@ def _controlling(who: Actor, slug: str, year: int) -> None:
         "Kooperationspartner und Kooperationen, Multiplikator*innen, Finanzierung nach Quelle "
         "– gesamt, nach Handlungsfeld und nach Teilziel."
     )
-    with guard(stop=True), inst().db.read() as s:
-        data = controlling.figures(s, who, year, slug, now())
+    with guard(stop=True):
+        data = cached(
+            "controlling.figures",
+            who,
+            (year, slug),
+            lambda s, at: controlling.figures(s, who, year, slug, at),
+        )
     if data:
         table = pd.DataFrame([f.row() for f in data[0].rows], columns=controlling.HEADERS)
         for column in ("Ehrenamtsstunden", "Soll", "Ist"):  # "280,9", not "280.9"
@@ -169,7 +183,7 @@ def _controlling(who: Actor, slug: str, year: int) -> None:
         fields = [f for f in data[0].rows if f.level == "Handlungsfeld"]
         if fields:
             st.subheader("Je Handlungsfeld")
-            st.bar_chart(
+            bar_chart(
                 pd.DataFrame(
                     [
                         {
@@ -183,7 +197,6 @@ def _controlling(who: Actor, slug: str, year: int) -> None:
                 ),
                 x="Handlungsfeld",
                 y=["Angebote", "Termine", "Kooperationen"],
-                stack=False,
             )
     e1, e2, e3 = st.columns(3)
     e1.download_button(
@@ -216,17 +229,24 @@ def _controlling(who: Actor, slug: str, year: int) -> None:
 
 def _charts(who: Actor, slug: str, year: int) -> None:
     """The sub-goals' progress and attendance per month."""
-    with guard(stop=True), inst().db.read() as s:
-        goals = progress.subgoal_progress(s, who, slug, year, now=now())
-        months = controlling.attendance_by_month(s, who, slug, year, now())
+    with guard(stop=True):
+        goals, months = cached(
+            "reports.charts",
+            who,
+            (slug, year),
+            lambda s, at: (
+                progress.subgoal_progress(s, who, slug, year, now=at),
+                controlling.attendance_by_month(s, who, slug, year, at),
+            ),
+        )
     st.subheader("Teilziele: erreicht in Prozent")
     if goals:
-        st.bar_chart(
+        bar_chart(
             pd.DataFrame(
                 [{"Teilziel": g.title[:60], "Erreicht (%)": round(100 * g.ratio)} for g in goals]
             ),
             x="Teilziel",
-            y="Erreicht (%)",
+            y=["Erreicht (%)"],
             horizontal=True,
             height=60 + 45 * len(goals),
         )
@@ -234,10 +254,8 @@ def _charts(who: Actor, slug: str, year: int) -> None:
         st.info(f"Für {year} sind keine Teilziele angelegt.")
     st.subheader("Teilnahmen und Termine je Monat")
     frame = pd.DataFrame(months)
-    frame["Monat"] = pd.Categorical(
-        [MONTHS[m - 1] for m in frame["Monat"]], categories=MONTHS, ordered=True
-    )
-    st.line_chart(frame, x="Monat", y=["Teilnahmen", "Termine"])
+    frame["Monat"] = [MONTHS[m - 1] for m in frame["Monat"]]
+    line_chart(frame, x="Monat", y=["Teilnahmen", "Termine"], order=MONTHS)
 
 
 render()

@@ -409,6 +409,16 @@ def head(session: Session) -> tuple[int, str]:
     return (row[0], row[1]) if row else (0, GENESIS)
 
 
+def data_version(session: Session) -> tuple[int, str]:
+    """The version of everything in the database: the chain head (``seq``, ``hash``).
+    Every change writes an audit event in its own transaction (``record``/``append``),
+    so any committed change -- from a page, the CLI, a background thread or another
+    host -- gives a new version, and the hash tells apart two databases (a restore, a
+    copy) that happen to hold as many events. Pages key their cached reads by it
+    (``pages._ui.cached``); one indexed read of the newest row."""
+    return head(session)
+
+
 def checkpoint(
     session: Session, keys: KeyRing, directory: Path, now: datetime | None = None
 ) -> Path:

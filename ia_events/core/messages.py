@@ -13,6 +13,7 @@ Do not format with f"{x:.1f}", ``:g`` or ``.replace(".", ",")`` elsewhere.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -352,6 +353,9 @@ PLURALS = {
     "Hinweis": "Hinweise",
     "Byte": "Bytes",
     "Planung": "Planungen",
+    "Sozialraumanalyse": "Sozialraumanalysen",
+    "Aufgabenplanung": "Aufgabenplanungen",
+    "Sachbericht": "Sachberichte",
 }
 
 
@@ -389,6 +393,7 @@ def fmt_size(n_bytes: int) -> str:
     raise AssertionError("unreachable")
 
 
+@functools.lru_cache(maxsize=4096)  # Babel parses the pattern on every call (~1 ms)
 def fmt_euro(cents: int | None) -> str:
     """1.234,50 € (euro cents, an integer, as German readers write money); None: –."""
     if cents is None:

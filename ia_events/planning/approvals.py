@@ -136,6 +136,34 @@ class Step:
         return ACTION_LABELS.get(self.action, self.action)
 
 
+@dataclass(frozen=True)
+class Screen:
+    """Everything the coordinator's Freigaben screen shows of a year, read at once."""
+
+    queue: Queue
+    # The analyses the queue's plans answer (also those of another phase), by id.
+    answered: dict[int, analyses.AnalysisView]
+    # Each document's Freigabe steps, newest first, by (doc_type, id).
+    steps: dict[tuple[str, int], list[Step]]
+
+
+@service(Permission.agency_read, Reach.listing)
+def screen(session: Session, actor: Actor, year: int) -> Screen:
+    """The year's queue, the analyses its plans answer and every document's steps, in one
+    read (the Freigaben page keeps it until the next change, ``pages._ui.cached``)."""
+    q = queue(session, actor, year)
+    by_analysis = {a.id: a for a in q.analyses}
+    for aid in {p.analysis_id for p in q.plans if p.analysis_id} - set(by_analysis):
+        by_analysis[aid] = analyses.analysis_by_id(session, actor, aid)
+    docs = [
+        *(("analysis", a.id) for a in q.analyses),
+        *(("plan", p.id) for p in q.plans),
+        *(("report", r.id) for r in q.reports),
+    ]
+    steps = {(kind, doc): history(session, actor, kind, doc) for kind, doc in docs}
+    return Screen(q, by_analysis, steps)
+
+
 @service(Permission.agency_read, Reach.agency)
 def history(session: Session, actor: Actor, doc_type: str, doc_id: int) -> list[Step]:
     """Every Freigabe step of a document, newest first."""

@@ -58,7 +58,9 @@ def test_coordinator_decides_on_one_screen(app, app_env: Installation) -> None: 
     login(app, "koordination")
     _open(app, "pages/approvals.py")
     shown = texts(app)
-    assert "Anlass/Begründung" in shown and "Bedarfe aus der Analyse" in shown
+    # Only the open tab is drawn: it opens on the analyses; what waits is counted above.
+    assert "Anlass/Begründung" not in shown
+    assert "Wartend: 1 Sozialraumanalyse, " in shown
     # The agency name is typed text: shown escaped in Markdown (what the reader sees is equal).
     assert "Integrationsagentur Wuppertal-Barmen" in shown.replace("\\", "")  # analysis waits
     with app_env.db.read() as s:
@@ -83,6 +85,10 @@ def test_coordinator_decides_on_one_screen(app, app_env: Installation) -> None: 
             "Bitte die Abstimmung mit dem KI ergänzen.",
         )
         waiting = s.scalar(select(func_count()).where(TaskPlan.status == "submitted"))
+    app.session_state["appr_tab"] = "Aufgabenplanungen"  # a click on the tab
+    app.run()
+    shown = texts(app)
+    assert "Anlass/Begründung" in shown and "Bedarfe aus der Analyse" in shown
     next(b for b in app.button if b.label == "Freigeben" and b.key.startswith("ok_plan_")).click()
     app.run()
     assert "Die Aufgabenplanung ist freigegeben." in [m.value for m in app.success]
