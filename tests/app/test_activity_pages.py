@@ -247,7 +247,9 @@ def test_a_click_on_an_activity_row_opens_it_for_editing(app, app_env: Installat
     at = _open(login(app, "fk-essen"))
     frame = at.dataframe(key="act_table").value
     assert {"Angebot", "Förderjahr", "Rhythmus", "Ort"} <= set(frame.columns)
-    row = int(frame.index[frame["Angebot"] == title][0])
+    with app_env.db.read() as s:
+        year = s.scalar(select(Activity.funding_year).where(Activity.id == act_id))
+    row = int(frame.index[(frame["Angebot"] == title) & (frame["Förderjahr"] == str(year))][0])
     at.session_state["act_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
     at.run()
     assert not at.exception, at.exception
