@@ -21,7 +21,7 @@ from ia_events.planning import plans, schedule
 from ia_events.planning.activities import ActivitySpec, rule_from
 from ia_events.planning.recurrence import WEEKDAYS, SeriesRule
 from pages import _funding
-from pages._ui import commit, guard, inst, md, now, writing
+from pages._ui import commit, guard, inst, md, now, row_table, writing
 
 MODES = {
     AttendanceMode.named: "namentlich (z. B. Nähcafé)",
@@ -218,6 +218,24 @@ def activity_forms(who: Actor, slug: str) -> None:
         st.info("Noch keine Angebote angelegt.")
         return
     by_id = {a.id: a for a in activities}
+    if st.session_state.get("act_pick") not in by_id:
+        st.session_state.pop("act_pick", None)
+    row_table(
+        [
+            {
+                "Angebot": a.title,
+                "Förderjahr": str(a.funding_year),
+                "Rhythmus": a.rhythm or "einzeln",
+                "Ort": a.place,
+            }
+            for a in activities
+        ],
+        [a.id for a in activities],
+        key="act_table",
+        opens="act_pick",  # the picker below and the tabs under it show this activity
+        column_config={"Angebot": st.column_config.TextColumn(width="large")},
+        hint="Klicken Sie auf eine Zeile, um das Angebot unten zu bearbeiten.",
+    )
     activity_id = st.selectbox(
         "Angebot",
         list(by_id),

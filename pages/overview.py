@@ -22,6 +22,7 @@ from ia_events.core.messages import (
 from ia_events.core.models import FIELD_LABELS, FieldOfAction
 from ia_events.planning import plans
 from ia_events.reporting import progress
+from pages._deadline_ui import due_soon_notice
 from pages._ui import actor, bar_chart, guard, inst, md, now, rows_height
 
 DISTRICT_TTL = 300  # seconds; figures of the whole district may lag this much
@@ -102,11 +103,12 @@ def _deadlines(who: Actor, slug: str | None) -> None:
         else:
             st.success("Keine offenen Fristen.")
         return
+    due_soon_notice(rows, today, per_agency=slug is None)
     table = [
         {
             "Unterlage": r.deadline.title,
             "fällig (Bezirksverband)": fmt_date(r.deadline.district_due),
-            "Status": status_label(r.status(today)),
+            "Status": status_label(r.state(today)),  # überfällig · bald fällig · offen
         }
         for r in rows
     ]

@@ -38,6 +38,7 @@ class Permission(enum.StrEnum):
     users_manage = "users.manage"
     system_run = "system.run"  # verify, retention, backup, keys
     audit_read = "audit.read"
+    deadline_set = "deadline.set"  # the district's own deadlines (Eigene Fristen)
 
 
 P = Permission
@@ -64,6 +65,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.evidence_hold,
             P.bundle_export,
             P.audit_read,
+            P.deadline_set,
         }
     ),
     Role.admin: frozenset(

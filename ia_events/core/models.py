@@ -536,6 +536,34 @@ class DeadlineStatus(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
 
+class CustomDeadline(Base):
+    """An *Eigene Frist*: a date the district coordination sets itself (e.g. "Entwurf
+    Sachbericht an die Koordination: 15.01."), for every agency or the ones listed in
+    ``custom_deadline_agencies``. Each agency's status is a ``DeadlineStatus`` row with
+    ``kind = "custom:<id>"``."""
+
+    __tablename__ = "custom_deadlines"
+    id: Mapped[intpk]
+    title: Mapped[str] = mapped_column(String(200))
+    due_on: Mapped[date]
+    funding_year: Mapped[int] = mapped_column(index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    all_agencies: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None]
+
+
+class CustomDeadlineAgency(Base):
+    """The agencies an *Eigene Frist* applies to when it is not for all of them."""
+
+    __tablename__ = "custom_deadline_agencies"
+    deadline_id: Mapped[int] = mapped_column(
+        ForeignKey("custom_deadlines.id", ondelete="CASCADE"), primary_key=True
+    )
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+
+
 # -- attendance ----------------------------------------------------------------------------
 
 

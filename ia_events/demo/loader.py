@@ -461,8 +461,10 @@ def _agency_demo(
             )
         if year == today.year:
             # Open for check-in right now: a Nähcafé that began half an hour ago.
+            # Times on quarter hours ("11:45–14:15"), as a real plan has them.
             local_now = now.astimezone(BERLIN).replace(second=0, microsecond=0)
             start = local_now - timedelta(minutes=30)
+            start = start.replace(minute=start.minute - start.minute % 15)
             _occ(
                 s,
                 inst,

@@ -21,6 +21,17 @@ Sozialraum-/Bedarfsanalyse entered as its own record (``planning.analyses``)
 and submitted counts as submitted for its phase too.
 Limits: dates that fall on a weekend are not moved; a submission can be
 replaced by a newer document, never withdrawn.
+
+*Eigene Fristen* (``DeadlineKind.custom``): the district coordination sets its own
+internal dates before the state's (e.g. "Entwurf Sachbericht an die Koordination:
+15.01."), for every agency or selected ones (``add_custom``, ``withdraw_custom``);
+each agency marks one done, optionally with a document archived as evidence
+(``complete_custom``). They are rows (``CustomDeadline``), shown through the same
+``DeadlineView`` by ``for_year`` and ``upcoming``; the status is a ``DeadlineStatus``
+row with kind ``custom:<id>``.
+
+*Bald fällig*: an open deadline due within ``DUE_SOON_DAYS`` (today included); the
+CLI's status word stays ``open`` (its JSON adds ``due_soon``).
 """
 
 from __future__ import annotations
@@ -36,15 +47,24 @@ from sqlalchemy.orm import Session
 from ia_events.core import audit
 from ia_events.core.access import Actor, Permission, require, scope_filter
 from ia_events.core.audit import Action
-from ia_events.core.errors import InvalidInput
+from ia_events.core.errors import InvalidInput, NotFound
 from ia_events.core.installation import Installation
 from ia_events.core.messages import BERLIN, berlin
-from ia_events.core.models import Agency, DeadlineStatus, NeedsAnalysis
+from ia_events.core.models import (
+    Agency,
+    CustomDeadline,
+    CustomDeadlineAgency,
+    DeadlineStatus,
+    NeedsAnalysis,
+)
 from ia_events.core.permissions import Reach, service
+from ia_events.core.textcheck import checked_text
 from ia_events.planning.plans import agency_id_for
 from storage.db import utcnow
 
 PHASE_START_PARITY = 0  # phases begin in even years (2022/23, 2024/25, 2026/27)
+DUE_SOON_DAYS = 14  # an open deadline due within this many days is "bald fällig"
+CUSTOM_PREFIX = "custom:"  # DeadlineStatus.kind of an Eigene Frist: "custom:<id>"
 
 
 class DeadlineKind(enum.StrEnum):
@@ -56,6 +76,7 @@ class DeadlineKind(enum.StrEnum):
     sachbericht = "sachbericht"
     zwischenverwendungsnachweis = "zwischenverwendungsnachweis"
     verwendungsnachweis = "verwendungsnachweis"
+    custom = "custom"  # an Eigene Frist of the district coordination (a row, not a rule)
 
 
 LABELS = {
@@ -67,6 +88,7 @@ LABELS = {
     DeadlineKind.sachbericht: "Sachbericht",
     DeadlineKind.zwischenverwendungsnachweis: "Zwischenverwendungsnachweis",
     DeadlineKind.verwendungsnachweis: "Verwendungsnachweis",
+    DeadlineKind.custom: "Eigene Frist",
 }
 
 
@@ -76,13 +98,38 @@ class Deadline:
     funding_year: int
     district_due: date  # to the district federation
     state_due: date | None  # to the state authority (None: district only)
+    # An Eigene Frist: its row id, the coordinator's title and note, and the agencies
+    # it applies to (None: every agency).
+    custom_id: int | None = None
+    custom_title: str = ""
+    custom_note: str = ""
+    agency_ids: frozenset[int] | None = None
 
     @property
     def label(self) -> str:
         return LABELS[self.kind]
 
     @property
+    def is_custom(self) -> bool:
+        return self.kind == DeadlineKind.custom
+
+    @property
+    def status_kind(self) -> str:
+        """The ``DeadlineStatus.kind`` that records an agency's status for it."""
+        return f"{CUSTOM_PREFIX}{self.custom_id}" if self.is_custom else self.kind.value
+
+    @property
+    def key(self) -> str:
+        """Names the deadline within its funding year (the pages' widget keys)."""
+        return self.status_kind
+
+    def applies_to(self, agency_id: int) -> bool:
+        return self.agency_ids is None or agency_id in self.agency_ids
+
+    @property
     def title(self) -> str:
+        if self.is_custom:
+            return self.custom_title
         if self.kind in (DeadlineKind.antrag, DeadlineKind.sozialraumanalyse):
             start, end = phase_of(self.funding_year)
             return f"{self.label} Förderphase {start}/{end}"
@@ -159,10 +206,28 @@ class DeadlineView:
     def overdue(self, today: date) -> bool:
         return not self.submitted and self.deadline.district_due < today
 
-    def state_label(self, today: date) -> str:
+    def due_soon(self, today: date) -> bool:
+        """Open and due within ``DUE_SOON_DAYS`` days (today included): "bald fällig"."""
+        return (
+            not self.submitted and 0 <= (self.deadline.district_due - today).days <= DUE_SOON_DAYS
+        )
+
+    def state(self, today: date) -> str:
+        """``submitted`` (``done`` for an Eigene Frist), ``overdue``, ``due_soon`` or
+        ``open``: the four states the pages show (German via ``status_label``)."""
         if self.submitted:
-            return "eingereicht"
-        return "überfällig" if self.overdue(today) else "offen"
+            return "done" if self.deadline.is_custom else "submitted"
+        if self.overdue(today):
+            return "overdue"
+        return "due_soon" if self.due_soon(today) else "open"
+
+    def state_label(self, today: date) -> str:
+        return {
+            "submitted": "eingereicht",
+            "done": "erledigt",
+            "overdue": "überfällig",
+            "due_soon": "bald fällig",
+        }.get(self.state(today), "offen")
 
     def status(self, today: date) -> str:
         """``submitted``, ``overdue`` or ``open`` (the CLI's stable words)."""
@@ -171,13 +236,18 @@ class DeadlineView:
         return "overdue" if self.overdue(today) else "open"
 
     def as_json(self, today: date) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "kind": self.deadline.kind.value,
             "title": self.deadline.title,
             "due": self.deadline.district_due.isoformat(),
             "status": self.status(today),
             "document_id": self.evidence_id,
+            "due_soon": self.due_soon(today),
         }
+        if self.deadline.is_custom:
+            out["custom_id"] = self.deadline.custom_id
+            out["note"] = self.deadline.custom_note
+        return out
 
 
 def _statuses(
@@ -217,7 +287,9 @@ def _views(
     out = []
     for d in deadlines:
         for agency_id, slug, name in agencies:
-            row = status.get((agency_id, d.funding_year, d.kind.value))
+            if not d.applies_to(agency_id):
+                continue
+            row = status.get((agency_id, d.funding_year, d.status_kind))
             analysis = analyses.get((agency_id, d.funding_year))
             if row is None and d.kind == DeadlineKind.sozialraumanalyse and analysis:
                 out.append(
@@ -261,8 +333,11 @@ def _agencies(session: Session, actor: Actor, slug: str | None) -> list[tuple[in
 def for_year(
     session: Session, actor: Actor, year: int, agency_slug: str | None = None
 ) -> list[DeadlineView]:
-    """One year's deadlines with status, per agency the actor reaches (or the one named)."""
-    return _views(session, _agencies(session, actor, agency_slug), deadlines_for_year(year))
+    """One year's deadlines with status, per agency the actor reaches (or the one named):
+    the funding cycle's and the district's own (Eigene Fristen), by district date."""
+    rows = deadlines_for_year(year) + custom_deadlines(session, year=year)
+    rows.sort(key=lambda d: (d.district_due, d.kind.value, d.custom_id or 0))
+    return _views(session, _agencies(session, actor, agency_slug), rows)
 
 
 @service(Permission.agency_read, Reach.listing)
@@ -277,7 +352,9 @@ def upcoming(
 ) -> list[DeadlineView]:
     """Open deadlines due within ``days``, and open ones overdue for up to ``overdue_days``."""
     today = today or berlin(utcnow()).date()
-    window = deadlines_between(today - timedelta(days=overdue_days), today + timedelta(days=days))
+    start, end = today - timedelta(days=overdue_days), today + timedelta(days=days)
+    window = deadlines_between(start, end) + custom_deadlines(session, start=start, end=end)
+    window.sort(key=lambda d: (d.district_due, d.kind.value, d.funding_year, d.custom_id or 0))
     views = _views(session, _agencies(session, actor, agency_slug), window)
     return [v for v in views if (v.deadline.district_due >= today) or (not v.submitted)]
 
@@ -391,6 +468,241 @@ def mark_submitted_without_document(
     return row
 
 
+# -- Eigene Fristen -------------------------------------------------------------------------------
+
+
+def _as_deadline(row: CustomDeadline, agency_ids: frozenset[int] | None) -> Deadline:
+    return Deadline(
+        DeadlineKind.custom,
+        row.funding_year,
+        row.due_on,
+        None,
+        custom_id=row.id,
+        custom_title=row.title,
+        custom_note=row.note,
+        agency_ids=None if row.all_agencies else (agency_ids or frozenset()),
+    )
+
+
+def custom_deadlines(
+    session: Session,
+    *,
+    year: int | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> list[Deadline]:
+    """The Eigene Fristen in force (not withdrawn) of funding year ``year`` and/or due
+    within ``[start, end]``. A building block: whom they concern is decided by
+    ``for_year``/``upcoming`` through the agencies the actor reaches."""
+    q = select(CustomDeadline).where(CustomDeadline.withdrawn_at.is_(None))
+    if year is not None:
+        q = q.where(CustomDeadline.funding_year == year)
+    if start is not None:
+        q = q.where(CustomDeadline.due_on >= start)
+    if end is not None:
+        q = q.where(CustomDeadline.due_on <= end)
+    rows = list(session.scalars(q.order_by(CustomDeadline.due_on, CustomDeadline.id)))
+    chosen: dict[int, set[int]] = {}
+    picked = [r.id for r in rows if not r.all_agencies]
+    if picked:
+        for link in session.scalars(
+            select(CustomDeadlineAgency).where(CustomDeadlineAgency.deadline_id.in_(picked))
+        ):
+            chosen.setdefault(link.deadline_id, set()).add(link.agency_id)
+    return [_as_deadline(r, frozenset(chosen.get(r.id, ()))) for r in rows]
+
+
+def _custom_row(session: Session, deadline_id: int) -> CustomDeadline:
+    row = session.get(CustomDeadline, int(deadline_id))
+    if row is None or row.withdrawn_at is not None:
+        raise NotFound(what="Die Frist")
+    return row
+
+
+@service(Permission.deadline_set, Reach.installation, "the district coordination")
+def add_custom(
+    session: Session,
+    actor: Actor,
+    *,
+    title: str,
+    due_on: date,
+    funding_year: int,
+    note: str = "",
+    agency_slugs: list[str] | None = None,
+    now: datetime | None = None,
+) -> Deadline:
+    """Set an Eigene Frist for every agency (``agency_slugs`` None or empty) or the ones
+    named; audited with ids only."""
+    require(actor, Permission.deadline_set)
+    title = checked_text(title, "Titel", limit=200, multiline=False)
+    note = checked_text(note, "Bemerkung", limit=2000, required=False)
+    if not isinstance(due_on, date):
+        raise InvalidInput(field="Fällig am", reason="Bitte ein Datum angeben.")
+    year = int(funding_year)
+    if not 2000 <= year <= 2100 or abs(due_on.year - year) > 2:
+        raise InvalidInput(
+            field="Förderjahr", reason="Das Förderjahr passt nicht zum Fälligkeitsdatum."
+        )
+    agency_ids: list[int] = []
+    for slug in dict.fromkeys(agency_slugs or []):
+        agency_id = session.scalar(
+            select(Agency.id).where(Agency.slug == slug, Agency.active.is_(True))
+        )
+        if agency_id is None:
+            raise NotFound(what=f"Die Integrationsagentur „{slug}“")
+        agency_ids.append(agency_id)
+    now = now or utcnow()
+    row = CustomDeadline(
+        title=title,
+        due_on=due_on,
+        funding_year=year,
+        note=note,
+        all_agencies=not agency_ids,
+        created_by=actor.name,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    for agency_id in agency_ids:
+        session.add(CustomDeadlineAgency(deadline_id=row.id, agency_id=agency_id))
+    session.flush()
+    audit.record(
+        session,
+        actor.name,
+        Action.deadline_add,
+        "deadline",
+        row.id,
+        kind=DeadlineKind.custom.value,
+        year=year,
+        due=due_on.isoformat(),
+        agencies=agency_ids or "all",
+        now=now,
+    )
+    return _as_deadline(row, frozenset(agency_ids))
+
+
+@service(Permission.deadline_set, Reach.installation, "the district coordination")
+def withdraw_custom(
+    session: Session, actor: Actor, deadline_id: int, *, now: datetime | None = None
+) -> None:
+    """Take an Eigene Frist back (it disappears from every list; its record and the
+    agencies' status rows stay); audited."""
+    require(actor, Permission.deadline_set)
+    row = _custom_row(session, deadline_id)
+    now = now or utcnow()
+    row.withdrawn_at = now
+    audit.record(
+        session,
+        actor.name,
+        Action.deadline_withdraw,
+        "deadline",
+        row.id,
+        kind=DeadlineKind.custom.value,
+        year=row.funding_year,
+        now=now,
+    )
+
+
+@service(Permission.agency_read, Reach.listing)
+def custom_overview(
+    session: Session, actor: Actor, year: int, *, today: date | None = None
+) -> list[tuple[Deadline, int, int]]:
+    """The Eigene Fristen of ``year`` with (done, concerned) counts over the agencies
+    the actor reaches: the coordinator's list."""
+    today = today or berlin(utcnow()).date()
+    views = _views(session, _agencies(session, actor, None), custom_deadlines(session, year=year))
+    out: dict[int, tuple[Deadline, int, int]] = {}
+    for v in views:
+        d, done, total = out.get(v.deadline.custom_id or 0, (v.deadline, 0, 0))
+        out[v.deadline.custom_id or 0] = (d, done + v.submitted, total + 1)
+    return sorted(out.values(), key=lambda x: (x[0].district_due, x[0].custom_id or 0))
+
+
+@service(Permission.plan_edit, Reach.agency)
+def complete_custom(
+    inst: Installation,
+    actor: Actor,
+    *,
+    agency_slug: str,
+    deadline_id: int,
+    filename: str | None = None,
+    content: bytes | BinaryIO | None = None,
+    media_type: str = "application/octet-stream",
+    note: str = "",
+    now: datetime | None = None,
+) -> DeadlineView:
+    """An agency marks an Eigene Frist done; a document, if attached, is archived as
+    evidence (like ``submit``). Marking it again replaces the document and note."""
+    from ia_events.archive import evidence
+
+    note = checked_text(note, "Bemerkung", limit=2000, required=False)
+    with inst.db.read() as s:
+        agency_id = agency_id_for(s, actor, agency_slug, Permission.plan_edit)
+        row = _custom_row(s, deadline_id)
+        chosen = frozenset(
+            s.scalars(
+                select(CustomDeadlineAgency.agency_id).where(
+                    CustomDeadlineAgency.deadline_id == row.id
+                )
+            )
+        )
+        deadline = _as_deadline(row, chosen)
+    if not deadline.applies_to(agency_id):
+        raise NotFound(what="Die Frist")
+    item = None
+    if filename and content is not None:
+        item = evidence.add_evidence(
+            inst,
+            actor,
+            agency_slug=agency_slug,
+            funding_year=deadline.funding_year,
+            kind="report",
+            filename=filename,
+            content=content,
+            title=f"{deadline.title} (erledigt)",
+            media_type=media_type,
+            source="Frist",
+        )
+    now = now or utcnow()
+    with inst.db.write() as s:
+        status = s.scalar(
+            select(DeadlineStatus).where(
+                DeadlineStatus.agency_id == agency_id,
+                DeadlineStatus.funding_year == deadline.funding_year,
+                DeadlineStatus.kind == deadline.status_kind,
+            )
+        )
+        previous = status.evidence_id if status else None
+        if status is None:
+            status = DeadlineStatus(
+                agency_id=agency_id, funding_year=deadline.funding_year, kind=deadline.status_kind
+            )
+            s.add(status)
+        status.submitted_at = now
+        status.submitted_by = actor.name
+        if item is not None:
+            status.evidence_id = item.id
+        status.note = note
+        s.flush()
+        audit.record(
+            s,
+            actor.name,
+            Action.deadline_done,
+            "deadline",
+            deadline.custom_id,
+            agency_id=agency_id,
+            kind=deadline.status_kind,
+            year=deadline.funding_year,
+            evidence=item.id if item else None,
+            sha256=item.sha256 if item else None,
+            replaces=previous if item else None,
+            now=now,
+        )
+        name = s.scalar(select(Agency.name).where(Agency.id == agency_id)) or agency_slug
+        evidence_id = status.evidence_id
+    return DeadlineView(deadline, agency_slug, name, now, actor.name, evidence_id, note)
+
+
 OVERDUE_DEMO_AGENCY = 8  # the one agency (by id order) that still owes its latest document
 
 
@@ -439,4 +751,78 @@ def load_demo(inst: Installation, actor: Actor, today: date) -> int:
                 now=submitted - timedelta(days=early),
             )
             count += 1
+    return count + _demo_custom(inst, actor, today, [slug for slug, _ in agencies])
+
+
+DEMO_CUSTOM = (
+    # (title, days from the demo's load date, note, agencies: None = all, else the first n)
+    (
+        "Teilnehmerlisten des Jahres vollständig",
+        10,
+        "Alle Listen des Förderjahres hochgeladen und versiegelt.",
+        None,
+    ),
+    (
+        "Fördermittelabruf 2. Halbjahr",
+        17,
+        "Abruf über die Koordination, bitte mit Ausgabenübersicht.",
+        4,
+    ),
+    (
+        "Entwurf Sachbericht an die Koordination",
+        25,
+        "Entwurf per Mail an die Koordination; Rückmeldung bis Ende Januar.",
+        None,
+    ),
+)
+DEMO_CUSTOM_OPEN = (2, 6, 11)  # agencies (by id order) that have not yet done the first one
+
+
+def _demo_custom(inst: Installation, actor: Actor, today: date, slugs: list[str]) -> int:
+    """Demo: three Eigene Fristen due in the next one to four weeks; most agencies
+    already did the first (some with a document), the others' is "bald fällig"."""
+    from fpdf import FPDF
+
+    made = []
+    with inst.db.write() as s:
+        for title, days, note, first_n in DEMO_CUSTOM:
+            made.append(
+                add_custom(
+                    s,
+                    actor,
+                    title=title,
+                    due_on=today + timedelta(days=days),
+                    funding_year=today.year,
+                    note=note,
+                    agency_slugs=slugs[:first_n] if first_n else None,
+                    now=datetime.combine(
+                        today - timedelta(days=30), datetime.min.time(), tzinfo=BERLIN
+                    ),
+                )
+            )
+    count = len(made)
+    first = made[0]
+    for index, slug in enumerate(slugs):
+        if index in DEMO_CUSTOM_OPEN:
+            continue
+        content = None
+        if index % 2 == 0:
+            pdf = FPDF()
+            pdf.add_page()
+            pdf.set_font("helvetica", size=12)
+            pdf.multi_cell(0, 8, "Teilnehmerlisten: Übersicht\n(Demodokument, fiktiv)")
+            content = bytes(pdf.output())
+        complete_custom(
+            inst,
+            actor,
+            agency_slug=slug,
+            deadline_id=first.custom_id or 0,
+            filename="teilnehmerlisten-uebersicht.pdf" if content else None,
+            content=content,
+            media_type="application/pdf",
+            note="Erledigt (Demo).",
+            now=datetime.combine(today, datetime.min.time(), tzinfo=BERLIN)
+            - timedelta(days=1 + index % 5),
+        )
+        count += 1
     return count

@@ -240,3 +240,18 @@ def test_a_calendar_entry_opens_a_dialog_to_cancel_or_upload_evidence(
         assert activity is not None
         expected = sorted(g.id for g in activity.subgoals if g.funding_year == other.funding_year)
     assert sorted(goals.value) == expected and expected
+
+
+def test_a_click_on_an_activity_row_opens_it_for_editing(app, app_env: Installation) -> None:  # type: ignore[no-untyped-def]
+    act_id, title = _essen_activity(app_env, recorded=True)
+    at = _open(login(app, "fk-essen"))
+    frame = at.dataframe(key="act_table").value
+    assert {"Angebot", "Förderjahr", "Rhythmus", "Ort"} <= set(frame.columns)
+    with app_env.db.read() as s:
+        year = s.scalar(select(Activity.funding_year).where(Activity.id == act_id))
+    row = int(frame.index[(frame["Angebot"] == title) & (frame["Förderjahr"] == str(year))][0])
+    at.session_state["act_table"] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="act_pick").value == act_id
+    assert any(t.label == "Titel" and t.value == title for t in at.text_input)

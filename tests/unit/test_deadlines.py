@@ -84,3 +84,42 @@ def test_find_refuses_a_deadline_the_year_does_not_have() -> None:
         find(2027, "antrag")
     with pytest.raises(InvalidInput):
         find(2026, "steuererklaerung")
+
+
+# -- bald fällig ---------------------------------------------------------------------------------
+
+
+def _view(due: date, submitted: bool = False, custom: bool = False):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from ia_events.planning.deadlines import Deadline, DeadlineView
+
+    d = (
+        Deadline(K.custom, 2026, due, None, custom_id=7, custom_title="Entwurf Sachbericht")
+        if custom
+        else Deadline(K.sachbericht, 2026, due, None)
+    )
+    at = datetime(2026, 1, 1, tzinfo=UTC) if submitted else None
+    return DeadlineView(d, "essen", "IA Essen", at, None, None, "")
+
+
+def test_due_soon_is_open_and_within_fourteen_days() -> None:
+    v = _view(date(2027, 1, 15))
+    assert v.state(date(2027, 1, 15)) == "due_soon"  # due today
+    assert v.state(date(2027, 1, 1)) == "due_soon"  # 14 days ahead
+    assert v.state(date(2026, 12, 31)) == "open"  # 15 days ahead
+    assert v.state(date(2027, 1, 16)) == "overdue"
+    assert v.status(date(2027, 1, 10)) == "open"  # the CLI's word stays
+    assert v.state_label(date(2027, 1, 10)) == "bald fällig"
+    assert not _view(date(2027, 1, 15), submitted=True).due_soon(date(2027, 1, 10))
+    assert _view(date(2027, 1, 15), submitted=True).state(date(2027, 1, 10)) == "submitted"
+
+
+def test_a_custom_deadline_is_named_by_its_id_and_done_not_submitted() -> None:
+    v = _view(date(2027, 1, 15), submitted=True, custom=True)
+    assert v.deadline.title == "Entwurf Sachbericht"
+    assert v.deadline.status_kind == "custom:7"
+    assert v.state(date(2027, 1, 10)) == "done" and v.state_label(date(2027, 1, 10)) == "erledigt"
+    assert v.as_json(date(2027, 1, 10))["kind"] == "custom"
+    assert v.deadline.applies_to(3)
+    assert not deadlines_for_year(2026)[0].is_custom
