@@ -359,6 +359,25 @@ def upcoming(
     return [v for v in views if (v.deadline.district_due >= today) or (not v.submitted)]
 
 
+def _status_row(
+    s: Session, agency_id: int, funding_year: int, kind: str
+) -> tuple[DeadlineStatus, int | None]:
+    """The agency's status row of one deadline (added if absent) and the document it
+    named before (``None`` for a new row)."""
+    row = s.scalar(
+        select(DeadlineStatus).where(
+            DeadlineStatus.agency_id == agency_id,
+            DeadlineStatus.funding_year == funding_year,
+            DeadlineStatus.kind == kind,
+        )
+    )
+    if row is None:
+        row = DeadlineStatus(agency_id=agency_id, funding_year=funding_year, kind=kind)
+        s.add(row)
+        return row, None
+    return row, row.evidence_id
+
+
 @service(Permission.plan_edit, Reach.agency)
 def submit(
     inst: Installation,
@@ -395,19 +414,7 @@ def submit(
     )
     now = now or utcnow()
     with inst.db.write() as s:
-        row = s.scalar(
-            select(DeadlineStatus).where(
-                DeadlineStatus.agency_id == agency_id,
-                DeadlineStatus.funding_year == deadline.funding_year,
-                DeadlineStatus.kind == deadline.kind.value,
-            )
-        )
-        previous = row.evidence_id if row else None
-        if row is None:
-            row = DeadlineStatus(
-                agency_id=agency_id, funding_year=deadline.funding_year, kind=deadline.kind.value
-            )
-            s.add(row)
+        row, previous = _status_row(s, agency_id, deadline.funding_year, deadline.kind.value)
         row.submitted_at = now
         row.submitted_by = actor.name
         row.evidence_id = item.id
@@ -665,19 +672,7 @@ def complete_custom(
         )
     now = now or utcnow()
     with inst.db.write() as s:
-        status = s.scalar(
-            select(DeadlineStatus).where(
-                DeadlineStatus.agency_id == agency_id,
-                DeadlineStatus.funding_year == deadline.funding_year,
-                DeadlineStatus.kind == deadline.status_kind,
-            )
-        )
-        previous = status.evidence_id if status else None
-        if status is None:
-            status = DeadlineStatus(
-                agency_id=agency_id, funding_year=deadline.funding_year, kind=deadline.status_kind
-            )
-            s.add(status)
+        status, previous = _status_row(s, agency_id, deadline.funding_year, deadline.status_kind)
         status.submitted_at = now
         status.submitted_by = actor.name
         if item is not None:
